@@ -1,0 +1,50 @@
+/* internal.h -- declarations shared by the library's modules (not installed). */
+#ifndef MYO_INTERNAL_H
+#define MYO_INTERNAL_H
+
+#include "myosotis.h"
+
+#include <stddef.h>
+
+#if defined(__GNUC__)
+#define MYO_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define MYO_PRINTF(fmt, args)
+#endif
+
+/* Record the detail message of a failure and return its status, e.g.
+ *     return myo_fail(MYO_ERR_DATA, "node %lld has parent %lld", ...); */
+myo_status myo_fail(myo_status s, const char *fmt, ...) MYO_PRINTF(2, 3);
+
+/* Pass a failure up unchanged (its detail is already recorded). */
+#define MYO_CHECK(call)                                                                            \
+    do {                                                                                           \
+        myo_status myo_check_s_ = (call);                                                          \
+        if (myo_check_s_ != MYO_OK) return myo_check_s_;                                           \
+    } while (0)
+
+/* malloc of count elements of size bytes with overflow check; NULL on failure
+ * (the detail is recorded as MYO_ERR_NOMEM naming what). */
+void *myo_alloc(size_t count, size_t size, const char *what);
+
+/* The tree object.  Labels are the caller's; "positions" index the internal
+ * pre-order layout in which both solver passes stream through memory. */
+struct myo_tree {
+    int64_t n;          /* nodes */
+    int64_t n_tokens;   /* sequence tokens (n unless a kary hierarchy) */
+    int64_t n_roots;
+    int64_t height;
+    int64_t *parent;    /* (n,) label -> parent label, -1 at roots */
+    int64_t *order;     /* (n,) position -> label (pre-order) */
+    int64_t *parent_pos;/* (n,) position -> parent's position, -1 at roots */
+    int64_t *subtree;   /* (n,) position -> number of nodes in its subtree */
+    int is_chain;       /* one path with order[i] == i and parent_pos[i] == i - 1 */
+};
+
+/* Build a tree from a parent array; children are visited in the order in
+ * which the nodes appear in child_order (a permutation of 0..n-1, borrowed),
+ * or in increasing label order when child_order is NULL. */
+myo_status myo_tree_create_ordered(const int64_t *parent, int64_t n, const int64_t *child_order,
+                                   myo_tree **out);
+
+#endif

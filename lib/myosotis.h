@@ -1,0 +1,177 @@
+/*
+ * myosotis.h -- public interface of libmyosotis.
+ *
+ * Tree-structured matrices (DESIGN.md section 1): a forest of n nodes given
+ * by parent[i] (-1 marks a root) and the n x n matrix M with
+ *     M[i][i]         = diag[i]
+ *     M[i][parent(i)] = up[i]       (row i reads its parent)
+ *     M[parent(i)][i] = down[i]     (the parent reads child i)
+ * up[] and down[] are ignored at roots.  Gaussian elimination on a tree has
+ * no fill-in, so M Y = R is solved exactly in O(n m) for m right-hand sides.
+ *
+ * Conventions
+ *  - Every fallible call returns a myo_status; on failure a one-line detail
+ *    (what went wrong and where) is available from myo_error_detail() in the
+ *    calling thread until the next failing call.  The library never exits
+ *    and never prints.
+ *  - Inputs are const and first, outputs last.  Objects are created with
+ *    myo_*_create*(..., &obj) and released with myo_*_destroy(&obj), which
+ *    accepts NULL and sets the pointer to NULL.
+ *  - Matrices are row-major; an (n, m) right-hand side keeps the m channels
+ *    of one node contiguous.
+ *  - All calls here are Local (no MPI communication).
+ */
+#ifndef MYOSOTIS_H
+#define MYOSOTIS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- status */
+
+typedef enum {
+    MYO_OK = 0,
+    MYO_ERR_ARG,      /* invalid argument from the caller (a usage error) */
+    MYO_ERR_NOMEM,    /* an allocation failed */
+    MYO_ERR_IO,       /* a file could not be opened, read, written or renamed */
+    MYO_ERR_HDF5,     /* the HDF5 library failed on a file that could be opened */
+    MYO_ERR_MPI,      /* an MPI call failed */
+    MYO_ERR_SINGULAR, /* a zero or non-finite pivot: the matrix is (numerically) singular */
+    MYO_ERR_DATA      /* the data are invalid: bad tree, shape, type or non-finite value */
+} myo_status;
+
+/* A short name for a status code ("MYO_ERR_SINGULAR", ...). Never NULL. */
+const char *myo_status_str(myo_status s);
+
+/* The detail message of the last failing call in this thread ("" if none).
+ * Borrowed: valid until the next failing call in the same thread. */
+const char *myo_error_detail(void);
+
+/* The library's version string, e.g. "0.1.0". */
+const char *myo_version(void);
+
+/* ------------------------------------------------------------------ trees */
+
+typedef struct myo_tree myo_tree;
+
+/* A forest from a parent array of any labelling (a parent may have a larger
+ * label than its child).  parent (n,) is borrowed: the tree keeps a copy.
+ * Fails with MYO_ERR_DATA naming the offending node on an out-of-range
+ * parent, a self-loop or a cycle; MYO_ERR_ARG when n < 1. */
+myo_status myo_tree_create(const int64_t *parent, int64_t n, myo_tree **out);
+
+/* Chain of n nodes: parent(i) = i - 1, node 0 is the root. */
+myo_status myo_tree_create_chain(int64_t n, myo_tree **out);
+
+/* Token-heap of n nodes: parent(i) = (i - 1) / arity, node 0 is the root. */
+myo_status myo_tree_create_heap(int64_t n, int arity, myo_tree **out);
+
+/* Balanced arity-k hierarchy over the n_tokens sequence positions.
+ * Nodes 0 .. n_tokens-1 are the tokens (the leaves, in sequence order);
+ * nodes n_tokens .. N-1 are virtual internal nodes, numbered in pre-order
+ * (n_tokens is the root).  An internal node covering the range [lo, hi)
+ * splits it into min(arity, hi - lo) contiguous parts whose sizes differ by
+ * at most one (larger parts first); a part of one position is that token.
+ * n_tokens = 1 gives a single token and no internal node. */
+myo_status myo_tree_create_kary(int64_t n_tokens, int arity, myo_tree **out);
+
+void myo_tree_destroy(myo_tree **t);
+
+/* Number of nodes N (tokens plus virtual nodes). */
+int64_t myo_tree_num_nodes(const myo_tree *t);
+/* Number of sequence tokens: n_tokens for kary hierarchies, N otherwise. */
+int64_t myo_tree_num_tokens(const myo_tree *t);
+int64_t myo_tree_num_roots(const myo_tree *t);
+/* Number of edges on the longest root-to-leaf path (0 for a lone root). */
+int64_t myo_tree_height(const myo_tree *t);
+/* parent (N,), caller's labels, -1 at roots.  Borrowed from the tree. */
+const int64_t *myo_tree_parents(const myo_tree *t);
+/* order (N,): the label of the node at each pre-order position (roots in
+ * increasing label order, children in increasing label order, except kary
+ * hierarchies whose children are in sequence order).  Borrowed. */
+const int64_t *myo_tree_preorder(const myo_tree *t);
+
+/* ----------------------------------------------------------------- solver */
+
+typedef enum { MYO_OP_N = 0, MYO_OP_T = 1 } myo_op; /* solve with M or with M^T */
+
+typedef enum { MYO_F64 = 0, MYO_F32 = 1 } myo_precision;
+
+/* The pivots of one matrix M on one tree, ready for any number of solves
+ * with M and with M^T.  The factor borrows the tree: destroy the factor
+ * first. */
+typedef struct myo_factor myo_factor;
+
+/* Factor M.  diag, up, down (N,) in the tree's labels are borrowed (copied
+ * into an internal pre-order layout).  Pivots are computed in double.
+ * Fails with MYO_ERR_DATA naming the node on a non-finite coefficient and
+ * with MYO_ERR_SINGULAR naming the node whose pivot is zero or non-finite
+ * (or whose elimination multipliers overflow). */
+myo_status myo_factor_create_f64(const myo_tree *t, const double *diag, const double *up,
+                                 const double *down, myo_factor **out);
+myo_status myo_factor_create_f32(const myo_tree *t, const float *diag, const float *up,
+                                 const float *down, myo_factor **out);
+void myo_factor_destroy(myo_factor **f);
+
+myo_precision myo_factor_precision(const myo_factor *f);
+
+/* Solve op(M) Y = R.  rhs (N, m) and out (N, m) are row-major in the tree's
+ * labels; out may equal rhs (in place) but must not partially overlap it.
+ * The precision must match the factor's (MYO_ERR_ARG otherwise). */
+myo_status myo_solve_f64(const myo_factor *f, myo_op op, const double *rhs, double *out,
+                         int64_t m);
+myo_status myo_solve_f32(const myo_factor *f, myo_op op, const float *rhs, float *out,
+                         int64_t m);
+
+/* The name of the kernel myo_solve_* runs for this factor: "chain" (a
+ * single path labelled 0..N-1 from the root) or "tree". */
+const char *myo_solve_kernel_name(const myo_factor *f);
+
+/* Frozen reference twin: plain loops in double over the caller's labels,
+ * elimination order found independently (children counted down, Kahn's
+ * algorithm), division by each pivot as written in DESIGN.md.  Validates
+ * the tree itself.  rhs (n, m), out (n, m); out may equal rhs. */
+myo_status myo_solve_ref(const int64_t *parent, int64_t n, const double *diag, const double *up,
+                         const double *down, myo_op op, const double *rhs, double *out,
+                         int64_t m);
+
+/* ------------------------------------------------------- system files (HDF5) */
+
+/* A tree-structured system as stored in an HDF5 file (README.md, "File
+ * format").  Arrays are owned by the struct; free with myo_system_free. */
+typedef struct {
+    int64_t n;        /* nodes */
+    int64_t m;        /* channels of the right-hand side */
+    int rhs_rank;     /* 1 when rhs was stored with shape (n,), 2 for (n, m) */
+    int64_t *parent;  /* (n,) */
+    double *diag;     /* (n,) */
+    double *up;       /* (n,) */
+    double *down;     /* (n,) */
+    double *rhs;      /* (n, m) */
+} myo_system;
+
+/* Read and validate a system file: datasets parent (integer, (n,)), diag,
+ * up, down (floating, (n,)), rhs (floating, (n,) or (n, m)).  MYO_ERR_IO
+ * when the file cannot be opened or is not HDF5, MYO_ERR_DATA for a missing,
+ * mis-shaped or wrongly typed dataset or a non-finite value (the message
+ * names the dataset and the index).  The parent array is not checked for
+ * being a forest here: myo_tree_create does that. */
+myo_status myo_system_read_h5(const char *path, myo_system *out);
+void myo_system_free(myo_system *s);
+
+/* Write dataset "solution" (n, m) -- or (n,) when ndims is 1 -- as float64,
+ * or float32 when precision is MYO_F32 (sol is then a float array).  The file
+ * is written to a temporary name in the same directory and renamed over
+ * path only when complete, so a failure never leaves a partial file and
+ * never clobbers an existing one. */
+myo_status myo_solution_write_h5(const char *path, const void *sol, myo_precision precision,
+                                 int64_t n, int64_t m, int ndims);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MYOSOTIS_H */

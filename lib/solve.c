@@ -1,0 +1,96 @@
+/* solve.c -- the tree solver: pivots once per matrix, then solves with M or
+ * M^T for any number of right-hand sides (DESIGN.md section 1).
+ *
+ * Nodes are walked in the tree's pre-order layout: pass 1 runs positions
+ * backwards (children before parents), pass 2 forwards.  Rows of the
+ * right-hand side are addressed by label, so builder trees whose labels
+ * follow pre-order (chains; tokens and internal nodes of kary hierarchies,
+ * two interleaved ascending streams) stream through memory. */
+#include <config.h>
+
+#include "internal.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+struct myo_factor {
+    const myo_tree *tree; /* borrowed */
+    myo_precision precision;
+    void *block;          /* one allocation holding the five arrays below */
+    void *inv;            /* (N,) 1 / pivot, by position */
+    void *w_n, *u_n;      /* (N,) pass-1 and pass-2 multipliers for M */
+    void *w_t, *u_t;      /* (N,) the same for M^T */
+};
+
+void myo_factor_destroy(myo_factor **f)
+{
+    if (!f || !*f) return;
+    free((*f)->block);
+    free(*f);
+    *f = NULL;
+}
+
+myo_precision myo_factor_precision(const myo_factor *f) { return f->precision; }
+
+const char *myo_solve_kernel_name(const myo_factor *f)
+{
+    return f && f->tree->is_chain ? "chain" : "tree";
+}
+
+static myo_status factor_alloc(const myo_tree *t, myo_precision precision, size_t real_size,
+                               myo_factor **out)
+{
+    myo_factor *f = calloc(1, sizeof *f);
+    if (!f) return myo_fail(MYO_ERR_NOMEM, "myo_factor_create: cannot allocate the factor");
+    size_t n = (size_t)t->n;
+    char *block = myo_alloc(5 * n, real_size, "factor arrays");
+    if (!block) {
+        free(f);
+        return MYO_ERR_NOMEM;
+    }
+    f->tree = t;
+    f->precision = precision;
+    f->block = block;
+    f->inv = block;
+    f->w_n = block + 1 * n * real_size;
+    f->u_n = block + 2 * n * real_size;
+    f->w_t = block + 3 * n * real_size;
+    f->u_t = block + 4 * n * real_size;
+    *out = f;
+    return MYO_OK;
+}
+
+static myo_status check_solve_args(const myo_factor *f, myo_precision precision, myo_op op,
+                                   const void *rhs, const void *out, int64_t m, size_t real_size)
+{
+    if (!f || !rhs || !out) return myo_fail(MYO_ERR_ARG, "myo_solve: factor, rhs and out are required");
+    if (f->precision != precision)
+        return myo_fail(MYO_ERR_ARG, "myo_solve: the factor was made in %s, the call is for %s",
+                        f->precision == MYO_F64 ? "double" : "float",
+                        precision == MYO_F64 ? "double" : "float");
+    if (op != MYO_OP_N && op != MYO_OP_T)
+        return myo_fail(MYO_ERR_ARG, "myo_solve: op = %d is neither MYO_OP_N nor MYO_OP_T", (int)op);
+    if (m < 1) return myo_fail(MYO_ERR_ARG, "myo_solve: m = %lld, need m >= 1", (long long)m);
+    uintptr_t bytes = (uintptr_t)f->tree->n * (uintptr_t)m * real_size;
+    uintptr_t a = (uintptr_t)rhs, b = (uintptr_t)out;
+    if (a != b && a < b + bytes && b < a + bytes)
+        return myo_fail(MYO_ERR_ARG, "myo_solve: rhs and out overlap without being equal");
+    return MYO_OK;
+}
+
+#define REAL double
+#define SUFFIX f64
+#define PREC MYO_F64
+#include "solve_kernels.h"
+#undef REAL
+#undef SUFFIX
+#undef PREC
+
+#define REAL float
+#define SUFFIX f32
+#define PREC MYO_F32
+#include "solve_kernels.h"
+#undef REAL
+#undef SUFFIX
+#undef PREC

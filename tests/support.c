@@ -1,0 +1,257 @@
+/* support.c -- shared test helpers: random trees, oracles, tolerances. */
+#include <config.h>
+
+#include "support.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <klu.h>
+#include <lapacke.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void *test_alloc(size_t count, size_t size)
+{
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p) fail_msg("out of memory allocating %zu x %zu bytes", count, size);
+    return p;
+}
+
+uint64_t test_rng_next(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+double test_rng_uniform(uint64_t *state, double lo, double hi)
+{
+    return lo + (hi - lo) * ((double)(test_rng_next(state) >> 11) * 0x1.0p-53);
+}
+
+int64_t test_rng_below(uint64_t *state, int64_t bound)
+{
+    return (int64_t)(test_rng_next(state) % (uint64_t)bound);
+}
+
+void test_random_recursive_parents(int64_t n, uint64_t seed, int64_t *parent)
+{
+    test_random_forest_parents(n, 1, seed, parent);
+}
+
+void test_random_forest_parents(int64_t n, int64_t trees, uint64_t seed, int64_t *parent)
+{
+    /* Nodes 0 .. trees-1 are the roots; node i >= trees joins a uniform
+     * earlier node, so the forest has exactly `trees` components. */
+    uint64_t s = seed;
+    for (int64_t i = 0; i < n; i++) parent[i] = i < trees ? -1 : test_rng_below(&s, i);
+}
+
+void test_shuffle_labels(int64_t *parent, int64_t n, uint64_t seed, int64_t *new_label)
+{
+    uint64_t s = seed;
+    int64_t *perm = test_alloc((size_t)n, sizeof(int64_t));
+    int64_t *old = test_alloc((size_t)n, sizeof(int64_t));
+    for (int64_t i = 0; i < n; i++) perm[i] = i;
+    for (int64_t i = n - 1; i > 0; i--) { /* Fisher-Yates */
+        int64_t j = test_rng_below(&s, i + 1), tmp = perm[i];
+        perm[i] = perm[j], perm[j] = tmp;
+    }
+    memcpy(old, parent, (size_t)n * sizeof(int64_t));
+    for (int64_t i = 0; i < n; i++) parent[perm[i]] = old[i] < 0 ? -1 : perm[old[i]];
+    if (new_label) memcpy(new_label, perm, (size_t)n * sizeof(int64_t));
+    free(perm), free(old);
+}
+
+void test_random_values(double *v, int64_t count, uint64_t seed)
+{
+    uint64_t s = seed;
+    for (int64_t i = 0; i < count; i++) v[i] = test_rng_uniform(&s, -1.0, 1.0);
+}
+
+void test_dominant_coeffs(const int64_t *parent, int64_t n, uint64_t seed, int signed_diag,
+                          double *diag, double *up, double *down)
+{
+    uint64_t s = seed;
+    double *row = test_alloc((size_t)n, sizeof(double)), *col = test_alloc((size_t)n, sizeof(double));
+    for (int64_t i = 0; i < n; i++) {
+        up[i] = down[i] = 0.0;
+        if (parent[i] < 0) continue;
+        up[i] = test_rng_uniform(&s, -1.0, 1.0);
+        down[i] = test_rng_uniform(&s, -1.0, 1.0);
+        row[i] += fabs(up[i]), col[parent[i]] += fabs(up[i]);
+        row[parent[i]] += fabs(down[i]), col[i] += fabs(down[i]);
+    }
+    for (int64_t i = 0; i < n; i++) {
+        double mag = 0.5 + fmax(row[i], col[i]) + test_rng_uniform(&s, 0.0, 1.0);
+        diag[i] = signed_diag && (test_rng_next(&s) & 1) ? -mag : mag;
+    }
+    free(row), free(col);
+}
+
+int test_dense_solve(const int64_t *parent, int64_t n, const double *diag, const double *up,
+                     const double *down, myo_op op, const double *rhs, double *x, int64_t m)
+{
+    /* A (n, n) row-major: A[i][p] = up[i], A[p][i] = down[i]; transposed for MYO_OP_T. */
+    double *a = test_alloc((size_t)(n * n), sizeof(double));
+    lapack_int *ipiv = test_alloc((size_t)n, sizeof(lapack_int));
+    for (int64_t i = 0; i < n; i++) {
+        a[i * n + i] = diag[i];
+        int64_t p = parent[i];
+        if (p < 0) continue;
+        double to_parent = op == MYO_OP_N ? up[i] : down[i];
+        double from_parent = op == MYO_OP_N ? down[i] : up[i];
+        a[i * n + p] = to_parent;
+        a[p * n + i] = from_parent;
+    }
+    memcpy(x, rhs, (size_t)(n * m) * sizeof(double));
+    lapack_int info = LAPACKE_dgesv(LAPACK_ROW_MAJOR, (lapack_int)n, (lapack_int)m, a,
+                                    (lapack_int)n, ipiv, x, (lapack_int)m);
+    free(a), free(ipiv);
+    return (int)info;
+}
+
+int test_klu_solve(const int64_t *parent, int64_t n, const double *diag, const double *up,
+                   const double *down, myo_op op, const double *rhs, double *x, int64_t m)
+{
+    /* op(M) in compressed sparse columns: column j holds (j, j), (p, j) for
+     * j's parent p, and (c, j) for each child c. */
+    int64_t nnz = n;
+    for (int64_t i = 0; i < n; i++) nnz += parent[i] >= 0 ? 2 : 0;
+    int *ap = test_alloc((size_t)n + 1, sizeof(int)), *ai = test_alloc((size_t)nnz, sizeof(int));
+    double *ax = test_alloc((size_t)nnz, sizeof(double));
+    int *fill = test_alloc((size_t)n, sizeof(int));
+    for (int64_t i = 0; i < n; i++) {
+        ap[i + 1]++;
+        if (parent[i] >= 0) ap[i + 1]++, ap[parent[i] + 1]++;
+    }
+    for (int64_t j = 0; j < n; j++) ap[j + 1] += ap[j];
+    for (int64_t j = 0; j < n; j++) fill[j] = ap[j];
+#define PUT(row, col, val) (ai[fill[col]] = (int)(row), ax[fill[col]++] = (val))
+    for (int64_t i = 0; i < n; i++) {
+        PUT(i, i, diag[i]);
+        int64_t p = parent[i];
+        if (p < 0) continue;
+        /* M[i][p] = up[i], M[p][i] = down[i]; op T swaps them. */
+        PUT(i, p, op == MYO_OP_N ? up[i] : down[i]);
+        PUT(p, i, op == MYO_OP_N ? down[i] : up[i]);
+    }
+#undef PUT
+    /* KLU wants sorted row indices per column. */
+    for (int64_t j = 0; j < n; j++)
+        for (int k = ap[j] + 1; k < ap[j + 1]; k++)
+            for (int l = k; l > ap[j] && ai[l - 1] > ai[l]; l--) {
+                int ti = ai[l];
+                ai[l] = ai[l - 1], ai[l - 1] = ti;
+                double tx = ax[l];
+                ax[l] = ax[l - 1], ax[l - 1] = tx;
+            }
+    double *b = test_alloc((size_t)(n * m), sizeof(double)); /* column-major */
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t k = 0; k < m; k++) b[k * n + i] = rhs[i * m + k];
+    klu_common common;
+    klu_defaults(&common);
+    int rc = 1;
+    klu_symbolic *sym = klu_analyze((int)n, ap, ai, &common);
+    klu_numeric *num = sym ? klu_factor(ap, ai, ax, sym, &common) : NULL;
+    if (num && klu_solve(sym, num, (int)n, (int)m, b, &common)) {
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t k = 0; k < m; k++) x[i * m + k] = b[k * n + i];
+        rc = 0;
+    }
+    if (num) klu_free_numeric(&num, &common);
+    if (sym) klu_free_symbolic(&sym, &common);
+    free(ap), free(ai), free(ax), free(fill), free(b);
+    return rc;
+}
+
+double test_max_scaled_error(const double *a, const double *b, int64_t count, double atol,
+                             double rtol)
+{
+    double worst = 0.0;
+    for (int64_t i = 0; i < count; i++) {
+        double e = fabs(a[i] - b[i]) / (atol + rtol * fabs(b[i]));
+        if (!(e <= worst)) worst = e; /* NaN propagates as the worst */
+    }
+    return worst;
+}
+
+static void report_close(const char *what, int64_t count, double max_abs, double max_rel,
+                         int64_t worst_i, double worst, double atol, double rtol)
+{
+    int failed = !(worst <= 1.0);
+    if (failed || getenv("MYO_TEST_VERBOSE"))
+        print_message("%s: %s max |a-b| = %.3e, max |a-b|/|ref| = %.3e over %lld values "
+                      "(atol %.1e, rtol %.1e, worst index %lld)\n",
+                      what, failed ? "FAIL" : "ok", max_abs, max_rel, (long long)count, atol,
+                      rtol, (long long)worst_i);
+    if (failed) fail_msg("%s: |a-b| <= atol + rtol|ref| violated", what);
+}
+
+#define ASSERT_CLOSE_BODY(GOT)                                                                     \
+    double max_abs = 0, max_rel = 0, worst = 0;                                                    \
+    int64_t worst_i = -1;                                                                          \
+    for (int64_t i = 0; i < count; i++) {                                                          \
+        double d = fabs((double)GOT[i] - ref[i]);                                                  \
+        double e = d / (atol + rtol * fabs(ref[i]));                                               \
+        if (!(d <= max_abs)) max_abs = d;                                                          \
+        if (ref[i] != 0 && !(d / fabs(ref[i]) <= max_rel)) max_rel = d / fabs(ref[i]);            \
+        if (!(e <= worst)) worst = e, worst_i = i;                                                 \
+    }                                                                                              \
+    report_close(what, count, max_abs, max_rel, worst_i, worst, atol, rtol)
+
+void test_assert_close_f64(const double *got, const double *ref, int64_t count, double atol,
+                           double rtol, const char *what)
+{
+    ASSERT_CLOSE_BODY(got);
+}
+
+void test_assert_close_f32(const float *got, const double *ref, int64_t count, double atol,
+                           double rtol, const char *what)
+{
+    ASSERT_CLOSE_BODY(got);
+}
+
+char *test_make_temp_dir(void)
+{
+    const char *base = getenv("TMPDIR");
+    if (!base || !*base) base = "/tmp";
+    size_t len = strlen(base) + 32;
+    char *dir = test_alloc(len, 1);
+    snprintf(dir, len, "%s/myo-test-XXXXXX", base);
+    if (!mkdtemp(dir)) fail_msg("cannot create a temporary directory under %s", base);
+    return dir;
+}
+
+void test_remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        size_t len = strlen(dir) + strlen(e->d_name) + 2;
+        char *path = malloc(len);
+        if (!path) break;
+        snprintf(path, len, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+            chmod(path, 0700);
+            test_remove_dir(path);
+        } else {
+            unlink(path);
+        }
+        free(path);
+    }
+    closedir(d);
+    rmdir(dir);
+}

@@ -1,0 +1,62 @@
+/* support.h -- what the test programs share: random trees and matrices,
+ * independent oracles (dense LAPACK, sparse KLU), tolerance checks that
+ * report the max error, and temporary directories.  Link with CMocka. */
+#ifndef MYO_TEST_SUPPORT_H
+#define MYO_TEST_SUPPORT_H
+
+#include "myosotis.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A small deterministic generator (splitmix64). */
+uint64_t test_rng_next(uint64_t *state);
+double test_rng_uniform(uint64_t *state, double lo, double hi);
+int64_t test_rng_below(uint64_t *state, int64_t bound); /* uniform in [0, bound) */
+
+/* parent (n,) of a random recursive tree: node i >= 1 hangs below a uniform
+ * node in [0, i); node 0 is the root. */
+void test_random_recursive_parents(int64_t n, uint64_t seed, int64_t *parent);
+/* A forest of `trees` random recursive trees over n nodes (n >= trees). */
+void test_random_forest_parents(int64_t n, int64_t trees, uint64_t seed, int64_t *parent);
+/* Relabel the nodes of parent (n,) by a random permutation, in place;
+ * new_label (n,), if not NULL, receives the new label of each old label. */
+void test_shuffle_labels(int64_t *parent, int64_t n, uint64_t seed, int64_t *new_label);
+
+/* Random coefficients making M strictly diagonally dominant by rows and by
+ * columns: up, down uniform in [-1, 1], diag = margin + the off-diagonal
+ * row and column sums, with a random sign when signed is nonzero. */
+void test_dominant_coeffs(const int64_t *parent, int64_t n, uint64_t seed, int signed_diag,
+                          double *diag, double *up, double *down);
+void test_random_values(double *v, int64_t count, uint64_t seed);
+
+/* op(M) X = R through LAPACKE_dgesv on the assembled dense matrix (small n).
+ * rhs, x (n, m) row-major.  Returns LAPACK's info (0 on success). */
+int test_dense_solve(const int64_t *parent, int64_t n, const double *diag, const double *up,
+                     const double *down, myo_op op, const double *rhs, double *x, int64_t m);
+
+/* The same through SuiteSparse's KLU on the sparse matrix (any n).
+ * Returns 0 on success, nonzero when KLU fails. */
+int test_klu_solve(const int64_t *parent, int64_t n, const double *diag, const double *up,
+                   const double *down, myo_op op, const double *rhs, double *x, int64_t m);
+
+/* Fail the current CMocka test unless |got - ref| <= atol + rtol |ref|
+ * elementwise; prints the max absolute and relative errors either way
+ * when verbose (MYO_TEST_VERBOSE set) and always on failure. */
+void test_assert_close_f64(const double *got, const double *ref, int64_t count, double atol,
+                           double rtol, const char *what);
+void test_assert_close_f32(const float *got, const double *ref, int64_t count, double atol,
+                           double rtol, const char *what);
+
+/* The largest |a-b| / (atol + rtol |b|) over count elements (<= 1 passes). */
+double test_max_scaled_error(const double *a, const double *b, int64_t count, double atol,
+                             double rtol);
+
+/* A fresh directory under $TMPDIR (or /tmp), and its recursive removal. */
+char *test_make_temp_dir(void);
+void test_remove_dir(const char *dir);
+
+/* Checked allocation for tests: fails the test when out of memory. */
+void *test_alloc(size_t count, size_t size);
+
+#endif

@@ -1,0 +1,361 @@
+/* test_solve.c -- the tree solver against its reference twin, dense LAPACK
+ * and the sparse KLU solver, on every tree shape; singular and bad input.
+ *
+ * Tolerances (|a - b| <= atol + rtol |ref|, max error printed on failure or
+ * with MYO_TEST_VERBOSE=1): double 1e-12 relative (the systems are strictly
+ * diagonally dominant, so backward stable, condition numbers O(10));
+ * float 1e-4 relative plus 1e-5 absolute against the double reference. */
+#include <config.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "myosotis.h"
+#include "support.h"
+
+#define RTOL_F64 1e-12
+#define ATOL_F64 1e-13
+#define RTOL_F32 1e-4
+#define ATOL_F32 1e-5
+#define DENSE_MAX_N 400
+
+/* A system on a parent array: coefficients and right-hand side. */
+typedef struct {
+    int64_t n, m;
+    int64_t *parent;
+    double *diag, *up, *down, *rhs;
+} system_case;
+
+static system_case make_case(const int64_t *parent, int64_t n, int64_t m, uint64_t seed)
+{
+    system_case c = {n, m, test_alloc((size_t)n, sizeof(int64_t)),
+                     test_alloc((size_t)n, sizeof(double)), test_alloc((size_t)n, sizeof(double)),
+                     test_alloc((size_t)n, sizeof(double)),
+                     test_alloc((size_t)(n * m), sizeof(double))};
+    memcpy(c.parent, parent, (size_t)n * sizeof(int64_t));
+    test_dominant_coeffs(parent, n, seed, 1, c.diag, c.up, c.down);
+    test_random_values(c.rhs, n * m, seed + 1);
+    return c;
+}
+
+static void free_case(system_case *c)
+{
+    free(c->parent), free(c->diag), free(c->up), free(c->down), free(c->rhs);
+}
+
+/* Solve c with the optimised solver in both precisions, in place and out of
+ * place, for op, and compare with the reference twin and the oracles. */
+static void check_case(const myo_tree *t, const system_case *c, myo_op op, const char *name)
+{
+    int64_t count = c->n * c->m;
+    char what[160];
+    double *ref = test_alloc((size_t)count, sizeof(double));
+    double *oracle = test_alloc((size_t)count, sizeof(double));
+    double *got = test_alloc((size_t)count, sizeof(double));
+
+    assert_int_equal(myo_solve_ref(c->parent, c->n, c->diag, c->up, c->down, op, c->rhs, ref, c->m),
+                     MYO_OK);
+    /* The reference itself against independent solvers. */
+    assert_int_equal(test_klu_solve(c->parent, c->n, c->diag, c->up, c->down, op, c->rhs, oracle, c->m), 0);
+    snprintf(what, sizeof what, "%s op=%c m=%lld: reference vs KLU", name, op ? 'T' : 'N', (long long)c->m);
+    test_assert_close_f64(ref, oracle, count, ATOL_F64, RTOL_F64, what);
+    if (c->n <= DENSE_MAX_N) {
+        assert_int_equal(test_dense_solve(c->parent, c->n, c->diag, c->up, c->down, op, c->rhs, oracle, c->m), 0);
+        snprintf(what, sizeof what, "%s op=%c m=%lld: reference vs dense LAPACK", name, op ? 'T' : 'N', (long long)c->m);
+        test_assert_close_f64(ref, oracle, count, ATOL_F64, RTOL_F64, what);
+    }
+
+    /* Double, out of place and in place (the factor is reused). */
+    myo_factor *f = NULL;
+    assert_int_equal(myo_factor_create_f64(t, c->diag, c->up, c->down, &f), MYO_OK);
+    assert_int_equal(myo_solve_f64(f, op, c->rhs, got, c->m), MYO_OK);
+    snprintf(what, sizeof what, "%s op=%c m=%lld: f64 out of place vs KLU", name, op ? 'T' : 'N', (long long)c->m);
+    test_assert_close_f64(got, oracle, count, ATOL_F64, RTOL_F64, what);
+    memcpy(got, c->rhs, (size_t)count * sizeof(double));
+    assert_int_equal(myo_solve_f64(f, op, got, got, c->m), MYO_OK);
+    snprintf(what, sizeof what, "%s op=%c m=%lld: f64 in place vs reference", name, op ? 'T' : 'N', (long long)c->m);
+    test_assert_close_f64(got, ref, count, ATOL_F64, RTOL_F64, what);
+    myo_factor_destroy(&f);
+    assert_null(f);
+
+    /* Float. */
+    float *diag = test_alloc((size_t)c->n, sizeof(float)), *up = test_alloc((size_t)c->n, sizeof(float));
+    float *down = test_alloc((size_t)c->n, sizeof(float)), *r32 = test_alloc((size_t)count, sizeof(float));
+    float *y32 = test_alloc((size_t)count, sizeof(float));
+    for (int64_t i = 0; i < c->n; i++) diag[i] = (float)c->diag[i], up[i] = (float)c->up[i], down[i] = (float)c->down[i];
+    for (int64_t i = 0; i < count; i++) r32[i] = (float)c->rhs[i];
+    assert_int_equal(myo_factor_create_f32(t, diag, up, down, &f), MYO_OK);
+    assert_int_equal(myo_solve_f32(f, op, r32, y32, c->m), MYO_OK);
+    snprintf(what, sizeof what, "%s op=%c m=%lld: f32 vs reference", name, op ? 'T' : 'N', (long long)c->m);
+    test_assert_close_f32(y32, ref, count, ATOL_F32, RTOL_F32, what);
+    assert_int_equal(myo_solve_f32(f, op, r32, r32, c->m), MYO_OK);
+    assert_memory_equal(r32, y32, (size_t)count * sizeof(float));
+    myo_factor_destroy(&f);
+    free(diag), free(up), free(down), free(r32), free(y32);
+    free(ref), free(oracle), free(got);
+}
+
+/* Every op and a few channel counts on one tree. */
+static void check_tree(const myo_tree *t, const char *name, uint64_t seed)
+{
+    static const int64_t channels[] = {1, 3, 17};
+    int64_t n = myo_tree_num_nodes(t);
+    for (size_t k = 0; k < sizeof channels / sizeof channels[0]; k++) {
+        int64_t m = channels[k];
+        if (n * m > 4000000) m = 1 + (k > 0); /* keep huge trees cheap */
+        system_case c = make_case(myo_tree_parents(t), n, m, seed + k);
+        check_case(t, &c, MYO_OP_N, name);
+        check_case(t, &c, MYO_OP_T, name);
+        free_case(&c);
+    }
+}
+
+static void check_parents(const int64_t *parent, int64_t n, const char *name, uint64_t seed)
+{
+    myo_tree *t = NULL;
+    assert_int_equal(myo_tree_create(parent, n, &t), MYO_OK);
+    check_tree(t, name, seed);
+    myo_tree_destroy(&t);
+}
+
+static void test_solve_chain_matches_dense_and_klu(void **state)
+{
+    (void)state;
+    for (int64_t n = 1; n <= 300; n = n * 3 + 1) {
+        myo_tree *t = NULL;
+        assert_int_equal(myo_tree_create_chain(n, &t), MYO_OK);
+        system_case c = make_case(myo_tree_parents(t), n, 1, 1);
+        myo_factor *f = NULL;
+        assert_int_equal(myo_factor_create_f64(t, c.diag, c.up, c.down, &f), MYO_OK);
+        assert_string_equal(myo_solve_kernel_name(f), "chain");
+        myo_factor_destroy(&f);
+        free_case(&c);
+        check_tree(t, "chain", (uint64_t)n);
+        myo_tree_destroy(&t);
+    }
+}
+
+static void test_solve_kary_hierarchies_match_dense_and_klu(void **state)
+{
+    (void)state;
+    const int64_t sizes[] = {2, 7, 64, 129, 250};
+    for (int arity = 2; arity <= 4; arity++)
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+            myo_tree *t = NULL;
+            assert_int_equal(myo_tree_create_kary(sizes[k], arity, &t), MYO_OK);
+            check_tree(t, "kary", 10 * (uint64_t)arity + k);
+            myo_tree_destroy(&t);
+        }
+}
+
+static void test_solve_heap_matches_dense_and_klu(void **state)
+{
+    (void)state;
+    myo_tree *t = NULL;
+    assert_int_equal(myo_tree_create_heap(333, 3, &t), MYO_OK);
+    check_tree(t, "heap", 7);
+    myo_tree_destroy(&t);
+}
+
+static void test_solve_random_trees_with_shuffled_labels_match_dense_and_klu(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 1; seed <= 6; seed++) {
+        int64_t n = 50 + 60 * (int64_t)seed;
+        int64_t *parent = test_alloc((size_t)n, sizeof(int64_t));
+        test_random_recursive_parents(n, seed, parent);
+        test_shuffle_labels(parent, n, seed * 11, NULL);
+        check_parents(parent, n, "random shuffled", seed);
+        free(parent);
+    }
+}
+
+static void test_solve_forests_match_dense_and_klu(void **state)
+{
+    (void)state;
+    int64_t n = 240;
+    int64_t *parent = test_alloc((size_t)n, sizeof(int64_t));
+    test_random_forest_parents(n, 9, 5, parent);
+    test_shuffle_labels(parent, n, 6, NULL);
+    check_parents(parent, n, "forest", 5);
+    /* Isolated nodes only: M is diagonal. */
+    for (int64_t i = 0; i < n; i++) parent[i] = -1;
+    check_parents(parent, n, "isolated nodes", 6);
+    free(parent);
+}
+
+static void test_solve_star_with_100k_children_matches_klu(void **state)
+{
+    (void)state;
+    int64_t n = 100001;
+    int64_t *parent = test_alloc((size_t)n, sizeof(int64_t));
+    for (int64_t i = 0; i < n; i++) parent[i] = i == 500 ? -1 : 500; /* the hub is not node 0 */
+    check_parents(parent, n, "star", 3);
+    free(parent);
+}
+
+static void test_solve_large_random_tree_matches_klu(void **state)
+{
+    (void)state;
+    int64_t n = 200000;
+    int64_t *parent = test_alloc((size_t)n, sizeof(int64_t));
+    test_random_recursive_parents(n, 99, parent);
+    test_shuffle_labels(parent, n, 98, NULL);
+    check_parents(parent, n, "random 2e5", 9);
+    free(parent);
+}
+
+static void test_solve_deep_chain_of_a_million_matches_klu(void **state)
+{
+    (void)state;
+    int64_t n = 1000000;
+    myo_tree *t = NULL;
+    assert_int_equal(myo_tree_create_chain(n, &t), MYO_OK);
+    check_tree(t, "chain 1e6", 4);
+    myo_tree_destroy(&t);
+    /* Reversed labels take the general kernel down a path of 10^6. */
+    int64_t *parent = test_alloc((size_t)n, sizeof(int64_t));
+    for (int64_t i = 0; i < n; i++) parent[i] = i + 1 < n ? i + 1 : -1;
+    check_parents(parent, n, "reversed chain 1e6", 5);
+    free(parent);
+}
+
+static void test_solve_myosotis_matrix_rows_sum_to_one(void **state)
+{
+    (void)state;
+    /* M = I + L with L a weighted row-Laplacian: M 1 = 1, so M^{-1} 1 = 1. */
+    myo_tree *t = NULL;
+    assert_int_equal(myo_tree_create_kary(1000, 2, &t), MYO_OK);
+    int64_t n = myo_tree_num_nodes(t);
+    const int64_t *parent = myo_tree_parents(t);
+    double *diag = test_alloc((size_t)n, sizeof(double)), *up = test_alloc((size_t)n, sizeof(double));
+    double *down = test_alloc((size_t)n, sizeof(double)), *y = test_alloc((size_t)n, sizeof(double));
+    double *ones = test_alloc((size_t)n, sizeof(double));
+    uint64_t s = 42;
+    for (int64_t i = 0; i < n; i++) diag[i] = 1.0, ones[i] = 1.0;
+    for (int64_t i = 0; i < n; i++) {
+        if (parent[i] < 0) continue;
+        double w_up = test_rng_uniform(&s, 0.0, 5.0), w_down = test_rng_uniform(&s, 0.0, 5.0);
+        up[i] = -w_up, down[i] = -w_down;
+        diag[i] += w_up, diag[parent[i]] += w_down;
+    }
+    myo_factor *f = NULL;
+    assert_int_equal(myo_factor_create_f64(t, diag, up, down, &f), MYO_OK);
+    assert_int_equal(myo_solve_f64(f, MYO_OP_N, ones, y, 1), MYO_OK);
+    test_assert_close_f64(y, ones, n, 1e-13, 1e-12, "M^{-1} 1 = 1");
+    myo_factor_destroy(&f);
+    myo_tree_destroy(&t);
+    free(diag), free(up), free(down), free(y), free(ones);
+}
+
+static void test_solve_zero_pivot_is_singular_and_names_the_node(void **state)
+{
+    (void)state;
+    /* A leaf with diag 0: its own pivot is zero. */
+    int64_t parent[4] = {-1, 0, 0, 1};
+    double diag[4] = {4, 4, 4, 0}, up[4] = {0, 1, 1, 1}, down[4] = {0, 1, 1, 1};
+    myo_tree *t = NULL;
+    myo_factor *f = (myo_factor *)&t;
+    assert_int_equal(myo_tree_create(parent, 4, &t), MYO_OK);
+    assert_int_equal(myo_factor_create_f64(t, diag, up, down, &f), MYO_ERR_SINGULAR);
+    assert_null(f);
+    assert_non_null(strstr(myo_error_detail(), "node 3"));
+    double rhs[4] = {1, 1, 1, 1}, out[4];
+    assert_int_equal(myo_solve_ref(parent, 4, diag, up, down, MYO_OP_N, rhs, out, 1), MYO_ERR_SINGULAR);
+    /* A root whose pivot cancels after elimination: 1 - 1*1/1 = 0. */
+    int64_t pair[2] = {1, -1};
+    double d2[2] = {1, 1}, u2[2] = {1, 0}, w2[2] = {1, 0};
+    myo_tree *t2 = NULL;
+    assert_int_equal(myo_tree_create(pair, 2, &t2), MYO_OK);
+    assert_int_equal(myo_factor_create_f64(t2, d2, u2, w2, &f), MYO_ERR_SINGULAR);
+    assert_non_null(strstr(myo_error_detail(), "node 1"));
+    float d2f[2] = {1, 1}, u2f[2] = {1, 0}, w2f[2] = {1, 0};
+    assert_int_equal(myo_factor_create_f32(t2, d2f, u2f, w2f, &f), MYO_ERR_SINGULAR);
+    myo_tree_destroy(&t2);
+    myo_tree_destroy(&t);
+}
+
+static void test_solve_float_overflowing_multiplier_is_singular(void **state)
+{
+    (void)state;
+    /* Pivot 1e-30 is fine, but up / pivot = 1e40 overflows float (not double). */
+    int64_t parent[2] = {-1, 0};
+    float diag[2] = {1, 1e-30f}, up[2] = {0, 1e10f}, down[2] = {0, 0};
+    myo_tree *t = NULL;
+    myo_factor *f = NULL;
+    assert_int_equal(myo_tree_create(parent, 2, &t), MYO_OK);
+    assert_int_equal(myo_factor_create_f32(t, diag, up, down, &f), MYO_ERR_SINGULAR);
+    assert_non_null(strstr(myo_error_detail(), "node 1"));
+    myo_tree_destroy(&t);
+}
+
+static void test_solve_non_finite_coefficient_is_invalid_data(void **state)
+{
+    (void)state;
+    int64_t parent[3] = {-1, 0, 0};
+    double diag[3] = {4, 4, 4}, up[3] = {NAN, 1, 1}, down[3] = {0, 1, INFINITY};
+    myo_tree *t = NULL;
+    myo_factor *f = NULL;
+    assert_int_equal(myo_tree_create(parent, 3, &t), MYO_OK);
+    /* up[0] is ignored at the root; down[2] is not. */
+    assert_int_equal(myo_factor_create_f64(t, diag, up, down, &f), MYO_ERR_DATA);
+    assert_non_null(strstr(myo_error_detail(), "down[2]"));
+    down[2] = 1, diag[1] = NAN;
+    assert_int_equal(myo_factor_create_f64(t, diag, up, down, &f), MYO_ERR_DATA);
+    assert_non_null(strstr(myo_error_detail(), "diag[1]"));
+    myo_tree_destroy(&t);
+}
+
+static void test_solve_rejects_bad_arguments(void **state)
+{
+    (void)state;
+    myo_tree *t = NULL;
+    myo_factor *f = NULL;
+    assert_int_equal(myo_tree_create_chain(8, &t), MYO_OK);
+    double diag[8], up[8], down[8], r[16] = {0};
+    for (int i = 0; i < 8; i++) diag[i] = 3, up[i] = down[i] = 1;
+    assert_int_equal(myo_factor_create_f64(NULL, diag, up, down, &f), MYO_ERR_ARG);
+    assert_int_equal(myo_factor_create_f64(t, diag, up, down, NULL), MYO_ERR_ARG);
+    assert_int_equal(myo_factor_create_f64(t, diag, up, down, &f), MYO_OK);
+    float rf[8] = {0};
+    assert_int_equal(myo_solve_f32(f, MYO_OP_N, rf, rf, 1), MYO_ERR_ARG); /* precision */
+    assert_int_equal(myo_solve_f64(f, MYO_OP_N, r, r, 0), MYO_ERR_ARG);
+    assert_int_equal(myo_solve_f64(f, (myo_op)2, r, r, 1), MYO_ERR_ARG);
+    assert_int_equal(myo_solve_f64(f, MYO_OP_N, r, r + 1, 1), MYO_ERR_ARG); /* partial overlap */
+    assert_int_equal(myo_solve_f64(f, MYO_OP_N, r, r + 8, 1), MYO_OK);      /* disjoint halves */
+    assert_int_equal(myo_factor_precision(f), MYO_F64);
+    myo_factor_destroy(&f);
+    myo_factor_destroy(&f);
+    myo_factor_destroy(NULL);
+    assert_int_equal(myo_solve_ref(NULL, 8, diag, up, down, MYO_OP_N, r, r, 1), MYO_ERR_ARG);
+    int64_t cyc[3] = {1, 2, 0};
+    assert_int_equal(myo_solve_ref(cyc, 3, diag, up, down, MYO_OP_N, r, r, 1), MYO_ERR_DATA);
+    myo_tree_destroy(&t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_solve_chain_matches_dense_and_klu),
+        cmocka_unit_test(test_solve_kary_hierarchies_match_dense_and_klu),
+        cmocka_unit_test(test_solve_heap_matches_dense_and_klu),
+        cmocka_unit_test(test_solve_random_trees_with_shuffled_labels_match_dense_and_klu),
+        cmocka_unit_test(test_solve_forests_match_dense_and_klu),
+        cmocka_unit_test(test_solve_star_with_100k_children_matches_klu),
+        cmocka_unit_test(test_solve_large_random_tree_matches_klu),
+        cmocka_unit_test(test_solve_deep_chain_of_a_million_matches_klu),
+        cmocka_unit_test(test_solve_myosotis_matrix_rows_sum_to_one),
+        cmocka_unit_test(test_solve_zero_pivot_is_singular_and_names_the_node),
+        cmocka_unit_test(test_solve_float_overflowing_multiplier_is_singular),
+        cmocka_unit_test(test_solve_non_finite_coefficient_is_invalid_data),
+        cmocka_unit_test(test_solve_rejects_bad_arguments),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
