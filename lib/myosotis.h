@@ -170,6 +170,57 @@ void myo_system_free(myo_system *s);
 myo_status myo_solution_write_h5(const char *path, const void *sol, myo_precision precision,
                                  int64_t n, int64_t m, int ndims);
 
+/* Read dataset "solution" of shape (n, m) -- or (n,) when m is 1 -- as
+ * double into *out (n, m), owned by the caller (free()).  Errors as for
+ * myo_system_read_h5; the values are not checked for being finite. */
+myo_status myo_solution_read_h5(const char *path, int64_t n, int64_t m, double **out);
+
+/* A scalar attribute of a file's root group: the string text, or the
+ * integer value when text is NULL.  Borrowed. */
+typedef struct {
+    const char *name;
+    const char *text;
+    int64_t value;
+} myo_attr;
+
+/* Write a system file in the format myo_system_read_h5 reads (int64 parent,
+ * float64 coefficients, rhs with s->rhs_rank dimensions), plus n_attrs
+ * attributes on the root group; atomically, as myo_solution_write_h5. */
+myo_status myo_system_write_h5(const char *path, const myo_system *s, const myo_attr *attrs,
+                               int n_attrs);
+
+/* ---------------------------------------------- random systems (tests, benchmarks) */
+
+/* splitmix64: a small seedable generator; the same seed gives the same
+ * numbers on every machine. */
+typedef struct {
+    uint64_t state;
+} myo_rng;
+
+myo_rng myo_rng_seed(uint64_t seed);
+uint64_t myo_rng_next(myo_rng *r);
+double myo_rng_uniform(myo_rng *r, double lo, double hi); /* in [lo, hi) */
+int64_t myo_rng_below(myo_rng *r, int64_t bound);         /* in [0, bound), bound >= 1 */
+
+/* parent (n,) of a forest of `trees` random recursive trees: nodes
+ * 0 .. trees-1 are the roots, node i >= trees hangs below a uniform node in
+ * [0, i).  1 <= trees <= n. */
+void myo_random_forest_parents(int64_t n, int64_t trees, myo_rng *r, int64_t *parent);
+
+/* Relabel the forest parent (n,) by a uniform random permutation, in place;
+ * new_label (n,), when not NULL, receives the new label of each old one. */
+myo_status myo_random_shuffle_labels(int64_t *parent, int64_t n, myo_rng *r, int64_t *new_label);
+
+/* diag, up, down (n,) making M strictly diagonally dominant by rows and by
+ * columns: up, down uniform in [-1, 1) (0 at roots), |diag| = the larger of
+ * the row and column sums of |off-diagonals| plus [0.5, 1.5), with a random
+ * sign when signed_diag is nonzero. */
+myo_status myo_random_dominant_coeffs(const int64_t *parent, int64_t n, myo_rng *r, int signed_diag,
+                                      double *diag, double *up, double *down);
+
+/* count values uniform in [-1, 1). */
+void myo_random_values(double *v, int64_t count, myo_rng *r);
+
 #ifdef __cplusplus
 }
 #endif

@@ -17,10 +17,9 @@
 struct myo_factor {
     const myo_tree *tree; /* borrowed */
     myo_precision precision;
-    void *block;          /* one allocation holding the five arrays below */
+    void *block;          /* one allocation holding the three arrays below */
     void *inv;            /* (N,) 1 / pivot, by position */
-    void *w_n, *u_n;      /* (N,) pass-1 and pass-2 multipliers for M */
-    void *w_t, *u_t;      /* (N,) the same for M^T */
+    void *up, *down;      /* (N,) up and down by position, 0 at roots */
 };
 
 void myo_factor_destroy(myo_factor **f)
@@ -44,7 +43,7 @@ static myo_status factor_alloc(const myo_tree *t, myo_precision precision, size_
     myo_factor *f = calloc(1, sizeof *f);
     if (!f) return myo_fail(MYO_ERR_NOMEM, "myo_factor_create: cannot allocate the factor");
     size_t n = (size_t)t->n;
-    char *block = myo_alloc(5 * n, real_size, "factor arrays");
+    char *block = myo_alloc(3 * n, real_size, "factor arrays");
     if (!block) {
         free(f);
         return MYO_ERR_NOMEM;
@@ -53,10 +52,8 @@ static myo_status factor_alloc(const myo_tree *t, myo_precision precision, size_
     f->precision = precision;
     f->block = block;
     f->inv = block;
-    f->w_n = block + 1 * n * real_size;
-    f->u_n = block + 2 * n * real_size;
-    f->w_t = block + 3 * n * real_size;
-    f->u_t = block + 4 * n * real_size;
+    f->up = block + n * real_size;
+    f->down = block + 2 * n * real_size;
     *out = f;
     return MYO_OK;
 }

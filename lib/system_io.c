@@ -9,8 +9,10 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -47,13 +49,16 @@ static myo_status open_dataset(hid_t file, const char *path, const char *name, d
     if (exists < 0)
         return myo_fail(MYO_ERR_IO, "%s: cannot read the file's root group (corrupt file?)", path);
     if (!exists) return myo_fail(MYO_ERR_DATA, "%s: dataset '%s' is missing", path, name);
-    H5O_info_t info;
-    if (H5Oget_info_by_name(file, name, &info, H5P_DEFAULT) < 0)
-        return myo_fail(MYO_ERR_IO, "%s: cannot read object '%s' (corrupt file?)", path, name);
-    if (info.type != H5O_TYPE_DATASET)
+    /* H5Oopen + H5Iget_type rather than H5Oget_info_by_name, whose
+     * signature changed in HDF5 1.12. */
+    hid_t obj = H5Oopen(file, name, H5P_DEFAULT);
+    if (obj < 0)
+        return myo_fail(MYO_ERR_IO, "%s: cannot open object '%s' (corrupt file?)", path, name);
+    if (H5Iget_type(obj) != H5I_DATASET) {
+        H5Oclose(obj);
         return myo_fail(MYO_ERR_DATA, "%s: '%s' is not a dataset", path, name);
-    d->dset = H5Dopen2(file, name, H5P_DEFAULT);
-    if (d->dset < 0) return myo_fail(MYO_ERR_IO, "%s: cannot open dataset '%s' (corrupt file?)", path, name);
+    }
+    d->dset = obj;
     hid_t type = H5Dget_type(d->dset), space = H5Dget_space(d->dset);
     d->cls = type >= 0 ? H5Tget_class(type) : H5T_NO_CLASS;
     d->ndims = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
@@ -169,10 +174,11 @@ static myo_status read_system(hid_t file, const char *path, myo_system *s)
     return st;
 }
 
-myo_status myo_system_read_h5(const char *path, myo_system *out)
+/* Open path read-only with HDF5's printing silenced and hand it to read_fn. */
+typedef myo_status (*read_contents_fn)(hid_t file, const char *path, void *out);
+
+static myo_status read_file(const char *path, read_contents_fn read_fn, void *out)
 {
-    if (!path || !out) return myo_fail(MYO_ERR_ARG, "myo_system_read_h5: path and out are required");
-    memset(out, 0, sizeof *out);
     if (access(path, R_OK) != 0)
         return myo_fail(MYO_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
     h5_quiet q = h5_quiet_begin();
@@ -181,34 +187,199 @@ myo_status myo_system_read_h5(const char *path, myo_system *out)
     if (file < 0) {
         st = myo_fail(MYO_ERR_IO, "%s: not an HDF5 file, or truncated or corrupt", path);
     } else {
-        st = read_system(file, path, out);
+        st = read_fn(file, path, out);
         if (H5Fclose(file) < 0 && st == MYO_OK)
             st = myo_fail(MYO_ERR_IO, "%s: closing the file failed", path);
     }
     h5_quiet_end(q);
+    return st;
+}
+
+static myo_status read_system_contents(hid_t file, const char *path, void *out)
+{
+    return read_system(file, path, out);
+}
+
+myo_status myo_system_read_h5(const char *path, myo_system *out)
+{
+    if (!path || !out) return myo_fail(MYO_ERR_ARG, "myo_system_read_h5: path and out are required");
+    memset(out, 0, sizeof *out);
+    myo_status st = read_file(path, read_system_contents, out);
     if (st != MYO_OK) myo_system_free(out);
     return st;
 }
 
-static myo_status write_solution(const char *tmp, const char *path, const void *sol,
-                                 myo_precision precision, int64_t n, int64_t m, int ndims)
+typedef struct {
+    int64_t n, m;
+    double *values;
+} solution_read;
+
+static myo_status read_solution_contents(hid_t file, const char *path, void *out)
 {
-    hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (file < 0) return myo_fail(MYO_ERR_IO, "%s: cannot create the output file", path);
-    hsize_t dims[2] = {(hsize_t)n, (hsize_t)m};
+    solution_read *r = out;
+    dataset_info d = {.dset = -1};
+    myo_status st = open_checked(file, path, "solution", H5T_FLOAT, 1, r->n, &d);
+    /* (n,) and (n, 1) hold the same numbers: either will do when m is 1. */
+    int64_t got_m = d.ndims == 2 ? (int64_t)d.dims[1] : 1;
+    if (st == MYO_OK && got_m != r->m)
+        st = myo_fail(MYO_ERR_DATA, "%s: dataset 'solution' has %lld channels, expected %lld", path,
+                      (long long)got_m, (long long)r->m);
+    if (st == MYO_OK) {
+        r->values = myo_alloc((size_t)r->n * (size_t)r->m, sizeof(double), "solution");
+        st = r->values ? read_all(path, "solution", d.dset, H5T_NATIVE_DOUBLE, r->values)
+                       : MYO_ERR_NOMEM;
+    }
+    if (d.dset >= 0) H5Dclose(d.dset);
+    return st;
+}
+
+myo_status myo_solution_read_h5(const char *path, int64_t n, int64_t m, double **out)
+{
+    if (!path || !out || n < 1 || m < 1)
+        return myo_fail(MYO_ERR_ARG, "myo_solution_read_h5: invalid arguments");
+    solution_read r = {n, m, NULL};
+    myo_status st = read_file(path, read_solution_contents, &r);
+    if (st != MYO_OK) free(r.values), r.values = NULL;
+    *out = r.values;
+    return st;
+}
+
+/* Reserve bytes of disk for file before HDF5 writes anything, so that a
+ * full disk, a quota or a file-size limit fails here with a clear errno
+ * while H5Fclose still has next to nothing to flush.  (When H5Fclose fails
+ * to flush, HDF5 before 1.14.1 leaves a freed file in its ID table and
+ * crashes at exit.)  Returns 0 or an error number; POSIX (sec2) files only. */
+static int reserve_space(hid_t file, uint64_t bytes)
+{
+    hid_t fapl = H5Fget_access_plist(file);
+    int posix = fapl >= 0 && H5Pget_driver(fapl) == H5FD_SEC2;
+    if (fapl >= 0) H5Pclose(fapl);
+    void *handle = NULL;
+    if (!posix || H5Fget_vfd_handle(file, H5P_DEFAULT, &handle) < 0 || !handle) return 0;
+    int err = posix_fallocate(*(int *)handle, 0, (off_t)bytes);
+    return err == EINVAL || err == EOPNOTSUPP ? 0 : err; /* unsupported: write and see */
+}
+
+/* One dataset of the given shape, written whole from memory. */
+static myo_status write_dataset(hid_t file, const char *path, const char *name, hid_t file_type,
+                                hid_t mem_type, int ndims, const hsize_t *dims, const void *data)
+{
     hid_t space = H5Screate_simple(ndims, dims, NULL);
-    hid_t file_type = precision == MYO_F32 ? H5T_IEEE_F32LE : H5T_IEEE_F64LE;
-    hid_t mem_type = precision == MYO_F32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE;
-    hid_t dset = space >= 0 ? H5Dcreate2(file, "solution", file_type, space, H5P_DEFAULT,
-                                         H5P_DEFAULT, H5P_DEFAULT)
+    hid_t dset = space >= 0 ? H5Dcreate2(file, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT,
+                                         H5P_DEFAULT)
                             : -1;
-    myo_status st = MYO_OK;
-    if (dset < 0 || H5Dwrite(dset, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, sol) < 0)
-        st = myo_fail(MYO_ERR_IO, "%s: cannot write dataset 'solution' (disk full?)", path);
-    if (dset >= 0) H5Dclose(dset);
+    herr_t e = dset >= 0 ? H5Dwrite(dset, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) : -1;
+    if (dset >= 0 && H5Dclose(dset) < 0) e = -1;
     if (space >= 0) H5Sclose(space);
-    if (H5Fclose(file) < 0 && st == MYO_OK)
+    if (e < 0) return myo_fail(MYO_ERR_IO, "%s: cannot write dataset '%s' (disk full?)", path, name);
+    return MYO_OK;
+}
+
+/* A scalar attribute of the root group: a string, or an int64 when text is NULL. */
+static myo_status write_attr(hid_t file, const char *path, const myo_attr *a)
+{
+    hid_t type = a->text ? H5Tcopy(H5T_C_S1) : H5Tcopy(H5T_STD_I64LE);
+    if (type >= 0 && a->text) H5Tset_size(type, strlen(a->text) + 1);
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t attr = type >= 0 && space >= 0
+                     ? H5Acreate2(file, a->name, type, space, H5P_DEFAULT, H5P_DEFAULT)
+                     : -1;
+    herr_t e = attr < 0    ? -1
+               : a->text ? H5Awrite(attr, type, a->text)
+                         : H5Awrite(attr, H5T_NATIVE_INT64, &a->value);
+    if (attr >= 0) H5Aclose(attr);
+    if (space >= 0) H5Sclose(space);
+    if (type >= 0) H5Tclose(type);
+    if (e < 0) return myo_fail(MYO_ERR_IO, "%s: cannot write attribute '%s'", path, a->name);
+    return MYO_OK;
+}
+
+/* What goes into a file written by write_atomic. */
+typedef myo_status (*write_contents_fn)(hid_t file, const char *path, const void *contents);
+
+typedef struct {
+    const void *sol;
+    myo_precision precision;
+    int ndims;
+    hsize_t dims[2];
+} solution_contents;
+
+static myo_status write_solution_contents(hid_t file, const char *path, const void *contents)
+{
+    const solution_contents *c = contents;
+    int single = c->precision == MYO_F32;
+    return write_dataset(file, path, "solution", single ? H5T_IEEE_F32LE : H5T_IEEE_F64LE,
+                         single ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE, c->ndims, c->dims, c->sol);
+}
+
+typedef struct {
+    const myo_system *s;
+    const myo_attr *attrs;
+    int n_attrs;
+} system_contents;
+
+static myo_status write_system_contents(hid_t file, const char *path, const void *contents)
+{
+    const system_contents *c = contents;
+    const myo_system *s = c->s;
+    hsize_t dims[2] = {(hsize_t)s->n, (hsize_t)s->m};
+    myo_status st = write_dataset(file, path, "parent", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, dims,
+                                  s->parent);
+    const char *names[4] = {"diag", "up", "down", "rhs"};
+    const double *data[4] = {s->diag, s->up, s->down, s->rhs};
+    for (int k = 0; k < 4 && st == MYO_OK; k++)
+        st = write_dataset(file, path, names[k], H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE,
+                           k == 3 ? s->rhs_rank : 1, dims, data[k]);
+    for (int k = 0; k < c->n_attrs && st == MYO_OK; k++) st = write_attr(file, path, &c->attrs[k]);
+    return st;
+}
+
+/* Create the empty file path.tmp-PID-K, for the first K free.  Not mkstemp:
+ * it makes files 0600, while open(2) applies the umask, so the finished
+ * output gets the mode of any other new file.  Returns the descriptor. */
+static int create_temp(const char *path, char *tmp, size_t size)
+{
+    for (unsigned k = 0; k < 1000; k++) {
+        snprintf(tmp, size, "%s.tmp-%ld-%u", path, (long)getpid(), k);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0 || errno != EEXIST) return fd;
+    }
+    return -1; /* errno is EEXIST */
+}
+
+/* Write an HDF5 file through a temporary name in the same directory, renamed
+ * over path only when complete: a failure leaves no partial file and keeps
+ * an existing one.  data_bytes (the size of the datasets) is reserved on
+ * disk first, so that a full disk fails here and not in an H5Fclose that
+ * cannot flush (HDF5 before 1.14.1 crashes at exit after that). */
+static myo_status write_atomic(const char *path, uint64_t data_bytes, write_contents_fn contents_fn,
+                               const void *contents)
+{
+    size_t len = strlen(path) + 32;
+    char *tmp = myo_alloc(len, 1, "temporary file name");
+    if (!tmp) return MYO_ERR_NOMEM;
+    int fd = create_temp(path, tmp, len);
+    if (fd < 0) {
+        myo_status st = myo_fail(MYO_ERR_IO, "%s: cannot write there: %s", path, strerror(errno));
+        free(tmp);
+        return st;
+    }
+    close(fd);
+    h5_quiet q = h5_quiet_begin();
+    myo_status st = MYO_OK;
+    hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (file < 0) st = myo_fail(MYO_ERR_IO, "%s: cannot create the output file", path);
+    int err = file >= 0 ? reserve_space(file, data_bytes) : 0;
+    if (err != 0) st = myo_fail(MYO_ERR_IO, "%s: cannot write the file: %s", path, strerror(err));
+    if (st == MYO_OK) st = contents_fn(file, path, contents);
+    if (file >= 0 && H5Fclose(file) < 0 && st == MYO_OK)
         st = myo_fail(MYO_ERR_IO, "%s: cannot finish writing the output file (disk full?)", path);
+    h5_quiet_end(q);
+    if (st == MYO_OK && rename(tmp, path) != 0)
+        st = myo_fail(MYO_ERR_IO, "%s: cannot move the finished file into place: %s", path,
+                      strerror(errno));
+    if (st != MYO_OK) unlink(tmp);
+    free(tmp);
     return st;
 }
 
@@ -218,25 +389,19 @@ myo_status myo_solution_write_h5(const char *path, const void *sol, myo_precisio
     if (!path || !sol || n < 1 || m < 1 || (ndims != 1 && ndims != 2) || (ndims == 1 && m != 1) ||
         (precision != MYO_F64 && precision != MYO_F32))
         return myo_fail(MYO_ERR_ARG, "myo_solution_write_h5: invalid arguments");
-    size_t len = strlen(path);
-    char *tmp = myo_alloc(len + 16, 1, "temporary file name");
-    if (!tmp) return MYO_ERR_NOMEM;
-    /* A temporary name in the same directory, so rename() is atomic. */
-    snprintf(tmp, len + 16, "%s.tmp-XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        myo_status st = myo_fail(MYO_ERR_IO, "%s: cannot write there: %s", path, strerror(errno));
-        free(tmp);
-        return st;
-    }
-    close(fd);
-    h5_quiet q = h5_quiet_begin();
-    myo_status st = write_solution(tmp, path, sol, precision, n, m, ndims);
-    h5_quiet_end(q);
-    if (st == MYO_OK && rename(tmp, path) != 0)
-        st = myo_fail(MYO_ERR_IO, "%s: cannot move the finished file into place: %s", path,
-                      strerror(errno));
-    if (st != MYO_OK) unlink(tmp);
-    free(tmp);
-    return st;
+    solution_contents c = {sol, precision, ndims, {(hsize_t)n, (hsize_t)m}};
+    uint64_t elem = precision == MYO_F32 ? sizeof(float) : sizeof(double);
+    return write_atomic(path, (uint64_t)n * (uint64_t)m * elem, write_solution_contents, &c);
+}
+
+myo_status myo_system_write_h5(const char *path, const myo_system *s, const myo_attr *attrs,
+                               int n_attrs)
+{
+    if (!path || !s || !s->parent || !s->diag || !s->up || !s->down || !s->rhs || s->n < 1 ||
+        s->m < 1 || (s->rhs_rank != 1 && s->rhs_rank != 2) || (s->rhs_rank == 1 && s->m != 1) ||
+        n_attrs < 0 || (n_attrs > 0 && !attrs))
+        return myo_fail(MYO_ERR_ARG, "myo_system_write_h5: invalid arguments");
+    system_contents c = {s, attrs, n_attrs};
+    /* parent, diag, up, down (n,) and rhs (n, m), 8 bytes each. */
+    return write_atomic(path, 8 * (uint64_t)s->n * (4 + (uint64_t)s->m), write_system_contents, &c);
 }

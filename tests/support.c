@@ -25,24 +25,7 @@ void *test_alloc(size_t count, size_t size)
     return p;
 }
 
-uint64_t test_rng_next(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-double test_rng_uniform(uint64_t *state, double lo, double hi)
-{
-    return lo + (hi - lo) * ((double)(test_rng_next(state) >> 11) * 0x1.0p-53);
-}
-
-int64_t test_rng_below(uint64_t *state, int64_t bound)
-{
-    return (int64_t)(test_rng_next(state) % (uint64_t)bound);
-}
-
+/* Seed-taking conveniences over the library's generators (lib/random.c). */
 void test_random_recursive_parents(int64_t n, uint64_t seed, int64_t *parent)
 {
     test_random_forest_parents(n, 1, seed, parent);
@@ -50,52 +33,27 @@ void test_random_recursive_parents(int64_t n, uint64_t seed, int64_t *parent)
 
 void test_random_forest_parents(int64_t n, int64_t trees, uint64_t seed, int64_t *parent)
 {
-    /* Nodes 0 .. trees-1 are the roots; node i >= trees joins a uniform
-     * earlier node, so the forest has exactly `trees` components. */
-    uint64_t s = seed;
-    for (int64_t i = 0; i < n; i++) parent[i] = i < trees ? -1 : test_rng_below(&s, i);
+    myo_rng r = myo_rng_seed(seed);
+    myo_random_forest_parents(n, trees, &r, parent);
 }
 
 void test_shuffle_labels(int64_t *parent, int64_t n, uint64_t seed, int64_t *new_label)
 {
-    uint64_t s = seed;
-    int64_t *perm = test_alloc((size_t)n, sizeof(int64_t));
-    int64_t *old = test_alloc((size_t)n, sizeof(int64_t));
-    for (int64_t i = 0; i < n; i++) perm[i] = i;
-    for (int64_t i = n - 1; i > 0; i--) { /* Fisher-Yates */
-        int64_t j = test_rng_below(&s, i + 1), tmp = perm[i];
-        perm[i] = perm[j], perm[j] = tmp;
-    }
-    memcpy(old, parent, (size_t)n * sizeof(int64_t));
-    for (int64_t i = 0; i < n; i++) parent[perm[i]] = old[i] < 0 ? -1 : perm[old[i]];
-    if (new_label) memcpy(new_label, perm, (size_t)n * sizeof(int64_t));
-    free(perm), free(old);
-}
-
-void test_random_values(double *v, int64_t count, uint64_t seed)
-{
-    uint64_t s = seed;
-    for (int64_t i = 0; i < count; i++) v[i] = test_rng_uniform(&s, -1.0, 1.0);
+    myo_rng r = myo_rng_seed(seed);
+    assert_int_equal(myo_random_shuffle_labels(parent, n, &r, new_label), MYO_OK);
 }
 
 void test_dominant_coeffs(const int64_t *parent, int64_t n, uint64_t seed, int signed_diag,
                           double *diag, double *up, double *down)
 {
-    uint64_t s = seed;
-    double *row = test_alloc((size_t)n, sizeof(double)), *col = test_alloc((size_t)n, sizeof(double));
-    for (int64_t i = 0; i < n; i++) {
-        up[i] = down[i] = 0.0;
-        if (parent[i] < 0) continue;
-        up[i] = test_rng_uniform(&s, -1.0, 1.0);
-        down[i] = test_rng_uniform(&s, -1.0, 1.0);
-        row[i] += fabs(up[i]), col[parent[i]] += fabs(up[i]);
-        row[parent[i]] += fabs(down[i]), col[i] += fabs(down[i]);
-    }
-    for (int64_t i = 0; i < n; i++) {
-        double mag = 0.5 + fmax(row[i], col[i]) + test_rng_uniform(&s, 0.0, 1.0);
-        diag[i] = signed_diag && (test_rng_next(&s) & 1) ? -mag : mag;
-    }
-    free(row), free(col);
+    myo_rng r = myo_rng_seed(seed);
+    assert_int_equal(myo_random_dominant_coeffs(parent, n, &r, signed_diag, diag, up, down), MYO_OK);
+}
+
+void test_random_values(double *v, int64_t count, uint64_t seed)
+{
+    myo_rng r = myo_rng_seed(seed);
+    myo_random_values(v, count, &r);
 }
 
 int test_dense_solve(const int64_t *parent, int64_t n, const double *diag, const double *up,

@@ -9,11 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A small deterministic generator (splitmix64). */
-uint64_t test_rng_next(uint64_t *state);
-double test_rng_uniform(uint64_t *state, double lo, double hi);
-int64_t test_rng_below(uint64_t *state, int64_t bound); /* uniform in [0, bound) */
-
+/* Random inputs from the library's generators (lib/random.c), by seed. */
 /* parent (n,) of a random recursive tree: node i >= 1 hangs below a uniform
  * node in [0, i); node 0 is the root. */
 void test_random_recursive_parents(int64_t n, uint64_t seed, int64_t *parent);
@@ -23,9 +19,7 @@ void test_random_forest_parents(int64_t n, int64_t trees, uint64_t seed, int64_t
  * new_label (n,), if not NULL, receives the new label of each old label. */
 void test_shuffle_labels(int64_t *parent, int64_t n, uint64_t seed, int64_t *new_label);
 
-/* Random coefficients making M strictly diagonally dominant by rows and by
- * columns: up, down uniform in [-1, 1], diag = margin + the off-diagonal
- * row and column sums, with a random sign when signed is nonzero. */
+/* See myo_random_dominant_coeffs. */
 void test_dominant_coeffs(const int64_t *parent, int64_t n, uint64_t seed, int signed_diag,
                           double *diag, double *up, double *down);
 void test_random_values(double *v, int64_t count, uint64_t seed);

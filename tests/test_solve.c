@@ -238,11 +238,11 @@ static void test_solve_myosotis_matrix_rows_sum_to_one(void **state)
     double *diag = test_alloc((size_t)n, sizeof(double)), *up = test_alloc((size_t)n, sizeof(double));
     double *down = test_alloc((size_t)n, sizeof(double)), *y = test_alloc((size_t)n, sizeof(double));
     double *ones = test_alloc((size_t)n, sizeof(double));
-    uint64_t s = 42;
+    myo_rng s = myo_rng_seed(42);
     for (int64_t i = 0; i < n; i++) diag[i] = 1.0, ones[i] = 1.0;
     for (int64_t i = 0; i < n; i++) {
         if (parent[i] < 0) continue;
-        double w_up = test_rng_uniform(&s, 0.0, 5.0), w_down = test_rng_uniform(&s, 0.0, 5.0);
+        double w_up = myo_rng_uniform(&s, 0.0, 5.0), w_down = myo_rng_uniform(&s, 0.0, 5.0);
         up[i] = -w_up, down[i] = -w_down;
         diag[i] += w_up, diag[parent[i]] += w_down;
     }
