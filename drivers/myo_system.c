@@ -74,9 +74,11 @@ static int myo_system_fail(int code, const char *usage, const char *fmt, ...)
     va_start(ap, fmt);
     fputs(TOOL ": ", stderr);
     vfprintf(stderr, fmt, ap);
+    /* One line, as every diagnostic of the suite: a usage error points to
+     * the help instead of printing the synopsis. */
+    if (usage) fputs(" (see '" TOOL " --help')", stderr);
     fputc('\n', stderr);
     va_end(ap);
-    if (usage) fputs(usage, stderr);
     return code;
 }
 
@@ -301,7 +303,7 @@ static double myo_system_residual(const myo_system *s, myo_op op, const double *
     double worst = 0.0;
     for (int64_t i = 0; i < n * m; i++) {
         double q = den[i] > 0 ? fabs(res[i]) / den[i] : fabs(res[i]);
-        if (!(q <= worst)) worst = q; /* a NaN sticks */
+        if (!(q <= worst) && !isnan(worst)) worst = q; /* a NaN sticks */
     }
     return worst;
 }

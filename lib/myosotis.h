@@ -106,7 +106,8 @@ typedef enum { MYO_F64 = 0, MYO_F32 = 1 } myo_precision;
 typedef struct myo_factor myo_factor;
 
 /* Factor M.  diag, up, down (N,) in the tree's labels are borrowed (copied
- * into an internal pre-order layout).  Pivots are computed in double.
+ * into an internal pre-order layout).  Pivots are computed in double and
+ * stored, inverted, in the working precision.
  * Fails with MYO_ERR_DATA naming the node on a non-finite coefficient and
  * with MYO_ERR_SINGULAR naming the node whose pivot is zero or non-finite
  * (or whose elimination multipliers overflow). */
@@ -115,6 +116,19 @@ myo_status myo_factor_create_f64(const myo_tree *t, const double *diag, const do
 myo_status myo_factor_create_f32(const myo_tree *t, const float *diag, const float *up,
                                  const float *down, myo_factor **out);
 void myo_factor_destroy(myo_factor **f);
+
+/* Factor M and solve op(M) Y = R in one sweep: the pivots are computed
+ * during the solver's first pass, where their dependent chain of divisions
+ * hides under the streaming of R.  Returns the factor for further solves.
+ * Arguments and errors as myo_factor_create_* and myo_solve_*; on failure
+ * *out_factor is NULL and out's contents are unspecified (the sweep stops at
+ * the failing node, before dividing by its pivot). */
+myo_status myo_factor_solve_f64(const myo_tree *t, const double *diag, const double *up,
+                                const double *down, myo_op op, const double *rhs, double *out,
+                                int64_t m, myo_factor **out_factor);
+myo_status myo_factor_solve_f32(const myo_tree *t, const float *diag, const float *up,
+                                const float *down, myo_op op, const float *rhs, float *out,
+                                int64_t m, myo_factor **out_factor);
 
 myo_precision myo_factor_precision(const myo_factor *f);
 

@@ -77,20 +77,90 @@ static inline void FN(row_sub_desc)(REAL *y, const REAL *x, REAL a, int64_t m)
     FOR_EACH_LINE_DESCENDING(m, kb, len, FN(line_sub)(y + kb, x + kb, a, len));
 }
 
-/* Any forest.  rhs, out (N, m) by label; inv, b, c (N,) by position, where
- * b = M[i][parent(i)] and c = M[parent(i)][i] (up and down for M, swapped
- * for M^T).  The multipliers are formed on the fly, off the dependent chain:
- * Pass 1, children before parents:  z_i = inv_i r_i - sum_c (c_c inv_i) z_c
- * Pass 2, parents before children:  y_i = z_i - (b_i inv_i) y_parent(i)    */
-static void FN(solve_tree)(const myo_tree *t, const REAL *inv, const REAL *b, const REAL *c,
-                           const REAL *rhs, REAL *out, int64_t m)
+/* The coefficients of one matrix while it is being factored, by label; NULL
+ * when the factor already holds the pivots. */
+typedef struct {
+    const REAL *diag, *up, *down;
+} FN(coeffs);
+
+/* Record node `label`'s coefficients at position pos and check them and
+ * its pivot a: every multiplier the solves form from them must be finite in
+ * REAL.  Stores inv, b = up, c = down (0 at roots) by position. */
+static myo_status FN(finish_pivot)(myo_factor *f, const FN(coeffs) *k, int64_t pos, int64_t label,
+                                   int is_root, double a)
+{
+    REAL *inv = f->inv, *b = f->up, *c = f->down;
+    REAL bb = is_root ? 0 : k->up[label], cc = is_root ? 0 : k->down[label];
+    if (!isfinite(k->diag[label]) || !isfinite(bb) || !isfinite(cc)) {
+        const char *name = !isfinite(k->diag[label]) ? "diag" : !isfinite(bb) ? "up" : "down";
+        double value = !isfinite(k->diag[label]) ? k->diag[label] : !isfinite(bb) ? bb : cc;
+        return myo_fail(MYO_ERR_DATA, "%s[%lld] = %g is not finite", name, (long long)label, value);
+    }
+    if (a == 0.0 || !isfinite(a))
+        return myo_fail(MYO_ERR_SINGULAR,
+                        "pivot of node %lld is %g after eliminating its subtree: the matrix is "
+                        "singular (make it diagonally dominant)",
+                        (long long)label, a);
+    REAL ia = (REAL)(1.0 / a);
+    if (ia == 0 || !isfinite(ia) || !isfinite(bb * ia) || !isfinite(cc * ia))
+        return myo_fail(MYO_ERR_SINGULAR,
+                        "elimination multipliers of node %lld overflow the working precision "
+                        "(pivot %g): the matrix is numerically singular",
+                        (long long)label, a);
+    inv[pos] = ia, b[pos] = bb, c[pos] = cc;
+    return MYO_OK;
+}
+
+/* The multipliers c_child inv_parent and b_child inv_parent must be finite too. */
+static myo_status FN(check_child)(const myo_factor *f, int64_t child_pos, int64_t parent_pos,
+                                  int64_t child_label)
+{
+    const REAL *inv = f->inv, *b = f->up, *c = f->down;
+    REAL ip = inv[parent_pos];
+    if (!isfinite(c[child_pos] * ip) || !isfinite(b[child_pos] * ip))
+        return myo_fail(MYO_ERR_SINGULAR,
+                        "elimination multipliers of node %lld overflow the working precision "
+                        "(its parent's pivot is %g): the matrix is numerically singular",
+                        (long long)child_label, 1.0 / (double)ip);
+    return MYO_OK;
+}
+
+/* Pass 1 on any forest: positions backwards, children before parents.
+ * rhs, out (N, m) by label (m = 0: no rows, factor only); inv, b, c (N,) by
+ * position, b = M[i][parent(i)], c = M[parent(i)][i] (up and down for M,
+ * swapped for M^T); multipliers are formed on the fly, off the dependent
+ * chain:
+ *     z_i = inv_i r_i - sum_c (c_c inv_i) z_c
+ * When k is not NULL the pivots are computed in the same sweep, in double:
+ *     a'_i = diag_i - sum_c down_c up_c / a'_c,     inv_i = 1 / a'_i,
+ * the children's updates accumulating in f->acc by position.  The first
+ * child to report (the last in pre-order) writes its parent's accumulator,
+ * the others subtract, so the accumulators need no initialising pass. */
+static myo_status FN(pass1_tree)(const myo_tree *t, myo_factor *f, const FN(coeffs) *k, myo_op op,
+                                 const REAL *rhs, REAL *out, int64_t m)
 {
     const int64_t *order = t->order, *subtree = t->subtree, *parent_pos = t->parent_pos;
+    const REAL *inv = f->inv, *c = op == MYO_OP_N ? f->down : f->up;
+    const REAL *up_pos = f->up, *down_pos = f->down;
+    double *acc = f->acc;
     for (int64_t pos = t->n - 1; pos >= 0; pos--) {
-        REAL *z = out + order[pos] * m;
-        const REAL *r = rhs + order[pos] * m;
-        REAL s = inv[pos];
-        int64_t ch = pos + 1, end = pos + subtree[pos];
+        int64_t label = order[pos], end = pos + subtree[pos];
+        if (k) {
+            int64_t pp = parent_pos[pos];
+            double a = k->diag[label] + (subtree[pos] > 1 ? acc[pos] : 0.0);
+            MYO_CHECK(FN(finish_pivot)(f, k, pos, label, pp < 0, a));
+            for (int64_t ch = pos + 1; ch < end; ch += subtree[ch])
+                MYO_CHECK(FN(check_child)(f, ch, pos, order[ch]));
+            if (pp >= 0) {
+                double update = (double)down_pos[pos] * (double)up_pos[pos] / a;
+                if (end == pp + subtree[pp]) acc[pp] = -update;
+                else acc[pp] -= update;
+            }
+        }
+        if (m == 0) continue;
+        REAL *z = out + label * m, s = inv[pos];
+        const REAL *r = rhs + label * m;
+        int64_t ch = pos + 1;
         if (ch < end) {
             FN(row_scale_sub_desc)(z, r, s, out + order[ch] * m, c[ch] * s, m);
             ch += subtree[ch];
@@ -99,120 +169,116 @@ static void FN(solve_tree)(const myo_tree *t, const REAL *inv, const REAL *b, co
         }
         for (; ch < end; ch += subtree[ch]) FN(row_sub_desc)(z, out + order[ch] * m, c[ch] * s, m);
     }
+    return MYO_OK;
+}
+
+/* Pass 2 on any forest: positions forwards, parents before children.
+ *     y_i = z_i - (b_i inv_i) y_parent(i)                                   */
+static void FN(pass2_tree)(const myo_tree *t, const myo_factor *f, myo_op op, REAL *out, int64_t m)
+{
+    const int64_t *order = t->order, *parent_pos = t->parent_pos;
+    const REAL *inv = f->inv, *b = op == MYO_OP_N ? f->up : f->down;
     for (int64_t pos = 0; pos < t->n; pos++) {
         int64_t pp = parent_pos[pos];
         if (pp >= 0) FN(line_sub)(out + order[pos] * m, out + order[pp] * m, b[pos] * inv[pos], m);
     }
 }
 
-/* A single path labelled 0..N-1 from the root: no index arrays at all.
- * Same recurrences as solve_tree with child(i) = i + 1, parent(i) = i - 1. */
-static void FN(solve_chain)(int64_t n, const REAL *inv, const REAL *b, const REAL *c,
-                            const REAL *rhs, REAL *out, int64_t m)
+/* Pass 1 on a single path labelled 0..N-1 from the root: child(i) = i + 1,
+ * no index arrays, the pending pivot update carried in a register.  The
+ * dependent chain of the pivots is one addition and one division per node
+ * (the inverse is a second, independent division). */
+static myo_status FN(pass1_chain)(int64_t n, myo_factor *f, const FN(coeffs) *k, myo_op op,
+                                  const REAL *rhs, REAL *out, int64_t m)
 {
-    if (m == 1) { /* the scalar recurrences, as LAPACK's pttrs runs them */
-        out[n - 1] = inv[n - 1] * rhs[n - 1];
-        for (int64_t i = n - 2; i >= 0; i--)
-            out[i] = inv[i] * rhs[i] - (c[i + 1] * inv[i]) * out[i + 1];
+    const REAL *inv = f->inv, *c = op == MYO_OP_N ? f->down : f->up;
+    const REAL *up_pos = f->up, *down_pos = f->down;
+    double update = 0.0; /* down_{i+1} up_{i+1} / a'_{i+1} */
+    for (int64_t i = n - 1; i >= 0; i--) {
+        if (k) {
+            double a = k->diag[i] - update;
+            MYO_CHECK(FN(finish_pivot)(f, k, i, i, i == 0, a));
+            if (i + 1 < n) MYO_CHECK(FN(check_child)(f, i + 1, i, i + 1));
+            update = (double)down_pos[i] * (double)up_pos[i] / a;
+        }
+        if (m == 1) { /* the scalar recurrence, as LAPACK's pttrs runs it */
+            out[i] = inv[i] * rhs[i] - (i + 1 < n ? (c[i + 1] * inv[i]) * out[i + 1] : 0);
+        } else if (m > 1) {
+            if (i + 1 < n)
+                FN(row_scale_sub_desc)(out + i * m, rhs + i * m, inv[i], out + (i + 1) * m,
+                                       c[i + 1] * inv[i], m);
+            else
+                FN(row_scale_desc)(out + i * m, rhs + i * m, inv[i], m);
+        }
+    }
+    return MYO_OK;
+}
+
+/* Pass 2 on the path: y_i = z_i - (b_i inv_i) y_{i-1}. */
+static void FN(pass2_chain)(int64_t n, const myo_factor *f, myo_op op, REAL *out, int64_t m)
+{
+    const REAL *inv = f->inv, *b = op == MYO_OP_N ? f->up : f->down;
+    if (m == 1) {
         for (int64_t i = 1; i < n; i++) out[i] -= (b[i] * inv[i]) * out[i - 1];
         return;
     }
-    FN(row_scale_desc)(out + (n - 1) * m, rhs + (n - 1) * m, inv[n - 1], m);
-    for (int64_t i = n - 2; i >= 0; i--)
-        FN(row_scale_sub_desc)(out + i * m, rhs + i * m, inv[i], out + (i + 1) * m,
-                               c[i + 1] * inv[i], m);
     for (int64_t i = 1; i < n; i++) FN(line_sub)(out + i * m, out + (i - 1) * m, b[i] * inv[i], m);
 }
 
-/* Is every multiplier the solves form finite in REAL?  b_i inv_i and
- * c_i inv_i (pass 2 of M^T and M), c_i inv_parent and b_i inv_parent
- * (pass 1 of M and M^T). */
-static int FN(multipliers_finite)(REAL inv, REAL inv_parent, REAL b, REAL c)
+/* Both passes (pass 1 also factoring when k is not NULL); m = 0 factors only. */
+static myo_status FN(run)(myo_factor *f, const FN(coeffs) *k, myo_op op, const REAL *rhs,
+                          REAL *out, int64_t m)
 {
-    return inv != 0 && isfinite(inv) && isfinite(b * inv) && isfinite(c * inv) &&
-           isfinite(c * inv_parent) && isfinite(b * inv_parent);
+    const myo_tree *t = f->tree;
+    if (t->is_chain) {
+        MYO_CHECK(FN(pass1_chain)(t->n, f, k, op, rhs, out, m));
+        if (m > 0) FN(pass2_chain)(t->n, f, op, out, m);
+    } else {
+        MYO_CHECK(FN(pass1_tree)(t, f, k, op, rhs, out, m));
+        if (m > 0) FN(pass2_tree)(t, f, op, out, m);
+    }
+    return MYO_OK;
 }
 
-/* Pivots in double, children before parents:
- *     a'_i = diag_i - sum_c down_c up_c / a'_c,   inv_i = 1 / a'_i,
- * the only dependent chain (one division, one multiply-subtract per node).
- * The coefficients are gathered into pre-order position first, and the
- * multipliers checked for overflow in the working precision last. */
-static myo_status FN(factor_fill)(const myo_tree *t, const REAL *diag, const REAL *up,
-                                  const REAL *down, myo_factor *f)
+myo_status FN(myo_factor_solve)(const myo_tree *t, const REAL *diag, const REAL *up,
+                                const REAL *down, myo_op op, const REAL *rhs, REAL *out, int64_t m,
+                                myo_factor **out_factor)
 {
-    const int64_t n = t->n, *order = t->order, *parent_pos = t->parent_pos;
-    REAL *inv = f->inv, *b = f->up, *c = f->down;
-    /* Double precision accumulators: the inv array itself when REAL is double. */
-    double *piv = sizeof(REAL) == sizeof(double) ? (double *)(void *)inv
-                                                 : myo_alloc((size_t)n, sizeof(double), "pivots");
-    if (!piv) return MYO_ERR_NOMEM;
-    myo_status s = MYO_OK;
-    for (int64_t pos = 0; pos < n && s == MYO_OK; pos++) {
-        int64_t lab = order[pos];
-        int is_root = parent_pos[pos] < 0;
-        piv[pos] = diag[lab];
-        b[pos] = is_root ? 0 : up[lab];
-        c[pos] = is_root ? 0 : down[lab];
-        if (!isfinite(piv[pos]) || !isfinite(b[pos]) || !isfinite(c[pos])) {
-            const char *name = !isfinite(piv[pos]) ? "diag" : !isfinite(b[pos]) ? "up" : "down";
-            double value = !isfinite(piv[pos]) ? piv[pos] : !isfinite(b[pos]) ? b[pos] : c[pos];
-            s = myo_fail(MYO_ERR_DATA, "%s[%lld] = %g is not finite", name, (long long)lab, value);
-        }
+    if (!out_factor) return myo_fail(MYO_ERR_ARG, "myo_factor_create: out is NULL");
+    *out_factor = NULL;
+    if (!t || !diag || !up || !down)
+        return myo_fail(MYO_ERR_ARG, "myo_factor_create: tree, diag, up and down are required");
+    myo_factor *f = NULL;
+    MYO_CHECK(factor_alloc(t, PREC, sizeof(REAL), &f));
+    myo_status s = m > 0 ? check_solve_args(f, PREC, op, rhs, out, m, sizeof(REAL)) : MYO_OK;
+    /* Pivot accumulators in double: the inv array itself when REAL is
+     * double, scratch otherwise (a chain carries its one in a register). */
+    if (s == MYO_OK && !t->is_chain) {
+        f->acc = sizeof(REAL) == sizeof(double)
+                     ? (double *)f->inv
+                     : myo_alloc((size_t)t->n, sizeof(double), "pivot accumulators");
+        if (!f->acc) s = MYO_ERR_NOMEM;
     }
-    for (int64_t pos = n - 1; pos >= 0 && s == MYO_OK; pos--) {
-        double a = piv[pos];
-        if (a == 0.0 || !isfinite(a)) {
-            s = myo_fail(MYO_ERR_SINGULAR,
-                         "pivot of node %lld is %g after eliminating its subtree: the matrix "
-                         "is singular (make it diagonally dominant)",
-                         (long long)order[pos], a);
-            break;
-        }
-        double ia = 1.0 / a;
-        int64_t pp = parent_pos[pos];
-        if (pp >= 0) piv[pp] -= (double)c[pos] * (double)b[pos] * ia;
-        piv[pos] = ia;
-    }
-    if (piv != (double *)(void *)inv) {
-        for (int64_t pos = 0; pos < n && s == MYO_OK; pos++) inv[pos] = (REAL)piv[pos];
-        free(piv);
-    }
-    for (int64_t pos = 0; pos < n && s == MYO_OK; pos++) {
-        int64_t pp = parent_pos[pos];
-        if (!FN(multipliers_finite)(inv[pos], pp >= 0 ? inv[pp] : 0, b[pos], c[pos]))
-            s = myo_fail(MYO_ERR_SINGULAR,
-                         "elimination multipliers of node %lld overflow the working precision "
-                         "(pivot %g): the matrix is numerically singular",
-                         (long long)order[pos], 1.0 / (double)inv[pos]);
-    }
+    FN(coeffs) k = {diag, up, down};
+    if (s == MYO_OK) s = FN(run)(f, &k, op, rhs, out, m);
+    if (f->acc != (double *)f->inv) free(f->acc);
+    f->acc = NULL;
+    if (s != MYO_OK) myo_factor_destroy(&f);
+    *out_factor = f;
     return s;
 }
 
 myo_status FN(myo_factor_create)(const myo_tree *t, const REAL *diag, const REAL *up,
                                  const REAL *down, myo_factor **out)
 {
-    if (!out) return myo_fail(MYO_ERR_ARG, "myo_factor_create: out is NULL");
-    *out = NULL;
-    if (!t || !diag || !up || !down)
-        return myo_fail(MYO_ERR_ARG, "myo_factor_create: tree, diag, up and down are required");
-    myo_factor *f = NULL;
-    MYO_CHECK(factor_alloc(t, PREC, sizeof(REAL), &f));
-    myo_status s = FN(factor_fill)(t, diag, up, down, f);
-    if (s != MYO_OK) myo_factor_destroy(&f);
-    *out = f;
-    return s;
+    return FN(myo_factor_solve)(t, diag, up, down, MYO_OP_N, NULL, NULL, 0, out);
 }
 
 myo_status FN(myo_solve)(const myo_factor *f, myo_op op, const REAL *rhs, REAL *out, int64_t m)
 {
     MYO_CHECK(check_solve_args(f, PREC, op, rhs, out, m, sizeof(REAL)));
-    /* M^T is the same tree with up and down swapped. */
-    const REAL *b = op == MYO_OP_N ? f->up : f->down;
-    const REAL *c = op == MYO_OP_N ? f->down : f->up;
-    if (f->tree->is_chain) FN(solve_chain)(f->tree->n, f->inv, b, c, rhs, out, m);
-    else FN(solve_tree)(f->tree, f->inv, b, c, rhs, out, m);
-    return MYO_OK;
+    /* Without coefficients the passes only read the factor. */
+    return FN(run)((myo_factor *)f, NULL, op, rhs, out, m);
 }
 
 #undef FN

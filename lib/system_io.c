@@ -265,9 +265,14 @@ static myo_status write_dataset(hid_t file, const char *path, const char *name, 
                                 hid_t mem_type, int ndims, const hsize_t *dims, const void *data)
 {
     hid_t space = H5Screate_simple(ndims, dims, NULL);
-    hid_t dset = space >= 0 ? H5Dcreate2(file, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT,
-                                         H5P_DEFAULT)
-                            : -1;
+    /* No modification times in the object headers: the same data then give
+     * the same bytes, whenever they are written. */
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    if (dcpl >= 0) H5Pset_obj_track_times(dcpl, 0);
+    hid_t dset = space >= 0 && dcpl >= 0
+                     ? H5Dcreate2(file, name, file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT)
+                     : -1;
+    if (dcpl >= 0) H5Pclose(dcpl);
     herr_t e = dset >= 0 ? H5Dwrite(dset, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) : -1;
     if (dset >= 0 && H5Dclose(dset) < 0) e = -1;
     if (space >= 0) H5Sclose(space);

@@ -1,10 +1,11 @@
 /* h5_fixture.h -- system files for the tests of the HDF5 reader
- * (test_system_io.c) and of myo-solve (test_myo_solve.c): good ones and
- * deliberately broken ones (a dataset absent, a group in its place, another
- * type or shape), written with the plain HDF5 C API so that they do not go
- * through the code under test; plus file and directory inspection.
+ * (test_system_io.c) and of the tools (test_myo_solve.c,
+ * test_myo_system.c): good ones and deliberately broken ones (a dataset
+ * absent, a group in its place, another type or shape), written with the
+ * plain HDF5 C API so that they do not go through the code under test; plus
+ * file and directory inspection.
  *
- * Header-only (static inline) because only these two programs use it;
+ * Header-only (static inline) because only these three programs use it;
  * include after <cmocka.h> and "support.h". */
 #ifndef MYO_TEST_H5_FIXTURE_H
 #define MYO_TEST_H5_FIXTURE_H
@@ -156,22 +157,6 @@ static inline char *fix_path(const char *dir, const char *name)
     return p;
 }
 
-/* The whole file (owned by the caller) and its size; NULL when absent. */
-static inline unsigned char *fix_read_bytes(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *buf = test_alloc(len > 0 ? (size_t)len : 1, 1);
-    if (len > 0 && fread(buf, 1, (size_t)len, f) != (size_t)len)
-        fail_msg("fixture: cannot read %s", path);
-    fclose(f);
-    *size = (size_t)len;
-    return buf;
-}
-
 static inline void fix_write_bytes(const char *path, const void *data, size_t size)
 {
     FILE *f = fopen(path, "wb");
@@ -183,7 +168,7 @@ static inline void fix_write_bytes(const char *path, const void *data, size_t si
 static inline void fix_copy_prefix(const char *src, const char *dst, size_t keep)
 {
     size_t size = 0;
-    unsigned char *buf = fix_read_bytes(src, &size);
+    unsigned char *buf = test_read_file(src, &size);
     if (!buf) fail_msg("fixture: cannot read %s", src);
     fix_write_bytes(dst, buf, keep < size ? keep : size);
     free(buf);
@@ -193,7 +178,7 @@ static inline void fix_copy_prefix(const char *src, const char *dst, size_t keep
 static inline void fix_assert_file_bytes(const char *path, const void *data, size_t size)
 {
     size_t got_size = 0;
-    unsigned char *got = fix_read_bytes(path, &got_size);
+    unsigned char *got = test_read_file(path, &got_size);
     if (!got) fail_msg("%s disappeared", path);
     if (got_size != size || memcmp(got, data, size) != 0)
         fail_msg("%s changed (%zu bytes, expected %zu unchanged bytes)", path, got_size, size);

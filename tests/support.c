@@ -9,13 +9,17 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <klu.h>
 #include <lapacke.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 void *test_alloc(size_t count, size_t size)
@@ -138,7 +142,7 @@ double test_max_scaled_error(const double *a, const double *b, int64_t count, do
     double worst = 0.0;
     for (int64_t i = 0; i < count; i++) {
         double e = fabs(a[i] - b[i]) / (atol + rtol * fabs(b[i]));
-        if (!(e <= worst)) worst = e; /* NaN propagates as the worst */
+        if (!(e <= worst) && !isnan(worst)) worst = e; /* a NaN sticks as the worst */
     }
     return worst;
 }
@@ -161,9 +165,11 @@ static void report_close(const char *what, int64_t count, double max_abs, double
     for (int64_t i = 0; i < count; i++) {                                                          \
         double d = fabs((double)GOT[i] - ref[i]);                                                  \
         double e = d / (atol + rtol * fabs(ref[i]));                                               \
-        if (!(d <= max_abs)) max_abs = d;                                                          \
-        if (ref[i] != 0 && !(d / fabs(ref[i]) <= max_rel)) max_rel = d / fabs(ref[i]);            \
-        if (!(e <= worst)) worst = e, worst_i = i;                                                 \
+        /* !(x <= max) takes a NaN, && !isnan(max) keeps it */                                     \
+        if (!(d <= max_abs) && !isnan(max_abs)) max_abs = d;                                       \
+        if (ref[i] != 0 && !(d / fabs(ref[i]) <= max_rel) && !isnan(max_rel))                      \
+            max_rel = d / fabs(ref[i]);                                                            \
+        if (!(e <= worst) && !isnan(worst)) worst = e, worst_i = i;                                \
     }                                                                                              \
     report_close(what, count, max_abs, max_rel, worst_i, worst, atol, rtol)
 
@@ -212,4 +218,99 @@ void test_remove_dir(const char *dir)
     }
     closedir(d);
     rmdir(dir);
+}
+
+unsigned char *test_read_file(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *buf = test_alloc(len > 0 ? (size_t)len : 1, 1);
+    if (len > 0 && fread(buf, 1, (size_t)len, f) != (size_t)len) {
+        fclose(f);
+        fail_msg("cannot read %s", path);
+    }
+    fclose(f);
+    *size = (size_t)len;
+    return buf;
+}
+
+char *test_read_text(const char *path)
+{
+    size_t size = 0;
+    unsigned char *bytes = test_read_file(path, &size);
+    char *text = test_alloc(size + 1, 1);
+    if (bytes) memcpy(text, bytes, size);
+    free(bytes);
+    return text;
+}
+
+char *test_tool_path(const char *tool)
+{
+    const char *bindir = getenv("MYO_BINDIR");
+    if (!bindir || !*bindir) {
+        fprintf(stderr, "MYO_BINDIR is not set: run the tests through 'make check', or set it to "
+                        "the build's drivers/ directory\n");
+        return NULL;
+    }
+    size_t len = strlen(bindir) + strlen(tool) + 2;
+    char *path = malloc(len);
+    if (!path) return NULL;
+    snprintf(path, len, "%s/%s", bindir, tool);
+    if (access(path, X_OK) != 0) {
+        fprintf(stderr, "%s is not an executable (MYO_BINDIR=%s)\n", path, bindir);
+        free(path);
+        return NULL;
+    }
+    return path;
+}
+
+test_run_result test_run(const char *const *argv, const char *out_path, const char *err_path,
+                         long long fsize_limit)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) fail_msg("fork failed");
+    if (pid == 0) {
+        int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (err < 0 || out < 0 || dup2(err, 2) < 0 || dup2(out, 1) < 0) _exit(126);
+        if (fsize_limit > 0) {
+            struct rlimit lim;
+            getrlimit(RLIMIT_FSIZE, &lim);
+            lim.rlim_cur = (rlim_t)fsize_limit;
+            signal(SIGXFSZ, SIG_IGN);
+            if (setrlimit(RLIMIT_FSIZE, &lim) != 0) _exit(126);
+        }
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    int status = 0;
+    if (waitpid(pid, &status, 0) != pid) fail_msg("waitpid failed");
+    test_run_result r = {-1, test_read_text(out_path), test_read_text(err_path)};
+    if (WIFSIGNALED(status))
+        fail_msg("%s died from signal %d; stderr: %s", argv[0], WTERMSIG(status), r.err);
+    r.code = WEXITSTATUS(status);
+    if (r.code == 126 || r.code == 127) fail_msg("could not run %s", argv[0]);
+    return r;
+}
+
+void test_run_free(test_run_result *r)
+{
+    free(r->out), free(r->err);
+    r->out = r->err = NULL;
+}
+
+void test_assert_one_line(const char *err, const char *tool, const char *const *mentions)
+{
+    size_t len = strlen(err), tool_len = strlen(tool);
+    if (len == 0) fail_msg("stderr is empty");
+    if (strncmp(err, tool, tool_len) != 0 || strncmp(err + tool_len, ": ", 2) != 0)
+        fail_msg("stderr does not start with '%s: ': %s", tool, err);
+    if (err[len - 1] != '\n' || strchr(err, '\n') != err + len - 1)
+        fail_msg("stderr is not exactly one line:\n%s", err);
+    for (; mentions && *mentions; mentions++)
+        if (!strstr(err, *mentions)) fail_msg("stderr does not mention \"%s\": %s", *mentions, err);
 }

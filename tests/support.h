@@ -50,6 +50,40 @@ double test_max_scaled_error(const double *a, const double *b, int64_t count, do
 char *test_make_temp_dir(void);
 void test_remove_dir(const char *dir);
 
+/* The whole file at path (owned by the caller) and its size; NULL when it
+ * cannot be opened. */
+unsigned char *test_read_file(const char *path, size_t *size);
+/* The file as a NUL-terminated string (owned); "" when it cannot be opened. */
+char *test_read_text(const char *path);
+
+/* ------------------------------------------- running the tools end to end */
+
+/* "$MYO_BINDIR/tool" (owned by the caller), or NULL after saying on stderr
+ * why not (MYO_BINDIR unset, or no executable there).  For main(), before
+ * the tests run: make check sets MYO_BINDIR to the build's drivers/. */
+char *test_tool_path(const char *tool);
+
+/* A finished run: the exit status and the captured streams (owned,
+ * NUL-terminated; free with test_run_free). */
+typedef struct {
+    int code;
+    char *out;
+    char *err;
+} test_run_result;
+
+/* Run argv[0] with argv (NULL-terminated) in a child process, its stdout
+ * and stderr captured through the files out_path and err_path.
+ * fsize_limit > 0 caps the size of the files it writes (RLIMIT_FSIZE, with
+ * SIGXFSZ ignored, so writes fail with EFBIG: a disk filling up).  Fails the
+ * current test when the program cannot be started or dies from a signal. */
+test_run_result test_run(const char *const *argv, const char *out_path, const char *err_path,
+                         long long fsize_limit);
+void test_run_free(test_run_result *r);
+
+/* Fail unless err is exactly one line "tool: ..." mentioning each of the
+ * NULL-terminated strings in mentions (which may be NULL). */
+void test_assert_one_line(const char *err, const char *tool, const char *const *mentions);
+
 /* Checked allocation for tests: fails the test when out of memory. */
 void *test_alloc(size_t count, size_t size);
 

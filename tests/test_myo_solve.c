@@ -2,9 +2,9 @@
  * ($MYO_BINDIR/myo-solve, set by make check).
  *
  * Each test writes its input with the plain HDF5 API (tests/h5_fixture.h),
- * runs the real binary with fork/execv (stdout and stderr captured to
- * files), and checks either the solution against SuiteSparse's KLU on the
- * same matrix, or the failure contract: the documented exit code, exactly
+ * runs the real binary through test_run (support.c: fork/execv, stdout
+ * and stderr captured to files), and checks either the solution against
+ * SuiteSparse's KLU on the same matrix, or the failure contract: the documented exit code, exactly
  * one line on stderr saying what is wrong and where, no output or temporary
  * file left behind, and a pre-existing output file left byte-identical.
  *
@@ -19,15 +19,11 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include <fcntl.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "myosotis.h"
@@ -80,77 +76,17 @@ static int e2e_teardown(void **state)
 
 /* ------------------------------------------------------------ running */
 
-typedef struct {
-    int code;  /* exit status */
-    char *err; /* stderr, NUL-terminated, owned */
-    char *out; /* stdout */
-} run_result;
-
-static void run_free(run_result *r)
+/* Run myo-solve with args (NULL-terminated; "@OUT" stands for s->sol);
+ * fsize_limit as for test_run. */
+static test_run_result run_solve(const e2e_state *s, const char *const *args, long long fsize_limit)
 {
-    free(r->err), free(r->out);
-}
-
-static char *slurp_text(const char *path)
-{
-    size_t size = 0;
-    unsigned char *bytes = fix_read_bytes(path, &size);
-    char *text = test_alloc(size + 1, 1);
-    if (bytes) memcpy(text, bytes, size);
-    free(bytes);
-    return text;
-}
-
-/* Run myo-solve with args (NULL-terminated; "@OUT" stands for s->sol).
- * fsize_limit > 0 caps the size of the files it writes (RLIMIT_FSIZE, with
- * SIGXFSZ ignored, so writes fail with EFBIG: a disk filling up). */
-static run_result run_solve(const e2e_state *s, const char *const *args, rlim_t fsize_limit)
-{
-    char *argv[32];
+    const char *argv[32];
     int argc = 0;
     argv[argc++] = myo_solve_binary;
     for (; *args && argc < 31; args++)
-        argv[argc++] = strcmp(*args, "@OUT") ? (char *)*args : s->sol;
+        argv[argc++] = strcmp(*args, "@OUT") ? *args : s->sol;
     argv[argc] = NULL;
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) fail_msg("fork failed");
-    if (pid == 0) {
-        int err = open(s->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int out = open(s->out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (err < 0 || out < 0 || dup2(err, 2) < 0 || dup2(out, 1) < 0) _exit(126);
-        if (fsize_limit > 0) {
-            struct rlimit lim;
-            getrlimit(RLIMIT_FSIZE, &lim);
-            lim.rlim_cur = fsize_limit;
-            signal(SIGXFSZ, SIG_IGN);
-            if (setrlimit(RLIMIT_FSIZE, &lim) != 0) _exit(126);
-        }
-        execv(myo_solve_binary, argv);
-        _exit(127);
-    }
-    int status = 0;
-    if (waitpid(pid, &status, 0) != pid) fail_msg("waitpid failed");
-    run_result r = {-1, slurp_text(s->err_path), slurp_text(s->out_path)};
-    if (WIFSIGNALED(status))
-        fail_msg("myo-solve died from signal %d; stderr: %s", WTERMSIG(status), r.err);
-    r.code = WEXITSTATUS(status);
-    if (r.code == 126 || r.code == 127) fail_msg("could not run %s", myo_solve_binary);
-    return r;
-}
-
-/* Fail unless err is exactly one line "myo-solve: ..." mentioning each of
- * the NULL-terminated strings in mentions. */
-static void assert_one_line_mentioning(const char *err, const char *const *mentions)
-{
-    size_t len = strlen(err);
-    if (len == 0) fail_msg("stderr is empty");
-    if (strncmp(err, "myo-solve: ", 11) != 0)
-        fail_msg("stderr does not start with 'myo-solve: ': %s", err);
-    if (err[len - 1] != '\n' || strchr(err, '\n') != err + len - 1)
-        fail_msg("stderr is not exactly one line:\n%s", err);
-    for (; mentions && *mentions; mentions++)
-        if (!strstr(err, *mentions)) fail_msg("stderr does not mention \"%s\": %s", *mentions, err);
+    return test_run(argv, s->out_path, s->err_path, fsize_limit);
 }
 
 /* The failure contract, checked twice: with no output file beforehand
@@ -162,10 +98,10 @@ static void expect_failure(const e2e_state *s, const char *const *args, int want
     for (int existing = 0; existing < 2; existing++) {
         const char previous[] = "an earlier solution that a failed run must not touch\n";
         if (existing) fix_write_bytes(s->sol, previous, sizeof previous - 1);
-        run_result r = run_solve(s, args, 0);
+        test_run_result r = run_solve(s, args, 0);
         if (r.code != want)
             fail_msg("exit status %d, expected %d; stderr: %s", r.code, want, r.err);
-        assert_one_line_mentioning(r.err, mentions);
+        test_assert_one_line(r.err, "myo-solve", mentions);
         if (existing) {
             fix_assert_file_bytes(s->sol, previous, sizeof previous - 1);
             fix_assert_dir_holds(s->out, "solution.h5");
@@ -173,7 +109,7 @@ static void expect_failure(const e2e_state *s, const char *const *args, int want
         } else {
             fix_assert_dir_holds(s->out, NULL);
         }
-        run_free(&r);
+        test_run_free(&r);
     }
 }
 
@@ -196,10 +132,10 @@ static void solve_and_compare(const e2e_state *s, const fix_system *sys, myo_op 
     if (op == MYO_OP_T) args[k++] = "--transpose";
     if (single) args[k++] = "--precision", args[k++] = "single";
     args[k] = NULL;
-    run_result r = run_solve(s, args, 0);
+    test_run_result r = run_solve(s, args, 0);
     if (r.code != 0) fail_msg("%s: myo-solve exited %d: %s", what, r.code, r.err);
     assert_string_equal(r.err, "");
-    run_free(&r);
+    test_run_free(&r);
     fix_assert_dir_holds(s->out, "solution.h5");
 
     int rank;
@@ -573,7 +509,7 @@ static void test_myo_solve_truncated_input_exits_5(void **state)
     fix_system sys = small_system(190);
     fix_write_system(good, &sys);
     size_t size = 0;
-    free(fix_read_bytes(good, &size));
+    free(test_read_file(good, &size));
     fix_copy_prefix(good, s->sys, size / 2);
     expect_solve_failure(s, EXIT_IO, (const char *[]){s->sys, NULL});
     fix_system_free(&sys);
@@ -622,12 +558,12 @@ static void test_myo_solve_failed_write_keeps_existing_output(void **state)
     const char *args[] = {"--input", s->sys, "--output", "@OUT", NULL};
     for (int existing = 0; existing < 2; existing++) {
         if (existing) fix_write_bytes(s->sol, previous, sizeof previous - 1);
-        run_result r = run_solve(s, args, 65536);
+        test_run_result r = run_solve(s, args, 65536);
         if (r.code != EXIT_IO) fail_msg("exit status %d, expected %d: %s", r.code, EXIT_IO, r.err);
-        assert_one_line_mentioning(r.err, (const char *[]){s->sol, NULL});
+        test_assert_one_line(r.err, "myo-solve", (const char *[]){s->sol, NULL});
         if (existing) fix_assert_file_bytes(s->sol, previous, sizeof previous - 1);
         fix_assert_dir_holds(s->out, existing ? "solution.h5" : NULL);
-        run_free(&r);
+        test_run_free(&r);
     }
     fix_system_free(&sys);
     free(parent);
@@ -666,7 +602,7 @@ static void test_myo_solve_same_input_and_output_exits_2(void **state)
     fix_write_system(s->sys, &sys);
     fix_system_free(&sys);
     size_t size = 0;
-    unsigned char *before = fix_read_bytes(s->sys, &size);
+    unsigned char *before = test_read_file(s->sys, &size);
     /* The same path, another spelling of it, and a hard link. */
     char *spelled = fix_path(s->in, "../in/system.h5");
     char *linked = fix_path(s->in, "link.h5");
@@ -674,11 +610,11 @@ static void test_myo_solve_same_input_and_output_exits_2(void **state)
     const char *outputs[] = {s->sys, spelled, linked};
     for (int k = 0; k < 3; k++) {
         const char *args[] = {"--input", s->sys, "--output", outputs[k], NULL};
-        run_result r = run_solve(s, args, 0);
+        test_run_result r = run_solve(s, args, 0);
         assert_int_equal(r.code, EXIT_USAGE);
-        assert_one_line_mentioning(r.err, (const char *[]){"same file", NULL});
+        test_assert_one_line(r.err, "myo-solve", (const char *[]){"same file", NULL});
         fix_assert_file_bytes(s->sys, before, size);
-        run_free(&r);
+        test_run_free(&r);
     }
     free(before), free(spelled), free(linked);
 }
@@ -686,7 +622,7 @@ static void test_myo_solve_same_input_and_output_exits_2(void **state)
 static void test_myo_solve_help_and_version_exit_0(void **state)
 {
     e2e_state *s = *state;
-    run_result r = run_solve(s, (const char *[]){"--help", NULL}, 0);
+    test_run_result r = run_solve(s, (const char *[]){"--help", NULL}, 0);
     assert_int_equal(r.code, 0);
     assert_string_equal(r.err, "");
     /* The options, the file format and the exit codes are documented. */
@@ -697,7 +633,7 @@ static void test_myo_solve_help_and_version_exit_0(void **state)
     for (size_t k = 0; k < sizeof documented / sizeof documented[0]; k++)
         if (!strstr(r.out, documented[k]))
             fail_msg("--help does not mention \"%s\"", documented[k]);
-    run_free(&r);
+    test_run_free(&r);
 
     r = run_solve(s, (const char *[]){"--version", NULL}, 0);
     assert_int_equal(r.code, 0);
@@ -705,27 +641,14 @@ static void test_myo_solve_help_and_version_exit_0(void **state)
     const char *banner = "myo-solve (" PACKAGE_NAME ") " PACKAGE_VERSION;
     if (strncmp(r.out, banner, strlen(banner)) != 0)
         fail_msg("--version printed \"%s\", expected it to start with \"%s\"", r.out, banner);
-    run_free(&r);
+    test_run_free(&r);
     fix_assert_dir_holds(s->out, NULL);
 }
 
 int main(void)
 {
-    const char *bindir = getenv("MYO_BINDIR");
-    if (!bindir || !*bindir) {
-        fprintf(stderr, "test_myo_solve: MYO_BINDIR is not set: run it through 'make check', or "
-                        "set it to the build's drivers/ directory\n");
-        return 1;
-    }
-    size_t len = strlen(bindir) + sizeof "/myo-solve";
-    myo_solve_binary = malloc(len);
+    myo_solve_binary = test_tool_path("myo-solve");
     if (!myo_solve_binary) return 1;
-    snprintf(myo_solve_binary, len, "%s/myo-solve", bindir);
-    if (access(myo_solve_binary, X_OK) != 0) {
-        fprintf(stderr, "test_myo_solve: %s is not an executable (MYO_BINDIR=%s)\n",
-                myo_solve_binary, bindir);
-        return 1;
-    }
 #define T(name) cmocka_unit_test_setup_teardown(name, e2e_setup, e2e_teardown)
     const struct CMUnitTest tests[] = {
         T(test_myo_solve_chain_matches_klu),

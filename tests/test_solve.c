@@ -84,6 +84,13 @@ static void check_case(const myo_tree *t, const system_case *c, myo_op op, const
     test_assert_close_f64(got, ref, count, ATOL_F64, RTOL_F64, what);
     myo_factor_destroy(&f);
     assert_null(f);
+    /* Factor and solve in one sweep; the factor it returns serves later solves. */
+    assert_int_equal(myo_factor_solve_f64(t, c->diag, c->up, c->down, op, c->rhs, got, c->m, &f), MYO_OK);
+    snprintf(what, sizeof what, "%s op=%c m=%lld: f64 factor+solve sweep vs reference", name, op ? 'T' : 'N', (long long)c->m);
+    test_assert_close_f64(got, ref, count, ATOL_F64, RTOL_F64, what);
+    assert_int_equal(myo_solve_f64(f, op, c->rhs, got, c->m), MYO_OK);
+    test_assert_close_f64(got, ref, count, ATOL_F64, RTOL_F64, what);
+    myo_factor_destroy(&f);
 
     /* Float. */
     float *diag = test_alloc((size_t)c->n, sizeof(float)), *up = test_alloc((size_t)c->n, sizeof(float));
@@ -96,6 +103,11 @@ static void check_case(const myo_tree *t, const system_case *c, myo_op op, const
     snprintf(what, sizeof what, "%s op=%c m=%lld: f32 vs reference", name, op ? 'T' : 'N', (long long)c->m);
     test_assert_close_f32(y32, ref, count, ATOL_F32, RTOL_F32, what);
     assert_int_equal(myo_solve_f32(f, op, r32, r32, c->m), MYO_OK);
+    assert_memory_equal(r32, y32, (size_t)count * sizeof(float));
+    myo_factor_destroy(&f);
+    /* The one-sweep factor+solve computes the same pivots, bit for bit. */
+    for (int64_t i = 0; i < count; i++) r32[i] = (float)c->rhs[i];
+    assert_int_equal(myo_factor_solve_f32(t, diag, up, down, op, r32, r32, c->m, &f), MYO_OK);
     assert_memory_equal(r32, y32, (size_t)count * sizeof(float));
     myo_factor_destroy(&f);
     free(diag), free(up), free(down), free(r32), free(y32);
@@ -267,6 +279,12 @@ static void test_solve_zero_pivot_is_singular_and_names_the_node(void **state)
     assert_int_equal(myo_factor_create_f64(t, diag, up, down, &f), MYO_ERR_SINGULAR);
     assert_null(f);
     assert_non_null(strstr(myo_error_detail(), "node 3"));
+    double y[4] = {0, 0, 0, 0}, r4[4] = {1, 1, 1, 1};
+    f = (myo_factor *)&t;
+    assert_int_equal(myo_factor_solve_f64(t, diag, up, down, MYO_OP_N, r4, y, 1, &f), MYO_ERR_SINGULAR);
+    assert_null(f);
+    assert_non_null(strstr(myo_error_detail(), "node 3"));
+    for (int i = 0; i < 4; i++) assert_true(isfinite(y[i]));
     double rhs[4] = {1, 1, 1, 1}, out[4];
     assert_int_equal(myo_solve_ref(parent, 4, diag, up, down, MYO_OP_N, rhs, out, 1), MYO_ERR_SINGULAR);
     /* A root whose pivot cancels after elimination: 1 - 1*1/1 = 0. */

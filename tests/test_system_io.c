@@ -311,7 +311,7 @@ static void test_system_io_truncated_file_is_io_error(void **state)
     char *good = fix_path(s->dir, "good.h5");
     fix_write_system(good, &s->sys);
     size_t size = 0;
-    free(fix_read_bytes(good, &size));
+    free(test_read_file(good, &size));
     fix_copy_prefix(good, s->sys_path, size / 2);
     expect_read_failure(s, MYO_ERR_IO, (const char *[]){s->sys_path, NULL});
     free(good);
