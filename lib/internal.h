@@ -12,6 +12,14 @@
 #define MYO_PRINTF(fmt, args)
 #endif
 
+/* For kernel bodies that are specialised by constant arguments at their
+ * call sites: without inlining, the specialisation is lost. */
+#if defined(__GNUC__)
+#define MYO_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define MYO_ALWAYS_INLINE inline
+#endif
+
 /* Record the detail message of a failure and return its status, e.g.
  *     return myo_fail(MYO_ERR_DATA, "node %lld has parent %lld", ...); */
 myo_status myo_fail(myo_status s, const char *fmt, ...) MYO_PRINTF(2, 3);

@@ -117,9 +117,10 @@ myo_status myo_factor_create_f32(const myo_tree *t, const float *diag, const flo
                                  const float *down, myo_factor **out);
 void myo_factor_destroy(myo_factor **f);
 
-/* Factor M and solve op(M) Y = R in one sweep: the pivots are computed
- * during the solver's first pass, where their dependent chain of divisions
- * hides under the streaming of R.  Returns the factor for further solves.
+/* Factor M and solve op(M) Y = R: on a chain in one sweep (the pivots are
+ * computed during the solver's first pass, where their dependent chain of
+ * divisions hides under the streaming of R), on other forests in a factor
+ * sweep followed by the solve.  Returns the factor for further solves.
  * Arguments and errors as myo_factor_create_* and myo_solve_*; on failure
  * *out_factor is NULL and out's contents are unspecified (the sweep stops at
  * the failing node, before dividing by its pivot). */

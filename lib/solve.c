@@ -20,7 +20,7 @@ struct myo_factor {
     void *block;          /* one allocation holding the three arrays below */
     void *inv;            /* (N,) 1 / pivot, by position */
     void *up, *down;      /* (N,) up and down by position, 0 at roots */
-    double *acc;          /* (N,) pivot accumulators while factoring, else NULL */
+    double *acc;          /* (N,) each node's pivot update while factoring, else NULL */
 };
 
 void myo_factor_destroy(myo_factor **f)

@@ -83,84 +83,87 @@ typedef struct {
     const REAL *diag, *up, *down;
 } FN(coeffs);
 
-/* Record node `label`'s coefficients at position pos and check them and
- * its pivot a: every multiplier the solves form from them must be finite in
- * REAL.  Stores inv, b = up, c = down (0 at roots) by position. */
-static myo_status FN(finish_pivot)(myo_factor *f, const FN(coeffs) *k, int64_t pos, int64_t label,
-                                   int is_root, double a)
+/* Name the first failing check of node `label` (the slow path of
+ * finish_pivot): a non-finite coefficient, a zero or non-finite pivot, or
+ * a multiplier that overflows REAL. */
+static myo_status FN(pivot_failure)(int64_t label, double diag, double b, double c, double a)
 {
-    REAL *inv = f->inv, *b = f->up, *c = f->down;
-    REAL bb = is_root ? 0 : k->up[label], cc = is_root ? 0 : k->down[label];
-    if (!isfinite(k->diag[label]) || !isfinite(bb) || !isfinite(cc)) {
-        const char *name = !isfinite(k->diag[label]) ? "diag" : !isfinite(bb) ? "up" : "down";
-        double value = !isfinite(k->diag[label]) ? k->diag[label] : !isfinite(bb) ? bb : cc;
-        return myo_fail(MYO_ERR_DATA, "%s[%lld] = %g is not finite", name, (long long)label, value);
+    if (!isfinite(diag) || !isfinite(b) || !isfinite(c)) {
+        const char *name = !isfinite(diag) ? "diag" : !isfinite(b) ? "up" : "down";
+        return myo_fail(MYO_ERR_DATA, "%s[%lld] = %g is not finite", name, (long long)label,
+                        !isfinite(diag) ? diag : !isfinite(b) ? b : c);
     }
     if (a == 0.0 || !isfinite(a))
         return myo_fail(MYO_ERR_SINGULAR,
                         "pivot of node %lld is %g after eliminating its subtree: the matrix is "
                         "singular (make it diagonally dominant)",
                         (long long)label, a);
-    REAL ia = (REAL)(1.0 / a);
-    if (ia == 0 || !isfinite(ia) || !isfinite(bb * ia) || !isfinite(cc * ia))
-        return myo_fail(MYO_ERR_SINGULAR,
-                        "elimination multipliers of node %lld overflow the working precision "
-                        "(pivot %g): the matrix is numerically singular",
-                        (long long)label, a);
-    inv[pos] = ia, b[pos] = bb, c[pos] = cc;
+    return myo_fail(MYO_ERR_SINGULAR,
+                    "elimination multipliers of node %lld overflow the working precision (pivot "
+                    "%g): the matrix is numerically singular",
+                    (long long)label, a);
+}
+
+/* Finish node `label` at position pos once its children are eliminated:
+ * a is its pivot, max_child the largest |up| or |down| of its children.
+ * Stores inv, b = up, c = down (0 at roots) by position; returns the
+ * update down up / a' it passes to its parent.  Every multiplier a solve
+ * forms from this pivot (b inv, c inv, and the children's up inv, down inv)
+ * must be finite in REAL; the checks are folded into one branch. */
+static MYO_ALWAYS_INLINE myo_status FN(finish_pivot)(myo_factor *f, const FN(coeffs) *k, int64_t pos,
+                                          int64_t label, int is_root, double a, REAL max_child,
+                                          double *update)
+{
+    REAL *inv = f->inv, *b = f->up, *c = f->down;
+    REAL bb = is_root ? 0 : k->up[label], cc = is_root ? 0 : k->down[label];
+    double ia = 1.0 / a;
+    REAL ir = (REAL)ia;
+    REAL big = fabs(bb) > fabs(cc) ? fabs(bb) : fabs(cc);
+    big = big > max_child ? big : max_child;
+    if (!(isfinite(k->diag[label]) & isfinite(bb) & isfinite(cc) & (a != 0.0) & isfinite(a) &
+          (ir != 0) & isfinite(ir) & isfinite(big * ir)))
+        return FN(pivot_failure)(label, k->diag[label], bb, cc, a);
+    inv[pos] = ir, b[pos] = bb, c[pos] = cc;
+    *update = (double)cc * (double)bb * ia;
     return MYO_OK;
 }
 
-/* The multipliers c_child inv_parent and b_child inv_parent must be finite too. */
-static myo_status FN(check_child)(const myo_factor *f, int64_t child_pos, int64_t parent_pos,
-                                  int64_t child_label)
+/* Factor a general forest: positions backwards, children before parents,
+ * each node pulling its children's updates (upd (N,), by position):
+ *     a'_i = diag_i - sum_c upd_c,   inv_i = 1 / a'_i,   upd_i = down_i up_i inv_i */
+static myo_status FN(factor_tree)(const myo_tree *t, myo_factor *f, const FN(coeffs) *k)
 {
-    const REAL *inv = f->inv, *b = f->up, *c = f->down;
-    REAL ip = inv[parent_pos];
-    if (!isfinite(c[child_pos] * ip) || !isfinite(b[child_pos] * ip))
-        return myo_fail(MYO_ERR_SINGULAR,
-                        "elimination multipliers of node %lld overflow the working precision "
-                        "(its parent's pivot is %g): the matrix is numerically singular",
-                        (long long)child_label, 1.0 / (double)ip);
+    const int64_t *order = t->order, *subtree = t->subtree, *parent_pos = t->parent_pos;
+    const REAL *up_pos = f->up, *down_pos = f->down;
+    double *upd = f->acc;
+    for (int64_t pos = t->n - 1; pos >= 0; pos--) {
+        int64_t label = order[pos], end = pos + subtree[pos];
+        double a = k->diag[label];
+        REAL max_child = 0;
+        for (int64_t ch = pos + 1; ch < end; ch += subtree[ch]) {
+            a -= upd[ch];
+            REAL big = fabs(up_pos[ch]) > fabs(down_pos[ch]) ? fabs(up_pos[ch]) : fabs(down_pos[ch]);
+            max_child = big > max_child ? big : max_child;
+        }
+        MYO_CHECK(FN(finish_pivot)(f, k, pos, label, parent_pos[pos] < 0, a, max_child, &upd[pos]));
+    }
     return MYO_OK;
 }
 
 /* Pass 1 on any forest: positions backwards, children before parents.
- * rhs, out (N, m) by label (m = 0: no rows, factor only); inv, b, c (N,) by
- * position, b = M[i][parent(i)], c = M[parent(i)][i] (up and down for M,
- * swapped for M^T); multipliers are formed on the fly, off the dependent
- * chain:
- *     z_i = inv_i r_i - sum_c (c_c inv_i) z_c
- * When k is not NULL the pivots are computed in the same sweep, in double:
- *     a'_i = diag_i - sum_c down_c up_c / a'_c,     inv_i = 1 / a'_i,
- * the children's updates accumulating in f->acc by position.  The first
- * child to report (the last in pre-order) writes its parent's accumulator,
- * the others subtract, so the accumulators need no initialising pass. */
-static myo_status FN(pass1_tree)(const myo_tree *t, myo_factor *f, const FN(coeffs) *k, myo_op op,
-                                 const REAL *rhs, REAL *out, int64_t m)
+ * rhs, out (N, m) by label; inv, c (N,) by position, c = M[parent(i)][i]
+ * (down for M, up for M^T); the multipliers are formed on the fly, off the
+ * dependent chain:
+ *     z_i = inv_i r_i - sum_c (c_c inv_i) z_c                               */
+static void FN(pass1_tree)(const myo_tree *t, const myo_factor *f, myo_op op, const REAL *rhs,
+                           REAL *out, int64_t m)
 {
-    const int64_t *order = t->order, *subtree = t->subtree, *parent_pos = t->parent_pos;
+    const int64_t *order = t->order, *subtree = t->subtree;
     const REAL *inv = f->inv, *c = op == MYO_OP_N ? f->down : f->up;
-    const REAL *up_pos = f->up, *down_pos = f->down;
-    double *acc = f->acc;
     for (int64_t pos = t->n - 1; pos >= 0; pos--) {
-        int64_t label = order[pos], end = pos + subtree[pos];
-        if (k) {
-            int64_t pp = parent_pos[pos];
-            double a = k->diag[label] + (subtree[pos] > 1 ? acc[pos] : 0.0);
-            MYO_CHECK(FN(finish_pivot)(f, k, pos, label, pp < 0, a));
-            for (int64_t ch = pos + 1; ch < end; ch += subtree[ch])
-                MYO_CHECK(FN(check_child)(f, ch, pos, order[ch]));
-            if (pp >= 0) {
-                double update = (double)down_pos[pos] * (double)up_pos[pos] / a;
-                if (end == pp + subtree[pp]) acc[pp] = -update;
-                else acc[pp] -= update;
-            }
-        }
-        if (m == 0) continue;
+        int64_t label = order[pos], end = pos + subtree[pos], ch = pos + 1;
         REAL *z = out + label * m, s = inv[pos];
         const REAL *r = rhs + label * m;
-        int64_t ch = pos + 1;
         if (ch < end) {
             FN(row_scale_sub_desc)(z, r, s, out + order[ch] * m, c[ch] * s, m);
             ch += subtree[ch];
@@ -169,7 +172,6 @@ static myo_status FN(pass1_tree)(const myo_tree *t, myo_factor *f, const FN(coef
         }
         for (; ch < end; ch += subtree[ch]) FN(row_sub_desc)(z, out + order[ch] * m, c[ch] * s, m);
     }
-    return MYO_OK;
 }
 
 /* Pass 2 on any forest: positions forwards, parents before children.
@@ -184,33 +186,62 @@ static void FN(pass2_tree)(const myo_tree *t, const myo_factor *f, myo_op op, RE
     }
 }
 
-/* Pass 1 on a single path labelled 0..N-1 from the root: child(i) = i + 1,
- * no index arrays, the pending pivot update carried in a register.  The
- * dependent chain of the pivots is one addition and one division per node
- * (the inverse is a second, independent division). */
+/* One node i of pass 1 on a single path labelled 0..N-1 from the root:
+ * child(i) = i + 1, no index arrays.  The pending pivot update is carried
+ * in *update: its dependent chain is one subtraction and one division per
+ * node, the inverse being an independent division.  With m = 1, z_{i+1} is
+ * carried in *z (a register once inlined), not reloaded from memory. */
+static MYO_ALWAYS_INLINE myo_status FN(pass1_chain_node)(int64_t n, myo_factor *f,
+                                                         const FN(coeffs) *k, const REAL *c,
+                                                         const REAL *rhs, REAL *out, int64_t m,
+                                                         int64_t i, double *update, REAL *z)
+{
+    const REAL *inv = f->inv;
+    if (k) {
+        const REAL *up_pos = f->up, *down_pos = f->down;
+        REAL max_child = 0;
+        if (i + 1 < n)
+            max_child = fabs(up_pos[i + 1]) > fabs(down_pos[i + 1]) ? fabs(up_pos[i + 1])
+                                                                   : fabs(down_pos[i + 1]);
+        double a = k->diag[i] - *update;
+        MYO_CHECK(FN(finish_pivot)(f, k, i, i, i == 0, a, max_child, update));
+        /* The same update, but dividing by a' rather than multiplying by its
+         * inverse: one operation less on the dependent chain. */
+        *update = (double)down_pos[i] * (double)up_pos[i] / a;
+    }
+    if (m == 1) { /* the scalar recurrence, as LAPACK's pttrs runs it */
+        REAL w = i + 1 < n ? c[i + 1] * inv[i] : 0;
+        *z = inv[i] * rhs[i] - w * *z;
+        out[i] = *z;
+    } else if (m > 1) {
+        if (i + 1 < n)
+            FN(row_scale_sub_desc)(out + i * m, rhs + i * m, inv[i], out + (i + 1) * m,
+                                   c[i + 1] * inv[i], m);
+        else
+            FN(row_scale_desc)(out + i * m, rhs + i * m, inv[i], m);
+    }
+    return MYO_OK;
+}
+
 static myo_status FN(pass1_chain)(int64_t n, myo_factor *f, const FN(coeffs) *k, myo_op op,
                                   const REAL *rhs, REAL *out, int64_t m)
 {
-    const REAL *inv = f->inv, *c = op == MYO_OP_N ? f->down : f->up;
-    const REAL *up_pos = f->up, *down_pos = f->down;
-    double update = 0.0; /* down_{i+1} up_{i+1} / a'_{i+1} */
-    for (int64_t i = n - 1; i >= 0; i--) {
-        if (k) {
-            double a = k->diag[i] - update;
-            MYO_CHECK(FN(finish_pivot)(f, k, i, i, i == 0, a));
-            if (i + 1 < n) MYO_CHECK(FN(check_child)(f, i + 1, i, i + 1));
-            update = (double)down_pos[i] * (double)up_pos[i] / a;
-        }
-        if (m == 1) { /* the scalar recurrence, as LAPACK's pttrs runs it */
-            out[i] = inv[i] * rhs[i] - (i + 1 < n ? (c[i + 1] * inv[i]) * out[i + 1] : 0);
-        } else if (m > 1) {
-            if (i + 1 < n)
-                FN(row_scale_sub_desc)(out + i * m, rhs + i * m, inv[i], out + (i + 1) * m,
-                                       c[i + 1] * inv[i], m);
-            else
-                FN(row_scale_desc)(out + i * m, rhs + i * m, inv[i], m);
-        }
-    }
+    const REAL *c = op == MYO_OP_N ? f->down : f->up;
+    double update = 0.0;
+    REAL z = 0;
+    /* Constant arguments let the compiler specialise the node body. */
+    if (k && m == 1)
+        for (int64_t i = n - 1; i >= 0; i--)
+            MYO_CHECK(FN(pass1_chain_node)(n, f, k, c, rhs, out, 1, i, &update, &z));
+    else if (k)
+        for (int64_t i = n - 1; i >= 0; i--)
+            MYO_CHECK(FN(pass1_chain_node)(n, f, k, c, rhs, out, m, i, &update, &z));
+    else if (m == 1)
+        for (int64_t i = n - 1; i >= 0; i--)
+            MYO_CHECK(FN(pass1_chain_node)(n, f, NULL, c, rhs, out, 1, i, &update, &z));
+    else
+        for (int64_t i = n - 1; i >= 0; i--)
+            MYO_CHECK(FN(pass1_chain_node)(n, f, NULL, c, rhs, out, m, i, &update, &z));
     return MYO_OK;
 }
 
@@ -218,14 +249,19 @@ static myo_status FN(pass1_chain)(int64_t n, myo_factor *f, const FN(coeffs) *k,
 static void FN(pass2_chain)(int64_t n, const myo_factor *f, myo_op op, REAL *out, int64_t m)
 {
     const REAL *inv = f->inv, *b = op == MYO_OP_N ? f->up : f->down;
-    if (m == 1) {
-        for (int64_t i = 1; i < n; i++) out[i] -= (b[i] * inv[i]) * out[i - 1];
+    if (m == 1) { /* y_{i-1} carried in a register */
+        REAL y = out[0];
+        for (int64_t i = 1; i < n; i++) out[i] = y = out[i] - (b[i] * inv[i]) * y;
         return;
     }
     for (int64_t i = 1; i < n; i++) FN(line_sub)(out + i * m, out + (i - 1) * m, b[i] * inv[i], m);
 }
 
-/* Both passes (pass 1 also factoring when k is not NULL); m = 0 factors only. */
+/* Factor when k is not NULL, then solve when m > 0.  On a chain the pivots
+ * are computed inside pass 1: their dependent chain of divisions hides
+ * under the streaming of the rows.  On other forests a separate factor
+ * sweep measured faster than the fused one (the divisions of a spine, one
+ * after another in pre-order, stalled the streaming). */
 static myo_status FN(run)(myo_factor *f, const FN(coeffs) *k, myo_op op, const REAL *rhs,
                           REAL *out, int64_t m)
 {
@@ -233,9 +269,12 @@ static myo_status FN(run)(myo_factor *f, const FN(coeffs) *k, myo_op op, const R
     if (t->is_chain) {
         MYO_CHECK(FN(pass1_chain)(t->n, f, k, op, rhs, out, m));
         if (m > 0) FN(pass2_chain)(t->n, f, op, out, m);
-    } else {
-        MYO_CHECK(FN(pass1_tree)(t, f, k, op, rhs, out, m));
-        if (m > 0) FN(pass2_tree)(t, f, op, out, m);
+        return MYO_OK;
+    }
+    if (k) MYO_CHECK(FN(factor_tree)(t, f, k));
+    if (m > 0) {
+        FN(pass1_tree)(t, f, op, rhs, out, m);
+        FN(pass2_tree)(t, f, op, out, m);
     }
     return MYO_OK;
 }
@@ -251,17 +290,15 @@ myo_status FN(myo_factor_solve)(const myo_tree *t, const REAL *diag, const REAL 
     myo_factor *f = NULL;
     MYO_CHECK(factor_alloc(t, PREC, sizeof(REAL), &f));
     myo_status s = m > 0 ? check_solve_args(f, PREC, op, rhs, out, m, sizeof(REAL)) : MYO_OK;
-    /* Pivot accumulators in double: the inv array itself when REAL is
-     * double, scratch otherwise (a chain carries its one in a register). */
+    /* Each node's update for its parent, in double, while factoring (a
+     * chain carries its one in a register). */
     if (s == MYO_OK && !t->is_chain) {
-        f->acc = sizeof(REAL) == sizeof(double)
-                     ? (double *)f->inv
-                     : myo_alloc((size_t)t->n, sizeof(double), "pivot accumulators");
+        f->acc = myo_alloc((size_t)t->n, sizeof(double), "pivot updates");
         if (!f->acc) s = MYO_ERR_NOMEM;
     }
     FN(coeffs) k = {diag, up, down};
     if (s == MYO_OK) s = FN(run)(f, &k, op, rhs, out, m);
-    if (f->acc != (double *)f->inv) free(f->acc);
+    free(f->acc);
     f->acc = NULL;
     if (s != MYO_OK) myo_factor_destroy(&f);
     *out_factor = f;
