@@ -317,36 +317,32 @@ static fix_system small_system(uint64_t seed)
 
 static const char *const names[FIX_COUNT] = {"parent", "diag", "up", "down", "rhs"};
 
-static void test_myo_solve_missing_dataset_exits_3(void **state)
+/* Each of the five datasets in turn absent, or a group in its place: exit 3
+ * naming the dataset and saying what is wrong. */
+static void expect_each_dataset_replaced(e2e_state *s, fix_kind kind, const char *what,
+                                         uint64_t seed)
 {
-    e2e_state *s = *state;
-    fix_system sys = small_system(100);
+    fix_system sys = small_system(seed);
     for (int k = 0; k < FIX_COUNT; k++) {
         fix_spec spec[FIX_COUNT];
         fix_system_specs(&sys, spec);
-        spec[k].kind = FIX_ABSENT;
+        spec[k].kind = kind;
         fix_write_specs(s->sys, spec, FIX_COUNT);
         char quoted[16];
         snprintf(quoted, sizeof quoted, "'%s'", names[k]);
-        expect_solve_failure(s, EXIT_DATA, (const char *[]){quoted, "missing", s->sys, NULL});
+        expect_solve_failure(s, EXIT_DATA, (const char *[]){quoted, what, s->sys, NULL});
     }
     fix_system_free(&sys);
 }
 
+static void test_myo_solve_missing_dataset_exits_3(void **state)
+{
+    expect_each_dataset_replaced(*state, FIX_ABSENT, "missing", 100);
+}
+
 static void test_myo_solve_group_instead_of_dataset_exits_3(void **state)
 {
-    e2e_state *s = *state;
-    fix_system sys = small_system(110);
-    for (int k = 0; k < FIX_COUNT; k++) {
-        fix_spec spec[FIX_COUNT];
-        fix_system_specs(&sys, spec);
-        spec[k].kind = FIX_GROUP;
-        fix_write_specs(s->sys, spec, FIX_COUNT);
-        char quoted[16];
-        snprintf(quoted, sizeof quoted, "'%s'", names[k]);
-        expect_solve_failure(s, EXIT_DATA, (const char *[]){quoted, "not a dataset", NULL});
-    }
-    fix_system_free(&sys);
+    expect_each_dataset_replaced(*state, FIX_GROUP, "not a dataset", 110);
 }
 
 static void test_myo_solve_misshaped_dataset_exits_3(void **state)

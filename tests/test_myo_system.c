@@ -501,7 +501,8 @@ static void test_myo_system_generate_same_seed_gives_same_bytes(void **state)
         gen_file a = read_generated(s->sys), b = read_generated(again);
         assert_same_contents(&a, &b, c->tree);
         size_t size_a = 0, size_b = 0;
-        char *bytes_a = test_read_file(s->sys, &size_a), *bytes_b = test_read_file(again, &size_b);
+        unsigned char *bytes_a = test_read_file(s->sys, &size_a);
+        unsigned char *bytes_b = test_read_file(again, &size_b);
         assert_int_equal(size_a, size_b);
         assert_memory_equal(bytes_a, bytes_b, size_a);
         free(bytes_a), free(bytes_b);

@@ -160,33 +160,28 @@ static void test_system_io_leaves_forest_checks_to_the_tree(void **state)
 
 static const char *const dataset_names[FIX_COUNT] = {"parent", "diag", "up", "down", "rhs"};
 
-static void test_system_io_missing_dataset_is_data_error(void **state)
+/* Each of the five datasets in turn absent, or a group in its place. */
+static void expect_each_dataset_replaced(io_state *s, fix_kind kind, const char *what)
 {
-    io_state *s = *state;
     for (int k = 0; k < FIX_COUNT; k++) {
         fix_spec spec[FIX_COUNT];
         fix_system_specs(&s->sys, spec);
-        spec[k].kind = FIX_ABSENT;
+        spec[k].kind = kind;
         fix_write_specs(s->sys_path, spec, FIX_COUNT);
         char quoted[32];
         snprintf(quoted, sizeof quoted, "'%s'", dataset_names[k]);
-        expect_read_failure(s, MYO_ERR_DATA,
-                            (const char *[]){quoted, "missing", s->sys_path, NULL});
+        expect_read_failure(s, MYO_ERR_DATA, (const char *[]){quoted, what, s->sys_path, NULL});
     }
+}
+
+static void test_system_io_missing_dataset_is_data_error(void **state)
+{
+    expect_each_dataset_replaced(*state, FIX_ABSENT, "missing");
 }
 
 static void test_system_io_group_instead_of_dataset_is_data_error(void **state)
 {
-    io_state *s = *state;
-    for (int k = 0; k < FIX_COUNT; k++) {
-        fix_spec spec[FIX_COUNT];
-        fix_system_specs(&s->sys, spec);
-        spec[k].kind = FIX_GROUP;
-        fix_write_specs(s->sys_path, spec, FIX_COUNT);
-        char quoted[32];
-        snprintf(quoted, sizeof quoted, "'%s'", dataset_names[k]);
-        expect_read_failure(s, MYO_ERR_DATA, (const char *[]){quoted, "not a dataset", NULL});
-    }
+    expect_each_dataset_replaced(*state, FIX_GROUP, "not a dataset");
 }
 
 static void test_system_io_wrong_rank_is_data_error(void **state)
