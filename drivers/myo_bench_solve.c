@@ -1,8 +1,10 @@
 /* myo_bench_solve.c -- myo-bench-solve, the solver benchmark.
  *
  * For each tree and each channel count m it times, on one SPD system:
- *   (1) myo_factor_create + myo_solve (in place) + myo_factor_destroy, and the
- *       solve alone with a factor made beforehand;
+ *   (1) factor + solve: myo_refactor_* with a right-hand side, i.e. new
+ *       pivots in an existing factor's storage and the solve (in place), as
+ *       a layer does per head and step; and the solve alone with pivots
+ *       already computed;
  *   (2) a memcpy of the (N, m) right-hand side: the bandwidth yardstick, since
  *       the solver's two streaming passes cost at least two such copies;
  *   (3) on chains, LAPACK's ?pttrf + ?pttrs on the same tridiagonal matrix and
@@ -517,19 +519,14 @@ static myo_status solve_in_place(const myo_factor *f, myo_precision p, void *x, 
     return p == MYO_F32 ? myo_solve_f32(f, MYO_OP_N, x, x, m) : myo_solve_f64(f, MYO_OP_N, x, x, m);
 }
 
-/* (1): what a user pays for one solve with a new matrix: the one-sweep
- * myo_factor_solve, whose factor is kept in *f when f is not NULL. */
+/* (1): what a user pays for one solve with a new matrix on a tree it has
+ * already used: myo_refactor (the pivots recomputed into the storage of
+ * factor f, on a chain inside the solve's first pass) and the solve. */
 static myo_status factor_and_solve(const bench_tree *bt, myo_precision p, void *x, int64_t m,
-                                   myo_factor **f)
+                                   myo_factor *f)
 {
-    myo_factor *made = NULL;
-    myo_status s = p == MYO_F32 ? myo_factor_solve_f32(bt->tree, bt->diag, bt->up, bt->down,
-                                                       MYO_OP_N, x, x, m, &made)
-                                : myo_factor_solve_f64(bt->tree, bt->diag, bt->up, bt->down,
-                                                       MYO_OP_N, x, x, m, &made);
-    if (f) *f = made;
-    else myo_factor_destroy(&made);
-    return s;
+    return p == MYO_F32 ? myo_refactor_f32(f, bt->diag, bt->up, bt->down, MYO_OP_N, x, x, m)
+                        : myo_refactor_f64(f, bt->diag, bt->up, bt->down, MYO_OP_N, x, x, m);
 }
 
 /* (3): d (N,), e (N-1,) are overwritten by the L D L^T factor, b (N, m)
@@ -613,7 +610,8 @@ static int validate(const bench_tree *bt, int64_t m, myo_precision p, int lapack
      * bit for bit (the same operations in the same order). */
     myo_factor *f = NULL;
     memcpy(b->work, b->pristine, bytes);
-    myo_status s = factor_and_solve(bt, p, b->work, m, &f);
+    myo_status s = factor_create(bt, p, &f);
+    if (s == MYO_OK) s = factor_and_solve(bt, p, b->work, m, f);
     uint64_t swept = s == MYO_OK ? hash_bytes(b->work, bytes) : 0;
     memcpy(b->work, b->pristine, bytes);
     if (s == MYO_OK) s = solve_in_place(f, p, b->work, m);
@@ -746,7 +744,7 @@ static int run_point(const bench_tree *bt, int64_t m, const bench_opts *o, doubl
         cache_flush(fl);
         mpi_check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
         t0 = MPI_Wtime();
-        s = factor_and_solve(bt, p, b.work, m, NULL);
+        s = factor_and_solve(bt, p, b.work, m, f);
         t[T_FS] = MPI_Wtime() - t0;
         if (s != MYO_OK) fail = s;
 
@@ -978,8 +976,10 @@ static void print_header(const bench_opts *o, const bench_tree *trees, int size,
            "pristine copy and %s.\n",
            fl->buf ? "the caches are evicted by reading a buffer" : "nothing else (--no-flush)");
     if (fl->buf) printf("#   eviction buffer: %.0f MiB\n", (double)fl->bytes / 1048576.0);
-    printf("# fs = myo_factor_solve (one sweep: pivots computed in the solve's first pass, in place, op N) + myo_factor_destroy; "
-           "solve = myo_solve alone (factor made beforehand);\n"
+    printf("# fs = myo_refactor + solve (in place, op N): new pivots in an existing factor's "
+           "storage (no allocation), on chains computed inside the solve's first pass;\n"
+           "# solve = myo_solve alone with the pivots already computed (validated to reproduce fs "
+           "bit for bit);\n"
            "# memcpy = memcpy of bytes = N*m*sizeof(real) between two distinct pre-touched "
            "buffers (the bandwidth yardstick; cpy_GB/s = bytes / memcpy time);\n"
            "# lapack (chains only) = LAPACKE_%cpttrf + LAPACKE_%cpttrs(LAPACK_COL_MAJOR, n, m, "

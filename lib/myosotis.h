@@ -131,6 +131,17 @@ myo_status myo_factor_solve_f32(const myo_tree *t, const float *diag, const floa
                                 const float *down, myo_op op, const float *rhs, float *out,
                                 int64_t m, myo_factor **out_factor);
 
+/* Recompute the pivots of f for new coefficients on the same tree, reusing
+ * its storage (no allocation: what a layer does for every head and step),
+ * and with m > 0 solve op(M) Y = R as myo_factor_solve_* does.  m = 0
+ * refactors only (rhs, out unused).  On failure f's pivots are invalid
+ * until a successful refactor. */
+myo_status myo_refactor_f64(myo_factor *f, const double *diag, const double *up,
+                            const double *down, myo_op op, const double *rhs, double *out,
+                            int64_t m);
+myo_status myo_refactor_f32(myo_factor *f, const float *diag, const float *up, const float *down,
+                            myo_op op, const float *rhs, float *out, int64_t m);
+
 myo_precision myo_factor_precision(const myo_factor *f);
 
 /* Solve op(M) Y = R.  rhs (N, m) and out (N, m) are row-major in the tree's

@@ -17,10 +17,12 @@
 struct myo_factor {
     const myo_tree *tree; /* borrowed */
     myo_precision precision;
-    void *block;          /* one allocation holding the three arrays below */
+    int valid;            /* the pivots match the last coefficients given */
+    void *block;          /* one allocation holding the four arrays below */
     void *inv;            /* (N,) 1 / pivot, by position */
     void *up, *down;      /* (N,) up and down by position, 0 at roots */
-    double *acc;          /* (N,) each node's pivot update while factoring, else NULL */
+    double *acc;          /* (N,) each node's pivot update (scratch of the factor
+                           * sweep), NULL on a chain */
 };
 
 void myo_factor_destroy(myo_factor **f)
@@ -44,7 +46,9 @@ static myo_status factor_alloc(const myo_tree *t, myo_precision precision, size_
     myo_factor *f = calloc(1, sizeof *f);
     if (!f) return myo_fail(MYO_ERR_NOMEM, "myo_factor_create: cannot allocate the factor");
     size_t n = (size_t)t->n;
-    char *block = myo_alloc(3 * n, real_size, "factor arrays");
+    /* The pivot updates (doubles) first, for alignment; a chain needs none. */
+    size_t update_bytes = t->is_chain ? 0 : n * sizeof(double);
+    char *block = myo_alloc(update_bytes + 3 * n * real_size, 1, "factor arrays");
     if (!block) {
         free(f);
         return MYO_ERR_NOMEM;
@@ -52,9 +56,10 @@ static myo_status factor_alloc(const myo_tree *t, myo_precision precision, size_
     f->tree = t;
     f->precision = precision;
     f->block = block;
-    f->inv = block;
-    f->up = block + n * real_size;
-    f->down = block + 2 * n * real_size;
+    f->acc = t->is_chain ? NULL : (double *)(void *)block;
+    f->inv = block + update_bytes;
+    f->up = block + update_bytes + n * real_size;
+    f->down = block + update_bytes + 2 * n * real_size;
     *out = f;
     return MYO_OK;
 }

@@ -279,27 +279,32 @@ static myo_status FN(run)(myo_factor *f, const FN(coeffs) *k, myo_op op, const R
     return MYO_OK;
 }
 
+myo_status FN(myo_refactor)(myo_factor *f, const REAL *diag, const REAL *up, const REAL *down,
+                            myo_op op, const REAL *rhs, REAL *out, int64_t m)
+{
+    if (!f || !diag || !up || !down)
+        return myo_fail(MYO_ERR_ARG, "myo_refactor: factor, diag, up and down are required");
+    if (f->precision != PREC)
+        return myo_fail(MYO_ERR_ARG, "myo_refactor: the factor was made in %s, the call is for %s",
+                        f->precision == MYO_F64 ? "double" : "float", PREC == MYO_F64 ? "double" : "float");
+    if (m < 0) return myo_fail(MYO_ERR_ARG, "myo_refactor: m = %lld, need m >= 0", (long long)m);
+    if (m > 0) MYO_CHECK(check_solve_args(f, PREC, op, rhs, out, m, sizeof(REAL)));
+    FN(coeffs) k = {diag, up, down};
+    myo_status s = FN(run)(f, &k, op, rhs, out, m);
+    f->valid = s == MYO_OK;
+    return s;
+}
+
 myo_status FN(myo_factor_solve)(const myo_tree *t, const REAL *diag, const REAL *up,
                                 const REAL *down, myo_op op, const REAL *rhs, REAL *out, int64_t m,
                                 myo_factor **out_factor)
 {
     if (!out_factor) return myo_fail(MYO_ERR_ARG, "myo_factor_create: out is NULL");
     *out_factor = NULL;
-    if (!t || !diag || !up || !down)
-        return myo_fail(MYO_ERR_ARG, "myo_factor_create: tree, diag, up and down are required");
+    if (!t) return myo_fail(MYO_ERR_ARG, "myo_factor_create: tree is NULL");
     myo_factor *f = NULL;
     MYO_CHECK(factor_alloc(t, PREC, sizeof(REAL), &f));
-    myo_status s = m > 0 ? check_solve_args(f, PREC, op, rhs, out, m, sizeof(REAL)) : MYO_OK;
-    /* Each node's update for its parent, in double, while factoring (a
-     * chain carries its one in a register). */
-    if (s == MYO_OK && !t->is_chain) {
-        f->acc = myo_alloc((size_t)t->n, sizeof(double), "pivot updates");
-        if (!f->acc) s = MYO_ERR_NOMEM;
-    }
-    FN(coeffs) k = {diag, up, down};
-    if (s == MYO_OK) s = FN(run)(f, &k, op, rhs, out, m);
-    free(f->acc);
-    f->acc = NULL;
+    myo_status s = FN(myo_refactor)(f, diag, up, down, op, rhs, out, m);
     if (s != MYO_OK) myo_factor_destroy(&f);
     *out_factor = f;
     return s;
@@ -314,6 +319,9 @@ myo_status FN(myo_factor_create)(const myo_tree *t, const REAL *diag, const REAL
 myo_status FN(myo_solve)(const myo_factor *f, myo_op op, const REAL *rhs, REAL *out, int64_t m)
 {
     MYO_CHECK(check_solve_args(f, PREC, op, rhs, out, m, sizeof(REAL)));
+    if (!f->valid)
+        return myo_fail(MYO_ERR_ARG, "myo_solve: the factor's last refactor failed; its pivots "
+                                     "are not usable");
     /* Without coefficients the passes only read the factor. */
     return FN(run)((myo_factor *)f, NULL, op, rhs, out, m);
 }

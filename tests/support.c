@@ -25,7 +25,10 @@
 void *test_alloc(size_t count, size_t size)
 {
     void *p = calloc(count ? count : 1, size ? size : 1);
-    if (!p) fail_msg("out of memory allocating %zu x %zu bytes", count, size);
+    if (!p) {
+        fail_msg("out of memory allocating %zu x %zu bytes", count, size);
+        abort(); /* fail_msg does not return; this says so to the compiler */
+    }
     return p;
 }
 

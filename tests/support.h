@@ -85,6 +85,9 @@ void test_run_free(test_run_result *r);
 void test_assert_one_line(const char *err, const char *tool, const char *const *mentions);
 
 /* Checked allocation for tests: fails the test when out of memory. */
+#if defined(__GNUC__)
+__attribute__((returns_nonnull))
+#endif
 void *test_alloc(size_t count, size_t size);
 
 #endif

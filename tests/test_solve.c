@@ -331,6 +331,41 @@ static void test_solve_non_finite_coefficient_is_invalid_data(void **state)
     myo_tree_destroy(&t);
 }
 
+static void test_solve_refactor_reuses_the_factor_for_new_coefficients(void **state)
+{
+    (void)state;
+    for (int kind = 0; kind < 2; kind++) { /* the chain kernel and the tree kernel */
+        myo_tree *t = NULL;
+        assert_int_equal(kind ? myo_tree_create_kary(500, 3, &t) : myo_tree_create_chain(500, &t), MYO_OK);
+        int64_t n = myo_tree_num_nodes(t), m = 4;
+        system_case a = make_case(myo_tree_parents(t), n, m, 71), b = make_case(myo_tree_parents(t), n, m, 72);
+        double *ref = test_alloc((size_t)(n * m), sizeof(double)), *y = test_alloc((size_t)(n * m), sizeof(double));
+        myo_factor *f = NULL;
+        assert_int_equal(myo_factor_create_f64(t, a.diag, a.up, a.down, &f), MYO_OK);
+        /* New coefficients into the same factor, solving in the same call. */
+        assert_int_equal(myo_refactor_f64(f, b.diag, b.up, b.down, MYO_OP_T, b.rhs, y, m), MYO_OK);
+        assert_int_equal(myo_solve_ref(b.parent, n, b.diag, b.up, b.down, MYO_OP_T, b.rhs, ref, m), MYO_OK);
+        test_assert_close_f64(y, ref, n * m, ATOL_F64, RTOL_F64, "refactor + solve with M^T");
+        assert_int_equal(myo_solve_f64(f, MYO_OP_N, b.rhs, y, m), MYO_OK);
+        assert_int_equal(myo_solve_ref(b.parent, n, b.diag, b.up, b.down, MYO_OP_N, b.rhs, ref, m), MYO_OK);
+        test_assert_close_f64(y, ref, n * m, ATOL_F64, RTOL_F64, "solve after refactor");
+        /* A failed refactor leaves the factor unusable until the next success. */
+        double saved = b.diag[n / 2];
+        b.diag[n / 2] = NAN;
+        assert_int_equal(myo_refactor_f64(f, b.diag, b.up, b.down, MYO_OP_N, NULL, NULL, 0), MYO_ERR_DATA);
+        assert_int_equal(myo_solve_f64(f, MYO_OP_N, b.rhs, y, m), MYO_ERR_ARG);
+        b.diag[n / 2] = saved;
+        assert_int_equal(myo_refactor_f64(f, b.diag, b.up, b.down, MYO_OP_N, NULL, NULL, 0), MYO_OK);
+        assert_int_equal(myo_solve_f64(f, MYO_OP_N, b.rhs, y, m), MYO_OK);
+        test_assert_close_f64(y, ref, n * m, ATOL_F64, RTOL_F64, "solve after a failed and a good refactor");
+        float d32[1] = {1};
+        assert_int_equal(myo_refactor_f32(f, d32, d32, d32, MYO_OP_N, NULL, NULL, 0), MYO_ERR_ARG);
+        myo_factor_destroy(&f);
+        free_case(&a), free_case(&b), free(ref), free(y);
+        myo_tree_destroy(&t);
+    }
+}
+
 static void test_solve_rejects_bad_arguments(void **state)
 {
     (void)state;
@@ -373,6 +408,7 @@ int main(void)
         cmocka_unit_test(test_solve_zero_pivot_is_singular_and_names_the_node),
         cmocka_unit_test(test_solve_float_overflowing_multiplier_is_singular),
         cmocka_unit_test(test_solve_non_finite_coefficient_is_invalid_data),
+        cmocka_unit_test(test_solve_refactor_reuses_the_factor_for_new_coefficients),
         cmocka_unit_test(test_solve_rejects_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
