@@ -942,7 +942,7 @@ static void print_header(const bench_opts *o, const bench_tree *trees, int size,
     myo_cli_print_version(TOOL);
     printf("# date %s, hosts %s, MPI ranks %d, Slurm job %s\n", date, hosts, size,
            slurm ? slurm : "-");
-    printf("# compiler %s (CFLAGS are not recorded by configure), MPI %s\n",
+    printf("# compiler %s, CFLAGS %s, kernel flags%s, MPI %s\n",
 #if defined(__clang__)
            __VERSION__,
 #elif defined(__GNUC__)
@@ -950,7 +950,7 @@ static void print_header(const bench_opts *o, const bench_tree *trees, int size,
 #else
            "unknown",
 #endif
-           mpi);
+           MYO_BUILD_CFLAGS, MYO_KERNEL_CFLAGS, mpi);
     printf("# BLAS %s; LAPACK symbols from %s\n", blas, lapack_lib);
     printf("# OPENBLAS_NUM_THREADS=%s (OpenBLAS uses %d), CPUs allowed on rank 0: %d, "
            "transparent hugepages: %s, GLIBC_TUNABLES=%s\n",
