@@ -117,6 +117,19 @@ myo_status myo_factor_create_f32(const myo_tree *t, const float *diag, const flo
                                  const float *down, myo_factor **out);
 void myo_factor_destroy(myo_factor **f);
 
+/* H matrices on one tree (the heads of a layer), factored together.
+ * diag, up, down are (N, H) row-major: the H heads' coefficients of node i
+ * are contiguous.  Solves with such a factor act on rows of H * m
+ * channels, head h owning channels [h m, (h + 1) m) of every row, in one
+ * walk over the tree shared by all heads.  heads = 1 is
+ * myo_factor_create_*; myo_refactor_* then takes (N, H) coefficients and
+ * myo_solve_* m channels per head. */
+myo_status myo_factor_create_heads_f64(const myo_tree *t, int64_t heads, const double *diag,
+                                       const double *up, const double *down, myo_factor **out);
+myo_status myo_factor_create_heads_f32(const myo_tree *t, int64_t heads, const float *diag,
+                                       const float *up, const float *down, myo_factor **out);
+int64_t myo_factor_heads(const myo_factor *f);
+
 /* Factor M and solve op(M) Y = R: on a chain in one sweep (the pivots are
  * computed during the solver's first pass, where their dependent chain of
  * divisions hides under the streaming of R), on other forests in a factor
@@ -145,7 +158,8 @@ myo_status myo_refactor_f32(myo_factor *f, const float *diag, const float *up, c
 myo_precision myo_factor_precision(const myo_factor *f);
 
 /* Solve op(M) Y = R.  rhs (N, m) and out (N, m) are row-major in the tree's
- * labels; out may equal rhs (in place) but must not partially overlap it.
+ * labels -- (N, H m) for a factor of H heads, m channels per head; out may
+ * equal rhs (in place) but must not partially overlap it.
  * The precision must match the factor's (MYO_ERR_ARG otherwise). */
 myo_status myo_solve_f64(const myo_factor *f, myo_op op, const double *rhs, double *out,
                          int64_t m);
@@ -250,5 +264,6 @@ void myo_random_values(double *v, int64_t count, myo_rng *r);
 #ifdef __cplusplus
 }
 #endif
+
 
 #endif /* MYOSOTIS_H */

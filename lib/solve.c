@@ -12,17 +12,20 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 struct myo_factor {
     const myo_tree *tree; /* borrowed */
+    int64_t heads;        /* H matrices on the tree */
     myo_precision precision;
     int valid;            /* the pivots match the last coefficients given */
-    void *block;          /* one allocation holding the four arrays below */
-    void *inv;            /* (N,) 1 / pivot, by position */
-    void *up, *down;      /* (N,) up and down by position, 0 at roots */
-    double *acc;          /* (N,) each node's pivot update (scratch of the factor
-                           * sweep), NULL on a chain */
+    void *block;          /* one allocation holding the arrays below */
+    double *acc;          /* (N, H) each node's pivot updates (scratch of the factor
+                           * sweep); (H,) on a chain */
+    void *inv;            /* (N, H) 1 / pivot, by position */
+    void *up, *down;      /* (N, H) up and down by position, 0 at roots */
+    void *max_child;      /* (H,) scratch of the factor sweep */
 };
 
 void myo_factor_destroy(myo_factor **f)
@@ -35,31 +38,38 @@ void myo_factor_destroy(myo_factor **f)
 
 myo_precision myo_factor_precision(const myo_factor *f) { return f->precision; }
 
+int64_t myo_factor_heads(const myo_factor *f) { return f ? f->heads : 0; }
+
 const char *myo_solve_kernel_name(const myo_factor *f)
 {
     return f && f->tree->is_chain ? "chain" : "tree";
 }
 
-static myo_status factor_alloc(const myo_tree *t, myo_precision precision, size_t real_size,
-                               myo_factor **out)
+static myo_status factor_alloc(const myo_tree *t, int64_t heads, myo_precision precision,
+                               size_t real_size, myo_factor **out)
 {
+    if (heads > INT64_MAX / t->n)
+        return myo_fail(MYO_ERR_ARG, "myo_factor_create: %lld heads x %lld nodes is too large",
+                        (long long)heads, (long long)t->n);
     myo_factor *f = calloc(1, sizeof *f);
     if (!f) return myo_fail(MYO_ERR_NOMEM, "myo_factor_create: cannot allocate the factor");
-    size_t n = (size_t)t->n;
-    /* The pivot updates (doubles) first, for alignment; a chain needs none. */
-    size_t update_bytes = t->is_chain ? 0 : n * sizeof(double);
-    char *block = myo_alloc(update_bytes + 3 * n * real_size, 1, "factor arrays");
+    size_t nh = (size_t)t->n * (size_t)heads;
+    /* The pivot updates (doubles) first, for alignment. */
+    size_t update_bytes = (t->is_chain ? (size_t)heads : nh) * sizeof(double);
+    char *block = myo_alloc(update_bytes + (3 * nh + (size_t)heads) * real_size, 1, "factor arrays");
     if (!block) {
         free(f);
         return MYO_ERR_NOMEM;
     }
     f->tree = t;
+    f->heads = heads;
     f->precision = precision;
     f->block = block;
-    f->acc = t->is_chain ? NULL : (double *)(void *)block;
+    f->acc = (double *)(void *)block;
     f->inv = block + update_bytes;
-    f->up = block + update_bytes + n * real_size;
-    f->down = block + update_bytes + 2 * n * real_size;
+    f->up = block + update_bytes + nh * real_size;
+    f->down = block + update_bytes + 2 * nh * real_size;
+    f->max_child = block + update_bytes + 3 * nh * real_size;
     *out = f;
     return MYO_OK;
 }
@@ -75,7 +85,9 @@ static myo_status check_solve_args(const myo_factor *f, myo_precision precision,
     if (op != MYO_OP_N && op != MYO_OP_T)
         return myo_fail(MYO_ERR_ARG, "myo_solve: op = %d is neither MYO_OP_N nor MYO_OP_T", (int)op);
     if (m < 1) return myo_fail(MYO_ERR_ARG, "myo_solve: m = %lld, need m >= 1", (long long)m);
-    uintptr_t bytes = (uintptr_t)f->tree->n * (uintptr_t)m * real_size;
+    if (m > INT64_MAX / f->heads / f->tree->n)
+        return myo_fail(MYO_ERR_ARG, "myo_solve: m = %lld is too large", (long long)m);
+    uintptr_t bytes = (uintptr_t)f->tree->n * (uintptr_t)f->heads * (uintptr_t)m * real_size;
     uintptr_t a = (uintptr_t)rhs, b = (uintptr_t)out;
     if (a != b && a < b + bytes && b < a + bytes)
         return myo_fail(MYO_ERR_ARG, "myo_solve: rhs and out overlap without being equal");

@@ -77,148 +77,207 @@ static inline void FN(row_sub_desc)(REAL *y, const REAL *x, REAL a, int64_t m)
     FOR_EACH_LINE_DESCENDING(m, kb, len, FN(line_sub)(y + kb, x + kb, a, len));
 }
 
-/* The coefficients of one matrix while it is being factored, by label; NULL
+/* The coefficients of the matrices being factored, (N, H) by label; NULL
  * when the factor already holds the pivots. */
 typedef struct {
     const REAL *diag, *up, *down;
 } FN(coeffs);
 
-/* Name the first failing check of node `label` (the slow path of
+/* Name the first failing check of node `label`, head h (the slow path of
  * finish_pivot): a non-finite coefficient, a zero or non-finite pivot, or
  * a multiplier that overflows REAL. */
-static myo_status FN(pivot_failure)(int64_t label, double diag, double b, double c, double a)
+static myo_status FN(pivot_failure)(int64_t label, int64_t h, int64_t heads, double diag, double b,
+                                    double c, double a)
 {
+    char node[64], index[64];
+    if (heads > 1) {
+        snprintf(node, sizeof node, "node %lld (head %lld)", (long long)label, (long long)h);
+        snprintf(index, sizeof index, "[%lld][%lld]", (long long)label, (long long)h);
+    } else {
+        snprintf(node, sizeof node, "node %lld", (long long)label);
+        snprintf(index, sizeof index, "[%lld]", (long long)label);
+    }
     if (!isfinite(diag) || !isfinite(b) || !isfinite(c)) {
         const char *name = !isfinite(diag) ? "diag" : !isfinite(b) ? "up" : "down";
-        return myo_fail(MYO_ERR_DATA, "%s[%lld] = %g is not finite", name, (long long)label,
+        return myo_fail(MYO_ERR_DATA, "%s%s = %g is not finite", name, index,
                         !isfinite(diag) ? diag : !isfinite(b) ? b : c);
     }
     if (a == 0.0 || !isfinite(a))
         return myo_fail(MYO_ERR_SINGULAR,
-                        "pivot of node %lld is %g after eliminating its subtree: the matrix is "
+                        "pivot of %s is %g after eliminating its subtree: the matrix is "
                         "singular (make it diagonally dominant)",
-                        (long long)label, a);
+                        node, a);
     return myo_fail(MYO_ERR_SINGULAR,
-                    "elimination multipliers of node %lld overflow the working precision (pivot "
-                    "%g): the matrix is numerically singular",
-                    (long long)label, a);
+                    "elimination multipliers of %s overflow the working precision (pivot %g): "
+                    "the matrix is numerically singular",
+                    node, a);
 }
 
-/* Finish node `label` at position pos once its children are eliminated:
- * a is its pivot, max_child the largest |up| or |down| of its children.
- * Stores inv, b = up, c = down (0 at roots) by position; returns the
- * update down up / a' it passes to its parent.  Every multiplier a solve
- * forms from this pivot (b inv, c inv, and the children's up inv, down inv)
- * must be finite in REAL; the checks are folded into one branch. */
-static MYO_ALWAYS_INLINE myo_status FN(finish_pivot)(myo_factor *f, const FN(coeffs) *k, int64_t pos,
-                                          int64_t label, int is_root, double a, REAL max_child,
-                                          double *update)
+/* Finish node `label`, head h, at position pos once its children are
+ * eliminated: a is its pivot, max_child the largest |up| or |down| of its
+ * children in this head.  Stores inv, b = up, c = down (0 at roots) at
+ * [pos H + h]; returns in *update the update down up / a' it passes to its
+ * parent.  Every multiplier a solve forms from this pivot (b inv, c inv,
+ * and the children's up inv, down inv) must be finite in REAL; the checks
+ * are folded into one branch. */
+static MYO_ALWAYS_INLINE myo_status FN(finish_pivot)(myo_factor *f, const FN(coeffs) *k,
+                                                     int64_t pos, int64_t label, int64_t h,
+                                                     int is_root, double a, REAL max_child,
+                                                     double *update)
 {
+    const int64_t H = f->heads, at = pos * H + h, from = label * H + h;
     REAL *inv = f->inv, *b = f->up, *c = f->down;
-    REAL bb = is_root ? 0 : k->up[label], cc = is_root ? 0 : k->down[label];
+    REAL bb = is_root ? 0 : k->up[from], cc = is_root ? 0 : k->down[from];
     double ia = 1.0 / a;
     REAL ir = (REAL)ia;
     REAL big = fabs(bb) > fabs(cc) ? fabs(bb) : fabs(cc);
     big = big > max_child ? big : max_child;
-    if (!(isfinite(k->diag[label]) & isfinite(bb) & isfinite(cc) & (a != 0.0) & isfinite(a) &
+    if (!(isfinite(k->diag[from]) & isfinite(bb) & isfinite(cc) & (a != 0.0) & isfinite(a) &
           (ir != 0) & isfinite(ir) & isfinite(big * ir)))
-        return FN(pivot_failure)(label, k->diag[label], bb, cc, a);
-    inv[pos] = ir, b[pos] = bb, c[pos] = cc;
+        return FN(pivot_failure)(label, h, H, k->diag[from], bb, cc, a);
+    inv[at] = ir, b[at] = bb, c[at] = cc;
     *update = (double)cc * (double)bb * ia;
     return MYO_OK;
 }
 
 /* Factor a general forest: positions backwards, children before parents,
- * each node pulling its children's updates (upd (N,), by position):
- *     a'_i = diag_i - sum_c upd_c,   inv_i = 1 / a'_i,   upd_i = down_i up_i inv_i */
-static myo_status FN(factor_tree)(const myo_tree *t, myo_factor *f, const FN(coeffs) *k)
+ * each node pulling its children's updates (upd (N, H), by position):
+ *     a'_i = diag_i - sum_c upd_c,   inv_i = 1 / a'_i,   upd_i = down_i up_i inv_i
+ * for every head; a node's own upd slots hold its pivots while they form. */
+static MYO_ALWAYS_INLINE myo_status FN(factor_tree_heads)(const myo_tree *t, myo_factor *f,
+                                                          const FN(coeffs) *k, int64_t H)
 {
     const int64_t *order = t->order, *subtree = t->subtree, *parent_pos = t->parent_pos;
     const REAL *up_pos = f->up, *down_pos = f->down;
     double *upd = f->acc;
+    REAL *max_child = f->max_child;
     for (int64_t pos = t->n - 1; pos >= 0; pos--) {
         int64_t label = order[pos], end = pos + subtree[pos];
-        double a = k->diag[label];
-        REAL max_child = 0;
-        for (int64_t ch = pos + 1; ch < end; ch += subtree[ch]) {
-            a -= upd[ch];
-            REAL big = fabs(up_pos[ch]) > fabs(down_pos[ch]) ? fabs(up_pos[ch]) : fabs(down_pos[ch]);
-            max_child = big > max_child ? big : max_child;
-        }
-        MYO_CHECK(FN(finish_pivot)(f, k, pos, label, parent_pos[pos] < 0, a, max_child, &upd[pos]));
+        double *a = upd + pos * H;
+        for (int64_t h = 0; h < H; h++) a[h] = k->diag[label * H + h], max_child[h] = 0;
+        for (int64_t ch = pos + 1; ch < end; ch += subtree[ch])
+            for (int64_t h = 0; h < H; h++) {
+                a[h] -= upd[ch * H + h];
+                REAL bu = fabs(up_pos[ch * H + h]), bd = fabs(down_pos[ch * H + h]);
+                REAL big = bu > bd ? bu : bd;
+                max_child[h] = big > max_child[h] ? big : max_child[h];
+            }
+        for (int64_t h = 0; h < H; h++)
+            MYO_CHECK(FN(finish_pivot)(f, k, pos, label, h, parent_pos[pos] < 0, a[h],
+                                       max_child[h], &a[h]));
     }
     return MYO_OK;
 }
 
+/* A constant H = 1 lets the compiler drop the head loops of the common case. */
+static myo_status FN(factor_tree)(const myo_tree *t, myo_factor *f, const FN(coeffs) *k)
+{
+    return f->heads == 1 ? FN(factor_tree_heads)(t, f, k, 1) : FN(factor_tree_heads)(t, f, k, f->heads);
+}
+
 /* Pass 1 on any forest: positions backwards, children before parents.
- * rhs, out (N, m) by label; inv, c (N,) by position, c = M[parent(i)][i]
+ * rhs, out (N, H m) by label; inv, c (N, H) by position, c = M[parent(i)][i]
  * (down for M, up for M^T); the multipliers are formed on the fly, off the
- * dependent chain:
- *     z_i = inv_i r_i - sum_c (c_c inv_i) z_c                               */
+ * dependent chain; heads from the last to the first, so that the row is
+ * walked backwards too:
+ *     z_i = inv_i r_i - sum_c (c_c inv_i) z_c                     (per head) */
+static MYO_ALWAYS_INLINE void FN(pass1_tree_heads)(const myo_tree *t, const myo_factor *f,
+                                                    myo_op op, const REAL *rhs, REAL *out,
+                                                    int64_t m, int64_t H)
+{
+    const int64_t *order = t->order, *subtree = t->subtree;
+    const int64_t row = H * m;
+    const REAL *inv = f->inv, *c = op == MYO_OP_N ? f->down : f->up;
+    for (int64_t pos = t->n - 1; pos >= 0; pos--) {
+        int64_t label = order[pos], end = pos + subtree[pos];
+        for (int64_t h = H - 1; h >= 0; h--) {
+            REAL *z = out + label * row + h * m, s = inv[pos * H + h];
+            const REAL *r = rhs + label * row + h * m;
+            int64_t ch = pos + 1;
+            if (ch < end) {
+                FN(row_scale_sub_desc)(z, r, s, out + order[ch] * row + h * m, c[ch * H + h] * s, m);
+                ch += subtree[ch];
+            } else {
+                FN(row_scale_desc)(z, r, s, m);
+            }
+            for (; ch < end; ch += subtree[ch])
+                FN(row_sub_desc)(z, out + order[ch] * row + h * m, c[ch * H + h] * s, m);
+        }
+    }
+}
+
 static void FN(pass1_tree)(const myo_tree *t, const myo_factor *f, myo_op op, const REAL *rhs,
                            REAL *out, int64_t m)
 {
-    const int64_t *order = t->order, *subtree = t->subtree;
-    const REAL *inv = f->inv, *c = op == MYO_OP_N ? f->down : f->up;
-    for (int64_t pos = t->n - 1; pos >= 0; pos--) {
-        int64_t label = order[pos], end = pos + subtree[pos], ch = pos + 1;
-        REAL *z = out + label * m, s = inv[pos];
-        const REAL *r = rhs + label * m;
-        if (ch < end) {
-            FN(row_scale_sub_desc)(z, r, s, out + order[ch] * m, c[ch] * s, m);
-            ch += subtree[ch];
-        } else {
-            FN(row_scale_desc)(z, r, s, m);
-        }
-        for (; ch < end; ch += subtree[ch]) FN(row_sub_desc)(z, out + order[ch] * m, c[ch] * s, m);
-    }
+    if (f->heads == 1) FN(pass1_tree_heads)(t, f, op, rhs, out, m, 1);
+    else FN(pass1_tree_heads)(t, f, op, rhs, out, m, f->heads);
 }
 
 /* Pass 2 on any forest: positions forwards, parents before children.
- *     y_i = z_i - (b_i inv_i) y_parent(i)                                   */
-static void FN(pass2_tree)(const myo_tree *t, const myo_factor *f, myo_op op, REAL *out, int64_t m)
+ *     y_i = z_i - (b_i inv_i) y_parent(i)                           (per head) */
+static MYO_ALWAYS_INLINE void FN(pass2_tree_heads)(const myo_tree *t, const myo_factor *f,
+                                                    myo_op op, REAL *out, int64_t m, int64_t H)
 {
     const int64_t *order = t->order, *parent_pos = t->parent_pos;
+    const int64_t row = H * m;
     const REAL *inv = f->inv, *b = op == MYO_OP_N ? f->up : f->down;
     for (int64_t pos = 0; pos < t->n; pos++) {
         int64_t pp = parent_pos[pos];
-        if (pp >= 0) FN(line_sub)(out + order[pos] * m, out + order[pp] * m, b[pos] * inv[pos], m);
+        if (pp < 0) continue;
+        for (int64_t h = 0; h < H; h++)
+            FN(line_sub)(out + order[pos] * row + h * m, out + order[pp] * row + h * m,
+                         b[pos * H + h] * inv[pos * H + h], m);
     }
 }
 
+static void FN(pass2_tree)(const myo_tree *t, const myo_factor *f, myo_op op, REAL *out, int64_t m)
+{
+    if (f->heads == 1) FN(pass2_tree_heads)(t, f, op, out, m, 1);
+    else FN(pass2_tree_heads)(t, f, op, out, m, f->heads);
+}
+
 /* One node i of pass 1 on a single path labelled 0..N-1 from the root:
- * child(i) = i + 1, no index arrays.  The pending pivot update is carried
- * in *update: its dependent chain is one subtraction and one division per
- * node, the inverse being an independent division.  With m = 1, z_{i+1} is
- * carried in *z (a register once inlined), not reloaded from memory. */
+ * child(i) = i + 1, no index arrays.  The pending pivot updates (one per
+ * head) are carried in update (H,): their dependent chain is one
+ * subtraction and one division per node, the inverse being an independent
+ * division.  With H = 1 and m = 1, z_{i+1} is carried in *z (a register
+ * once inlined), not reloaded from memory. */
 static MYO_ALWAYS_INLINE myo_status FN(pass1_chain_node)(int64_t n, myo_factor *f,
                                                          const FN(coeffs) *k, const REAL *c,
-                                                         const REAL *rhs, REAL *out, int64_t m,
-                                                         int64_t i, double *update, REAL *z)
+                                                         const REAL *rhs, REAL *out, int64_t H,
+                                                         int64_t m, int64_t i, double *update,
+                                                         REAL *z)
 {
     const REAL *inv = f->inv;
     if (k) {
         const REAL *up_pos = f->up, *down_pos = f->down;
-        REAL max_child = 0;
-        if (i + 1 < n)
-            max_child = fabs(up_pos[i + 1]) > fabs(down_pos[i + 1]) ? fabs(up_pos[i + 1])
-                                                                   : fabs(down_pos[i + 1]);
-        double a = k->diag[i] - *update;
-        MYO_CHECK(FN(finish_pivot)(f, k, i, i, i == 0, a, max_child, update));
-        /* The same update, but dividing by a' rather than multiplying by its
-         * inverse: one operation less on the dependent chain. */
-        *update = (double)down_pos[i] * (double)up_pos[i] / a;
+        for (int64_t h = 0; h < H; h++) {
+            REAL max_child = 0;
+            if (i + 1 < n) {
+                REAL bu = fabs(up_pos[(i + 1) * H + h]), bd = fabs(down_pos[(i + 1) * H + h]);
+                max_child = bu > bd ? bu : bd;
+            }
+            double a = k->diag[i * H + h] - update[h];
+            MYO_CHECK(FN(finish_pivot)(f, k, i, i, h, i == 0, a, max_child, &update[h]));
+            /* The same update, but dividing by a' rather than multiplying by
+             * its inverse: one operation less on the dependent chain. */
+            update[h] = (double)down_pos[i * H + h] * (double)up_pos[i * H + h] / a;
+        }
     }
-    if (m == 1) { /* the scalar recurrence, as LAPACK's pttrs runs it */
+    if (H == 1 && m == 1) { /* the scalar recurrence, as LAPACK's pttrs runs it */
         REAL w = i + 1 < n ? c[i + 1] * inv[i] : 0;
         *z = inv[i] * rhs[i] - w * *z;
         out[i] = *z;
-    } else if (m > 1) {
+        return MYO_OK;
+    }
+    const int64_t row = H * m;
+    for (int64_t h = H - 1; h >= 0 && m > 0; h--) {
+        REAL s = inv[i * H + h];
         if (i + 1 < n)
-            FN(row_scale_sub_desc)(out + i * m, rhs + i * m, inv[i], out + (i + 1) * m,
-                                   c[i + 1] * inv[i], m);
+            FN(row_scale_sub_desc)(out + i * row + h * m, rhs + i * row + h * m, s,
+                                   out + (i + 1) * row + h * m, c[(i + 1) * H + h] * s, m);
         else
-            FN(row_scale_desc)(out + i * m, rhs + i * m, inv[i], m);
+            FN(row_scale_desc)(out + i * row + h * m, rhs + i * row + h * m, s, m);
     }
     return MYO_OK;
 }
@@ -227,34 +286,50 @@ static myo_status FN(pass1_chain)(int64_t n, myo_factor *f, const FN(coeffs) *k,
                                   const REAL *rhs, REAL *out, int64_t m)
 {
     const REAL *c = op == MYO_OP_N ? f->down : f->up;
-    double update = 0.0;
+    const int64_t H = f->heads;
+    double *update = f->acc; /* (H,) */
     REAL z = 0;
+    for (int64_t h = 0; h < H; h++) update[h] = 0.0;
     /* Constant arguments let the compiler specialise the node body. */
-    if (k && m == 1)
+    if (k && H == 1 && m == 1)
         for (int64_t i = n - 1; i >= 0; i--)
-            MYO_CHECK(FN(pass1_chain_node)(n, f, k, c, rhs, out, 1, i, &update, &z));
+            MYO_CHECK(FN(pass1_chain_node)(n, f, k, c, rhs, out, 1, 1, i, update, &z));
+    else if (k && H == 1)
+        for (int64_t i = n - 1; i >= 0; i--)
+            MYO_CHECK(FN(pass1_chain_node)(n, f, k, c, rhs, out, 1, m, i, update, &z));
     else if (k)
         for (int64_t i = n - 1; i >= 0; i--)
-            MYO_CHECK(FN(pass1_chain_node)(n, f, k, c, rhs, out, m, i, &update, &z));
-    else if (m == 1)
+            MYO_CHECK(FN(pass1_chain_node)(n, f, k, c, rhs, out, H, m, i, update, &z));
+    else if (H == 1 && m == 1)
         for (int64_t i = n - 1; i >= 0; i--)
-            MYO_CHECK(FN(pass1_chain_node)(n, f, NULL, c, rhs, out, 1, i, &update, &z));
+            MYO_CHECK(FN(pass1_chain_node)(n, f, NULL, c, rhs, out, 1, 1, i, update, &z));
+    else if (H == 1)
+        for (int64_t i = n - 1; i >= 0; i--)
+            MYO_CHECK(FN(pass1_chain_node)(n, f, NULL, c, rhs, out, 1, m, i, update, &z));
     else
         for (int64_t i = n - 1; i >= 0; i--)
-            MYO_CHECK(FN(pass1_chain_node)(n, f, NULL, c, rhs, out, m, i, &update, &z));
+            MYO_CHECK(FN(pass1_chain_node)(n, f, NULL, c, rhs, out, H, m, i, update, &z));
     return MYO_OK;
 }
 
-/* Pass 2 on the path: y_i = z_i - (b_i inv_i) y_{i-1}. */
+/* Pass 2 on the path: y_i = z_i - (b_i inv_i) y_{i-1} (per head). */
 static void FN(pass2_chain)(int64_t n, const myo_factor *f, myo_op op, REAL *out, int64_t m)
 {
     const REAL *inv = f->inv, *b = op == MYO_OP_N ? f->up : f->down;
-    if (m == 1) { /* y_{i-1} carried in a register */
+    const int64_t H = f->heads, row = H * m;
+    if (H == 1 && m == 1) { /* y_{i-1} carried in a register */
         REAL y = out[0];
         for (int64_t i = 1; i < n; i++) out[i] = y = out[i] - (b[i] * inv[i]) * y;
         return;
     }
-    for (int64_t i = 1; i < n; i++) FN(line_sub)(out + i * m, out + (i - 1) * m, b[i] * inv[i], m);
+    if (H == 1) {
+        for (int64_t i = 1; i < n; i++) FN(line_sub)(out + i * m, out + (i - 1) * m, b[i] * inv[i], m);
+        return;
+    }
+    for (int64_t i = 1; i < n; i++)
+        for (int64_t h = 0; h < H; h++)
+            FN(line_sub)(out + i * row + h * m, out + (i - 1) * row + h * m,
+                         b[i * H + h] * inv[i * H + h], m);
 }
 
 /* Factor when k is not NULL, then solve when m > 0.  On a chain the pivots
@@ -286,12 +361,30 @@ myo_status FN(myo_refactor)(myo_factor *f, const REAL *diag, const REAL *up, con
         return myo_fail(MYO_ERR_ARG, "myo_refactor: factor, diag, up and down are required");
     if (f->precision != PREC)
         return myo_fail(MYO_ERR_ARG, "myo_refactor: the factor was made in %s, the call is for %s",
-                        f->precision == MYO_F64 ? "double" : "float", PREC == MYO_F64 ? "double" : "float");
+                        f->precision == MYO_F64 ? "double" : "float",
+                        PREC == MYO_F64 ? "double" : "float");
     if (m < 0) return myo_fail(MYO_ERR_ARG, "myo_refactor: m = %lld, need m >= 0", (long long)m);
     if (m > 0) MYO_CHECK(check_solve_args(f, PREC, op, rhs, out, m, sizeof(REAL)));
     FN(coeffs) k = {diag, up, down};
     myo_status s = FN(run)(f, &k, op, rhs, out, m);
     f->valid = s == MYO_OK;
+    return s;
+}
+
+myo_status FN(myo_factor_create_heads)(const myo_tree *t, int64_t heads, const REAL *diag,
+                                       const REAL *up, const REAL *down, myo_factor **out)
+{
+    if (!out) return myo_fail(MYO_ERR_ARG, "myo_factor_create: out is NULL");
+    *out = NULL;
+    if (!t) return myo_fail(MYO_ERR_ARG, "myo_factor_create: tree is NULL");
+    if (heads < 1)
+        return myo_fail(MYO_ERR_ARG, "myo_factor_create: heads = %lld, need heads >= 1",
+                        (long long)heads);
+    myo_factor *f = NULL;
+    MYO_CHECK(factor_alloc(t, heads, PREC, sizeof(REAL), &f));
+    myo_status s = FN(myo_refactor)(f, diag, up, down, MYO_OP_N, NULL, NULL, 0);
+    if (s != MYO_OK) myo_factor_destroy(&f);
+    *out = f;
     return s;
 }
 
@@ -303,7 +396,7 @@ myo_status FN(myo_factor_solve)(const myo_tree *t, const REAL *diag, const REAL 
     *out_factor = NULL;
     if (!t) return myo_fail(MYO_ERR_ARG, "myo_factor_create: tree is NULL");
     myo_factor *f = NULL;
-    MYO_CHECK(factor_alloc(t, PREC, sizeof(REAL), &f));
+    MYO_CHECK(factor_alloc(t, 1, PREC, sizeof(REAL), &f));
     myo_status s = FN(myo_refactor)(f, diag, up, down, op, rhs, out, m);
     if (s != MYO_OK) myo_factor_destroy(&f);
     *out_factor = f;
@@ -313,7 +406,7 @@ myo_status FN(myo_factor_solve)(const myo_tree *t, const REAL *diag, const REAL 
 myo_status FN(myo_factor_create)(const myo_tree *t, const REAL *diag, const REAL *up,
                                  const REAL *down, myo_factor **out)
 {
-    return FN(myo_factor_solve)(t, diag, up, down, MYO_OP_N, NULL, NULL, 0, out);
+    return FN(myo_factor_create_heads)(t, 1, diag, up, down, out);
 }
 
 myo_status FN(myo_solve)(const myo_factor *f, myo_op op, const REAL *rhs, REAL *out, int64_t m)

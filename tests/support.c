@@ -188,6 +188,31 @@ void test_assert_close_f32(const float *got, const double *ref, int64_t count, d
     ASSERT_CLOSE_BODY(got);
 }
 
+void test_check_gradient(const char *what, double *x, int64_t count, int64_t stride,
+                         const double *grad, test_loss_fn loss, void *ctx, double h, double atol,
+                         double rtol)
+{
+    if (stride < 1) stride = 1;
+    int64_t checked = (count + stride - 1) / stride, k = 0;
+    double *fd = test_alloc((size_t)checked, sizeof(double));
+    double *analytic = test_alloc((size_t)checked, sizeof(double));
+    for (int64_t i = 0; i < count; i += stride, k++) {
+        double saved = x[i];
+        x[i] = saved + h;
+        double plus = loss(ctx);
+        x[i] = saved - h;
+        double minus = loss(ctx);
+        x[i] = saved;
+        fd[k] = (plus - minus) / (2.0 * h);
+        analytic[k] = grad[i];
+    }
+    char label[200];
+    snprintf(label, sizeof label, "%s: gradient vs central differences (h %.0e, %lld of %lld entries)",
+             what, h, (long long)checked, (long long)count);
+    test_assert_close_f64(analytic, fd, checked, atol, rtol, label);
+    free(fd), free(analytic);
+}
+
 char *test_make_temp_dir(void)
 {
     const char *base = getenv("TMPDIR");

@@ -46,6 +46,18 @@ void test_assert_close_f32(const float *got, const double *ref, int64_t count, d
 double test_max_scaled_error(const double *a, const double *b, int64_t count, double atol,
                              double rtol);
 
+/* Gradient check by central finite differences, in double.  loss(ctx)
+ * evaluates a scalar loss from parameters that include x (count,); x is
+ * perturbed in place by +-h (and restored).  Fails the current test unless
+ * |grad_i - fd_i| <= atol + rtol |fd_i| for every i; prints the max absolute
+ * and relative errors on failure, or always with MYO_TEST_VERBOSE set.  For
+ * large x, stride > 1 checks every stride-th entry only (entry 0, stride,
+ * ...). */
+typedef double (*test_loss_fn)(void *ctx);
+void test_check_gradient(const char *what, double *x, int64_t count, int64_t stride,
+                         const double *grad, test_loss_fn loss, void *ctx, double h, double atol,
+                         double rtol);
+
 /* A fresh directory under $TMPDIR (or /tmp), and its recursive removal. */
 char *test_make_temp_dir(void);
 void test_remove_dir(const char *dir);

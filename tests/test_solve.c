@@ -366,6 +366,93 @@ static void test_solve_refactor_reuses_the_factor_for_new_coefficients(void **st
     }
 }
 
+/* H systems on one tree solved together: head h's channels [h m, (h+1) m)
+ * of every row must equal the reference solve of system h alone. */
+static void check_heads(const myo_tree *t, int64_t heads, int64_t m, uint64_t seed)
+{
+    int64_t n = myo_tree_num_nodes(t), row = heads * m;
+    const int64_t *parent = myo_tree_parents(t);
+    double *diag = test_alloc((size_t)(n * heads), sizeof(double));
+    double *up = test_alloc((size_t)(n * heads), sizeof(double));
+    double *down = test_alloc((size_t)(n * heads), sizeof(double));
+    double *rhs = test_alloc((size_t)(n * row), sizeof(double)), *y = test_alloc((size_t)(n * row), sizeof(double));
+    double *ref = test_alloc((size_t)(n * row), sizeof(double)), *one = test_alloc((size_t)(n * m), sizeof(double));
+    system_case *cases = test_alloc((size_t)heads, sizeof(system_case));
+    for (int64_t h = 0; h < heads; h++) {
+        cases[h] = make_case(parent, n, m, seed + (uint64_t)h);
+        for (int64_t i = 0; i < n; i++) {
+            diag[i * heads + h] = cases[h].diag[i], up[i * heads + h] = cases[h].up[i];
+            down[i * heads + h] = cases[h].down[i];
+            for (int64_t k = 0; k < m; k++) rhs[i * row + h * m + k] = cases[h].rhs[i * m + k];
+        }
+    }
+    float *d32 = test_alloc((size_t)(n * heads), sizeof(float)), *u32 = test_alloc((size_t)(n * heads), sizeof(float));
+    float *w32 = test_alloc((size_t)(n * heads), sizeof(float)), *y32 = test_alloc((size_t)(n * row), sizeof(float));
+    for (int64_t i = 0; i < n * heads; i++) d32[i] = (float)diag[i], u32[i] = (float)up[i], w32[i] = (float)down[i];
+    for (myo_op op = MYO_OP_N; op <= MYO_OP_T; op++) {
+        for (int64_t h = 0; h < heads; h++) {
+            assert_int_equal(myo_solve_ref(parent, n, cases[h].diag, cases[h].up, cases[h].down, op,
+                                           cases[h].rhs, one, m), MYO_OK);
+            for (int64_t i = 0; i < n; i++)
+                for (int64_t k = 0; k < m; k++) ref[i * row + h * m + k] = one[i * m + k];
+        }
+        myo_factor *f = NULL;
+        assert_int_equal(myo_factor_create_heads_f64(t, heads, diag, up, down, &f), MYO_OK);
+        assert_int_equal(myo_factor_heads(f), heads);
+        assert_int_equal(myo_solve_f64(f, op, rhs, y, m), MYO_OK);
+        test_assert_close_f64(y, ref, n * row, ATOL_F64, RTOL_F64, "heads f64 vs reference per head");
+        assert_int_equal(myo_refactor_f64(f, diag, up, down, op, rhs, y, m), MYO_OK);
+        test_assert_close_f64(y, ref, n * row, ATOL_F64, RTOL_F64, "heads refactor+solve vs reference");
+        myo_factor_destroy(&f);
+        for (int64_t i = 0; i < n * row; i++) y32[i] = (float)rhs[i];
+        assert_int_equal(myo_factor_create_heads_f32(t, heads, d32, u32, w32, &f), MYO_OK);
+        assert_int_equal(myo_solve_f32(f, op, y32, y32, m), MYO_OK);
+        test_assert_close_f32(y32, ref, n * row, ATOL_F32, RTOL_F32, "heads f32 vs reference per head");
+        myo_factor_destroy(&f);
+    }
+    for (int64_t h = 0; h < heads; h++) free_case(&cases[h]);
+    free(cases), free(diag), free(up), free(down), free(rhs), free(y), free(ref), free(one);
+    free(d32), free(u32), free(w32), free(y32);
+}
+
+static void test_solve_heads_share_one_walk_and_match_each_system(void **state)
+{
+    (void)state;
+    myo_tree *t = NULL;
+    assert_int_equal(myo_tree_create_chain(300, &t), MYO_OK);
+    check_heads(t, 3, 5, 1);
+    check_heads(t, 2, 1, 2);
+    myo_tree_destroy(&t);
+    assert_int_equal(myo_tree_create_kary(200, 2, &t), MYO_OK);
+    check_heads(t, 4, 8, 3);
+    check_heads(t, 3, 1, 4);
+    myo_tree_destroy(&t);
+    int64_t parent[250];
+    test_random_forest_parents(250, 3, 5, parent);
+    test_shuffle_labels(parent, 250, 6, NULL);
+    assert_int_equal(myo_tree_create(parent, 250, &t), MYO_OK);
+    check_heads(t, 5, 3, 7);
+    myo_tree_destroy(&t);
+}
+
+static void test_solve_heads_singular_pivot_names_node_and_head(void **state)
+{
+    (void)state;
+    int64_t parent[3] = {-1, 0, 0};
+    /* Two heads; head 1's leaf 2 has a zero pivot. */
+    double diag[6] = {4, 4, 4, 4, 4, 0}, up[6] = {0, 0, 1, 1, 1, 1}, down[6] = {0, 0, 1, 1, 1, 1};
+    myo_tree *t = NULL;
+    myo_factor *f = NULL;
+    assert_int_equal(myo_tree_create(parent, 3, &t), MYO_OK);
+    assert_int_equal(myo_factor_create_heads_f64(t, 2, diag, up, down, &f), MYO_ERR_SINGULAR);
+    assert_non_null(strstr(myo_error_detail(), "node 2 (head 1)"));
+    diag[5] = NAN;
+    assert_int_equal(myo_factor_create_heads_f64(t, 2, diag, up, down, &f), MYO_ERR_DATA);
+    assert_non_null(strstr(myo_error_detail(), "diag[2][1]"));
+    assert_int_equal(myo_factor_create_heads_f64(t, 0, diag, up, down, &f), MYO_ERR_ARG);
+    myo_tree_destroy(&t);
+}
+
 static void test_solve_rejects_bad_arguments(void **state)
 {
     (void)state;
@@ -409,6 +496,8 @@ int main(void)
         cmocka_unit_test(test_solve_float_overflowing_multiplier_is_singular),
         cmocka_unit_test(test_solve_non_finite_coefficient_is_invalid_data),
         cmocka_unit_test(test_solve_refactor_reuses_the_factor_for_new_coefficients),
+        cmocka_unit_test(test_solve_heads_share_one_walk_and_match_each_system),
+        cmocka_unit_test(test_solve_heads_singular_pivot_names_node_and_head),
         cmocka_unit_test(test_solve_rejects_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
