@@ -5,6 +5,7 @@
 #include "myosotis.h"
 
 #include <stddef.h>
+#include <time.h>
 
 #if defined(__GNUC__)
 #define MYO_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
@@ -34,6 +35,23 @@ myo_status myo_fail(myo_status s, const char *fmt, ...) MYO_PRINTF(2, 3);
 /* malloc of count elements of size bytes with overflow check; NULL on failure
  * (the detail is recorded as MYO_ERR_NOMEM naming what). */
 void *myo_alloc(size_t count, size_t size, const char *what);
+
+/* Seconds on the monotonic clock, for myo_phase_times. */
+static inline double myo_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Run the statement(s) and add the seconds they took to acc (variadic, so
+ * that commas in a braced block need no extra parentheses). */
+#define MYO_TIMED(acc, ...)                                                                        \
+    do {                                                                                           \
+        double myo_timed_t0_ = myo_now();                                                          \
+        __VA_ARGS__;                                                                               \
+        (acc) += myo_now() - myo_timed_t0_;                                                        \
+    } while (0)
 
 /* The tree object.  Labels are the caller's; "positions" index the internal
  * pre-order layout in which both solver passes stream through memory. */

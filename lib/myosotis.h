@@ -24,6 +24,7 @@
 #ifndef MYOSOTIS_H
 #define MYOSOTIS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -129,6 +130,8 @@ myo_status myo_factor_create_heads_f64(const myo_tree *t, int64_t heads, const d
 myo_status myo_factor_create_heads_f32(const myo_tree *t, int64_t heads, const float *diag,
                                        const float *up, const float *down, myo_factor **out);
 int64_t myo_factor_heads(const myo_factor *f);
+/* Bytes the factor holds (its arrays and itself). */
+size_t myo_factor_bytes(const myo_factor *f);
 
 /* Factor M and solve op(M) Y = R: on a chain in one sweep (the pivots are
  * computed during the solver's first pass, where their dependent chain of
@@ -229,6 +232,39 @@ typedef struct {
 myo_status myo_system_write_h5(const char *path, const myo_system *s, const myo_attr *attrs,
                                int n_attrs);
 
+/* ------------------------------------------- attention-like layer parameters */
+
+/* The four projections of the Myosotis layer and of dense attention, each
+ * (D, D) row-major, borrowed: Q = X Wq, K = X Wk, V = X Wv, out = Y Wo. */
+typedef struct {
+    const float *wq, *wk, *wv, *wo;
+} myo_qkvo_weights_f32;
+typedef struct {
+    const double *wq, *wk, *wv, *wo;
+} myo_qkvo_weights_f64;
+
+/* Where a backward pass writes their gradients, each (D, D): overwritten,
+ * not accumulated, and summed over the batch. */
+typedef struct {
+    float *wq, *wk, *wv, *wo;
+} myo_qkvo_grads_f32;
+typedef struct {
+    double *wq, *wk, *wv, *wo;
+} myo_qkvo_grads_f64;
+
+/* ------------------------------------------------------- phase timings */
+
+/* Wall-clock seconds (CLOCK_MONOTONIC) of the phases of a layer's last
+ * forward and last backward call, summed over the batch: "projection" is
+ * every product with a weight matrix (input and output projections and
+ * their gradients), "mixing" everything else -- the token mixing that
+ * tells the layers apart (pooling, scores, tree solves, softmax, scans,
+ * convolutions, gates). */
+typedef struct {
+    double forward_projection, forward_mixing;
+    double backward_projection, backward_mixing;
+} myo_phase_times;
+
 /* ---------------------------------------------- random systems (tests, benchmarks) */
 
 /* splitmix64: a small seedable generator; the same seed gives the same
@@ -265,5 +301,9 @@ void myo_random_values(double *v, int64_t count, myo_rng *r);
 }
 #endif
 
+/* The layers: Myosotis, and the dense-attention and SSM baselines. */
+#include "myosotis_layer.h"
+#include "myosotis_attention.h"
+#include "myosotis_ssm.h"
 
 #endif /* MYOSOTIS_H */

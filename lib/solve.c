@@ -40,6 +40,22 @@ myo_precision myo_factor_precision(const myo_factor *f) { return f->precision; }
 
 int64_t myo_factor_heads(const myo_factor *f) { return f ? f->heads : 0; }
 
+/* The bytes of a factor's block; *update_bytes receives those of its
+ * leading pivot-update array (doubles: (H,) on a chain, (N, H) otherwise). */
+static size_t block_bytes(const myo_tree *t, int64_t heads, size_t real_size, size_t *update_bytes)
+{
+    size_t nh = (size_t)t->n * (size_t)heads;
+    *update_bytes = (t->is_chain ? (size_t)heads : nh) * sizeof(double);
+    return *update_bytes + (3 * nh + (size_t)heads) * real_size;
+}
+
+size_t myo_factor_bytes(const myo_factor *f)
+{
+    if (!f) return 0;
+    size_t updates;
+    return sizeof *f + block_bytes(f->tree, f->heads, f->precision == MYO_F32 ? 4 : 8, &updates);
+}
+
 const char *myo_solve_kernel_name(const myo_factor *f)
 {
     return f && f->tree->is_chain ? "chain" : "tree";
@@ -53,10 +69,9 @@ static myo_status factor_alloc(const myo_tree *t, int64_t heads, myo_precision p
                         (long long)heads, (long long)t->n);
     myo_factor *f = calloc(1, sizeof *f);
     if (!f) return myo_fail(MYO_ERR_NOMEM, "myo_factor_create: cannot allocate the factor");
-    size_t nh = (size_t)t->n * (size_t)heads;
+    size_t nh = (size_t)t->n * (size_t)heads, update_bytes;
     /* The pivot updates (doubles) first, for alignment. */
-    size_t update_bytes = (t->is_chain ? (size_t)heads : nh) * sizeof(double);
-    char *block = myo_alloc(update_bytes + (3 * nh + (size_t)heads) * real_size, 1, "factor arrays");
+    char *block = myo_alloc(block_bytes(t, heads, real_size, &update_bytes), 1, "factor arrays");
     if (!block) {
         free(f);
         return MYO_ERR_NOMEM;

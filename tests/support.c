@@ -342,3 +342,19 @@ void test_assert_one_line(const char *err, const char *tool, const char *const *
     for (; mentions && *mentions; mentions++)
         if (!strstr(err, *mentions)) fail_msg("stderr does not mention \"%s\": %s", *mentions, err);
 }
+
+/* ------------------------------------- float/double copies (test_layer.c) */
+
+void test_round_to_f32(double *v, float *f, int64_t count)
+{
+    for (int64_t i = 0; i < count; i++) {
+        float r = (float)v[i];
+        v[i] = r;
+        if (f) f[i] = r;
+    }
+}
+
+void test_widen_to_f64(const float *f, double *out, int64_t count)
+{
+    for (int64_t i = 0; i < count; i++) out[i] = f[i];
+}

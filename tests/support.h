@@ -102,4 +102,13 @@ __attribute__((returns_nonnull))
 #endif
 void *test_alloc(size_t count, size_t size);
 
+/* ------------------------------------- float/double copies (test_layer.c) */
+
+/* Round v (count,) to float precision in place and, when f is not NULL,
+ * store the float copy in f (count,): a double oracle and a float kernel
+ * then see exactly the same inputs. */
+void test_round_to_f32(double *v, float *f, int64_t count);
+/* out (count,) = f (count,) widened to double. */
+void test_widen_to_f64(const float *f, double *out, int64_t count);
+
 #endif
