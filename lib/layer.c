@@ -28,8 +28,7 @@ struct myo_layer_work {
     /* kept by forward for backward, (max_batch, N, D) */
     float *x_all, *q, *k, *y;
     float *s_up, *s_down;    /* (max_batch, N, H) */
-    float *diag, *up, *down; /* (N, H) scratch of forward */
-    double *acc;             /* (N, H) scratch of forward: diag before rounding */
+    float *w_up, *w_down;    /* (N, H) scratch of forward: the edge weights */
     float *inv_count;        /* (N - n,) 1 / (children of each virtual node) */
     myo_factor **factor;     /* (max_batch,) the H matrices of each sequence */
     size_t block_bytes;
@@ -145,32 +144,19 @@ static void pool_virtual_rows_adjoint(const myo_tree *t, const float *inv_count,
 }
 
 /* float (double) rounded towards +Inf. */
-static inline float round_up_f32(double a)
-{
-    float f = (float)a;
-    return (double)f < a ? nextafterf(f, INFINITY) : f;
-}
-
-/* q, k (N, D) -> diag, up, down, s_up, s_down (N, H): the coefficients of
- * the H matrices I + L of one sequence (see myosotis_layer.h).  s_up and
- * s_down may be NULL; acc (N, H) is scratch.  Rows are visited by label,
- * q_i and k_i streaming, the parent's rows and acc[p] read at random.
- *
- * Why diag is summed in double and rounded up: in float, 1 + sum of
- * weights loses the identity once the weights reach ~1e6 (ulp >= 0.1),
- * and round-to-nearest could leave a row sum below 0, so that the stored
- * matrix would no longer be diagonally dominant.  Rounded up, every row of
- * the stored matrix sums to >= 1 exactly: the pivots stay >= 1 and every
- * output a (sub-)convex combination of the values, for any finite scores. */
-static void build_coefficients(const myo_tree *t, const myo_layer_config *cfg, const float *q,
-                               const float *k, double *acc, float *diag, float *up, float *down,
-                               float *s_up, float *s_down)
+/* q, k (N, D) -> w_up, w_down, s_up, s_down (N, H): the edge weights of the
+ * H matrices I + L of one sequence (see myosotis_layer.h), 0 at roots and
+ * for the direction left out.  s_up and s_down may be NULL.  Rows are
+ * visited by label, q_i and k_i streaming, the parent's rows read at
+ * random.  The solver takes the weights themselves
+ * (myo_refactor_laplacian_f32): a float diag = 1 + sum of weights would
+ * lose the identity once the weights reach ~1e7. */
+static void build_weights(const myo_tree *t, const myo_layer_config *cfg, const float *q,
+                          const float *k, float *w_up, float *w_down, float *s_up, float *s_down)
 {
     const int64_t N = t->n, D = cfg->d_model, H = cfg->heads, d = D / H;
     const float scale = (float)(1.0 / sqrt((double)d));
     const int want_up = cfg->direction != MYO_DIR_DOWN, want_down = cfg->direction != MYO_DIR_UP;
-    for (int64_t j = 0; j < N * H; j++)
-        acc[j] = 1.0;
     for (int64_t i = 0; i < N; i++) {
         const int64_t p = t->parent[i];
         for (int64_t h = 0; h < H; h++) {
@@ -183,14 +169,11 @@ static void build_coefficients(const myo_tree *t, const myo_layer_config *cfg, c
                 sd = scale * dot_f32(q + p * D + h * d, k + i * D + h * d, d);
                 wd = myo_softplus_vf(sd, NULL);
             }
-            up[i * H + h] = -wu, down[i * H + h] = -wd;
+            w_up[i * H + h] = wu, w_down[i * H + h] = wd;
             if (s_up) s_up[i * H + h] = su;
             if (s_down) s_down[i * H + h] = sd;
-            if (p >= 0) acc[i * H + h] += wu, acc[p * H + h] += wd;
         }
     }
-    for (int64_t j = 0; j < N * H; j++)
-        diag[j] = round_up_f32(acc[j]);
 }
 
 myo_status myo_layer_coefficients_f32(const myo_tree *tree, const myo_layer_config *cfg,
@@ -201,9 +184,19 @@ myo_status myo_layer_coefficients_f32(const myo_tree *tree, const myo_layer_conf
         return myo_fail(MYO_ERR_ARG,
                         "myo_layer_coefficients_f32: tree, q, k, diag, up and down are required");
     MYO_CHECK(myo_layer_config_check(cfg));
-    double *acc = myo_alloc((size_t)(tree->n * cfg->heads), sizeof(double), "coefficient sums");
+    const int64_t N = tree->n, H = cfg->heads;
+    build_weights(tree, cfg, q, k, up, down, s_up, s_down);
+    /* The explicit form: diag = 1 + w_up + the children's w_down (summed in
+     * double), up = -w_up, down = -w_down. */
+    double *acc = myo_alloc((size_t)(N * H), sizeof(double), "coefficient sums");
     if (!acc) return MYO_ERR_NOMEM;
-    build_coefficients(tree, cfg, q, k, acc, diag, up, down, s_up, s_down);
+    for (int64_t j = 0; j < N * H; j++) acc[j] = 1.0;
+    for (int64_t i = 0; i < N; i++)
+        for (int64_t h = 0; h < H && tree->parent[i] >= 0; h++) {
+            acc[i * H + h] += up[i * H + h];
+            acc[tree->parent[i] * H + h] += down[i * H + h];
+        }
+    for (int64_t j = 0; j < N * H; j++) diag[j] = (float)acc[j], up[j] = -up[j], down[j] = -down[j];
     free(acc);
     return MYO_OK;
 }
@@ -244,11 +237,9 @@ static void carve_forward(myo_layer_work *ws, carver *c)
     ws->y = carve(c, B * N * D);
     ws->s_up = carve(c, B * N * H);
     ws->s_down = carve(c, B * N * H);
-    ws->diag = carve(c, N * H);
-    ws->up = carve(c, N * H);
-    ws->down = carve(c, N * H);
+    ws->w_up = carve(c, N * H);
+    ws->w_down = carve(c, N * H);
     ws->inv_count = carve(c, N - ws->n);
-    ws->acc = carve_bytes(c, (size_t)(N * H) * sizeof(double));
 }
 
 void myo_layer_work_destroy(myo_layer_work **ws)
@@ -308,11 +299,9 @@ myo_status myo_layer_work_create(const myo_tree *tree, const myo_layer_config *c
             if (tree->parent[i] >= n) ws->inv_count[tree->parent[i] - n] += 1.0f;
         for (int64_t v = 0; v < N - n; v++)
             ws->inv_count[v] = ws->inv_count[v] > 0 ? 1.0f / ws->inv_count[v] : 0.0f;
-        /* Start every factor on M = I; forward refactors it in place. */
-        for (int64_t j = 0; j < N * H; j++)
-            ws->diag[j] = 1, ws->up[j] = 0, ws->down[j] = 0;
+        /* Factor storage only; forward refactors it in place. */
         for (int64_t b = 0; b < max_batch && s == MYO_OK; b++)
-            s = myo_factor_create_heads_f32(tree, H, ws->diag, ws->up, ws->down, &ws->factor[b]);
+            s = myo_factor_create_empty(tree, H, MYO_F32, &ws->factor[b]);
     }
     if (s != MYO_OK) {
         myo_layer_work_destroy(&ws);
@@ -424,10 +413,11 @@ myo_status myo_layer_forward_f32(myo_layer_work *ws, const myo_qkvo_weights_f32 
         float *yb = ws->y + b * N * D;
         myo_status s = MYO_OK;
         MYO_TIMED(*mix, {
-            build_coefficients(t, &ws->cfg, ws->q + b * N * D, ws->k + b * N * D, ws->acc,
-                               ws->diag, ws->up, ws->down, ws->s_up + b * N * H,
+            build_weights(t, &ws->cfg, ws->q + b * N * D, ws->k + b * N * D, ws->w_up,
+                          ws->w_down, ws->s_up + b * N * H,
                                ws->s_down + b * N * H);
-            s = myo_refactor_f32(ws->factor[b], ws->diag, ws->up, ws->down, MYO_OP_N, yb, yb, d);
+            s = myo_refactor_laplacian_f32(ws->factor[b], ws->w_up, ws->w_down, MYO_OP_N, yb, yb,
+                                           d);
         });
         MYO_CHECK(s);
     }

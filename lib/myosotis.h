@@ -130,6 +130,10 @@ myo_status myo_factor_create_heads_f64(const myo_tree *t, int64_t heads, const d
 myo_status myo_factor_create_heads_f32(const myo_tree *t, int64_t heads, const float *diag,
                                        const float *up, const float *down, myo_factor **out);
 int64_t myo_factor_heads(const myo_factor *f);
+/* The storage of a factor of H matrices on t without pivots yet: solves
+ * refuse it until a myo_refactor_* succeeds. */
+myo_status myo_factor_create_empty(const myo_tree *t, int64_t heads, myo_precision precision,
+                                   myo_factor **out);
 /* Bytes the factor holds (its arrays and itself). */
 size_t myo_factor_bytes(const myo_factor *f);
 
@@ -157,6 +161,19 @@ myo_status myo_refactor_f64(myo_factor *f, const double *diag, const double *up,
                             int64_t m);
 myo_status myo_refactor_f32(myo_factor *f, const float *diag, const float *up, const float *down,
                             myo_op op, const float *rhs, float *out, int64_t m);
+
+/* The same for M = I + L, L the row-Laplacian of edge weights w_up, w_down
+ * >= 0 ((N, H) like the coefficients): diag = 1 + w_up (not at roots) + the
+ * children's w_down, up = -w_up, down = -w_down -- the Myosotis layer's
+ * matrices.  diag is never formed: the pivots grow from the row excess
+ * e_i = 1 + sum_c w_down_c e_c / a'_c, a'_i = e_i + w_up_i, a sum of positive
+ * terms, so they stay accurate however large the weights (a float diag of
+ * 1e7 would have lost the 1).  A negative or non-finite weight is
+ * MYO_ERR_DATA naming it. */
+myo_status myo_refactor_laplacian_f64(myo_factor *f, const double *w_up, const double *w_down,
+                                      myo_op op, const double *rhs, double *out, int64_t m);
+myo_status myo_refactor_laplacian_f32(myo_factor *f, const float *w_up, const float *w_down,
+                                      myo_op op, const float *rhs, float *out, int64_t m);
 
 myo_precision myo_factor_precision(const myo_factor *f);
 

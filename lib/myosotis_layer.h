@@ -106,14 +106,12 @@ size_t myo_layer_work_bytes(const myo_layer_work *ws);
  * MYO_ERR_ARG for NULL arguments or a bad batch; MYO_ERR_DATA or
  * MYO_ERR_SINGULAR from the solver when x or the weights are not finite.
  * Finite inputs do not fail and give no Inf or NaN: softplus saturates,
- * and the stored matrices keep row sums >= 1 (see
- * myo_layer_coefficients_f32), so their pivots are >= 1 and each output a
- * bounded average of the values.
+ * and the solver takes the edge weights in Laplacian form
+ * (myo_refactor_laplacian_f32), whose pivots are sums of positive terms,
+ * >= 1, so each output is a bounded average of the values.
  * Accuracy: float32 throughout, within 1e-4 relative of the double
- * reference for ordinary scores.  With both directions the error grows
- * with the edge weights w, as float cannot hold the identity of I + L
- * beside a diagonal of size w: about 1e-6 at scores ~1e3, 1e-4 at ~1e5,
- * 1e-1 at ~1e7.  A single direction stays accurate at any score. */
+ * reference, in every direction and at any score (tested up to ~1e7,
+ * where a float diagonal 1 + sum of weights would have lost the 1). */
 myo_status myo_layer_forward_f32(myo_layer_work *ws, const myo_qkvo_weights_f32 *w,
                                  int64_t batch, const float *x, float *y);
 
@@ -131,11 +129,12 @@ myo_status myo_layer_backward_f32(myo_layer_work *ws, const myo_qkvo_weights_f32
  * head h on channels [h d, (h + 1) d) -- writes diag, up, down (N, H) and,
  * when not NULL, the scores s_up, s_down (N, H).  At roots up = down =
  * s_up = s_down = 0; with MYO_DIR_UP down = s_down = 0, with MYO_DIR_DOWN
- * up = s_up = 0.  diag is summed in double and rounded up to float, so
- * each row of the stored matrix sums to >= 1 exactly (rounded to nearest,
- * a diagonal ~1e7 could lose the identity and the row its dominance).
- * Forward builds its matrices with this function (which allocates an
- * (N, H) double scratch here, not in forward).
+ * up = s_up = 0; diag = 1 + w_up + the children's w_down is summed in
+ * double, then rounded.  The edge weights come from the code forward uses;
+ * forward itself hands them to the solver in Laplacian form
+ * (myo_refactor_laplacian_f32) and never forms diag, which in float loses
+ * the identity once the weights reach ~1e7.  Allocates an (N, H) double
+ * scratch.
  * MYO_ERR_ARG for NULL arguments or a bad configuration. */
 myo_status myo_layer_coefficients_f32(const myo_tree *tree, const myo_layer_config *cfg,
                                       const float *q, const float *k, float *diag, float *up,

@@ -28,6 +28,7 @@ struct myo_factor {
     void *max_child;      /* (H,) scratch of the factor sweep */
 };
 
+
 void myo_factor_destroy(myo_factor **f)
 {
     if (!f || !*f) return;
@@ -87,6 +88,18 @@ static myo_status factor_alloc(const myo_tree *t, int64_t heads, myo_precision p
     f->max_child = block + update_bytes + 3 * nh * real_size;
     *out = f;
     return MYO_OK;
+}
+
+myo_status myo_factor_create_empty(const myo_tree *t, int64_t heads, myo_precision precision,
+                                   myo_factor **out)
+{
+    if (!out) return myo_fail(MYO_ERR_ARG, "myo_factor_create_empty: out is NULL");
+    *out = NULL;
+    if (!t || heads < 1 || (precision != MYO_F64 && precision != MYO_F32))
+        return myo_fail(MYO_ERR_ARG, "myo_factor_create_empty: need a tree, heads >= 1 and a "
+                                     "precision");
+    return factor_alloc(t, heads, precision, precision == MYO_F32 ? sizeof(float) : sizeof(double),
+                        out);
 }
 
 static myo_status check_solve_args(const myo_factor *f, myo_precision precision, myo_op op,

@@ -82,12 +82,17 @@ static inline void FN(row_sub_desc)(REAL *y, const REAL *x, REAL a, int64_t m)
 typedef struct {
     const REAL *diag, *up, *down;
 } FN(coeffs);
+/* diag == NULL is the Laplacian form M = I + L: up and down then hold the
+ * edge weights w_up, w_down >= 0 (up = -w_up, down = -w_down, diag = 1 +
+ * w_up + the children's w_down), and the pivots grow from the row excess
+ *     e_i = 1 + sum_c w_down_c e_c / a'_c,   a'_i = e_i + w_up_i,
+ * a sum of positive terms: no cancellation, however large the weights. */
 
 /* Name the first failing check of node `label`, head h (the slow path of
  * finish_pivot): a non-finite coefficient, a zero or non-finite pivot, or
  * a multiplier that overflows REAL. */
-static myo_status FN(pivot_failure)(int64_t label, int64_t h, int64_t heads, double diag, double b,
-                                    double c, double a)
+static myo_status FN(pivot_failure)(int64_t label, int64_t h, int64_t heads, int laplacian,
+                                    double diag, double b, double c, double a)
 {
     char node[64], index[64];
     if (heads > 1) {
@@ -97,11 +102,16 @@ static myo_status FN(pivot_failure)(int64_t label, int64_t h, int64_t heads, dou
         snprintf(node, sizeof node, "node %lld", (long long)label);
         snprintf(index, sizeof index, "[%lld]", (long long)label);
     }
+    const char *b_name = laplacian ? "w_up" : "up", *c_name = laplacian ? "w_down" : "down";
+    double b_value = laplacian ? -b : b, c_value = laplacian ? -c : c;
     if (!isfinite(diag) || !isfinite(b) || !isfinite(c)) {
-        const char *name = !isfinite(diag) ? "diag" : !isfinite(b) ? "up" : "down";
+        const char *name = !isfinite(diag) ? "diag" : !isfinite(b) ? b_name : c_name;
         return myo_fail(MYO_ERR_DATA, "%s%s = %g is not finite", name, index,
-                        !isfinite(diag) ? diag : !isfinite(b) ? b : c);
+                        !isfinite(diag) ? diag : !isfinite(b) ? b_value : c_value);
     }
+    if (laplacian && (b_value < 0 || c_value < 0))
+        return myo_fail(MYO_ERR_DATA, "%s%s = %g is negative: Laplacian weights must be >= 0",
+                        b_value < 0 ? b_name : c_name, index, b_value < 0 ? b_value : c_value);
     if (a == 0.0 || !isfinite(a))
         return myo_fail(MYO_ERR_SINGULAR,
                         "pivot of %s is %g after eliminating its subtree: the matrix is "
@@ -122,21 +132,27 @@ static myo_status FN(pivot_failure)(int64_t label, int64_t h, int64_t heads, dou
  * are folded into one branch. */
 static MYO_ALWAYS_INLINE myo_status FN(finish_pivot)(myo_factor *f, const FN(coeffs) *k,
                                                      int64_t pos, int64_t label, int64_t h,
-                                                     int is_root, double a, REAL max_child,
+                                                     int is_root, double x, REAL max_child,
                                                      double *update)
 {
     const int64_t H = f->heads, at = pos * H + h, from = label * H + h;
     REAL *inv = f->inv, *b = f->up, *c = f->down;
+    const int laplacian = k->diag == NULL;
     REAL bb = is_root ? 0 : k->up[from], cc = is_root ? 0 : k->down[from];
+    /* Laplacian form: x is the excess e, the weights must be >= 0. */
+    int weights_ok = !laplacian || ((bb >= 0) & (cc >= 0));
+    if (laplacian) bb = -bb, cc = -cc;
+    double diag = laplacian ? 1.0 : k->diag[from];
+    double a = laplacian ? x - (double)bb : x;
     double ia = 1.0 / a;
     REAL ir = (REAL)ia;
     REAL big = fabs(bb) > fabs(cc) ? fabs(bb) : fabs(cc);
     big = big > max_child ? big : max_child;
-    if (!(isfinite(k->diag[from]) & isfinite(bb) & isfinite(cc) & (a != 0.0) & isfinite(a) &
+    if (!(isfinite(diag) & isfinite(bb) & isfinite(cc) & weights_ok & (a != 0.0) & isfinite(a) &
           (ir != 0) & isfinite(ir) & isfinite(big * ir)))
-        return FN(pivot_failure)(label, h, H, k->diag[from], bb, cc, a);
+        return FN(pivot_failure)(label, h, H, laplacian, diag, bb, cc, a);
     inv[at] = ir, b[at] = bb, c[at] = cc;
-    *update = (double)cc * (double)bb * ia;
+    *update = (double)cc * (laplacian ? x : (double)bb) * ia;
     return MYO_OK;
 }
 
@@ -153,8 +169,8 @@ static MYO_ALWAYS_INLINE myo_status FN(factor_tree_heads)(const myo_tree *t, myo
     REAL *max_child = f->max_child;
     for (int64_t pos = t->n - 1; pos >= 0; pos--) {
         int64_t label = order[pos], end = pos + subtree[pos];
-        double *a = upd + pos * H;
-        for (int64_t h = 0; h < H; h++) a[h] = k->diag[label * H + h], max_child[h] = 0;
+        double *a = upd + pos * H; /* a'_i, or the excess e_i in the Laplacian form */
+        for (int64_t h = 0; h < H; h++) a[h] = k->diag ? k->diag[label * H + h] : 1.0, max_child[h] = 0;
         for (int64_t ch = pos + 1; ch < end; ch += subtree[ch])
             for (int64_t h = 0; h < H; h++) {
                 a[h] -= upd[ch * H + h];
@@ -257,11 +273,12 @@ static MYO_ALWAYS_INLINE myo_status FN(pass1_chain_node)(int64_t n, myo_factor *
                 REAL bu = fabs(up_pos[(i + 1) * H + h]), bd = fabs(down_pos[(i + 1) * H + h]);
                 max_child = bu > bd ? bu : bd;
             }
-            double a = k->diag[i * H + h] - update[h];
-            MYO_CHECK(FN(finish_pivot)(f, k, i, i, h, i == 0, a, max_child, &update[h]));
+            double x = (k->diag ? k->diag[i * H + h] : 1.0) - update[h];
+            MYO_CHECK(FN(finish_pivot)(f, k, i, i, h, i == 0, x, max_child, &update[h]));
             /* The same update, but dividing by a' rather than multiplying by
              * its inverse: one operation less on the dependent chain. */
-            update[h] = (double)down_pos[i * H + h] * (double)up_pos[i * H + h] / a;
+            double b = up_pos[i * H + h], a = k->diag ? x : x - b;
+            update[h] = (double)down_pos[i * H + h] * (k->diag ? b : x) / a;
         }
     }
     if (H == 1 && m == 1) { /* the scalar recurrence, as LAPACK's pttrs runs it */
@@ -354,21 +371,37 @@ static myo_status FN(run)(myo_factor *f, const FN(coeffs) *k, myo_op op, const R
     return MYO_OK;
 }
 
+/* Refactor with coefficients k (either form), then solve when m > 0. */
+static myo_status FN(refactor_with)(myo_factor *f, const FN(coeffs) *k, myo_op op, const REAL *rhs,
+                                    REAL *out, int64_t m, const char *who)
+{
+    if (f->precision != PREC)
+        return myo_fail(MYO_ERR_ARG, "%s: the factor was made in %s, the call is for %s", who,
+                        f->precision == MYO_F64 ? "double" : "float",
+                        PREC == MYO_F64 ? "double" : "float");
+    if (m < 0) return myo_fail(MYO_ERR_ARG, "%s: m = %lld, need m >= 0", who, (long long)m);
+    if (m > 0) MYO_CHECK(check_solve_args(f, PREC, op, rhs, out, m, sizeof(REAL)));
+    myo_status s = FN(run)(f, k, op, rhs, out, m);
+    f->valid = s == MYO_OK;
+    return s;
+}
+
 myo_status FN(myo_refactor)(myo_factor *f, const REAL *diag, const REAL *up, const REAL *down,
                             myo_op op, const REAL *rhs, REAL *out, int64_t m)
 {
     if (!f || !diag || !up || !down)
         return myo_fail(MYO_ERR_ARG, "myo_refactor: factor, diag, up and down are required");
-    if (f->precision != PREC)
-        return myo_fail(MYO_ERR_ARG, "myo_refactor: the factor was made in %s, the call is for %s",
-                        f->precision == MYO_F64 ? "double" : "float",
-                        PREC == MYO_F64 ? "double" : "float");
-    if (m < 0) return myo_fail(MYO_ERR_ARG, "myo_refactor: m = %lld, need m >= 0", (long long)m);
-    if (m > 0) MYO_CHECK(check_solve_args(f, PREC, op, rhs, out, m, sizeof(REAL)));
     FN(coeffs) k = {diag, up, down};
-    myo_status s = FN(run)(f, &k, op, rhs, out, m);
-    f->valid = s == MYO_OK;
-    return s;
+    return FN(refactor_with)(f, &k, op, rhs, out, m, "myo_refactor");
+}
+
+myo_status FN(myo_refactor_laplacian)(myo_factor *f, const REAL *w_up, const REAL *w_down,
+                                      myo_op op, const REAL *rhs, REAL *out, int64_t m)
+{
+    if (!f || !w_up || !w_down)
+        return myo_fail(MYO_ERR_ARG, "myo_refactor_laplacian: factor, w_up and w_down are required");
+    FN(coeffs) k = {NULL, w_up, w_down};
+    return FN(refactor_with)(f, &k, op, rhs, out, m, "myo_refactor_laplacian");
 }
 
 myo_status FN(myo_factor_create_heads)(const myo_tree *t, int64_t heads, const REAL *diag,

@@ -453,6 +453,82 @@ static void test_solve_heads_singular_pivot_names_node_and_head(void **state)
     myo_tree_destroy(&t);
 }
 
+/* M = I + L from weights w (N, H) scaled by `scale`: the explicit coefficients (double). */
+static void laplacian_coeffs(const int64_t *parent, int64_t n, int64_t heads, const double *w_up,
+                             const double *w_down, double *diag, double *up, double *down)
+{
+    for (int64_t i = 0; i < n * heads; i++) diag[i] = 1.0, up[i] = down[i] = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t h = 0; h < heads && parent[i] >= 0; h++) {
+            up[i * heads + h] = -w_up[i * heads + h], down[i * heads + h] = -w_down[i * heads + h];
+            diag[i * heads + h] += w_up[i * heads + h];
+            diag[parent[i] * heads + h] += w_down[i * heads + h];
+        }
+}
+
+static void test_solve_laplacian_form_stays_accurate_for_huge_weights(void **state)
+{
+    (void)state;
+    const int64_t heads = 2, m = 3;
+    for (int kind = 0; kind < 2; kind++) { /* the chain kernel and the tree kernel */
+        myo_tree *t = NULL;
+        assert_int_equal(kind ? myo_tree_create_kary(300, 2, &t) : myo_tree_create_chain(300, &t), MYO_OK);
+        int64_t n = myo_tree_num_nodes(t), nh = n * heads;
+        const int64_t *parent = myo_tree_parents(t);
+        double *wu = test_alloc((size_t)nh, sizeof(double)), *wd = test_alloc((size_t)nh, sizeof(double));
+        double *diag = test_alloc((size_t)nh, sizeof(double)), *up = test_alloc((size_t)nh, sizeof(double));
+        double *down = test_alloc((size_t)nh, sizeof(double));
+        double *v = test_alloc((size_t)(n * heads * m), sizeof(double)), *ref = test_alloc((size_t)(n * heads * m), sizeof(double));
+        float *wu32 = test_alloc((size_t)nh, sizeof(float)), *wd32 = test_alloc((size_t)nh, sizeof(float));
+        float *y32 = test_alloc((size_t)(n * heads * m), sizeof(float));
+        for (int pass = 0; pass < 2; pass++) {
+            /* pass 0: weights in (0, 3); pass 1: up to 1e7, as softplus of extreme scores. */
+            myo_rng r = myo_rng_seed(90 + (uint64_t)pass);
+            for (int64_t i = 0; i < nh; i++) {
+                double e = pass ? myo_rng_uniform(&r, -2.0, 7.0) : 0.0;
+                wu[i] = myo_rng_uniform(&r, 0.0, 3.0) * pow(10.0, e);
+                wd[i] = myo_rng_uniform(&r, 0.0, 3.0) * pow(10.0, pass ? myo_rng_uniform(&r, -2.0, 7.0) : 0.0);
+                wu32[i] = (float)wu[i], wd32[i] = (float)wd[i];
+                wu[i] = wu32[i], wd[i] = wd32[i]; /* the same matrix in both precisions */
+            }
+            test_random_values(v, n * heads * m, 91);
+            laplacian_coeffs(parent, n, heads, wu, wd, diag, up, down);
+            myo_factor *f = NULL;
+            assert_int_equal(myo_factor_create_heads_f64(t, heads, diag, up, down, &f), MYO_OK);
+            assert_int_equal(myo_solve_f64(f, MYO_OP_N, v, ref, m), MYO_OK);
+            /* The double Laplacian form agrees with the explicit one. */
+            double *y64 = test_alloc((size_t)(n * heads * m), sizeof(double));
+            assert_int_equal(myo_refactor_laplacian_f64(f, wu, wd, MYO_OP_T, v, y64, m), MYO_OK);
+            double *yt = test_alloc((size_t)(n * heads * m), sizeof(double));
+            assert_int_equal(myo_refactor_f64(f, diag, up, down, MYO_OP_T, v, yt, m), MYO_OK);
+            /* With weights of 1e7 the explicit form itself loses eps 1e7 ~ 2e-9. */
+            test_assert_close_f64(y64, yt, n * heads * m, pass ? 1e-8 : 1e-12, 1e-10,
+                                  "laplacian f64 vs explicit, M^T");
+            myo_factor_destroy(&f);
+            free(y64), free(yt);
+            /* Float: outputs are convex combinations of v (|v| <= 1), so an
+             * absolute tolerance against the double solution is the right scale. */
+            float *diag32 = test_alloc((size_t)nh, sizeof(float)), *zero32 = test_alloc((size_t)nh, sizeof(float));
+            for (int64_t i = 0; i < nh; i++) diag32[i] = 1.0f; /* M = I until the refactor */
+            assert_int_equal(myo_factor_create_heads_f32(t, heads, diag32, zero32, zero32, &f), MYO_OK);
+            for (int64_t i = 0; i < n * heads * m; i++) y32[i] = (float)v[i];
+            assert_int_equal(myo_refactor_laplacian_f32(f, wu32, wd32, MYO_OP_N, y32, y32, m), MYO_OK);
+            test_assert_close_f32(y32, ref, n * heads * m, 2e-5, 0.0,
+                                  pass ? "laplacian f32, weights up to 1e7" : "laplacian f32, moderate weights");
+            /* Negative weights are invalid data. */
+            float keep = wd32[heads];
+            wd32[heads] = -1.0f;
+            assert_int_equal(myo_refactor_laplacian_f32(f, wu32, wd32, MYO_OP_N, NULL, NULL, 0), MYO_ERR_DATA);
+            assert_non_null(strstr(myo_error_detail(), "w_down"));
+            wd32[heads] = keep;
+            myo_factor_destroy(&f);
+            free(diag32), free(zero32);
+        }
+        free(wu), free(wd), free(diag), free(up), free(down), free(v), free(ref), free(wu32), free(wd32), free(y32);
+        myo_tree_destroy(&t);
+    }
+}
+
 static void test_solve_rejects_bad_arguments(void **state)
 {
     (void)state;
@@ -498,6 +574,7 @@ int main(void)
         cmocka_unit_test(test_solve_refactor_reuses_the_factor_for_new_coefficients),
         cmocka_unit_test(test_solve_heads_share_one_walk_and_match_each_system),
         cmocka_unit_test(test_solve_heads_singular_pivot_names_node_and_head),
+        cmocka_unit_test(test_solve_laplacian_form_stays_accurate_for_huge_weights),
         cmocka_unit_test(test_solve_rejects_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
