@@ -358,3 +358,10 @@ void test_widen_to_f64(const float *f, double *out, int64_t count)
 {
     for (int64_t i = 0; i < count; i++) out[i] = f[i];
 }
+
+double test_max_abs(const double *v, int64_t count)
+{
+    double m = 0.0;
+    for (int64_t i = 0; i < count; i++) m = fmax(m, fabs(v[i]));
+    return m;
+}

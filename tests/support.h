@@ -110,5 +110,7 @@ void *test_alloc(size_t count, size_t size);
 void test_round_to_f32(double *v, float *f, int64_t count);
 /* out (count,) = f (count,) widened to double. */
 void test_widen_to_f64(const float *f, double *out, int64_t count);
+/* max |v_i| over count values (0 for none). */
+double test_max_abs(const double *v, int64_t count);
 
 #endif

@@ -89,13 +89,6 @@ static float *to_f32(const double *a, int64_t count)
     return f;
 }
 
-static double max_abs(const double *a, int64_t count)
-{
-    double m = 0;
-    for (int64_t i = 0; i < count; i++)
-        m = fmax(m, fabs(a[i]));
-    return m;
-}
 
 /* Results of one pass: y, and with gradients dx (B, n, D), dw[4] (D, D). */
 typedef struct {
@@ -192,12 +185,12 @@ static void compare_results(const problem *p, const result *got, const result *r
     static const char *names[4] = {"dWq", "dWk", "dWv", "dWo"};
     char what[200];
     snprintf(what, sizeof what, "%s: Y", label);
-    double ys = max_abs(ref->y, io_count(p));
+    double ys = test_max_abs(ref->y, io_count(p));
     w->y = fmax(w->y, compare_f32(got->y, ref->y, io_count(p), y_atol_norm, ys, what));
     if (grads) {
-        double gs = max_abs(ref->dx, io_count(p));
+        double gs = test_max_abs(ref->dx, io_count(p));
         for (int i = 0; i < 4; i++)
-            gs = fmax(gs, max_abs(ref->dw[i], p->D * p->D));
+            gs = fmax(gs, test_max_abs(ref->dw[i], p->D * p->D));
         snprintf(what, sizeof what, "%s: dX", label);
         w->grad =
             fmax(w->grad, compare_f32(got->dx, ref->dx, io_count(p), grad_atol_norm, gs, what));

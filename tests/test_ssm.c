@@ -66,19 +66,12 @@ static double *make_values(int64_t count, uint64_t seed, double scale, float **p
     return v;
 }
 
-static double max_abs(const double *v, int64_t count)
-{
-    double m = 0.0;
-    for (int64_t i = 0; i < count; i++)
-        m = fmax(m, fabs(v[i]));
-    return m;
-}
 
 /* got vs ref within tol (max|ref| + |ref|). */
 static void assert_close_scaled(const float *got, const double *ref, int64_t count, double tol,
                                 const char *what)
 {
-    test_assert_close_f32(got, ref, count, fmax(tol * max_abs(ref, count), 1e-300), tol, what);
+    test_assert_close_f32(got, ref, count, fmax(tol * test_max_abs(ref, count), 1e-300), tol, what);
 }
 
 static void assert_all_finite_f32(const float *v, int64_t count, const char *what)
