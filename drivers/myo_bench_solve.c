@@ -12,9 +12,9 @@
  * Every point is validated against myo_solve_ref before it is timed
  * (DESIGN.md section 7).  stdout: a '#' header, then one aligned row per
  * (tree, m), flushed as soon as it is measured. */
-#define _GNU_SOURCE /* dladdr, dlsym, sched_getaffinity */
 #include <config.h>
 
+#include "bench.h"
 #include "cli.h"
 #include "myosotis.h"
 
@@ -24,31 +24,10 @@
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
-#include <sched.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
-#include <unistd.h>
-
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-#include <dlfcn.h> /* part of libc since glibc 2.34: no -ldl needed */
-#define MYO_HAVE_DLADDR 1
-#endif
-
-#if defined(__GNUC__)
-#define BENCH_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
-#else
-#define BENCH_PRINTF(fmt, args)
-#endif
-
-/* OpenBLAS's own queries, declared here because this target is compiled
- * without BLAS_CFLAGS (where cblas.h lives); configure requires OpenBLAS. */
-char *openblas_get_config(void);
-int openblas_get_num_threads(void);
 
 static const char *const TOOL = "myo-bench-solve";
 
@@ -63,19 +42,11 @@ static const char *const TOOL = "myo-bench-solve";
 #define TGT_LAPACK_MIN_M 16    /* ... for m >= 16 ... */
 #define TGT_LAPACK_M1 1.0      /* ... and no slower than LAPACK at m = 1 */
 
-enum { TREE_CHAIN, TREE_KARY, TREE_HEAP };
-
-typedef struct {
-    char name[16]; /* chain, kary2, kary4, heap2, ... */
-    int kind;
-    int arity; /* kary and heap only */
-} tree_spec;
-
 typedef struct {
     int64_t n; /* nodes of chains and heaps; tokens of kary hierarchies */
     int64_t m[MAX_LIST];
     int n_m;
-    tree_spec trees[MAX_LIST];
+    myo_bench_tree_spec trees[MAX_LIST];
     int n_trees;
     int64_t reps, warmup;
     myo_precision prec;
@@ -84,7 +55,7 @@ typedef struct {
 
 /* One tree and its matrix, set up once and shared by every m. */
 typedef struct {
-    tree_spec spec;
+    myo_bench_tree_spec spec;
     myo_tree *tree;
     int64_t N;                      /* nodes: tokens plus virtual nodes */
     void *diag, *up, *down;         /* (N,) working precision, by label */
@@ -105,55 +76,6 @@ typedef struct {
     int same_bits;          /* solve with stored pivots == one-sweep factor+solve, bitwise */
     int valid;
 } bench_row;
-
-/* A cache-eviction buffer, read through before each timed operation. */
-typedef struct {
-    unsigned char *buf;
-    size_t bytes;
-} bench_flush;
-
-static int g_rank = 0; /* diagnostics only; options and data travel as values */
-
-/* ------------------------------------------------------------ diagnostics */
-
-/* One line on stderr, from rank 0, or from this rank when only it knows
- * (any_rank; the rank is named when there are several). */
-BENCH_PRINTF(2, 3)
-static void say(int any_rank, const char *fmt, ...)
-{
-    if (!any_rank && g_rank != 0) return;
-    int size = 1;
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "%s: ", TOOL);
-    if (any_rank && size > 1) fprintf(stderr, "rank %d: ", g_rank);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
-/* MPI_ERRORS_RETURN is installed, so a failed call lands here: the ranks
- * can no longer agree on anything, so stop them all. */
-static void mpi_check(int rc, const char *what)
-{
-    if (rc == MPI_SUCCESS) return;
-    char msg[MPI_MAX_ERROR_STRING];
-    int len = 0;
-    if (MPI_Error_string(rc, msg, &len) != MPI_SUCCESS) snprintf(msg, sizeof msg, "code %d", rc);
-    say(1, "%s failed: %s", what, msg);
-    MPI_Abort(MPI_COMM_WORLD, MYO_EXIT_INTERNAL);
-    exit(MYO_EXIT_INTERNAL);
-}
-
-/* Collective: the worst exit code over the ranks (0 when all are fine). */
-static int agree(int code)
-{
-    int worst = code;
-    mpi_check(MPI_Allreduce(MPI_IN_PLACE, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD),
-              "MPI_Allreduce");
-    return worst;
-}
 
 /* ---------------------------------------------------------------- options */
 
@@ -183,54 +105,6 @@ static void usage(FILE *f)
             "reported, not failed), 2 for a bad command line, 6 when out of memory or on\n"
             "an internal failure, 7 when a point fails validation.\n",
             TOOL);
-}
-
-/* A whole-string integer in [lo, hi] with optional K/M/G suffix. */
-static int parse_int(const char *text, int64_t lo, int64_t hi, int64_t *out)
-{
-    int64_t v;
-    if (myo_cli_parse_size(text, &v) != 0 || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
-
-/* Split a comma list in place; empty items are errors.  Returns the count or -1. */
-static int split_list(char *text, char **items, int max)
-{
-    int count = 0;
-    char *p = text;
-    for (;;) {
-        char *comma = strchr(p, ',');
-        if (comma) *comma = '\0';
-        if (*p == '\0' || count == max) return -1;
-        items[count++] = p;
-        if (!comma) return count;
-        p = comma + 1;
-    }
-}
-
-static int parse_tree(const char *text, tree_spec *out)
-{
-    memset(out, 0, sizeof *out);
-    const char *digits = NULL;
-    if (strcmp(text, "chain") == 0)
-        out->kind = TREE_CHAIN;
-    else if (strncmp(text, "kary", 4) == 0)
-        out->kind = TREE_KARY, digits = text + 4;
-    else if (strncmp(text, "heap", 4) == 0)
-        out->kind = TREE_HEAP, digits = text + 4;
-    else
-        return -1;
-    if (digits) {
-        int64_t k;
-        if (parse_int(digits, 2, 64, &k) != 0 || digits[strspn(digits, "0123456789")] != '\0')
-            return -1;
-        out->arity = (int)k;
-        snprintf(out->name, sizeof out->name, "%.4s%d", text, out->arity);
-    } else {
-        snprintf(out->name, sizeof out->name, "chain");
-    }
-    return 0;
 }
 
 /* Returns -1 to go on, otherwise the exit code (0 after --help/--version). */
@@ -263,9 +137,10 @@ static int parse_options(int argc, char **argv, bench_opts *o)
     while ((c = getopt_long(argc, argv, ":hV", longopts, NULL)) != -1) {
         switch (c) {
         case OPT_N:
-            if (parse_int(optarg, 2, INT64_C(1) << 40, &o->n) != 0) {
-                say(0, "--n: '%s' is not an integer in [2, 2^40] (K, M, G suffixes allowed)",
-                    optarg);
+            if (myo_bench_parse_int(optarg, 2, INT64_C(1) << 40, &o->n) != 0) {
+                myo_bench_say(0,
+                              "--n: '%s' is not an integer in [2, 2^40] (K, M, G suffixes allowed)",
+                              optarg);
                 return MYO_EXIT_USAGE;
             }
             break;
@@ -276,14 +151,14 @@ static int parse_options(int argc, char **argv, bench_opts *o)
             trees_text = optarg;
             break;
         case OPT_REPS:
-            if (parse_int(optarg, 1, 1000000, &o->reps) != 0) {
-                say(0, "--reps: '%s' is not an integer in [1, 1000000]", optarg);
+            if (myo_bench_parse_int(optarg, 1, 1000000, &o->reps) != 0) {
+                myo_bench_say(0, "--reps: '%s' is not an integer in [1, 1000000]", optarg);
                 return MYO_EXIT_USAGE;
             }
             break;
         case OPT_WARMUP:
-            if (parse_int(optarg, 0, 1000000, &o->warmup) != 0) {
-                say(0, "--warmup: '%s' is not an integer in [0, 1000000]", optarg);
+            if (myo_bench_parse_int(optarg, 0, 1000000, &o->warmup) != 0) {
+                myo_bench_say(0, "--warmup: '%s' is not an integer in [0, 1000000]", optarg);
                 return MYO_EXIT_USAGE;
             }
             break;
@@ -293,7 +168,7 @@ static int parse_options(int argc, char **argv, bench_opts *o)
             else if (strcmp(optarg, "double") == 0)
                 o->prec = MYO_F64;
             else {
-                say(0, "--precision: '%s' is neither single nor double", optarg);
+                myo_bench_say(0, "--precision: '%s' is neither single nor double", optarg);
                 return MYO_EXIT_USAGE;
             }
             break;
@@ -301,59 +176,61 @@ static int parse_options(int argc, char **argv, bench_opts *o)
             o->flush = 0;
             break;
         case 'h':
-            if (g_rank == 0) usage(stdout);
+            if (myo_bench_rank() == 0) usage(stdout);
             return MYO_EXIT_OK;
         case 'V':
-            if (g_rank == 0) myo_cli_print_version(TOOL);
+            if (myo_bench_rank() == 0) myo_cli_print_version(TOOL);
             return MYO_EXIT_OK;
         case ':':
-            say(0, "option '%s' needs a value (see --help)", argv[optind - 1]);
+            myo_bench_say(0, "option '%s' needs a value (see --help)", argv[optind - 1]);
             return MYO_EXIT_USAGE;
         default:
-            say(0, "unknown option '%s' (see --help)", argv[optind - 1]);
+            myo_bench_say(0, "unknown option '%s' (see --help)", argv[optind - 1]);
             return MYO_EXIT_USAGE;
         }
     }
     if (optind < argc) {
-        say(0, "unexpected argument '%s' (see --help)", argv[optind]);
+        myo_bench_say(0, "unexpected argument '%s' (see --help)", argv[optind]);
         return MYO_EXIT_USAGE;
     }
 
     char buf[1024], *items[MAX_LIST];
     if (strlen(m_text) >= sizeof buf) {
-        say(0, "--m: the list is too long");
+        myo_bench_say(0, "--m: the list is too long");
         return MYO_EXIT_USAGE;
     }
     strcpy(buf, m_text);
-    o->n_m = split_list(buf, items, MAX_LIST);
+    o->n_m = myo_bench_split_list(buf, items, MAX_LIST);
     for (int i = 0; i < o->n_m; i++)
-        if (parse_int(items[i], 1, INT64_C(1) << 20, &o->m[i]) != 0) o->n_m = -1;
+        if (myo_bench_parse_int(items[i], 1, INT64_C(1) << 20, &o->m[i]) != 0) o->n_m = -1;
     if (o->n_m < 1) {
-        say(0, "--m: '%s' is not a comma list of at most %d integers in [1, 2^20]", m_text,
-            MAX_LIST);
+        myo_bench_say(0, "--m: '%s' is not a comma list of at most %d integers in [1, 2^20]",
+                      m_text, MAX_LIST);
         return MYO_EXIT_USAGE;
     }
     if (strlen(trees_text) >= sizeof buf) {
-        say(0, "--trees: the list is too long");
+        myo_bench_say(0, "--trees: the list is too long");
         return MYO_EXIT_USAGE;
     }
     strcpy(buf, trees_text);
-    o->n_trees = split_list(buf, items, MAX_LIST);
+    o->n_trees = myo_bench_split_list(buf, items, MAX_LIST);
     for (int i = 0; i < o->n_trees; i++)
-        if (parse_tree(items[i], &o->trees[i]) != 0) {
-            say(0, "--trees: '%s' is not chain, kary<k> or heap<k> with 2 <= k <= 64", items[i]);
+        if (myo_bench_parse_tree(items[i], &o->trees[i]) != 0) {
+            myo_bench_say(0, "--trees: '%s' is not chain, kary<k> or heap<k> with 2 <= k <= 64",
+                          items[i]);
             return MYO_EXIT_USAGE;
         }
     if (o->n_trees < 1) {
-        say(0, "--trees: '%s' is not a comma list of at most %d trees", trees_text, MAX_LIST);
+        myo_bench_say(0, "--trees: '%s' is not a comma list of at most %d trees", trees_text,
+                      MAX_LIST);
         return MYO_EXIT_USAGE;
     }
     /* A kary hierarchy has fewer than 2 n nodes; every (N, m) array in double
      * must stay far from overflowing a size_t. */
     for (int i = 0; i < o->n_m; i++)
         if (o->m[i] > (INT64_MAX / 16) / (2 * o->n)) {
-            say(0, "--n %lld with --m %lld: the right-hand side is too large to address",
-                (long long)o->n, (long long)o->m[i]);
+            myo_bench_say(0, "--n %lld with --m %lld: the right-hand side is too large to address",
+                          (long long)o->n, (long long)o->m[i]);
             return MYO_EXIT_USAGE;
         }
     return -1;
@@ -376,27 +253,6 @@ static double set_real(void *a, size_t i, double v, myo_precision p)
 {
     if (p == MYO_F32) return ((float *)a)[i] = (float)v;
     return ((double *)a)[i] = v;
-}
-
-/* FNV-1a of count bytes. */
-static uint64_t hash_bytes(const void *data, size_t count)
-{
-    const unsigned char *c = data;
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < count; i++)
-        h = (h ^ c[i]) * 0x100000001b3ULL;
-    return h;
-}
-
-static uint64_t hash_str(const char *s) { return hash_bytes(s, strlen(s)); }
-
-/* 64-byte aligned (one cache line, any vector width), NULL on failure. */
-static void *alloc_bytes(size_t count, size_t size)
-{
-    if (size && count > SIZE_MAX / size) return NULL;
-    void *p = NULL;
-    size_t bytes = count * size;
-    return posix_memalign(&p, 64, bytes ? bytes : 1) == 0 ? p : NULL;
 }
 
 /* col (N, m) column-major = row (N, m) row-major; blocked so both sides
@@ -438,41 +294,37 @@ static void bench_tree_free(bench_tree *bt)
  * diag[i] = 1 + the sum of |off-diagonals| in row i (w_i for its own edge,
  * w_c for each child c).  Symmetric and strictly diagonally dominant with
  * margin 1, hence SPD, as LAPACK's ?pttrf requires.  Returns an exit code. */
-static int bench_tree_setup(const tree_spec *spec, int64_t n, myo_precision p, bench_tree *bt)
+static int bench_tree_setup(const myo_bench_tree_spec *spec, int64_t n, myo_precision p,
+                            bench_tree *bt)
 {
     memset(bt, 0, sizeof *bt);
     bt->spec = *spec;
-    myo_status s;
-    if (spec->kind == TREE_CHAIN)
-        s = myo_tree_create_chain(n, &bt->tree);
-    else if (spec->kind == TREE_KARY)
-        s = myo_tree_create_kary(n, spec->arity, &bt->tree);
-    else
-        s = myo_tree_create_heap(n, spec->arity, &bt->tree);
+    myo_status s = myo_bench_tree_create(spec, n, &bt->tree);
     if (s != MYO_OK) {
-        say(1, "tree %s of n = %lld: %s: %s", spec->name, (long long)n, myo_status_str(s),
-            myo_error_detail());
+        myo_bench_say(1, "tree %s of n = %lld: %s: %s", spec->name, (long long)n, myo_status_str(s),
+                      myo_error_detail());
         return myo_cli_exit_code(s);
     }
     const int64_t N = bt->N = myo_tree_num_nodes(bt->tree);
     const int64_t *parent = myo_tree_parents(bt->tree);
     bt->height = myo_tree_height(bt->tree);
     size_t rs = real_size(p);
-    bt->diag = alloc_bytes((size_t)N, rs), bt->up = alloc_bytes((size_t)N, rs);
-    bt->down = alloc_bytes((size_t)N, rs);
-    bt->diag_d = alloc_bytes((size_t)N, sizeof(double));
-    bt->up_d = alloc_bytes((size_t)N, sizeof(double));
-    bt->down_d = alloc_bytes((size_t)N, sizeof(double));
-    if (spec->kind == TREE_CHAIN) {
-        bt->lap_d = alloc_bytes((size_t)N, rs);
-        bt->lap_e = alloc_bytes((size_t)N, rs);
+    bt->diag = myo_bench_alloc((size_t)N, rs), bt->up = myo_bench_alloc((size_t)N, rs);
+    bt->down = myo_bench_alloc((size_t)N, rs);
+    bt->diag_d = myo_bench_alloc((size_t)N, sizeof(double));
+    bt->up_d = myo_bench_alloc((size_t)N, sizeof(double));
+    bt->down_d = myo_bench_alloc((size_t)N, sizeof(double));
+    if (spec->kind == MYO_BENCH_TREE_CHAIN) {
+        bt->lap_d = myo_bench_alloc((size_t)N, rs);
+        bt->lap_e = myo_bench_alloc((size_t)N, rs);
     }
     if (!bt->diag || !bt->up || !bt->down || !bt->diag_d || !bt->up_d || !bt->down_d ||
-        (spec->kind == TREE_CHAIN && (!bt->lap_d || !bt->lap_e))) {
-        say(1, "out of memory for the matrix of tree %s (N = %lld)", spec->name, (long long)N);
+        (spec->kind == MYO_BENCH_TREE_CHAIN && (!bt->lap_d || !bt->lap_e))) {
+        myo_bench_say(1, "out of memory for the matrix of tree %s (N = %lld)", spec->name,
+                      (long long)N);
         return MYO_EXIT_INTERNAL;
     }
-    myo_rng rng = myo_rng_seed(SEED ^ hash_str(spec->name) ^ (uint64_t)N);
+    myo_rng rng = myo_rng_seed(SEED ^ myo_bench_hash_str(spec->name) ^ (uint64_t)N);
     for (int64_t i = 0; i < N; i++)
         bt->diag_d[i] = 1.0;
     for (int64_t i = 0; i < N; i++) {
@@ -487,7 +339,7 @@ static int bench_tree_setup(const tree_spec *spec, int64_t n, myo_precision p, b
     }
     for (int64_t i = 0; i < N; i++)
         bt->diag_d[i] = set_real(bt->diag, (size_t)i, bt->diag_d[i], p);
-    if (spec->kind == TREE_CHAIN) { /* d = diag, e[i] = M[i+1][i] = down[i+1] */
+    if (spec->kind == MYO_BENCH_TREE_CHAIN) { /* d = diag, e[i] = M[i+1][i] = down[i+1] */
         for (int64_t i = 0; i < N; i++) {
             set_real(bt->lap_d, (size_t)i, bt->diag_d[i], p);
             set_real(bt->lap_e, (size_t)i, i + 1 < N ? bt->down_d[i + 1] : 0.0, p);
@@ -498,7 +350,8 @@ static int bench_tree_setup(const tree_spec *spec, int64_t n, myo_precision p, b
     s = p == MYO_F32 ? myo_factor_create_f32(bt->tree, bt->diag, bt->up, bt->down, &f)
                      : myo_factor_create_f64(bt->tree, bt->diag, bt->up, bt->down, &f);
     if (s != MYO_OK) {
-        say(1, "factor of tree %s: %s: %s", spec->name, myo_status_str(s), myo_error_detail());
+        myo_bench_say(1, "factor of tree %s: %s: %s", spec->name, myo_status_str(s),
+                      myo_error_detail());
         return myo_cli_exit_code(s);
     }
     bt->kernel = myo_solve_kernel_name(f); /* a string literal, outlives f */
@@ -550,36 +403,6 @@ static int lapack_fits(int64_t N, int64_t m)
     return N <= (int64_t)INT32_MAX && m <= (int64_t)INT32_MAX / N;
 }
 
-static volatile unsigned char flush_sink;
-
-/* Evict the caches by reading a buffer larger than the last-level cache, so
- * that every timed operation starts from memory, as the yardstick does. */
-static void cache_flush(const bench_flush *fl)
-{
-    if (!fl->buf) return;
-    unsigned char acc = 0;
-    for (size_t i = 0; i < fl->bytes; i += 64)
-        acc ^= fl->buf[i];
-    flush_sink = acc;
-}
-
-/* ------------------------------------------------------------ statistics */
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* stat = min, median, max of t (r,); t is sorted in place. */
-static void summarize(double *t, int64_t r, double stat[3])
-{
-    qsort(t, (size_t)r, sizeof *t, cmp_double);
-    stat[0] = t[0];
-    stat[1] = r % 2 ? t[r / 2] : 0.5 * (t[r / 2 - 1] + t[r / 2]);
-    stat[2] = t[r - 1];
-}
-
 /* ------------------------------------------------------------------ point */
 
 typedef struct {
@@ -612,16 +435,16 @@ static int validate(const bench_tree *bt, int64_t m, myo_precision p, int lapack
     memcpy(b->work, b->pristine, bytes);
     myo_status s = factor_create(bt, p, &f);
     if (s == MYO_OK) s = factor_and_solve(bt, p, b->work, m, f);
-    uint64_t swept = s == MYO_OK ? hash_bytes(b->work, bytes) : 0;
+    uint64_t swept = s == MYO_OK ? myo_bench_hash(b->work, bytes) : 0;
     memcpy(b->work, b->pristine, bytes);
     if (s == MYO_OK) s = solve_in_place(f, p, b->work, m);
     myo_factor_destroy(&f);
     if (s != MYO_OK) {
-        say(1, "%s, m = %lld: %s: %s", bt->spec.name, (long long)m, myo_status_str(s),
-            myo_error_detail());
+        myo_bench_say(1, "%s, m = %lld: %s: %s", bt->spec.name, (long long)m, myo_status_str(s),
+                      myo_error_detail());
         return myo_cli_exit_code(s);
     }
-    row->same_bits = hash_bytes(b->work, bytes) == swept;
+    row->same_bits = myo_bench_hash(b->work, bytes) == swept;
     int lapack_ok = 1;
     if (lapack) {
         memcpy(b->col, b->col0, bytes);
@@ -629,8 +452,8 @@ static int validate(const bench_tree *bt, int64_t m, myo_precision p, int lapack
         memcpy(b->e, bt->lap_e, (size_t)N * real_size(p));
         lapack_int info = lapack_pt(p, N, m, b->d, b->e, b->col);
         if (info != 0) {
-            say(1, "%s, m = %lld: LAPACK ?pttrf/?pttrs returned info = %d", bt->spec.name,
-                (long long)m, (int)info);
+            myo_bench_say(1, "%s, m = %lld: LAPACK ?pttrf/?pttrs returned info = %d", bt->spec.name,
+                          (long long)m, (int)info);
             lapack_ok = 0;
         }
     }
@@ -644,8 +467,8 @@ static int validate(const bench_tree *bt, int64_t m, myo_precision p, int lapack
         s = myo_solve_ref(parent, N, bt->diag_d, bt->up_d, bt->down_d, MYO_OP_N, b->ref, b->ref,
                           kb);
         if (s != MYO_OK) {
-            say(1, "%s, m = %lld: myo_solve_ref: %s: %s", bt->spec.name, (long long)m,
-                myo_status_str(s), myo_error_detail());
+            myo_bench_say(1, "%s, m = %lld: myo_solve_ref: %s: %s", bt->spec.name, (long long)m,
+                          myo_status_str(s), myo_error_detail());
             return myo_cli_exit_code(s);
         }
         for (int64_t i = 0; i < N; i++)
@@ -673,42 +496,44 @@ static int validate(const bench_tree *bt, int64_t m, myo_precision p, int lapack
 /* Validate, warm up, time.  Collective on MPI_COMM_WORLD.  Returns an exit
  * code (the same on every rank); row->valid carries the verdict. */
 static int run_point(const bench_tree *bt, int64_t m, const bench_opts *o, double tol,
-                     const bench_flush *fl, bench_row *row)
+                     const myo_bench_flush *fl, bench_row *row)
 {
     const myo_precision p = o->prec;
     const int64_t N = bt->N;
     const size_t rs = real_size(p), bytes = (size_t)N * (size_t)m * rs;
-    const int lapack = bt->spec.kind == TREE_CHAIN && lapack_fits(N, m);
+    const int lapack = bt->spec.kind == MYO_BENCH_TREE_CHAIN && lapack_fits(N, m);
     const int64_t kb = m < REF_BLOCK ? m : REF_BLOCK;
     memset(row, 0, sizeof *row);
     row->has_lapack = lapack;
 
     point_bufs b = {0};
-    b.pristine = alloc_bytes((size_t)N * (size_t)m, rs);
-    b.work = alloc_bytes((size_t)N * (size_t)m, rs);
-    b.ref = alloc_bytes((size_t)N * (size_t)kb, sizeof(double));
-    b.times = alloc_bytes((size_t)(T_KINDS * o->reps), sizeof(double));
+    b.pristine = myo_bench_alloc((size_t)N * (size_t)m, rs);
+    b.work = myo_bench_alloc((size_t)N * (size_t)m, rs);
+    b.ref = myo_bench_alloc((size_t)N * (size_t)kb, sizeof(double));
+    b.times = myo_bench_alloc((size_t)(T_KINDS * o->reps), sizeof(double));
     if (lapack) {
-        b.col0 = alloc_bytes((size_t)N * (size_t)m, rs);
-        b.col = alloc_bytes((size_t)N * (size_t)m, rs);
-        b.d = alloc_bytes((size_t)N, rs);
-        b.e = alloc_bytes((size_t)N, rs);
+        b.col0 = myo_bench_alloc((size_t)N * (size_t)m, rs);
+        b.col = myo_bench_alloc((size_t)N * (size_t)m, rs);
+        b.d = myo_bench_alloc((size_t)N, rs);
+        b.e = myo_bench_alloc((size_t)N, rs);
     }
     int code = MYO_EXIT_OK;
     if (!b.pristine || !b.work || !b.ref || !b.times ||
         (lapack && (!b.col0 || !b.col || !b.d || !b.e))) {
-        say(1, "%s, m = %lld: out of memory for %s %.1f MiB right-hand sides", bt->spec.name,
-            (long long)m, lapack ? "four" : "two", (double)bytes / 1048576.0);
+        myo_bench_say(1, "%s, m = %lld: out of memory for %s %.1f MiB right-hand sides",
+                      bt->spec.name, (long long)m, lapack ? "four" : "two",
+                      (double)bytes / 1048576.0);
         code = MYO_EXIT_INTERNAL;
     }
-    if ((code = agree(code)) != MYO_EXIT_OK) {
+    if ((code = myo_bench_agree(code)) != MYO_EXIT_OK) {
         point_bufs_free(&b);
         return code;
     }
 
     /* The right-hand side, uniform in [-1, 1), the same for every run and rank;
      * writing it also pre-touches the pages. */
-    myo_rng rng = myo_rng_seed(SEED ^ hash_str(bt->spec.name) ^ ((uint64_t)m * 0x9e3779b97f4a7c15ULL));
+    myo_rng rng = myo_rng_seed(SEED ^ myo_bench_hash_str(bt->spec.name) ^
+                               ((uint64_t)m * 0x9e3779b97f4a7c15ULL));
     for (size_t i = 0; i < (size_t)N * (size_t)m; i++)
         set_real(b.pristine, i, myo_rng_uniform(&rng, -1.0, 1.0), p);
     memset(b.work, 0, bytes);
@@ -717,14 +542,14 @@ static int run_point(const bench_tree *bt, int64_t m, const bench_opts *o, doubl
         memset(b.col, 0, bytes);
     }
 
-    code = agree(validate(bt, m, p, lapack, &b, row));
+    code = myo_bench_agree(validate(bt, m, p, lapack, &b, row));
     if (code != MYO_EXIT_OK) {
         point_bufs_free(&b);
         return code;
     }
     double errs[3] = {row->err, lapack ? row->err_lapack : 0.0, row->same_bits ? 0.0 : 1.0};
-    mpi_check(MPI_Allreduce(MPI_IN_PLACE, errs, 3, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD),
-              "MPI_Allreduce");
+    myo_bench_mpi_check(MPI_Allreduce(MPI_IN_PLACE, errs, 3, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD),
+                        "MPI_Allreduce");
     row->err = errs[0];
     if (lapack) row->err_lapack = errs[1];
     row->same_bits = errs[2] == 0.0;
@@ -736,28 +561,29 @@ static int run_point(const bench_tree *bt, int64_t m, const bench_opts *o, doubl
     myo_factor *f = NULL;
     myo_status s = factor_create(bt, p, &f), fail = s;
     lapack_int linfo = 0;
-    if (agree(fail != MYO_OK) && fail == MYO_OK) fail = MYO_ERR_MPI; /* failed elsewhere */
+    if (myo_bench_agree(fail != MYO_OK) && fail == MYO_OK)
+        fail = MYO_ERR_MPI; /* failed elsewhere */
     for (int64_t it = 0; it < o->warmup + o->reps && fail == MYO_OK; it++) {
         double t[T_KINDS] = {0}, t0;
 
         memcpy(b.work, b.pristine, bytes);
-        cache_flush(fl);
-        mpi_check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+        myo_bench_flush_caches(fl);
+        myo_bench_mpi_check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
         t0 = MPI_Wtime();
         s = factor_and_solve(bt, p, b.work, m, f);
         t[T_FS] = MPI_Wtime() - t0;
         if (s != MYO_OK) fail = s;
 
         memcpy(b.work, b.pristine, bytes);
-        cache_flush(fl);
-        mpi_check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+        myo_bench_flush_caches(fl);
+        myo_bench_mpi_check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
         t0 = MPI_Wtime();
         s = solve_in_place(f, p, b.work, m);
         t[T_SOLVE] = MPI_Wtime() - t0;
         if (s != MYO_OK) fail = s;
 
-        cache_flush(fl);
-        mpi_check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+        myo_bench_flush_caches(fl);
+        myo_bench_mpi_check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
         t0 = MPI_Wtime();
         memcpy(b.work, b.pristine, bytes);
         t[T_COPY] = MPI_Wtime() - t0;
@@ -766,8 +592,8 @@ static int run_point(const bench_tree *bt, int64_t m, const bench_opts *o, doubl
             memcpy(b.col, b.col0, bytes);
             memcpy(b.d, bt->lap_d, (size_t)N * rs);
             memcpy(b.e, bt->lap_e, (size_t)N * rs);
-            cache_flush(fl);
-            mpi_check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+            myo_bench_flush_caches(fl);
+            myo_bench_mpi_check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
             t0 = MPI_Wtime();
             lapack_int info = lapack_pt(p, N, m, b.d, b.e, b.col);
             t[T_LAPACK] = MPI_Wtime() - t0;
@@ -777,7 +603,7 @@ static int run_point(const bench_tree *bt, int64_t m, const bench_opts *o, doubl
             for (int k = 0; k < T_KINDS; k++)
                 b.times[k * o->reps + (it - o->warmup)] = t[k];
         /* all ranks leave together: one leaving alone would hang the others' barriers */
-        if (agree(fail != MYO_OK || linfo != 0)) {
+        if (myo_bench_agree(fail != MYO_OK || linfo != 0)) {
             if (fail == MYO_OK && linfo == 0) fail = MYO_ERR_MPI; /* another rank failed */
             break;
         }
@@ -785,21 +611,21 @@ static int run_point(const bench_tree *bt, int64_t m, const bench_opts *o, doubl
     myo_factor_destroy(&f);
     if (fail != MYO_OK || linfo != 0) {
         if (linfo != 0)
-            say(1, "%s, m = %lld: LAPACK returned info = %d while timing", bt->spec.name,
-                (long long)m, (int)linfo);
+            myo_bench_say(1, "%s, m = %lld: LAPACK returned info = %d while timing", bt->spec.name,
+                          (long long)m, (int)linfo);
         else if (fail != MYO_ERR_MPI)
-            say(1, "%s, m = %lld: %s: %s", bt->spec.name, (long long)m, myo_status_str(fail),
-                myo_error_detail());
+            myo_bench_say(1, "%s, m = %lld: %s: %s", bt->spec.name, (long long)m,
+                          myo_status_str(fail), myo_error_detail());
         point_bufs_free(&b);
-        return agree(MYO_EXIT_INTERNAL);
+        return myo_bench_agree(MYO_EXIT_INTERNAL);
     }
 
     /* The time of a repetition is that of its slowest rank. */
-    mpi_check(MPI_Allreduce(MPI_IN_PLACE, b.times, (int)(T_KINDS * o->reps), MPI_DOUBLE, MPI_MAX,
-                            MPI_COMM_WORLD),
-              "MPI_Allreduce");
+    myo_bench_mpi_check(MPI_Allreduce(MPI_IN_PLACE, b.times, (int)(T_KINDS * o->reps), MPI_DOUBLE,
+                                      MPI_MAX, MPI_COMM_WORLD),
+                        "MPI_Allreduce");
     for (int k = 0; k < T_KINDS; k++)
-        summarize(b.times + k * o->reps, o->reps, row->stat[k]);
+        myo_bench_summarize(b.times + k * o->reps, o->reps, row->stat[k]);
     point_bufs_free(&b);
     return MYO_EXIT_OK;
 }
@@ -846,122 +672,30 @@ static void print_row(const bench_tree *bt, int64_t m, myo_precision p, const be
             strcpy(lap[k], "-");
         strcpy(lapfs, "-"), strcpy(errl, "-");
     }
-    printf("%-7s %-6s %9lld %5lld %12.0f %10.4f %10.4f %10.4f %10s %7.2f %7.2f %7s %8.2f %9.2e "
-           "%9s %-7s %-6s %-6s %10.4f %10.4f %10.4f %10.4f %10.4f %10.4f %10s %10s\n",
-           bt->spec.name, bt->kernel, (long long)bt->N, (long long)m, bytes, r->stat[T_FS][1] * ms,
-           r->stat[T_SOLVE][1] * ms, r->stat[T_COPY][1] * ms, lap[1],
-           r->stat[T_FS][1] / r->stat[T_COPY][1], r->stat[T_SOLVE][1] / r->stat[T_COPY][1], lapfs,
-           bytes / r->stat[T_COPY][1] * 1e-9, r->err, errl, r->valid ? "VALID" : "INVALID",
-           target_bw(m, r), target_lapack(m, r), r->stat[T_FS][0] * ms, r->stat[T_FS][2] * ms,
-           r->stat[T_SOLVE][0] * ms, r->stat[T_SOLVE][2] * ms, r->stat[T_COPY][0] * ms,
-           r->stat[T_COPY][2] * ms, lap[0], lap[2]);
-    fflush(stdout);
+    myo_bench_row(
+        "%-7s %-6s %9lld %5lld %12.0f %10.4f %10.4f %10.4f %10s %7.2f %7.2f %7s %8.2f %9.2e "
+        "%9s %-7s %-6s %-6s %10.4f %10.4f %10.4f %10.4f %10.4f %10.4f %10s %10s\n",
+        bt->spec.name, bt->kernel, (long long)bt->N, (long long)m, bytes, r->stat[T_FS][1] * ms,
+        r->stat[T_SOLVE][1] * ms, r->stat[T_COPY][1] * ms, lap[1],
+        r->stat[T_FS][1] / r->stat[T_COPY][1], r->stat[T_SOLVE][1] / r->stat[T_COPY][1], lapfs,
+        bytes / r->stat[T_COPY][1] * 1e-9, r->err, errl, r->valid ? "VALID" : "INVALID",
+        target_bw(m, r), target_lapack(m, r), r->stat[T_FS][0] * ms, r->stat[T_FS][2] * ms,
+        r->stat[T_SOLVE][0] * ms, r->stat[T_SOLVE][2] * ms, r->stat[T_COPY][0] * ms,
+        r->stat[T_COPY][2] * ms, lap[0], lap[2]);
 }
 
-/* The first line of s, for library banners that span several. */
-static void one_line(char *s)
-{
-    s[strcspn(s, "\r\n")] = '\0';
-}
-
-static void read_first_line(const char *path, char *buf, size_t size)
-{
-    FILE *f = fopen(path, "r");
-    if (!f || !fgets(buf, (int)size, f)) snprintf(buf, size, "unknown");
-    if (f) fclose(f);
-    one_line(buf);
-}
-
-/* Collective: the distinct hosts of all ranks (rank 0 fills out). */
-static void host_summary(int size, char *out, size_t out_size)
-{
-    char name[MPI_MAX_PROCESSOR_NAME] = {0};
-    int len = 0;
-    mpi_check(MPI_Get_processor_name(name, &len), "MPI_Get_processor_name");
-    char *all = NULL;
-    if (g_rank == 0 && !(all = calloc((size_t)size, MPI_MAX_PROCESSOR_NAME))) {
-        say(1, "out of memory for the host names");
-        MPI_Abort(MPI_COMM_WORLD, MYO_EXIT_INTERNAL);
-        exit(MYO_EXIT_INTERNAL);
-    }
-    mpi_check(MPI_Gather(name, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, all, MPI_MAX_PROCESSOR_NAME,
-                         MPI_CHAR, 0, MPI_COMM_WORLD),
-              "MPI_Gather");
-    if (g_rank != 0) return;
-    int distinct = 0;
-    size_t used = 0;
-    out[0] = '\0';
-    for (int r = 0; r < size; r++) {
-        const char *h = all + (size_t)r * MPI_MAX_PROCESSOR_NAME;
-        int seen = 0;
-        for (int q = 0; q < r && !seen; q++)
-            seen = strcmp(h, all + (size_t)q * MPI_MAX_PROCESSOR_NAME) == 0;
-        if (seen) continue;
-        if (++distinct <= 8 && used + strlen(h) + 2 < out_size)
-            used += (size_t)snprintf(out + used, out_size - used, "%s%s", used ? " " : "", h);
-    }
-    if (distinct > 1 && used + 32 < out_size)
-        snprintf(out + used, out_size - used, "%s (%d distinct)", distinct > 8 ? " ..." : "",
-                 distinct);
-    free(all);
-}
-
-static void print_header(const bench_opts *o, const bench_tree *trees, int size, double tol,
-                         const bench_flush *fl, const char *hosts)
+static void print_header(const bench_opts *o, const bench_tree *trees, double tol,
+                         const myo_bench_flush *fl, const char *hosts)
 {
     const char *prec = o->prec == MYO_F32 ? "single (float, 4 bytes)" : "double (8 bytes)";
-    char date[64];
-    time_t now = time(NULL);
-    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-    char mpi[MPI_MAX_LIBRARY_VERSION_STRING] = "unknown";
-    int len = 0;
-    if (MPI_Get_library_version(mpi, &len) != MPI_SUCCESS) strcpy(mpi, "unknown");
-    one_line(mpi);
-    char blas[256];
-    snprintf(blas, sizeof blas, "%s", openblas_get_config());
-    one_line(blas);
-    const char *lapack_lib = "unknown";
-#ifdef MYO_HAVE_DLADDR
     /* the object that defines the symbol LAPACKE will call */
-    Dl_info info;
-    void *sym = dlsym(RTLD_DEFAULT, o->prec == MYO_F32 ? "spttrs_" : "dpttrs_");
-    if (sym && dladdr(sym, &info) && info.dli_fname) lapack_lib = info.dli_fname;
-#endif
-    const char *env_threads = getenv("OPENBLAS_NUM_THREADS");
-    const char *slurm = getenv("SLURM_JOB_ID");
-    const char *tunables = getenv("GLIBC_TUNABLES"); /* can change memcpy's store kind */
-    char thp[128];
-    read_first_line("/sys/kernel/mm/transparent_hugepage/enabled", thp, sizeof thp);
-    int cpus = -1;
-#ifdef CPU_COUNT
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0) cpus = CPU_COUNT(&set);
-#endif
-
-    printf("# ");
-    myo_cli_print_version(TOOL);
-    printf("# date %s, hosts %s, MPI ranks %d, Slurm job %s\n", date, hosts, size,
-           slurm ? slurm : "-");
-    printf("# compiler %s, CFLAGS %s, kernel flags%s, MPI %s\n",
-#if defined(__clang__)
-           __VERSION__,
-#elif defined(__GNUC__)
-           "gcc " __VERSION__,
-#else
-           "unknown",
-#endif
-           MYO_BUILD_CFLAGS, MYO_KERNEL_CFLAGS, mpi);
-    printf("# BLAS %s; LAPACK symbols from %s\n", blas, lapack_lib);
-    printf("# OPENBLAS_NUM_THREADS=%s (OpenBLAS uses %d), CPUs allowed on rank 0: %d, "
-           "transparent hugepages: %s, GLIBC_TUNABLES=%s\n",
-           env_threads ? env_threads : "(unset)", openblas_get_num_threads(), cpus, thp,
-           tunables ? tunables : "(unset)");
+    myo_bench_print_machine(hosts, "LAPACK symbols", o->prec == MYO_F32 ? "spttrs_" : "dpttrs_");
     printf("# precision %s, n = %lld, reps = %lld timed after warmup = %lld, seed 0x%llx\n", prec,
            (long long)o->n, (long long)o->reps, (long long)o->warmup, (unsigned long long)SEED);
     for (int t = 0; t < o->n_trees; t++)
         printf("# tree %-6s N = %lld nodes%s, height %lld, myo_solve kernel: %s\n",
                trees[t].spec.name, (long long)trees[t].N,
-               trees[t].spec.kind == TREE_KARY ? " (n tokens + virtual nodes)" : "",
+               trees[t].spec.kind == MYO_BENCH_TREE_KARY ? " (n tokens + virtual nodes)" : "",
                (long long)trees[t].height, trees[t].kernel);
     printf("# matrix: up[i] = down[i] = -w_i, w_i uniform in (0,1]; diag[i] = 1 + sum of "
            "|off-diagonals| of row i: symmetric, strictly diagonally dominant, SPD.\n"
@@ -998,13 +732,6 @@ static void print_header(const bench_opts *o, const bench_tree *trees, int size,
 
 /* ------------------------------------------------------------------- main */
 
-/* Nodes of a tree over n positions: a kary hierarchy adds at most
- * ceil((n - 1) / (k - 1)) internal nodes. */
-static int64_t nodes_bound(const tree_spec *t, int64_t n)
-{
-    return t->kind == TREE_KARY ? n + (n - 1 + t->arity - 2) / (t->arity - 1) : n;
-}
-
 /* Bytes one rank will hold at its peak, roughly: every tree with its
  * matrix (kept for the whole run), one factor, the largest point's arrays. */
 static double memory_estimate(const bench_opts *o, size_t flush_bytes)
@@ -1012,8 +739,8 @@ static double memory_estimate(const bench_opts *o, size_t flush_bytes)
     const double rs = (double)real_size(o->prec);
     double trees = 0.0, point = 0.0;
     for (int t = 0; t < o->n_trees; t++) {
-        double N = (double)nodes_bound(&o->trees[t], o->n);
-        int chain = o->trees[t].kind == TREE_CHAIN;
+        double N = (double)myo_bench_tree_nodes_bound(&o->trees[t], o->n);
+        int chain = o->trees[t].kind == MYO_BENCH_TREE_CHAIN;
         /* tree: 4 int64 arrays; matrix: 3 working + 3 double (+ LAPACK's d, e);
          * one factor: 5 working + 1 double */
         trees += N * (4 * 8 + 3 * rs + 3 * 8 + (chain ? 2 * rs : 0));
@@ -1028,7 +755,7 @@ static double memory_estimate(const bench_opts *o, size_t flush_bytes)
 }
 
 /* Returns the exit code; MPI is initialised and finalised by main. */
-static int bench_main(int argc, char **argv, int size)
+static int bench_main(int argc, char **argv)
 {
     bench_opts o;
     int code = parse_options(argc, argv, &o);
@@ -1037,55 +764,29 @@ static int bench_main(int argc, char **argv, int size)
     double t_start = MPI_Wtime();
 
     char hosts[512] = "";
-    host_summary(size, hosts, sizeof hosts);
+    myo_bench_hosts(hosts, sizeof hosts);
 
-    /* Refuse what cannot fit rather than be killed half-way: with memory
-     * overcommitted, malloc succeeds and touching the pages kills the job. */
-    MPI_Comm node;
-    int node_ranks = 1;
-    mpi_check(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node),
-              "MPI_Comm_split_type");
-    mpi_check(MPI_Comm_size(node, &node_ranks), "MPI_Comm_size");
-    mpi_check(MPI_Comm_free(&node), "MPI_Comm_free");
-    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    double need = memory_estimate(&o, o.flush ? (size_t)256 << 20 : 0) * node_ranks;
-    double have = pages > 0 && page > 0 ? (double)pages * (double)page : INFINITY;
-    if (need > have) {
-        say(1,
-            "needs about %.1f GiB on this host (%d rank%s), which has %.1f GiB: lower --n or "
-            "--m",
-            need / 1073741824.0, node_ranks, node_ranks > 1 ? "s" : "", have / 1073741824.0);
-        code = MYO_EXIT_INTERNAL;
-    }
-    if ((code = agree(code < 0 ? 0 : code)) != 0) return code;
+    code = myo_bench_check_host_memory(memory_estimate(&o, o.flush ? myo_bench_flush_bytes() : 0),
+                                       "lower --n or --m");
+    if (code != 0) return code;
     code = -1;
 
     bench_tree trees[MAX_LIST];
     memset(trees, 0, sizeof trees);
     for (int t = 0; t < o.n_trees && code <= 0; t++) {
-        code = agree(bench_tree_setup(&o.trees[t], o.n, o.prec, &trees[t]));
+        code = myo_bench_agree(bench_tree_setup(&o.trees[t], o.n, o.prec, &trees[t]));
         if (code == 0) code = -1;
     }
 
-    /* The eviction buffer: twice the last-level cache as glibc reports it,
-     * within [64, 256] MiB (a VM may report a whole socket's L3). */
-    bench_flush fl = {0};
-    if (code < 0 && o.flush) {
-        long llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
-        size_t want = llc > 0 ? 2 * (size_t)llc : 0, lo = (size_t)64 << 20, hi = (size_t)256 << 20;
-        fl.bytes = want < lo ? lo : want > hi ? hi : want;
-        fl.buf = alloc_bytes(fl.bytes, 1);
-        if (!fl.buf)
-            say(1, "out of memory for the %zu-byte cache-eviction buffer", fl.bytes);
-        else
-            memset(fl.buf, 1, fl.bytes);
-        code = agree(fl.buf ? 0 : MYO_EXIT_INTERNAL);
+    myo_bench_flush fl = {0};
+    if (code < 0) {
+        code = myo_bench_flush_create(o.flush, &fl);
         if (code == 0) code = -1;
     }
 
     int invalid = 0;
     if (code < 0) {
-        if (g_rank == 0) print_header(&o, trees, size, tol, &fl, hosts);
+        if (myo_bench_rank() == 0) print_header(&o, trees, tol, &fl, hosts);
         for (int t = 0; t < o.n_trees && code < 0; t++)
             for (int i = 0; i < o.n_m && code < 0; i++) {
                 bench_row row;
@@ -1094,29 +795,21 @@ static int bench_main(int argc, char **argv, int size)
                     code = c;
                     break;
                 }
-                if (g_rank == 0) print_row(&trees[t], o.m[i], o.prec, &row);
+                print_row(&trees[t], o.m[i], o.prec, &row);
                 if (!row.valid) {
                     invalid = 1;
                     char lap[48] = "";
                     if (row.has_lapack) snprintf(lap, sizeof lap, ", err_lap %.3g", row.err_lapack);
-                    say(0, "%s, m = %lld: INVALID (err %.3g%s, tolerance %.0e)", trees[t].spec.name,
-                        (long long)o.m[i], row.err, lap, tol);
+                    myo_bench_say(0, "%s, m = %lld: INVALID (err %.3g%s, tolerance %.0e)",
+                                  trees[t].spec.name, (long long)o.m[i], row.err, lap, tol);
                 }
             }
     }
     if (code < 0) {
-        struct rusage ru;
-        double rss = getrusage(RUSAGE_SELF, &ru) == 0 ? (double)ru.ru_maxrss / 1024.0 : -1.0;
-        mpi_check(MPI_Allreduce(MPI_IN_PLACE, &rss, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD),
-                  "MPI_Allreduce");
-        if (g_rank == 0) {
-            printf("# peak resident memory (max over ranks) %.0f MiB, total time %.1f s\n", rss,
-                   MPI_Wtime() - t_start);
-            fflush(stdout);
-        }
+        myo_bench_print_totals(t_start);
         code = invalid ? MYO_EXIT_CHECK : MYO_EXIT_OK;
     }
-    free(fl.buf);
+    myo_bench_flush_free(&fl);
     for (int t = 0; t < o.n_trees; t++)
         bench_tree_free(&trees[t]);
     return code;
@@ -1128,13 +821,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: MPI_Init failed\n", TOOL);
         return MYO_EXIT_INTERNAL;
     }
-    int size = 1;
-    mpi_check(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN),
-              "MPI_Comm_set_errhandler");
-    mpi_check(MPI_Comm_rank(MPI_COMM_WORLD, &g_rank), "MPI_Comm_rank");
-    mpi_check(MPI_Comm_size(MPI_COMM_WORLD, &size), "MPI_Comm_size");
+    myo_bench_init(TOOL);
     LAPACKE_set_nancheck(0); /* time LAPACK, not LAPACKE's extra NaN scans of d, e and b */
-    int code = bench_main(argc, argv, size);
+    int code = bench_main(argc, argv);
     MPI_Finalize();
     return code;
 }

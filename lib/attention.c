@@ -469,8 +469,8 @@ myo_status myo_attention_forward_f32(myo_attention_work *w, const myo_qkvo_weigh
     w->have_forward = 0;
     double *proj = &w->times.forward_projection, *mix = &w->times.forward_mixing;
     *proj = *mix = 0.0;
+    MYO_TIMED(*mix, memcpy(w->x, x, (size_t)(rows * D) * sizeof(float)));
     MYO_TIMED(*proj, {
-        memcpy(w->x, x, (size_t)(rows * D) * sizeof(float));
         gemm_rows(w->x, wts->wq, 0, 0.0f, w->q, rows, D);
         gemm_rows(w->x, wts->wk, 0, 0.0f, w->k, rows, D);
         gemm_rows(w->x, wts->wv, 0, 0.0f, w->v, rows, D);

@@ -256,7 +256,7 @@ void myo_layer_work_destroy(myo_layer_work **ws)
 }
 
 myo_status myo_layer_work_create(const myo_tree *tree, const myo_layer_config *cfg,
-                                      int64_t max_batch, myo_layer_work **out)
+                                 int64_t max_batch, myo_layer_work **out)
 {
     if (!out) return myo_fail(MYO_ERR_ARG, "myo_layer_work_create: out is NULL");
     *out = NULL;

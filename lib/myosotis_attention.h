@@ -95,11 +95,10 @@ myo_status myo_attention_work_create(const myo_attention_config *cfg, myo_attent
                                      int64_t n, int64_t batch, myo_attention_work **out);
 void myo_attention_work_destroy(myo_attention_work **w);
 
-/* Bytes the workspace holds now (its forward cache, plus the backward
- * scratch once backward has run). */
 /* The phase timings of the last forward and backward on w.  Local. */
 void myo_attention_work_times(const myo_attention_work *w, myo_phase_times *out);
-
+/* Bytes the workspace holds now (its forward cache, plus the backward
+ * scratch once backward has run). */
 size_t myo_attention_work_bytes(const myo_attention_work *w);
 myo_attention_form myo_attention_work_form(const myo_attention_work *w);
 /* The tiles in use (MYO_ATTN_TILED; for the materialized form both are n). */

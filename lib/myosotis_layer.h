@@ -88,14 +88,13 @@ typedef struct myo_layer_work myo_layer_work;
 /* Local.  MYO_ERR_ARG for a NULL argument, a bad configuration or
  * max_batch < 1; MYO_ERR_NOMEM. */
 myo_status myo_layer_work_create(const myo_tree *tree, const myo_layer_config *cfg,
-                                      int64_t max_batch, myo_layer_work **out);
+                                 int64_t max_batch, myo_layer_work **out);
 /* Local.  NULL-safe; sets *ws = NULL. */
 void myo_layer_work_destroy(myo_layer_work **ws);
-/* Local.  Bytes the workspace holds now: its buffers (with the backward
- * scratch once a backward ran) plus the factors' pivot storage, estimated
- * from the solver's layout (N H floats x 3 and N H doubles each). */
-/* The phase timings of the last forward and backward on ws. */
+/* Local.  The phase timings of the last forward and backward on ws. */
 void myo_layer_work_times(const myo_layer_work *ws, myo_phase_times *out);
+/* Local.  Bytes the workspace holds now: its buffers (with the backward
+ * scratch once a backward ran) plus the factors (myo_factor_bytes). */
 size_t myo_layer_work_bytes(const myo_layer_work *ws);
 
 /* ------------------------------------------------------ float32 passes */

@@ -124,11 +124,10 @@ myo_status myo_ssm_work_create(const myo_ssm_config *cfg, int64_t n, int64_t bat
                                myo_ssm_work **out);
 /* Accepts NULL and sets *w to NULL.  Local. */
 void myo_ssm_work_destroy(myo_ssm_work **w);
-/* Bytes the workspace holds.  Local. */
 /* The phase timings of the last forward and backward on w (projection =
  * the GEMMs with W_in, W_x, W_dt, W_out and their gradients).  Local. */
 void myo_ssm_work_times(const myo_ssm_work *w, myo_phase_times *out);
-
+/* Bytes the workspace holds.  Local. */
 size_t myo_ssm_work_bytes(const myo_ssm_work *w);
 
 /* Y = mixer(X).  params (layout.count), x (B, n, D) and y (B, n, D),
