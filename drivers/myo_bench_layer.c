@@ -1076,7 +1076,8 @@ static int index_of(const results *res, int64_t n)
 
 /* Least-squares slope of log(mix) against log(n) over the measured rows
  * of method with n >= from; NAN when fewer than two. */
-static double mix_slope(const results *res, int phase, int64_t from, int *points, int64_t *last)
+static double mix_slope(const results *res, int phase, int64_t from, int *points, int64_t *first,
+                        int64_t *last)
 {
     double sx = 0, sy = 0, sxx = 0, sxy = 0;
     int k = 0;
@@ -1084,7 +1085,8 @@ static double mix_slope(const results *res, int phase, int64_t from, int *points
         const phase_row *r = measured(res, M_MYOSOTIS, i, phase);
         if (res->n[i] < from || !r || !(r->mix > 0)) continue;
         double x = log((double)res->n[i]), y = log(r->mix);
-        sx += x, sy += y, sxx += x * x, sxy += x * y, k++;
+        sx += x, sy += y, sxx += x * x, sxy += x * y;
+        if (k++ == 0) *first = res->n[i];
         *last = res->n[i];
     }
     *points = k;
@@ -1101,16 +1103,16 @@ static void print_summary(const bench_opts *o, const results *res)
     for (int p = 0; p < PH_COUNT; p++) {
         if (!o->phase[p]) continue;
         int k = 0;
-        int64_t last = 0;
-        double s = mix_slope(res, p, TGT_SLOPE_FROM, &k, &last);
+        int64_t first = 0, last = 0;
+        double s = mix_slope(res, p, TGT_SLOPE_FROM, &k, &first, &last);
         if (k < 2)
             printf("# myosotis %s mixing time vs n, log-log slope from n = %d: not measured "
                    "(%d point%s)\n",
                    PHASE_NAME[p], TGT_SLOPE_FROM, k, k == 1 ? "" : "s");
         else
-            printf("# myosotis %s mixing time vs n, log-log least-squares slope over n = %d .. "
+            printf("# myosotis %s mixing time vs n, log-log least-squares slope over n = %lld .. "
                    "%lld (%d points): %.3f (target %.1f +- %.1f): %s\n",
-                   PHASE_NAME[p], TGT_SLOPE_FROM, (long long)last, k, s, TGT_SLOPE, TGT_SLOPE_TOL,
+                   PHASE_NAME[p], (long long)first, (long long)last, k, s, TGT_SLOPE, TGT_SLOPE_TOL,
                    fabs(s - TGT_SLOPE) <= TGT_SLOPE_TOL ? "ok" : "MISS");
     }
     /* 2. speedup over exact tiled attention */
