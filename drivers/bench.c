@@ -5,6 +5,7 @@
 #include "bench.h"
 #include "cli.h"
 
+#include <getopt.h>
 #include <math.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -454,4 +455,29 @@ void myo_bench_print_machine(const char *hosts, const char *label, const char *s
            env_threads ? env_threads : "(unset)",
            g_threads_set ? " [was unset: set by the tool]" : "", openblas_get_num_threads(), cpus,
            thp, tunables ? tunables : "(unset)");
+}
+
+int myo_bench_common_option(int c, char **argv, const char *tool, void (*usage)(FILE *))
+{
+    switch (c) {
+    case 'h':
+        if (myo_bench_rank() == 0) usage(stdout);
+        return MYO_EXIT_OK;
+    case 'V':
+        if (myo_bench_rank() == 0) myo_cli_print_version(tool);
+        return MYO_EXIT_OK;
+    case ':':
+        myo_bench_say(0, "option '%s' needs a value (see --help)", argv[optind - 1]);
+        return MYO_EXIT_USAGE;
+    default:
+        myo_bench_say(0, "unknown option '%s' (see --help)", argv[optind - 1]);
+        return MYO_EXIT_USAGE;
+    }
+}
+
+int myo_bench_no_operands(int argc, char **argv)
+{
+    if (optind >= argc) return MYO_EXIT_OK;
+    myo_bench_say(0, "unexpected argument '%s' (see --help)", argv[optind]);
+    return MYO_EXIT_USAGE;
 }

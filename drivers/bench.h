@@ -18,6 +18,7 @@
 #include <mpi.h>
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #if defined(__GNUC__)
@@ -40,6 +41,16 @@ const char *myo_bench_tool(void);
  * rank when only it knows (any_rank; the rank is named when there are
  * several). */
 MYO_BENCH_PRINTF(2, 3) void myo_bench_say(int any_rank, const char *fmt, ...);
+
+/* The options every benchmark's getopt loop shares: 'h' (--help: usage on
+ * stdout), 'V' (--version), ':' (a missing value) and anything unknown.
+ * Returns the exit code for the tool to return: MYO_EXIT_OK after help or
+ * version, MYO_EXIT_USAGE with a one-line message otherwise. */
+int myo_bench_common_option(int c, char **argv, const char *tool, void (*usage)(FILE *));
+
+/* MYO_EXIT_OK when getopt consumed every argument, else MYO_EXIT_USAGE
+ * with a message naming the first operand. */
+int myo_bench_no_operands(int argc, char **argv);
 
 /* Local.  A failed MPI call (rc != MPI_SUCCESS): the ranks can no longer
  * agree on anything, so say what failed and stop them all (MPI_Abort with

@@ -302,24 +302,11 @@ static int parse_options(int argc, char **argv, bench_opts *o)
                 return MYO_EXIT_USAGE;
             }
             break;
-        case 'h':
-            if (myo_bench_rank() == 0) usage(stdout);
-            return MYO_EXIT_OK;
-        case 'V':
-            if (myo_bench_rank() == 0) myo_cli_print_version(TOOL);
-            return MYO_EXIT_OK;
-        case ':':
-            myo_bench_say(0, "option '%s' needs a value (see --help)", argv[optind - 1]);
-            return MYO_EXIT_USAGE;
-        default:
-            myo_bench_say(0, "unknown option '%s' (see --help)", argv[optind - 1]);
-            return MYO_EXIT_USAGE;
+        default: /* --help, --version, a missing value, an unknown option */
+            return myo_bench_common_option(c, argv, TOOL, usage);
         }
     }
-    if (optind < argc) {
-        myo_bench_say(0, "unexpected argument '%s' (see --help)", argv[optind]);
-        return MYO_EXIT_USAGE;
-    }
+    if (myo_bench_no_operands(argc, argv) != MYO_EXIT_OK) return MYO_EXIT_USAGE;
     if (o->D % o->H != 0) {
         myo_bench_say(0,
                       "--heads %lld does not divide --d-model %lld (every head needs the same "
