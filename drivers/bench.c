@@ -481,3 +481,11 @@ int myo_bench_no_operands(int argc, char **argv)
     myo_bench_say(0, "unexpected argument '%s' (see --help)", argv[optind]);
     return MYO_EXIT_USAGE;
 }
+
+int myo_bench_int_option(const char *name, const char *text, int64_t lo, int64_t hi, int64_t *out)
+{
+    if (myo_bench_parse_int(text, lo, hi, out) == 0) return MYO_EXIT_OK;
+    myo_bench_say(0, "%s: '%s' is not an integer in [%lld, %lld]", name, text, (long long)lo,
+                  (long long)hi);
+    return MYO_EXIT_USAGE;
+}

@@ -86,6 +86,9 @@ void myo_bench_summarize(double *t, int64_t r, double stat[3]);
 /* A whole-string integer in [lo, hi] with an optional K, M or G suffix
  * (powers of 1024).  Returns 0, or -1 when text is not such a number. */
 int myo_bench_parse_int(const char *text, int64_t lo, int64_t hi, int64_t *out);
+/* The same for option `name`: MYO_EXIT_OK, or MYO_EXIT_USAGE after a
+ * one-line message saying which range was expected. */
+int myo_bench_int_option(const char *name, const char *text, int64_t lo, int64_t hi, int64_t *out);
 
 /* Split a comma list in place into at most max items; an empty item is an
  * error.  Returns the count, or -1. */

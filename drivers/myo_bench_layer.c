@@ -224,34 +224,24 @@ static int parse_options(int argc, char **argv, bench_opts *o)
             }
             break;
         case OPT_D:
-            if (myo_bench_parse_int(optarg, 1, 1 << 16, &o->D) != 0) {
-                myo_bench_say(0, "--d-model: '%s' is not an integer in [1, 65536]", optarg);
+            if (myo_bench_int_option("--d-model", optarg, 1, 1 << 16, &o->D) != MYO_EXIT_OK)
                 return MYO_EXIT_USAGE;
-            }
             break;
         case OPT_H:
-            if (myo_bench_parse_int(optarg, 1, 1 << 16, &o->H) != 0) {
-                myo_bench_say(0, "--heads: '%s' is not an integer in [1, 65536]", optarg);
+            if (myo_bench_int_option("--heads", optarg, 1, 1 << 16, &o->H) != MYO_EXIT_OK)
                 return MYO_EXIT_USAGE;
-            }
             break;
         case OPT_BATCH:
-            if (myo_bench_parse_int(optarg, 1, 1 << 20, &o->batch) != 0) {
-                myo_bench_say(0, "--batch: '%s' is not an integer in [1, 2^20]", optarg);
+            if (myo_bench_int_option("--batch", optarg, 1, 1 << 20, &o->batch) != MYO_EXIT_OK)
                 return MYO_EXIT_USAGE;
-            }
             break;
         case OPT_REPS:
-            if (myo_bench_parse_int(optarg, 1, 1000000, &o->reps) != 0) {
-                myo_bench_say(0, "--reps: '%s' is not an integer in [1, 1000000]", optarg);
+            if (myo_bench_int_option("--reps", optarg, 1, 1000000, &o->reps) != MYO_EXIT_OK)
                 return MYO_EXIT_USAGE;
-            }
             break;
         case OPT_WARMUP:
-            if (myo_bench_parse_int(optarg, 0, 1000000, &o->warmup) != 0) {
-                myo_bench_say(0, "--warmup: '%s' is not an integer in [0, 1000000]", optarg);
+            if (myo_bench_int_option("--warmup", optarg, 0, 1000000, &o->warmup) != MYO_EXIT_OK)
                 return MYO_EXIT_USAGE;
-            }
             break;
         case OPT_PHASE:
             if (strcmp(optarg, "fwd") == 0)

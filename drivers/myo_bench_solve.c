@@ -151,16 +151,12 @@ static int parse_options(int argc, char **argv, bench_opts *o)
             trees_text = optarg;
             break;
         case OPT_REPS:
-            if (myo_bench_parse_int(optarg, 1, 1000000, &o->reps) != 0) {
-                myo_bench_say(0, "--reps: '%s' is not an integer in [1, 1000000]", optarg);
+            if (myo_bench_int_option("--reps", optarg, 1, 1000000, &o->reps) != MYO_EXIT_OK)
                 return MYO_EXIT_USAGE;
-            }
             break;
         case OPT_WARMUP:
-            if (myo_bench_parse_int(optarg, 0, 1000000, &o->warmup) != 0) {
-                myo_bench_say(0, "--warmup: '%s' is not an integer in [0, 1000000]", optarg);
+            if (myo_bench_int_option("--warmup", optarg, 0, 1000000, &o->warmup) != MYO_EXIT_OK)
                 return MYO_EXIT_USAGE;
-            }
             break;
         case OPT_PREC:
             if (strcmp(optarg, "single") == 0)
