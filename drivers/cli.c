@@ -11,14 +11,20 @@
 int myo_cli_exit_code(myo_status s)
 {
     switch (s) {
-    case MYO_OK: return MYO_EXIT_OK;
-    case MYO_ERR_ARG: return MYO_EXIT_USAGE;
-    case MYO_ERR_DATA: return MYO_EXIT_DATA;
-    case MYO_ERR_SINGULAR: return MYO_EXIT_SINGULAR;
+    case MYO_OK:
+        return MYO_EXIT_OK;
+    case MYO_ERR_ARG:
+        return MYO_EXIT_USAGE;
+    case MYO_ERR_DATA:
+        return MYO_EXIT_DATA;
+    case MYO_ERR_SINGULAR:
+        return MYO_EXIT_SINGULAR;
     case MYO_ERR_IO:
-    case MYO_ERR_HDF5: return MYO_EXIT_IO;
+    case MYO_ERR_HDF5:
+        return MYO_EXIT_IO;
     case MYO_ERR_NOMEM:
-    case MYO_ERR_MPI: return MYO_EXIT_INTERNAL;
+    case MYO_ERR_MPI:
+        return MYO_EXIT_INTERNAL;
     }
     return MYO_EXIT_INTERNAL;
 }
@@ -36,9 +42,12 @@ int myo_cli_parse_size(const char *text, int64_t *out)
     unsigned long long v = strtoull(text, &end, 10);
     if (errno || end == text) return -1;
     unsigned shift = 0;
-    if (*end == 'K' || *end == 'k') shift = 10, end++;
-    else if (*end == 'M' || *end == 'm') shift = 20, end++;
-    else if (*end == 'G' || *end == 'g') shift = 30, end++;
+    if (*end == 'K' || *end == 'k')
+        shift = 10, end++;
+    else if (*end == 'M' || *end == 'm')
+        shift = 20, end++;
+    else if (*end == 'G' || *end == 'g')
+        shift = 30, end++;
     if (*end != '\0') return -1;
     if (v > (unsigned long long)(INT64_MAX >> shift)) return -1;
     *out = (int64_t)(v << shift);

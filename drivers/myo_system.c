@@ -370,7 +370,8 @@ static int myo_system_check(int argc, char **argv)
     double *y = NULL, *scratch = NULL;
     if (code == MYO_EXIT_OK) {
         myo_status st = myo_solution_read_h5(solution, sys.n, sys.m, &y);
-        if (st != MYO_OK) code = myo_system_fail(myo_cli_exit_code(st), NULL, "check: %s", myo_error_detail());
+        if (st != MYO_OK)
+            code = myo_system_fail(myo_cli_exit_code(st), NULL, "check: %s", myo_error_detail());
     }
     if (code == MYO_EXIT_OK &&
         !(scratch = malloc(2 * (size_t)sys.n * (size_t)sys.m * sizeof(double))))

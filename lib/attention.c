@@ -77,7 +77,6 @@ const char *myo_attention_form_name(myo_attention_form form)
 
 /* ---------------------------------------------------------- row kernels */
 
-
 /* Eight independent lanes: without -ffast-math the compiler may not
  * reorder a float reduction, so the lanes are spelled out. */
 #define LANES 8
@@ -276,7 +275,8 @@ static void tiled_forward(const head *hd, int64_t tq, int64_t tk, float *lse, fl
                 }
                 float mx = row_max(row, valid);
                 float m_new = mx > run_m[r] ? mx : run_m[r];
-                float corr = myo_exp_nonposf(run_m[r] - m_new); /* 0 on the first block (m = -Inf) */
+                float corr =
+                    myo_exp_nonposf(run_m[r] - m_new); /* 0 on the first block (m = -Inf) */
                 run_l[r] = run_l[r] * corr + exp_row(row, valid, bk, m_new);
                 run_m[r] = m_new;
                 if (corr != 1.0f) scale_row(o + r * ld, d, corr);
@@ -475,16 +475,17 @@ myo_status myo_attention_forward_f32(myo_attention_work *w, const myo_qkvo_weigh
         gemm_rows(w->x, wts->wk, 0, 0.0f, w->k, rows, D);
         gemm_rows(w->x, wts->wv, 0, 0.0f, w->v, rows, D);
     });
-    MYO_TIMED(*mix, for (int64_t b = 0; b < w->batch; b++) {
-        for (int64_t h = 0; h < w->H; h++) {
-            head hd = head_of(w, b, h, NULL);
-            int64_t bh = b * w->H + h;
-            if (w->form == MYO_ATTN_MATERIALIZED)
-                materialized_forward(&hd, w->p + bh * w->n * w->n);
-            else
-                tiled_forward(&hd, w->tq, w->tk, w->lse + bh * w->n, w->s, w->run_m, w->run_l);
-        }
-    });
+    MYO_TIMED(
+        *mix, for (int64_t b = 0; b < w->batch; b++) {
+            for (int64_t h = 0; h < w->H; h++) {
+                head hd = head_of(w, b, h, NULL);
+                int64_t bh = b * w->H + h;
+                if (w->form == MYO_ATTN_MATERIALIZED)
+                    materialized_forward(&hd, w->p + bh * w->n * w->n);
+                else
+                    tiled_forward(&hd, w->tq, w->tk, w->lse + bh * w->n, w->s, w->run_m, w->run_l);
+            }
+        });
     MYO_TIMED(*proj, gemm_rows(w->o, wts->wo, 0, 0.0f, y, rows, D));
     w->have_forward = 1;
     return MYO_OK;
@@ -512,16 +513,17 @@ myo_status myo_attention_backward_f32(myo_attention_work *w, const myo_qkvo_weig
         gemm_rows(dy, wts->wo, 1, 0.0f, dout, rows, D);
         gemm_weight_grad(w->o, dy, g->wo, rows, D);
     });
-    MYO_TIMED(*mix, for (int64_t bb = 0; bb < w->batch; bb++) {
-        for (int64_t h = 0; h < w->H; h++) {
-            head hd = head_of(w, bb, h, dout);
-            int64_t bh = bb * w->H + h;
-            if (w->form == MYO_ATTN_MATERIALIZED)
-                materialized_backward(&hd, w->p + bh * w->n * w->n, w->dp, w->delta);
-            else
-                tiled_backward(&hd, w->tq, w->tk, w->lse + bh * w->n, w->s, w->s2, w->delta);
-        }
-    });
+    MYO_TIMED(
+        *mix, for (int64_t bb = 0; bb < w->batch; bb++) {
+            for (int64_t h = 0; h < w->H; h++) {
+                head hd = head_of(w, bb, h, dout);
+                int64_t bh = bb * w->H + h;
+                if (w->form == MYO_ATTN_MATERIALIZED)
+                    materialized_backward(&hd, w->p + bh * w->n * w->n, w->dp, w->delta);
+                else
+                    tiled_backward(&hd, w->tq, w->tk, w->lse + bh * w->n, w->s, w->s2, w->delta);
+            }
+        });
     /* Q = X Wq, ...: dWq = X^T dQ, ...; dX = dQ Wq^T + dK Wk^T + dV Wv^T
      * (overwriting dO, no longer needed). */
     MYO_TIMED(*proj, {

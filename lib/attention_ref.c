@@ -121,8 +121,7 @@ static myo_status ref_pass_run(const myo_attention_config *cfg, int64_t n, int64
 }
 
 myo_status myo_attention_forward_ref(const myo_attention_config *cfg, int64_t n, int64_t batch,
-                                     const myo_qkvo_weights_f64 *wts, const double *x,
-                                     double *y)
+                                     const myo_qkvo_weights_f64 *wts, const double *x, double *y)
 {
     ref_pass f;
     MYO_CHECK(ref_pass_run(cfg, n, batch, wts, x, &f, "myo_attention_forward_ref"));
@@ -137,8 +136,7 @@ myo_status myo_attention_forward_ref(const myo_attention_config *cfg, int64_t n,
 
 myo_status myo_attention_backward_ref(const myo_attention_config *cfg, int64_t n, int64_t batch,
                                       const myo_qkvo_weights_f64 *wts, const double *x,
-                                      const double *dy, double *dx,
-                                      const myo_qkvo_grads_f64 *g)
+                                      const double *dy, double *dx, const myo_qkvo_grads_f64 *g)
 {
     const char *who = "myo_attention_backward_ref";
     if (!dy || !dx || !g || !g->wq || !g->wk || !g->wv || !g->wo) {

@@ -27,10 +27,10 @@ struct myo_layer_work {
     void *block;   /* one allocation holding the arrays below */
     /* kept by forward for backward, (max_batch, N, D) */
     float *x_all, *q, *k, *y;
-    float *s_up, *s_down;    /* (max_batch, N, H) */
-    float *w_up, *w_down;    /* (N, H) scratch of forward: the edge weights */
-    float *inv_count;        /* (N - n,) 1 / (children of each virtual node) */
-    myo_factor **factor;     /* (max_batch,) the H matrices of each sequence */
+    float *s_up, *s_down; /* (max_batch, N, H) */
+    float *w_up, *w_down; /* (N, H) scratch of forward: the edge weights */
+    float *inv_count;     /* (N - n,) 1 / (children of each virtual node) */
+    myo_factor **factor;  /* (max_batch,) the H matrices of each sequence */
     size_t block_bytes;
     /* backward scratch, one sequence, allocated by the first backward */
     void *back_block;
@@ -190,13 +190,15 @@ myo_status myo_layer_coefficients_f32(const myo_tree *tree, const myo_layer_conf
      * double), up = -w_up, down = -w_down. */
     double *acc = myo_alloc((size_t)(N * H), sizeof(double), "coefficient sums");
     if (!acc) return MYO_ERR_NOMEM;
-    for (int64_t j = 0; j < N * H; j++) acc[j] = 1.0;
+    for (int64_t j = 0; j < N * H; j++)
+        acc[j] = 1.0;
     for (int64_t i = 0; i < N; i++)
         for (int64_t h = 0; h < H && tree->parent[i] >= 0; h++) {
             acc[i * H + h] += up[i * H + h];
             acc[tree->parent[i] * H + h] += down[i * H + h];
         }
-    for (int64_t j = 0; j < N * H; j++) diag[j] = (float)acc[j], up[j] = -up[j], down[j] = -down[j];
+    for (int64_t j = 0; j < N * H; j++)
+        diag[j] = (float)acc[j], up[j] = -up[j], down[j] = -down[j];
     free(acc);
     return MYO_OK;
 }
@@ -348,8 +350,7 @@ static myo_status ensure_backward_scratch(myo_layer_work *ws)
 
 /* --------------------------------------------------------------- passes */
 
-static myo_status check_pass(const myo_layer_work *ws, const void *w, int64_t batch,
-                             const char *fn)
+static myo_status check_pass(const myo_layer_work *ws, const void *w, int64_t batch, const char *fn)
 {
     if (!ws || !w) return myo_fail(MYO_ERR_ARG, "%s: workspace and weights are required", fn);
     if (batch < 1 || batch > ws->max_batch)
@@ -382,8 +383,8 @@ static void gemm_weight_grad(int64_t rows, int64_t D, const float *a, const floa
                 b, (int)D, accumulate ? 1.0f : 0.0f, dw, (int)D);
 }
 
-myo_status myo_layer_forward_f32(myo_layer_work *ws, const myo_qkvo_weights_f32 *w,
-                                 int64_t batch, const float *x, float *y)
+myo_status myo_layer_forward_f32(myo_layer_work *ws, const myo_qkvo_weights_f32 *w, int64_t batch,
+                                 const float *x, float *y)
 {
     MYO_CHECK(check_pass(ws, w, batch, "myo_layer_forward_f32"));
     if (!x || !y || weights_missing(w))
@@ -395,10 +396,11 @@ myo_status myo_layer_forward_f32(myo_layer_work *ws, const myo_qkvo_weights_f32 
     *proj = *mix = 0.0;
 
     /* x (batch, n, D) -> x_all (batch, N, D): tokens, then pooled virtual rows. */
-    MYO_TIMED(*mix, for (int64_t b = 0; b < batch; b++) {
-        memcpy(ws->x_all + b * N * D, x + b * n * D, (size_t)(n * D) * sizeof(float));
-        pool_virtual_rows(t, ws->inv_count, ws->x_all + b * N * D, D);
-    });
+    MYO_TIMED(
+        *mix, for (int64_t b = 0; b < batch; b++) {
+            memcpy(ws->x_all + b * N * D, x + b * n * D, (size_t)(n * D) * sizeof(float));
+            pool_virtual_rows(t, ws->inv_count, ws->x_all + b * N * D, D);
+        });
     /* q, k, v (batch N, D) = x_all Wq, Wk, Wv in three tall GEMMs; v goes
      * straight into y, where the solve overwrites it. */
     MYO_TIMED(*proj, {
@@ -413,9 +415,8 @@ myo_status myo_layer_forward_f32(myo_layer_work *ws, const myo_qkvo_weights_f32 
         float *yb = ws->y + b * N * D;
         myo_status s = MYO_OK;
         MYO_TIMED(*mix, {
-            build_weights(t, &ws->cfg, ws->q + b * N * D, ws->k + b * N * D, ws->w_up,
-                          ws->w_down, ws->s_up + b * N * H,
-                               ws->s_down + b * N * H);
+            build_weights(t, &ws->cfg, ws->q + b * N * D, ws->k + b * N * D, ws->w_up, ws->w_down,
+                          ws->s_up + b * N * H, ws->s_down + b * N * H);
             s = myo_refactor_laplacian_f32(ws->factor[b], ws->w_up, ws->w_down, MYO_OP_N, yb, yb,
                                            d);
         });
@@ -470,9 +471,8 @@ static void mixing_backward(const myo_tree *t, const myo_layer_config *cfg, cons
     }
 }
 
-myo_status myo_layer_backward_f32(myo_layer_work *ws, const myo_qkvo_weights_f32 *w,
-                                  int64_t batch, const float *dy, float *dx,
-                                  const myo_qkvo_grads_f32 *dw)
+myo_status myo_layer_backward_f32(myo_layer_work *ws, const myo_qkvo_weights_f32 *w, int64_t batch,
+                                  const float *dy, float *dx, const myo_qkvo_grads_f32 *dw)
 {
     MYO_CHECK(check_pass(ws, w, batch, "myo_layer_backward_f32"));
     if (!dy || !dx || !dw || weights_missing(w) || !dw->wq || !dw->wk || !dw->wv || !dw->wo)
@@ -522,7 +522,8 @@ myo_status myo_layer_backward_f32(myo_layer_work *ws, const myo_qkvo_weights_f32
             gemm_weight_grad(N, D, xa, ws->dq, acc, dw->wq);
             gemm_weight_grad(N, D, xa, ws->dk, acc, dw->wk);
             gemm_weight_grad(N, D, xa, ws->g, acc, dw->wv);
-            /* dX_all = dQ Wq^T + dK Wk^T + G Wv^T: token rows into dx, virtual rows into scratch. */
+            /* dX_all = dQ Wq^T + dK Wk^T + G Wv^T: token rows into dx, virtual rows into scratch.
+             */
             gemm_rows(n, D, ws->dq, w->wq, 1, 0, dxb);
             gemm_rows(n, D, ws->dk, w->wk, 1, 1, dxb);
             gemm_rows(n, D, ws->g, w->wv, 1, 1, dxb);

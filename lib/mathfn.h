@@ -10,7 +10,10 @@
 #include <string.h>
 
 /* softplus(x) = log(1 + e^x), computed as max(x, 0) + log1p(e^-|x|). */
-static inline double myo_softplus(double x) { return fmax(x, 0.0) + log1p(exp(-fabs(x))); }
+static inline double myo_softplus(double x)
+{
+    return fmax(x, 0.0) + log1p(exp(-fabs(x)));
+}
 
 /* sigmoid(x) = 1 / (1 + e^-x) = softplus'(x), without overflow for x << 0. */
 static inline double myo_sigmoid(double x)
@@ -21,13 +24,15 @@ static inline double myo_sigmoid(double x)
 }
 
 /* silu(x) = x sigmoid(x), and its derivative sigmoid(x) (1 + x (1 - sigmoid(x))). */
-static inline double myo_silu(double x) { return x * myo_sigmoid(x); }
+static inline double myo_silu(double x)
+{
+    return x * myo_sigmoid(x);
+}
 static inline double myo_silu_grad(double x)
 {
     double s = myo_sigmoid(x);
     return s * (1.0 + x * (1.0 - s));
 }
-
 
 /* Float versions that vectorise.  The functions above call libm, which the
  * compiler cannot vectorise; loops over many values use these instead.
@@ -54,7 +59,7 @@ static inline float myo_u2f(uint32_t u)
 static inline float myo_exp_nonposf(float x)
 {
     uint32_t xb = myo_f2u(x), keep = xb > 0xC2AE0000u ? 0u : ~0u; /* 0xC2AE0000 = -87.0f */
-    x = myo_u2f((xb & keep) | (0xC2AE0000u & ~keep));      /* clamped: the steps below stay in range */
+    x = myo_u2f((xb & keep) | (0xC2AE0000u & ~keep));  /* clamped: the steps below stay in range */
     float fk = x * 1.44269504088896341f + 12582912.0f; /* 1.5 2^23: rounds to an integer */
     fk -= 12582912.0f;
     float r = x - fk * 0.693359375f;

@@ -124,16 +124,14 @@ myo_status myo_attention_backward_f32(myo_attention_work *w, const myo_qkvo_weig
  * every head formed naively (memory O(B H n^2 + B n D)); the tiles in cfg are
  * ignored.  x, y (B, n, D); y may equal x.  Local. */
 myo_status myo_attention_forward_ref(const myo_attention_config *cfg, int64_t n, int64_t batch,
-                                     const myo_qkvo_weights_f64 *wts, const double *x,
-                                     double *y);
+                                     const myo_qkvo_weights_f64 *wts, const double *x, double *y);
 
 /* Its backward, from the textbook softmax Jacobian (dS = P .* (dP -
  * rowsum(P .* dP))), recomputing the forward: dy (B, n, D) in; dx (B, n, D)
  * and g overwritten.  dx may equal dy.  Local. */
 myo_status myo_attention_backward_ref(const myo_attention_config *cfg, int64_t n, int64_t batch,
                                       const myo_qkvo_weights_f64 *wts, const double *x,
-                                      const double *dy, double *dx,
-                                      const myo_qkvo_grads_f64 *g);
+                                      const double *dy, double *dx, const myo_qkvo_grads_f64 *g);
 
 #ifdef __cplusplus
 }

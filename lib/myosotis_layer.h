@@ -111,17 +111,16 @@ size_t myo_layer_work_bytes(const myo_layer_work *ws);
  * Accuracy: float32 throughout, within 1e-4 relative of the double
  * reference, in every direction and at any score (tested up to ~1e7,
  * where a float diagonal 1 + sum of weights would have lost the 1). */
-myo_status myo_layer_forward_f32(myo_layer_work *ws, const myo_qkvo_weights_f32 *w,
-                                 int64_t batch, const float *x, float *y);
+myo_status myo_layer_forward_f32(myo_layer_work *ws, const myo_qkvo_weights_f32 *w, int64_t batch,
+                                 const float *x, float *y);
 
 /* Local.  From dy (batch, n, D), the gradient of a loss with respect to
  * forward's y, writes dx (batch, n, D) and the weight gradients in dw (each
  * (D, D), summed over the batch); all are overwritten.  w and batch must be
  * those of the last successful forward on ws (MYO_ERR_ARG when batch
  * differs or no forward ran).  dy, dx and the gradients must not overlap. */
-myo_status myo_layer_backward_f32(myo_layer_work *ws, const myo_qkvo_weights_f32 *w,
-                                  int64_t batch, const float *dy, float *dx,
-                                  const myo_qkvo_grads_f32 *dw);
+myo_status myo_layer_backward_f32(myo_layer_work *ws, const myo_qkvo_weights_f32 *w, int64_t batch,
+                                  const float *dy, float *dx, const myo_qkvo_grads_f32 *dw);
 
 /* Local.  The coefficients of the H matrices M_h of one sequence, laid out
  * for myo_factor_create_heads_f32 / myo_refactor_f32: from q, k (N, D) --

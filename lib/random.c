@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-myo_rng myo_rng_seed(uint64_t seed) { return (myo_rng){seed}; }
+myo_rng myo_rng_seed(uint64_t seed)
+{
+    return (myo_rng){seed};
+}
 
 uint64_t myo_rng_next(myo_rng *r)
 {
@@ -24,11 +27,15 @@ double myo_rng_uniform(myo_rng *r, double lo, double hi)
 }
 
 /* The modulo bias is below 2^-40 for any bound a tree can have. */
-int64_t myo_rng_below(myo_rng *r, int64_t bound) { return (int64_t)(myo_rng_next(r) % (uint64_t)bound); }
+int64_t myo_rng_below(myo_rng *r, int64_t bound)
+{
+    return (int64_t)(myo_rng_next(r) % (uint64_t)bound);
+}
 
 void myo_random_forest_parents(int64_t n, int64_t trees, myo_rng *r, int64_t *parent)
 {
-    for (int64_t i = 0; i < n; i++) parent[i] = i < trees ? -1 : myo_rng_below(r, i);
+    for (int64_t i = 0; i < n; i++)
+        parent[i] = i < trees ? -1 : myo_rng_below(r, i);
 }
 
 myo_status myo_random_shuffle_labels(int64_t *parent, int64_t n, myo_rng *r, int64_t *new_label)
@@ -39,13 +46,15 @@ myo_status myo_random_shuffle_labels(int64_t *parent, int64_t n, myo_rng *r, int
         free(perm), free(old);
         return MYO_ERR_NOMEM;
     }
-    for (int64_t i = 0; i < n; i++) perm[i] = i;
+    for (int64_t i = 0; i < n; i++)
+        perm[i] = i;
     for (int64_t i = n - 1; i > 0; i--) { /* Fisher-Yates */
         int64_t j = myo_rng_below(r, i + 1), tmp = perm[i];
         perm[i] = perm[j], perm[j] = tmp;
     }
     memcpy(old, parent, (size_t)n * sizeof(int64_t));
-    for (int64_t i = 0; i < n; i++) parent[perm[i]] = old[i] < 0 ? -1 : perm[old[i]];
+    for (int64_t i = 0; i < n; i++)
+        parent[perm[i]] = old[i] < 0 ? -1 : perm[old[i]];
     if (new_label) memcpy(new_label, perm, (size_t)n * sizeof(int64_t));
     free(perm), free(old);
     return MYO_OK;
@@ -77,5 +86,6 @@ myo_status myo_random_dominant_coeffs(const int64_t *parent, int64_t n, myo_rng 
 
 void myo_random_values(double *v, int64_t count, myo_rng *r)
 {
-    for (int64_t i = 0; i < count; i++) v[i] = myo_rng_uniform(r, -1.0, 1.0);
+    for (int64_t i = 0; i < count; i++)
+        v[i] = myo_rng_uniform(r, -1.0, 1.0);
 }

@@ -19,15 +19,14 @@ struct myo_factor {
     const myo_tree *tree; /* borrowed */
     int64_t heads;        /* H matrices on the tree */
     myo_precision precision;
-    int valid;            /* the pivots match the last coefficients given */
-    void *block;          /* one allocation holding the arrays below */
-    double *acc;          /* (N, H) each node's pivot updates (scratch of the factor
-                           * sweep); (H,) on a chain */
-    void *inv;            /* (N, H) 1 / pivot, by position */
-    void *up, *down;      /* (N, H) up and down by position, 0 at roots */
-    void *max_child;      /* (H,) scratch of the factor sweep */
+    int valid;       /* the pivots match the last coefficients given */
+    void *block;     /* one allocation holding the arrays below */
+    double *acc;     /* (N, H) each node's pivot updates (scratch of the factor
+                      * sweep); (H,) on a chain */
+    void *inv;       /* (N, H) 1 / pivot, by position */
+    void *up, *down; /* (N, H) up and down by position, 0 at roots */
+    void *max_child; /* (H,) scratch of the factor sweep */
 };
-
 
 void myo_factor_destroy(myo_factor **f)
 {
@@ -37,9 +36,15 @@ void myo_factor_destroy(myo_factor **f)
     *f = NULL;
 }
 
-myo_precision myo_factor_precision(const myo_factor *f) { return f->precision; }
+myo_precision myo_factor_precision(const myo_factor *f)
+{
+    return f->precision;
+}
 
-int64_t myo_factor_heads(const myo_factor *f) { return f ? f->heads : 0; }
+int64_t myo_factor_heads(const myo_factor *f)
+{
+    return f ? f->heads : 0;
+}
 
 /* The bytes of a factor's block; *update_bytes receives those of its
  * leading pivot-update array (doubles: (H,) on a chain, (N, H) otherwise). */
@@ -105,13 +110,15 @@ myo_status myo_factor_create_empty(const myo_tree *t, int64_t heads, myo_precisi
 static myo_status check_solve_args(const myo_factor *f, myo_precision precision, myo_op op,
                                    const void *rhs, const void *out, int64_t m, size_t real_size)
 {
-    if (!f || !rhs || !out) return myo_fail(MYO_ERR_ARG, "myo_solve: factor, rhs and out are required");
+    if (!f || !rhs || !out)
+        return myo_fail(MYO_ERR_ARG, "myo_solve: factor, rhs and out are required");
     if (f->precision != precision)
         return myo_fail(MYO_ERR_ARG, "myo_solve: the factor was made in %s, the call is for %s",
                         f->precision == MYO_F64 ? "double" : "float",
                         precision == MYO_F64 ? "double" : "float");
     if (op != MYO_OP_N && op != MYO_OP_T)
-        return myo_fail(MYO_ERR_ARG, "myo_solve: op = %d is neither MYO_OP_N nor MYO_OP_T", (int)op);
+        return myo_fail(MYO_ERR_ARG, "myo_solve: op = %d is neither MYO_OP_N nor MYO_OP_T",
+                        (int)op);
     if (m < 1) return myo_fail(MYO_ERR_ARG, "myo_solve: m = %lld, need m >= 1", (long long)m);
     if (m > INT64_MAX / f->heads / f->tree->n)
         return myo_fail(MYO_ERR_ARG, "myo_solve: m = %lld is too large", (long long)m);

@@ -17,29 +17,34 @@
 
 static inline void FN(line_scale)(REAL *restrict y, const REAL *restrict x, REAL s, int64_t len)
 {
-    for (int64_t k = 0; k < len; k++) y[k] = s * x[k];
+    for (int64_t k = 0; k < len; k++)
+        y[k] = s * x[k];
 }
 
 static inline void FN(line_scale_in_place)(REAL *restrict y, REAL s, int64_t len)
 {
-    for (int64_t k = 0; k < len; k++) y[k] *= s;
+    for (int64_t k = 0; k < len; k++)
+        y[k] *= s;
 }
 
 static inline void FN(line_scale_sub)(REAL *restrict y, const REAL *restrict x, REAL s,
                                       const REAL *restrict z, REAL w, int64_t len)
 {
-    for (int64_t k = 0; k < len; k++) y[k] = s * x[k] - w * z[k];
+    for (int64_t k = 0; k < len; k++)
+        y[k] = s * x[k] - w * z[k];
 }
 
 static inline void FN(line_scale_sub_in_place)(REAL *restrict y, REAL s, const REAL *restrict z,
                                                REAL w, int64_t len)
 {
-    for (int64_t k = 0; k < len; k++) y[k] = s * y[k] - w * z[k];
+    for (int64_t k = 0; k < len; k++)
+        y[k] = s * y[k] - w * z[k];
 }
 
 static inline void FN(line_sub)(REAL *restrict y, const REAL *restrict x, REAL a, int64_t len)
 {
-    for (int64_t k = 0; k < len; k++) y[k] -= a * x[k];
+    for (int64_t k = 0; k < len; k++)
+        y[k] -= a * x[k];
 }
 
 /* Pass 1 walks the rows backwards, so it also walks each row from its last
@@ -48,18 +53,21 @@ static inline void FN(line_sub)(REAL *restrict y, const REAL *restrict x, REAL a
  * within 512-byte rows ran 4x slower on AMD EPYC).  Inside a line the
  * loop ascends, so it vectorises without lane reversal.  The full lines
  * run with len == LINE, a constant the compiler unrolls. */
-#define FOR_EACH_LINE_DESCENDING(m, kb, len, stmt)                                                \
+#define FOR_EACH_LINE_DESCENDING(m, kb, len, stmt)                                                 \
     do {                                                                                           \
-        int64_t kb = ((m)-1) / LINE * LINE, len = (m)-kb;                                         \
+        int64_t kb = ((m)-1) / LINE * LINE, len = (m)-kb;                                          \
         stmt;                                                                                      \
-        for (kb -= LINE, len = LINE; kb >= 0; kb -= LINE) stmt;                                   \
+        for (kb -= LINE, len = LINE; kb >= 0; kb -= LINE)                                          \
+            stmt;                                                                                  \
     } while (0)
 
 /* y (m,) = s x; y may equal x. */
 static inline void FN(row_scale_desc)(REAL *y, const REAL *x, REAL s, int64_t m)
 {
-    if (y == x) FOR_EACH_LINE_DESCENDING(m, kb, len, FN(line_scale_in_place)(y + kb, s, len));
-    else FOR_EACH_LINE_DESCENDING(m, kb, len, FN(line_scale)(y + kb, x + kb, s, len));
+    if (y == x)
+        FOR_EACH_LINE_DESCENDING(m, kb, len, FN(line_scale_in_place)(y + kb, s, len));
+    else
+        FOR_EACH_LINE_DESCENDING(m, kb, len, FN(line_scale)(y + kb, x + kb, s, len));
 }
 
 /* y (m,) = s x - w z; y may equal x, z is another row. */
@@ -67,8 +75,10 @@ static inline void FN(row_scale_sub_desc)(REAL *y, const REAL *x, REAL s, const 
                                           int64_t m)
 {
     if (y == x)
-        FOR_EACH_LINE_DESCENDING(m, kb, len, FN(line_scale_sub_in_place)(y + kb, s, z + kb, w, len));
-    else FOR_EACH_LINE_DESCENDING(m, kb, len, FN(line_scale_sub)(y + kb, x + kb, s, z + kb, w, len));
+        FOR_EACH_LINE_DESCENDING(m, kb, len,
+                                 FN(line_scale_sub_in_place)(y + kb, s, z + kb, w, len));
+    else
+        FOR_EACH_LINE_DESCENDING(m, kb, len, FN(line_scale_sub)(y + kb, x + kb, s, z + kb, w, len));
 }
 
 /* y (m,) -= a x; distinct rows. */
@@ -107,7 +117,9 @@ static myo_status FN(pivot_failure)(int64_t label, int64_t h, int64_t heads, int
     if (!isfinite(diag) || !isfinite(b) || !isfinite(c)) {
         const char *name = !isfinite(diag) ? "diag" : !isfinite(b) ? b_name : c_name;
         return myo_fail(MYO_ERR_DATA, "%s%s = %g is not finite", name, index,
-                        !isfinite(diag) ? diag : !isfinite(b) ? b_value : c_value);
+                        !isfinite(diag) ? diag
+                        : !isfinite(b)  ? b_value
+                                        : c_value);
     }
     if (laplacian && (b_value < 0 || c_value < 0))
         return myo_fail(MYO_ERR_DATA, "%s%s = %g is negative: Laplacian weights must be >= 0",
@@ -130,7 +142,7 @@ static myo_status FN(pivot_failure)(int64_t label, int64_t h, int64_t heads, int
  * parent.  Every multiplier a solve forms from this pivot (b inv, c inv,
  * and the children's up inv, down inv) must be finite in REAL; the checks
  * are folded into one branch. */
-static MYO_ALWAYS_INLINE myo_status FN(finish_pivot)(myo_factor *f, const FN(coeffs) *k,
+static MYO_ALWAYS_INLINE myo_status FN(finish_pivot)(myo_factor *f, const FN(coeffs) * k,
                                                      int64_t pos, int64_t label, int64_t h,
                                                      int is_root, double x, REAL max_child,
                                                      double *update)
@@ -161,7 +173,7 @@ static MYO_ALWAYS_INLINE myo_status FN(finish_pivot)(myo_factor *f, const FN(coe
  *     a'_i = diag_i - sum_c upd_c,   inv_i = 1 / a'_i,   upd_i = down_i up_i inv_i
  * for every head; a node's own upd slots hold its pivots while they form. */
 static MYO_ALWAYS_INLINE myo_status FN(factor_tree_heads)(const myo_tree *t, myo_factor *f,
-                                                          const FN(coeffs) *k, int64_t H)
+                                                          const FN(coeffs) * k, int64_t H)
 {
     const int64_t *order = t->order, *subtree = t->subtree, *parent_pos = t->parent_pos;
     const REAL *up_pos = f->up, *down_pos = f->down;
@@ -170,7 +182,8 @@ static MYO_ALWAYS_INLINE myo_status FN(factor_tree_heads)(const myo_tree *t, myo
     for (int64_t pos = t->n - 1; pos >= 0; pos--) {
         int64_t label = order[pos], end = pos + subtree[pos];
         double *a = upd + pos * H; /* a'_i, or the excess e_i in the Laplacian form */
-        for (int64_t h = 0; h < H; h++) a[h] = k->diag ? k->diag[label * H + h] : 1.0, max_child[h] = 0;
+        for (int64_t h = 0; h < H; h++)
+            a[h] = k->diag ? k->diag[label * H + h] : 1.0, max_child[h] = 0;
         for (int64_t ch = pos + 1; ch < end; ch += subtree[ch])
             for (int64_t h = 0; h < H; h++) {
                 a[h] -= upd[ch * H + h];
@@ -179,16 +192,17 @@ static MYO_ALWAYS_INLINE myo_status FN(factor_tree_heads)(const myo_tree *t, myo
                 max_child[h] = big > max_child[h] ? big : max_child[h];
             }
         for (int64_t h = 0; h < H; h++)
-            MYO_CHECK(FN(finish_pivot)(f, k, pos, label, h, parent_pos[pos] < 0, a[h],
-                                       max_child[h], &a[h]));
+            MYO_CHECK(FN(finish_pivot)(f, k, pos, label, h, parent_pos[pos] < 0, a[h], max_child[h],
+                                       &a[h]));
     }
     return MYO_OK;
 }
 
 /* A constant H = 1 lets the compiler drop the head loops of the common case. */
-static myo_status FN(factor_tree)(const myo_tree *t, myo_factor *f, const FN(coeffs) *k)
+static myo_status FN(factor_tree)(const myo_tree *t, myo_factor *f, const FN(coeffs) * k)
 {
-    return f->heads == 1 ? FN(factor_tree_heads)(t, f, k, 1) : FN(factor_tree_heads)(t, f, k, f->heads);
+    return f->heads == 1 ? FN(factor_tree_heads)(t, f, k, 1)
+                         : FN(factor_tree_heads)(t, f, k, f->heads);
 }
 
 /* Pass 1 on any forest: positions backwards, children before parents.
@@ -198,8 +212,8 @@ static myo_status FN(factor_tree)(const myo_tree *t, myo_factor *f, const FN(coe
  * walked backwards too:
  *     z_i = inv_i r_i - sum_c (c_c inv_i) z_c                     (per head) */
 static MYO_ALWAYS_INLINE void FN(pass1_tree_heads)(const myo_tree *t, const myo_factor *f,
-                                                    myo_op op, const REAL *rhs, REAL *out,
-                                                    int64_t m, int64_t H)
+                                                   myo_op op, const REAL *rhs, REAL *out, int64_t m,
+                                                   int64_t H)
 {
     const int64_t *order = t->order, *subtree = t->subtree;
     const int64_t row = H * m;
@@ -211,7 +225,8 @@ static MYO_ALWAYS_INLINE void FN(pass1_tree_heads)(const myo_tree *t, const myo_
             const REAL *r = rhs + label * row + h * m;
             int64_t ch = pos + 1;
             if (ch < end) {
-                FN(row_scale_sub_desc)(z, r, s, out + order[ch] * row + h * m, c[ch * H + h] * s, m);
+                FN(row_scale_sub_desc)
+                (z, r, s, out + order[ch] * row + h * m, c[ch * H + h] * s, m);
                 ch += subtree[ch];
             } else {
                 FN(row_scale_desc)(z, r, s, m);
@@ -225,14 +240,16 @@ static MYO_ALWAYS_INLINE void FN(pass1_tree_heads)(const myo_tree *t, const myo_
 static void FN(pass1_tree)(const myo_tree *t, const myo_factor *f, myo_op op, const REAL *rhs,
                            REAL *out, int64_t m)
 {
-    if (f->heads == 1) FN(pass1_tree_heads)(t, f, op, rhs, out, m, 1);
-    else FN(pass1_tree_heads)(t, f, op, rhs, out, m, f->heads);
+    if (f->heads == 1)
+        FN(pass1_tree_heads)(t, f, op, rhs, out, m, 1);
+    else
+        FN(pass1_tree_heads)(t, f, op, rhs, out, m, f->heads);
 }
 
 /* Pass 2 on any forest: positions forwards, parents before children.
  *     y_i = z_i - (b_i inv_i) y_parent(i)                           (per head) */
 static MYO_ALWAYS_INLINE void FN(pass2_tree_heads)(const myo_tree *t, const myo_factor *f,
-                                                    myo_op op, REAL *out, int64_t m, int64_t H)
+                                                   myo_op op, REAL *out, int64_t m, int64_t H)
 {
     const int64_t *order = t->order, *parent_pos = t->parent_pos;
     const int64_t row = H * m;
@@ -241,15 +258,18 @@ static MYO_ALWAYS_INLINE void FN(pass2_tree_heads)(const myo_tree *t, const myo_
         int64_t pp = parent_pos[pos];
         if (pp < 0) continue;
         for (int64_t h = 0; h < H; h++)
-            FN(line_sub)(out + order[pos] * row + h * m, out + order[pp] * row + h * m,
-                         b[pos * H + h] * inv[pos * H + h], m);
+            FN(line_sub)
+            (out + order[pos] * row + h * m, out + order[pp] * row + h * m,
+             b[pos * H + h] * inv[pos * H + h], m);
     }
 }
 
 static void FN(pass2_tree)(const myo_tree *t, const myo_factor *f, myo_op op, REAL *out, int64_t m)
 {
-    if (f->heads == 1) FN(pass2_tree_heads)(t, f, op, out, m, 1);
-    else FN(pass2_tree_heads)(t, f, op, out, m, f->heads);
+    if (f->heads == 1)
+        FN(pass2_tree_heads)(t, f, op, out, m, 1);
+    else
+        FN(pass2_tree_heads)(t, f, op, out, m, f->heads);
 }
 
 /* One node i of pass 1 on a single path labelled 0..N-1 from the root:
@@ -259,7 +279,7 @@ static void FN(pass2_tree)(const myo_tree *t, const myo_factor *f, myo_op op, RE
  * division.  With H = 1 and m = 1, z_{i+1} is carried in *z (a register
  * once inlined), not reloaded from memory. */
 static MYO_ALWAYS_INLINE myo_status FN(pass1_chain_node)(int64_t n, myo_factor *f,
-                                                         const FN(coeffs) *k, const REAL *c,
+                                                         const FN(coeffs) * k, const REAL *c,
                                                          const REAL *rhs, REAL *out, int64_t H,
                                                          int64_t m, int64_t i, double *update,
                                                          REAL *z)
@@ -291,22 +311,24 @@ static MYO_ALWAYS_INLINE myo_status FN(pass1_chain_node)(int64_t n, myo_factor *
     for (int64_t h = H - 1; h >= 0 && m > 0; h--) {
         REAL s = inv[i * H + h];
         if (i + 1 < n)
-            FN(row_scale_sub_desc)(out + i * row + h * m, rhs + i * row + h * m, s,
-                                   out + (i + 1) * row + h * m, c[(i + 1) * H + h] * s, m);
+            FN(row_scale_sub_desc)
+            (out + i * row + h * m, rhs + i * row + h * m, s, out + (i + 1) * row + h * m,
+             c[(i + 1) * H + h] * s, m);
         else
             FN(row_scale_desc)(out + i * row + h * m, rhs + i * row + h * m, s, m);
     }
     return MYO_OK;
 }
 
-static myo_status FN(pass1_chain)(int64_t n, myo_factor *f, const FN(coeffs) *k, myo_op op,
+static myo_status FN(pass1_chain)(int64_t n, myo_factor *f, const FN(coeffs) * k, myo_op op,
                                   const REAL *rhs, REAL *out, int64_t m)
 {
     const REAL *c = op == MYO_OP_N ? f->down : f->up;
     const int64_t H = f->heads;
     double *update = f->acc; /* (H,) */
     REAL z = 0;
-    for (int64_t h = 0; h < H; h++) update[h] = 0.0;
+    for (int64_t h = 0; h < H; h++)
+        update[h] = 0.0;
     /* Constant arguments let the compiler specialise the node body. */
     if (k && H == 1 && m == 1)
         for (int64_t i = n - 1; i >= 0; i--)
@@ -336,17 +358,19 @@ static void FN(pass2_chain)(int64_t n, const myo_factor *f, myo_op op, REAL *out
     const int64_t H = f->heads, row = H * m;
     if (H == 1 && m == 1) { /* y_{i-1} carried in a register */
         REAL y = out[0];
-        for (int64_t i = 1; i < n; i++) out[i] = y = out[i] - (b[i] * inv[i]) * y;
+        for (int64_t i = 1; i < n; i++)
+            out[i] = y = out[i] - (b[i] * inv[i]) * y;
         return;
     }
     if (H == 1) {
-        for (int64_t i = 1; i < n; i++) FN(line_sub)(out + i * m, out + (i - 1) * m, b[i] * inv[i], m);
+        for (int64_t i = 1; i < n; i++)
+            FN(line_sub)(out + i * m, out + (i - 1) * m, b[i] * inv[i], m);
         return;
     }
     for (int64_t i = 1; i < n; i++)
         for (int64_t h = 0; h < H; h++)
-            FN(line_sub)(out + i * row + h * m, out + (i - 1) * row + h * m,
-                         b[i * H + h] * inv[i * H + h], m);
+            FN(line_sub)
+            (out + i * row + h * m, out + (i - 1) * row + h * m, b[i * H + h] * inv[i * H + h], m);
 }
 
 /* Factor when k is not NULL, then solve when m > 0.  On a chain the pivots
@@ -354,7 +378,7 @@ static void FN(pass2_chain)(int64_t n, const myo_factor *f, myo_op op, REAL *out
  * under the streaming of the rows.  On other forests a separate factor
  * sweep measured faster than the fused one (the divisions of a spine, one
  * after another in pre-order, stalled the streaming). */
-static myo_status FN(run)(myo_factor *f, const FN(coeffs) *k, myo_op op, const REAL *rhs,
+static myo_status FN(run)(myo_factor *f, const FN(coeffs) * k, myo_op op, const REAL *rhs,
                           REAL *out, int64_t m)
 {
     const myo_tree *t = f->tree;
@@ -372,7 +396,7 @@ static myo_status FN(run)(myo_factor *f, const FN(coeffs) *k, myo_op op, const R
 }
 
 /* Refactor with coefficients k (either form), then solve when m > 0. */
-static myo_status FN(refactor_with)(myo_factor *f, const FN(coeffs) *k, myo_op op, const REAL *rhs,
+static myo_status FN(refactor_with)(myo_factor *f, const FN(coeffs) * k, myo_op op, const REAL *rhs,
                                     REAL *out, int64_t m, const char *who)
 {
     if (f->precision != PREC)
@@ -399,7 +423,8 @@ myo_status FN(myo_refactor_laplacian)(myo_factor *f, const REAL *w_up, const REA
                                       myo_op op, const REAL *rhs, REAL *out, int64_t m)
 {
     if (!f || !w_up || !w_down)
-        return myo_fail(MYO_ERR_ARG, "myo_refactor_laplacian: factor, w_up and w_down are required");
+        return myo_fail(MYO_ERR_ARG,
+                        "myo_refactor_laplacian: factor, w_up and w_down are required");
     FN(coeffs) k = {NULL, w_up, w_down};
     return FN(refactor_with)(f, &k, op, rhs, out, m, "myo_refactor_laplacian");
 }

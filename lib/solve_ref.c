@@ -39,7 +39,8 @@ myo_status myo_solve_ref(const int64_t *parent, int64_t n, const double *diag, c
             pending[parent[i]]++;
     }
     if (out != rhs) memcpy(out, rhs, (size_t)n * (size_t)m * sizeof(double));
-    for (int64_t i = 0; i < n; i++) a[i] = diag[i];
+    for (int64_t i = 0; i < n; i++)
+        a[i] = diag[i];
 
     /* Elimination: elim[] is used as a FIFO queue of nodes whose children are done. */
     int64_t head = 0, tail = 0;
@@ -48,13 +49,14 @@ myo_status myo_solve_ref(const int64_t *parent, int64_t n, const double *diag, c
     while (head < tail && s == MYO_OK) {
         int64_t i = elim[head++], p = parent[i];
         if (a[i] == 0.0 || !isfinite(a[i])) {
-            s = myo_fail(MYO_ERR_SINGULAR, "myo_solve_ref: pivot of node %lld is %g",
-                         (long long)i, a[i]);
+            s = myo_fail(MYO_ERR_SINGULAR, "myo_solve_ref: pivot of node %lld is %g", (long long)i,
+                         a[i]);
             break;
         }
         if (p < 0) continue;
         a[p] -= c[i] * b[i] / a[i];
-        for (int64_t k = 0; k < m; k++) out[p * m + k] -= (c[i] / a[i]) * out[i * m + k];
+        for (int64_t k = 0; k < m; k++)
+            out[p * m + k] -= (c[i] / a[i]) * out[i * m + k];
         if (--pending[p] == 0) elim[tail++] = p;
     }
     if (s == MYO_OK && tail < n)

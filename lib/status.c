@@ -13,21 +13,35 @@ static _Thread_local char last_detail[512];
 const char *myo_status_str(myo_status s)
 {
     switch (s) {
-    case MYO_OK: return "MYO_OK";
-    case MYO_ERR_ARG: return "MYO_ERR_ARG";
-    case MYO_ERR_NOMEM: return "MYO_ERR_NOMEM";
-    case MYO_ERR_IO: return "MYO_ERR_IO";
-    case MYO_ERR_HDF5: return "MYO_ERR_HDF5";
-    case MYO_ERR_MPI: return "MYO_ERR_MPI";
-    case MYO_ERR_SINGULAR: return "MYO_ERR_SINGULAR";
-    case MYO_ERR_DATA: return "MYO_ERR_DATA";
+    case MYO_OK:
+        return "MYO_OK";
+    case MYO_ERR_ARG:
+        return "MYO_ERR_ARG";
+    case MYO_ERR_NOMEM:
+        return "MYO_ERR_NOMEM";
+    case MYO_ERR_IO:
+        return "MYO_ERR_IO";
+    case MYO_ERR_HDF5:
+        return "MYO_ERR_HDF5";
+    case MYO_ERR_MPI:
+        return "MYO_ERR_MPI";
+    case MYO_ERR_SINGULAR:
+        return "MYO_ERR_SINGULAR";
+    case MYO_ERR_DATA:
+        return "MYO_ERR_DATA";
     }
     return "MYO_ERR_UNKNOWN";
 }
 
-const char *myo_error_detail(void) { return last_detail; }
+const char *myo_error_detail(void)
+{
+    return last_detail;
+}
 
-const char *myo_version(void) { return PACKAGE_VERSION; }
+const char *myo_version(void)
+{
+    return PACKAGE_VERSION;
+}
 
 myo_status myo_fail(myo_status s, const char *fmt, ...)
 {

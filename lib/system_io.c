@@ -31,7 +31,10 @@ static h5_quiet h5_quiet_begin(void)
     return q;
 }
 
-static void h5_quiet_end(h5_quiet q) { H5Eset_auto2(H5E_DEFAULT, q.func, q.data); }
+static void h5_quiet_end(h5_quiet q)
+{
+    H5Eset_auto2(H5E_DEFAULT, q.func, q.data);
+}
 
 /* The shape and class of dataset name; MYO_ERR_DATA when it is absent or
  * not a dataset. */
@@ -102,7 +105,8 @@ static myo_status open_checked(hid_t file, const char *path, const char *name, H
     return MYO_OK;
 }
 
-static myo_status read_all(const char *path, const char *name, hid_t dset, hid_t mem_type, void *buf)
+static myo_status read_all(const char *path, const char *name, hid_t dset, hid_t mem_type,
+                           void *buf)
 {
     if (H5Dread(dset, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
         return myo_fail(MYO_ERR_IO, "%s: cannot read dataset '%s' (truncated or corrupt file?)",
@@ -116,10 +120,12 @@ static myo_status check_finite(const char *path, const char *name, const double 
     for (int64_t i = 0; i < n * m; i++)
         if (!isfinite(v[i])) {
             if (ndims == 2)
-                return myo_fail(MYO_ERR_DATA, "%s: dataset '%s' has a non-finite value (%g) at (%lld, %lld)",
+                return myo_fail(MYO_ERR_DATA,
+                                "%s: dataset '%s' has a non-finite value (%g) at (%lld, %lld)",
                                 path, name, v[i], (long long)(i / m), (long long)(i % m));
-            return myo_fail(MYO_ERR_DATA, "%s: dataset '%s' has a non-finite value (%g) at index %lld",
-                            path, name, v[i], (long long)i);
+            return myo_fail(MYO_ERR_DATA,
+                            "%s: dataset '%s' has a non-finite value (%g) at index %lld", path,
+                            name, v[i], (long long)i);
         }
     return MYO_OK;
 }
@@ -138,7 +144,8 @@ static myo_status read_system(hid_t file, const char *path, myo_system *s)
     if (st == MYO_OK) {
         s->n = (int64_t)d.dims[0];
         s->parent = myo_alloc((size_t)s->n, sizeof(int64_t), "parent");
-        st = s->parent ? read_all(path, "parent", d.dset, H5T_NATIVE_INT64, s->parent) : MYO_ERR_NOMEM;
+        st = s->parent ? read_all(path, "parent", d.dset, H5T_NATIVE_INT64, s->parent)
+                       : MYO_ERR_NOMEM;
     }
     if (d.dset >= 0) H5Dclose(d.dset);
     if (st != MYO_OK) return st;
@@ -163,7 +170,8 @@ static myo_status read_system(hid_t file, const char *path, myo_system *s)
     if (st == MYO_OK) {
         s->rhs_rank = d.ndims;
         s->m = d.ndims == 2 ? (int64_t)d.dims[1] : 1;
-        if (s->m > INT64_MAX / s->n) st = myo_fail(MYO_ERR_DATA, "%s: dataset 'rhs' is too large", path);
+        if (s->m > INT64_MAX / s->n)
+            st = myo_fail(MYO_ERR_DATA, "%s: dataset 'rhs' is too large", path);
     }
     if (st == MYO_OK) {
         s->rhs = myo_alloc((size_t)s->n * (size_t)s->m, sizeof(double), "rhs");
@@ -202,7 +210,8 @@ static myo_status read_system_contents(hid_t file, const char *path, void *out)
 
 myo_status myo_system_read_h5(const char *path, myo_system *out)
 {
-    if (!path || !out) return myo_fail(MYO_ERR_ARG, "myo_system_read_h5: path and out are required");
+    if (!path || !out)
+        return myo_fail(MYO_ERR_ARG, "myo_system_read_h5: path and out are required");
     memset(out, 0, sizeof *out);
     myo_status st = read_file(path, read_system_contents, out);
     if (st != MYO_OK) myo_system_free(out);
@@ -276,7 +285,8 @@ static myo_status write_dataset(hid_t file, const char *path, const char *name, 
     herr_t e = dset >= 0 ? H5Dwrite(dset, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) : -1;
     if (dset >= 0 && H5Dclose(dset) < 0) e = -1;
     if (space >= 0) H5Sclose(space);
-    if (e < 0) return myo_fail(MYO_ERR_IO, "%s: cannot write dataset '%s' (disk full?)", path, name);
+    if (e < 0)
+        return myo_fail(MYO_ERR_IO, "%s: cannot write dataset '%s' (disk full?)", path, name);
     return MYO_OK;
 }
 
@@ -289,7 +299,7 @@ static myo_status write_attr(hid_t file, const char *path, const myo_attr *a)
     hid_t attr = type >= 0 && space >= 0
                      ? H5Acreate2(file, a->name, type, space, H5P_DEFAULT, H5P_DEFAULT)
                      : -1;
-    herr_t e = attr < 0    ? -1
+    herr_t e = attr < 0  ? -1
                : a->text ? H5Awrite(attr, type, a->text)
                          : H5Awrite(attr, H5T_NATIVE_INT64, &a->value);
     if (attr >= 0) H5Aclose(attr);
@@ -328,14 +338,15 @@ static myo_status write_system_contents(hid_t file, const char *path, const void
     const system_contents *c = contents;
     const myo_system *s = c->s;
     hsize_t dims[2] = {(hsize_t)s->n, (hsize_t)s->m};
-    myo_status st = write_dataset(file, path, "parent", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, dims,
-                                  s->parent);
+    myo_status st =
+        write_dataset(file, path, "parent", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, dims, s->parent);
     const char *names[4] = {"diag", "up", "down", "rhs"};
     const double *data[4] = {s->diag, s->up, s->down, s->rhs};
     for (int k = 0; k < 4 && st == MYO_OK; k++)
         st = write_dataset(file, path, names[k], H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE,
                            k == 3 ? s->rhs_rank : 1, dims, data[k]);
-    for (int k = 0; k < c->n_attrs && st == MYO_OK; k++) st = write_attr(file, path, &c->attrs[k]);
+    for (int k = 0; k < c->n_attrs && st == MYO_OK; k++)
+        st = write_attr(file, path, &c->attrs[k]);
     return st;
 }
 

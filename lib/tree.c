@@ -61,8 +61,8 @@ static myo_status check_parents(const int64_t *parent, int64_t n)
 
 /* Children lists (CSR) in the visiting order, and the roots in that order. */
 typedef struct {
-    int64_t *first;    /* (n + 1,) offsets into child */
-    int64_t *child;    /* (n,) child labels; the roots fill the tail */
+    int64_t *first; /* (n + 1,) offsets into child */
+    int64_t *child; /* (n,) child labels; the roots fill the tail */
     int64_t n_roots;
 } children_csr;
 
@@ -75,10 +75,13 @@ static myo_status build_children(const int64_t *parent, int64_t n, const int64_t
     memset(c->first, 0, ((size_t)n + 1) * sizeof(int64_t));
     c->n_roots = 0;
     for (int64_t i = 0; i < n; i++) {
-        if (parent[i] >= 0) c->first[parent[i] + 1]++;
-        else c->n_roots++;
+        if (parent[i] >= 0)
+            c->first[parent[i] + 1]++;
+        else
+            c->n_roots++;
     }
-    for (int64_t i = 0; i < n; i++) c->first[i + 1] += c->first[i];
+    for (int64_t i = 0; i < n; i++)
+        c->first[i + 1] += c->first[i];
     /* Roots go after the last child slot: c->first[n] .. n - 1. */
     int64_t next_root = c->first[n];
     int64_t *fill = myo_alloc((size_t)n, sizeof(int64_t), "tree fill cursor");
@@ -86,8 +89,10 @@ static myo_status build_children(const int64_t *parent, int64_t n, const int64_t
     memcpy(fill, c->first, (size_t)n * sizeof(int64_t));
     for (int64_t k = 0; k < n; k++) {
         int64_t i = visit ? visit[k] : k;
-        if (parent[i] >= 0) c->child[fill[parent[i]]++] = i;
-        else c->child[next_root++] = i;
+        if (parent[i] >= 0)
+            c->child[fill[parent[i]]++] = i;
+        else
+            c->child[next_root++] = i;
     }
     free(fill);
     return MYO_OK;
@@ -121,7 +126,8 @@ static myo_status walk_preorder(const children_csr *c, const int64_t *parent, in
             pos++;
             /* Push in reverse so the first child is visited first.  The
              * stack never exceeds n: every node is pushed once. */
-            for (int64_t k = c->first[u + 1]; k > c->first[u]; k--) stack[top++] = c->child[k - 1];
+            for (int64_t k = c->first[u + 1]; k > c->first[u]; k--)
+                stack[top++] = c->child[k - 1];
         }
     }
     *reached = pos;
@@ -158,11 +164,14 @@ myo_status myo_tree_create_ordered(const int64_t *parent, int64_t n, const int64
         char *mark = (char *)t->subtree;
         memset(mark, 0, (size_t)n);
         char *seen = calloc((size_t)n, 1);
-        if (!seen) s = myo_fail(MYO_ERR_NOMEM, "myo_tree_create: cannot allocate cycle marks");
+        if (!seen)
+            s = myo_fail(MYO_ERR_NOMEM, "myo_tree_create: cannot allocate cycle marks");
         else {
-            for (int64_t pos = 0; pos < reached; pos++) seen[t->order[pos]] = 1;
+            for (int64_t pos = 0; pos < reached; pos++)
+                seen[t->order[pos]] = 1;
             int64_t start = 0;
-            while (seen[start]) start++;
+            while (seen[start])
+                start++;
             s = report_cycle(parent, start, mark);
             free(seen);
         }
@@ -191,9 +200,27 @@ myo_status myo_tree_create(const int64_t *parent, int64_t n, myo_tree **out)
     return myo_tree_create_ordered(parent, n, NULL, out);
 }
 
-int64_t myo_tree_num_nodes(const myo_tree *t) { return t ? t->n : 0; }
-int64_t myo_tree_num_tokens(const myo_tree *t) { return t ? t->n_tokens : 0; }
-int64_t myo_tree_num_roots(const myo_tree *t) { return t ? t->n_roots : 0; }
-int64_t myo_tree_height(const myo_tree *t) { return t ? t->height : 0; }
-const int64_t *myo_tree_parents(const myo_tree *t) { return t ? t->parent : NULL; }
-const int64_t *myo_tree_preorder(const myo_tree *t) { return t ? t->order : NULL; }
+int64_t myo_tree_num_nodes(const myo_tree *t)
+{
+    return t ? t->n : 0;
+}
+int64_t myo_tree_num_tokens(const myo_tree *t)
+{
+    return t ? t->n_tokens : 0;
+}
+int64_t myo_tree_num_roots(const myo_tree *t)
+{
+    return t ? t->n_roots : 0;
+}
+int64_t myo_tree_height(const myo_tree *t)
+{
+    return t ? t->height : 0;
+}
+const int64_t *myo_tree_parents(const myo_tree *t)
+{
+    return t ? t->parent : NULL;
+}
+const int64_t *myo_tree_preorder(const myo_tree *t)
+{
+    return t ? t->order : NULL;
+}

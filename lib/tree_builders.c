@@ -11,7 +11,8 @@ myo_status myo_tree_create_chain(int64_t n, myo_tree **out)
     if (n < 1) return myo_fail(MYO_ERR_ARG, "chain: n = %lld, need n >= 1", (long long)n);
     int64_t *parent = myo_alloc((size_t)n, sizeof(int64_t), "chain parents");
     if (!parent) return MYO_ERR_NOMEM;
-    for (int64_t i = 0; i < n; i++) parent[i] = i - 1;
+    for (int64_t i = 0; i < n; i++)
+        parent[i] = i - 1;
     myo_status s = myo_tree_create(parent, n, out);
     free(parent);
     return s;
@@ -24,7 +25,8 @@ myo_status myo_tree_create_heap(int64_t n, int arity, myo_tree **out)
     int64_t *parent = myo_alloc((size_t)n, sizeof(int64_t), "heap parents");
     if (!parent) return MYO_ERR_NOMEM;
     parent[0] = -1;
-    for (int64_t i = 1; i < n; i++) parent[i] = (i - 1) / arity;
+    for (int64_t i = 1; i < n; i++)
+        parent[i] = (i - 1) / arity;
     myo_status s = myo_tree_create(parent, n, out);
     free(parent);
     return s;

@@ -89,7 +89,6 @@ static float *to_f32(const double *a, int64_t count)
     return f;
 }
 
-
 /* Results of one pass: y, and with gradients dx (B, n, D), dw[4] (D, D). */
 typedef struct {
     double *y, *dx, *dw[4];
@@ -678,7 +677,7 @@ static void test_attention_rejects_bad_arguments(void **state)
     double xd[24] = {0}, wd[16] = {0}, yd[24], dwd[4][16];
     myo_qkvo_weights_f64 wtsd = {wd, wd, wd, wd};
     myo_qkvo_grads_f64 gd = {dwd[0], dwd[1], dwd[2], dwd[3]},
-                            no_gd = {dwd[0], dwd[1], NULL, dwd[3]};
+                       no_gd = {dwd[0], dwd[1], NULL, dwd[3]};
     assert_int_equal(myo_attention_forward_ref(&ok, 3, 2, NULL, xd, yd), MYO_ERR_ARG);
     assert_int_equal(myo_attention_forward_ref(&ok, 3, 2, &wtsd, xd, NULL), MYO_ERR_ARG);
     assert_int_equal(myo_attention_forward_ref(&ok, 0, 2, &wtsd, xd, yd), MYO_ERR_ARG);

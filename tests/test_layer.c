@@ -179,8 +179,7 @@ static void backward_both(const layer_case *c, float *gf, double *gref)
     myo_qkvo_weights_f64 w64 = weights_f64(c);
     float *y = test_alloc((size_t)xs, sizeof(float));
     myo_qkvo_grads_f32 g32 = {gf + xs, gf + xs + ws2, gf + xs + 2 * ws2, gf + xs + 3 * ws2};
-    myo_qkvo_grads_f64 g64 = {gref + xs, gref + xs + ws2, gref + xs + 2 * ws2,
-                               gref + xs + 3 * ws2};
+    myo_qkvo_grads_f64 g64 = {gref + xs, gref + xs + ws2, gref + xs + 2 * ws2, gref + xs + 3 * ws2};
     assert_int_equal(myo_layer_work_create(c->t, &c->cfg, c->batch, &ws), MYO_OK);
     assert_int_equal(myo_layer_forward_f32(ws, &w32, c->batch, c->xf, y), MYO_OK);
     assert_int_equal(myo_layer_backward_f32(ws, &w32, c->batch, c->dyf, gf, &g32), MYO_OK);

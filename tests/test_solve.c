@@ -35,8 +35,11 @@ typedef struct {
 
 static system_case make_case(const int64_t *parent, int64_t n, int64_t m, uint64_t seed)
 {
-    system_case c = {n, m, test_alloc((size_t)n, sizeof(int64_t)),
-                     test_alloc((size_t)n, sizeof(double)), test_alloc((size_t)n, sizeof(double)),
+    system_case c = {n,
+                     m,
+                     test_alloc((size_t)n, sizeof(int64_t)),
+                     test_alloc((size_t)n, sizeof(double)),
+                     test_alloc((size_t)n, sizeof(double)),
                      test_alloc((size_t)n, sizeof(double)),
                      test_alloc((size_t)(n * m), sizeof(double))};
     memcpy(c.parent, parent, (size_t)n * sizeof(int64_t));
@@ -63,12 +66,17 @@ static void check_case(const myo_tree *t, const system_case *c, myo_op op, const
     assert_int_equal(myo_solve_ref(c->parent, c->n, c->diag, c->up, c->down, op, c->rhs, ref, c->m),
                      MYO_OK);
     /* The reference itself against independent solvers. */
-    assert_int_equal(test_klu_solve(c->parent, c->n, c->diag, c->up, c->down, op, c->rhs, oracle, c->m), 0);
-    snprintf(what, sizeof what, "%s op=%c m=%lld: reference vs KLU", name, op ? 'T' : 'N', (long long)c->m);
+    assert_int_equal(
+        test_klu_solve(c->parent, c->n, c->diag, c->up, c->down, op, c->rhs, oracle, c->m), 0);
+    snprintf(what, sizeof what, "%s op=%c m=%lld: reference vs KLU", name, op ? 'T' : 'N',
+             (long long)c->m);
     test_assert_close_f64(ref, oracle, count, ATOL_F64, RTOL_F64, what);
     if (c->n <= DENSE_MAX_N) {
-        assert_int_equal(test_dense_solve(c->parent, c->n, c->diag, c->up, c->down, op, c->rhs, oracle, c->m), 0);
-        snprintf(what, sizeof what, "%s op=%c m=%lld: reference vs dense LAPACK", name, op ? 'T' : 'N', (long long)c->m);
+        assert_int_equal(
+            test_dense_solve(c->parent, c->n, c->diag, c->up, c->down, op, c->rhs, oracle, c->m),
+            0);
+        snprintf(what, sizeof what, "%s op=%c m=%lld: reference vs dense LAPACK", name,
+                 op ? 'T' : 'N', (long long)c->m);
         test_assert_close_f64(ref, oracle, count, ATOL_F64, RTOL_F64, what);
     }
 
@@ -76,37 +84,47 @@ static void check_case(const myo_tree *t, const system_case *c, myo_op op, const
     myo_factor *f = NULL;
     assert_int_equal(myo_factor_create_f64(t, c->diag, c->up, c->down, &f), MYO_OK);
     assert_int_equal(myo_solve_f64(f, op, c->rhs, got, c->m), MYO_OK);
-    snprintf(what, sizeof what, "%s op=%c m=%lld: f64 out of place vs KLU", name, op ? 'T' : 'N', (long long)c->m);
+    snprintf(what, sizeof what, "%s op=%c m=%lld: f64 out of place vs KLU", name, op ? 'T' : 'N',
+             (long long)c->m);
     test_assert_close_f64(got, oracle, count, ATOL_F64, RTOL_F64, what);
     memcpy(got, c->rhs, (size_t)count * sizeof(double));
     assert_int_equal(myo_solve_f64(f, op, got, got, c->m), MYO_OK);
-    snprintf(what, sizeof what, "%s op=%c m=%lld: f64 in place vs reference", name, op ? 'T' : 'N', (long long)c->m);
+    snprintf(what, sizeof what, "%s op=%c m=%lld: f64 in place vs reference", name, op ? 'T' : 'N',
+             (long long)c->m);
     test_assert_close_f64(got, ref, count, ATOL_F64, RTOL_F64, what);
     myo_factor_destroy(&f);
     assert_null(f);
     /* Factor and solve in one sweep; the factor it returns serves later solves. */
-    assert_int_equal(myo_factor_solve_f64(t, c->diag, c->up, c->down, op, c->rhs, got, c->m, &f), MYO_OK);
-    snprintf(what, sizeof what, "%s op=%c m=%lld: f64 factor+solve sweep vs reference", name, op ? 'T' : 'N', (long long)c->m);
+    assert_int_equal(myo_factor_solve_f64(t, c->diag, c->up, c->down, op, c->rhs, got, c->m, &f),
+                     MYO_OK);
+    snprintf(what, sizeof what, "%s op=%c m=%lld: f64 factor+solve sweep vs reference", name,
+             op ? 'T' : 'N', (long long)c->m);
     test_assert_close_f64(got, ref, count, ATOL_F64, RTOL_F64, what);
     assert_int_equal(myo_solve_f64(f, op, c->rhs, got, c->m), MYO_OK);
     test_assert_close_f64(got, ref, count, ATOL_F64, RTOL_F64, what);
     myo_factor_destroy(&f);
 
     /* Float. */
-    float *diag = test_alloc((size_t)c->n, sizeof(float)), *up = test_alloc((size_t)c->n, sizeof(float));
-    float *down = test_alloc((size_t)c->n, sizeof(float)), *r32 = test_alloc((size_t)count, sizeof(float));
+    float *diag = test_alloc((size_t)c->n, sizeof(float)),
+          *up = test_alloc((size_t)c->n, sizeof(float));
+    float *down = test_alloc((size_t)c->n, sizeof(float)),
+          *r32 = test_alloc((size_t)count, sizeof(float));
     float *y32 = test_alloc((size_t)count, sizeof(float));
-    for (int64_t i = 0; i < c->n; i++) diag[i] = (float)c->diag[i], up[i] = (float)c->up[i], down[i] = (float)c->down[i];
-    for (int64_t i = 0; i < count; i++) r32[i] = (float)c->rhs[i];
+    for (int64_t i = 0; i < c->n; i++)
+        diag[i] = (float)c->diag[i], up[i] = (float)c->up[i], down[i] = (float)c->down[i];
+    for (int64_t i = 0; i < count; i++)
+        r32[i] = (float)c->rhs[i];
     assert_int_equal(myo_factor_create_f32(t, diag, up, down, &f), MYO_OK);
     assert_int_equal(myo_solve_f32(f, op, r32, y32, c->m), MYO_OK);
-    snprintf(what, sizeof what, "%s op=%c m=%lld: f32 vs reference", name, op ? 'T' : 'N', (long long)c->m);
+    snprintf(what, sizeof what, "%s op=%c m=%lld: f32 vs reference", name, op ? 'T' : 'N',
+             (long long)c->m);
     test_assert_close_f32(y32, ref, count, ATOL_F32, RTOL_F32, what);
     assert_int_equal(myo_solve_f32(f, op, r32, r32, c->m), MYO_OK);
     assert_memory_equal(r32, y32, (size_t)count * sizeof(float));
     myo_factor_destroy(&f);
     /* The one-sweep factor+solve computes the same pivots, bit for bit. */
-    for (int64_t i = 0; i < count; i++) r32[i] = (float)c->rhs[i];
+    for (int64_t i = 0; i < count; i++)
+        r32[i] = (float)c->rhs[i];
     assert_int_equal(myo_factor_solve_f32(t, diag, up, down, op, r32, r32, c->m, &f), MYO_OK);
     assert_memory_equal(r32, y32, (size_t)count * sizeof(float));
     myo_factor_destroy(&f);
@@ -198,7 +216,8 @@ static void test_solve_forests_match_dense_and_klu(void **state)
     test_shuffle_labels(parent, n, 6, NULL);
     check_parents(parent, n, "forest", 5);
     /* Isolated nodes only: M is diagonal. */
-    for (int64_t i = 0; i < n; i++) parent[i] = -1;
+    for (int64_t i = 0; i < n; i++)
+        parent[i] = -1;
     check_parents(parent, n, "isolated nodes", 6);
     free(parent);
 }
@@ -208,7 +227,8 @@ static void test_solve_star_with_100k_children_matches_klu(void **state)
     (void)state;
     int64_t n = 100001;
     int64_t *parent = test_alloc((size_t)n, sizeof(int64_t));
-    for (int64_t i = 0; i < n; i++) parent[i] = i == 500 ? -1 : 500; /* the hub is not node 0 */
+    for (int64_t i = 0; i < n; i++)
+        parent[i] = i == 500 ? -1 : 500; /* the hub is not node 0 */
     check_parents(parent, n, "star", 3);
     free(parent);
 }
@@ -234,7 +254,8 @@ static void test_solve_deep_chain_of_a_million_matches_klu(void **state)
     myo_tree_destroy(&t);
     /* Reversed labels take the general kernel down a path of 10^6. */
     int64_t *parent = test_alloc((size_t)n, sizeof(int64_t));
-    for (int64_t i = 0; i < n; i++) parent[i] = i + 1 < n ? i + 1 : -1;
+    for (int64_t i = 0; i < n; i++)
+        parent[i] = i + 1 < n ? i + 1 : -1;
     check_parents(parent, n, "reversed chain 1e6", 5);
     free(parent);
 }
@@ -247,11 +268,14 @@ static void test_solve_myosotis_matrix_rows_sum_to_one(void **state)
     assert_int_equal(myo_tree_create_kary(1000, 2, &t), MYO_OK);
     int64_t n = myo_tree_num_nodes(t);
     const int64_t *parent = myo_tree_parents(t);
-    double *diag = test_alloc((size_t)n, sizeof(double)), *up = test_alloc((size_t)n, sizeof(double));
-    double *down = test_alloc((size_t)n, sizeof(double)), *y = test_alloc((size_t)n, sizeof(double));
+    double *diag = test_alloc((size_t)n, sizeof(double)),
+           *up = test_alloc((size_t)n, sizeof(double));
+    double *down = test_alloc((size_t)n, sizeof(double)),
+           *y = test_alloc((size_t)n, sizeof(double));
     double *ones = test_alloc((size_t)n, sizeof(double));
     myo_rng s = myo_rng_seed(42);
-    for (int64_t i = 0; i < n; i++) diag[i] = 1.0, ones[i] = 1.0;
+    for (int64_t i = 0; i < n; i++)
+        diag[i] = 1.0, ones[i] = 1.0;
     for (int64_t i = 0; i < n; i++) {
         if (parent[i] < 0) continue;
         double w_up = myo_rng_uniform(&s, 0.0, 5.0), w_down = myo_rng_uniform(&s, 0.0, 5.0);
@@ -281,12 +305,15 @@ static void test_solve_zero_pivot_is_singular_and_names_the_node(void **state)
     assert_non_null(strstr(myo_error_detail(), "node 3"));
     double y[4] = {0, 0, 0, 0}, r4[4] = {1, 1, 1, 1};
     f = (myo_factor *)&t;
-    assert_int_equal(myo_factor_solve_f64(t, diag, up, down, MYO_OP_N, r4, y, 1, &f), MYO_ERR_SINGULAR);
+    assert_int_equal(myo_factor_solve_f64(t, diag, up, down, MYO_OP_N, r4, y, 1, &f),
+                     MYO_ERR_SINGULAR);
     assert_null(f);
     assert_non_null(strstr(myo_error_detail(), "node 3"));
-    for (int i = 0; i < 4; i++) assert_true(isfinite(y[i]));
+    for (int i = 0; i < 4; i++)
+        assert_true(isfinite(y[i]));
     double rhs[4] = {1, 1, 1, 1}, out[4];
-    assert_int_equal(myo_solve_ref(parent, 4, diag, up, down, MYO_OP_N, rhs, out, 1), MYO_ERR_SINGULAR);
+    assert_int_equal(myo_solve_ref(parent, 4, diag, up, down, MYO_OP_N, rhs, out, 1),
+                     MYO_ERR_SINGULAR);
     /* A root whose pivot cancels after elimination: 1 - 1*1/1 = 0. */
     int64_t pair[2] = {1, -1};
     double d2[2] = {1, 1}, u2[2] = {1, 0}, w2[2] = {1, 0};
@@ -336,28 +363,36 @@ static void test_solve_refactor_reuses_the_factor_for_new_coefficients(void **st
     (void)state;
     for (int kind = 0; kind < 2; kind++) { /* the chain kernel and the tree kernel */
         myo_tree *t = NULL;
-        assert_int_equal(kind ? myo_tree_create_kary(500, 3, &t) : myo_tree_create_chain(500, &t), MYO_OK);
+        assert_int_equal(kind ? myo_tree_create_kary(500, 3, &t) : myo_tree_create_chain(500, &t),
+                         MYO_OK);
         int64_t n = myo_tree_num_nodes(t), m = 4;
-        system_case a = make_case(myo_tree_parents(t), n, m, 71), b = make_case(myo_tree_parents(t), n, m, 72);
-        double *ref = test_alloc((size_t)(n * m), sizeof(double)), *y = test_alloc((size_t)(n * m), sizeof(double));
+        system_case a = make_case(myo_tree_parents(t), n, m, 71),
+                    b = make_case(myo_tree_parents(t), n, m, 72);
+        double *ref = test_alloc((size_t)(n * m), sizeof(double)),
+               *y = test_alloc((size_t)(n * m), sizeof(double));
         myo_factor *f = NULL;
         assert_int_equal(myo_factor_create_f64(t, a.diag, a.up, a.down, &f), MYO_OK);
         /* New coefficients into the same factor, solving in the same call. */
         assert_int_equal(myo_refactor_f64(f, b.diag, b.up, b.down, MYO_OP_T, b.rhs, y, m), MYO_OK);
-        assert_int_equal(myo_solve_ref(b.parent, n, b.diag, b.up, b.down, MYO_OP_T, b.rhs, ref, m), MYO_OK);
+        assert_int_equal(myo_solve_ref(b.parent, n, b.diag, b.up, b.down, MYO_OP_T, b.rhs, ref, m),
+                         MYO_OK);
         test_assert_close_f64(y, ref, n * m, ATOL_F64, RTOL_F64, "refactor + solve with M^T");
         assert_int_equal(myo_solve_f64(f, MYO_OP_N, b.rhs, y, m), MYO_OK);
-        assert_int_equal(myo_solve_ref(b.parent, n, b.diag, b.up, b.down, MYO_OP_N, b.rhs, ref, m), MYO_OK);
+        assert_int_equal(myo_solve_ref(b.parent, n, b.diag, b.up, b.down, MYO_OP_N, b.rhs, ref, m),
+                         MYO_OK);
         test_assert_close_f64(y, ref, n * m, ATOL_F64, RTOL_F64, "solve after refactor");
         /* A failed refactor leaves the factor unusable until the next success. */
         double saved = b.diag[n / 2];
         b.diag[n / 2] = NAN;
-        assert_int_equal(myo_refactor_f64(f, b.diag, b.up, b.down, MYO_OP_N, NULL, NULL, 0), MYO_ERR_DATA);
+        assert_int_equal(myo_refactor_f64(f, b.diag, b.up, b.down, MYO_OP_N, NULL, NULL, 0),
+                         MYO_ERR_DATA);
         assert_int_equal(myo_solve_f64(f, MYO_OP_N, b.rhs, y, m), MYO_ERR_ARG);
         b.diag[n / 2] = saved;
-        assert_int_equal(myo_refactor_f64(f, b.diag, b.up, b.down, MYO_OP_N, NULL, NULL, 0), MYO_OK);
+        assert_int_equal(myo_refactor_f64(f, b.diag, b.up, b.down, MYO_OP_N, NULL, NULL, 0),
+                         MYO_OK);
         assert_int_equal(myo_solve_f64(f, MYO_OP_N, b.rhs, y, m), MYO_OK);
-        test_assert_close_f64(y, ref, n * m, ATOL_F64, RTOL_F64, "solve after a failed and a good refactor");
+        test_assert_close_f64(y, ref, n * m, ATOL_F64, RTOL_F64,
+                              "solve after a failed and a good refactor");
         float d32[1] = {1};
         assert_int_equal(myo_refactor_f32(f, d32, d32, d32, MYO_OP_N, NULL, NULL, 0), MYO_ERR_ARG);
         myo_factor_destroy(&f);
@@ -375,42 +410,55 @@ static void check_heads(const myo_tree *t, int64_t heads, int64_t m, uint64_t se
     double *diag = test_alloc((size_t)(n * heads), sizeof(double));
     double *up = test_alloc((size_t)(n * heads), sizeof(double));
     double *down = test_alloc((size_t)(n * heads), sizeof(double));
-    double *rhs = test_alloc((size_t)(n * row), sizeof(double)), *y = test_alloc((size_t)(n * row), sizeof(double));
-    double *ref = test_alloc((size_t)(n * row), sizeof(double)), *one = test_alloc((size_t)(n * m), sizeof(double));
+    double *rhs = test_alloc((size_t)(n * row), sizeof(double)),
+           *y = test_alloc((size_t)(n * row), sizeof(double));
+    double *ref = test_alloc((size_t)(n * row), sizeof(double)),
+           *one = test_alloc((size_t)(n * m), sizeof(double));
     system_case *cases = test_alloc((size_t)heads, sizeof(system_case));
     for (int64_t h = 0; h < heads; h++) {
         cases[h] = make_case(parent, n, m, seed + (uint64_t)h);
         for (int64_t i = 0; i < n; i++) {
             diag[i * heads + h] = cases[h].diag[i], up[i * heads + h] = cases[h].up[i];
             down[i * heads + h] = cases[h].down[i];
-            for (int64_t k = 0; k < m; k++) rhs[i * row + h * m + k] = cases[h].rhs[i * m + k];
+            for (int64_t k = 0; k < m; k++)
+                rhs[i * row + h * m + k] = cases[h].rhs[i * m + k];
         }
     }
-    float *d32 = test_alloc((size_t)(n * heads), sizeof(float)), *u32 = test_alloc((size_t)(n * heads), sizeof(float));
-    float *w32 = test_alloc((size_t)(n * heads), sizeof(float)), *y32 = test_alloc((size_t)(n * row), sizeof(float));
-    for (int64_t i = 0; i < n * heads; i++) d32[i] = (float)diag[i], u32[i] = (float)up[i], w32[i] = (float)down[i];
+    float *d32 = test_alloc((size_t)(n * heads), sizeof(float)),
+          *u32 = test_alloc((size_t)(n * heads), sizeof(float));
+    float *w32 = test_alloc((size_t)(n * heads), sizeof(float)),
+          *y32 = test_alloc((size_t)(n * row), sizeof(float));
+    for (int64_t i = 0; i < n * heads; i++)
+        d32[i] = (float)diag[i], u32[i] = (float)up[i], w32[i] = (float)down[i];
     for (myo_op op = MYO_OP_N; op <= MYO_OP_T; op++) {
         for (int64_t h = 0; h < heads; h++) {
             assert_int_equal(myo_solve_ref(parent, n, cases[h].diag, cases[h].up, cases[h].down, op,
-                                           cases[h].rhs, one, m), MYO_OK);
+                                           cases[h].rhs, one, m),
+                             MYO_OK);
             for (int64_t i = 0; i < n; i++)
-                for (int64_t k = 0; k < m; k++) ref[i * row + h * m + k] = one[i * m + k];
+                for (int64_t k = 0; k < m; k++)
+                    ref[i * row + h * m + k] = one[i * m + k];
         }
         myo_factor *f = NULL;
         assert_int_equal(myo_factor_create_heads_f64(t, heads, diag, up, down, &f), MYO_OK);
         assert_int_equal(myo_factor_heads(f), heads);
         assert_int_equal(myo_solve_f64(f, op, rhs, y, m), MYO_OK);
-        test_assert_close_f64(y, ref, n * row, ATOL_F64, RTOL_F64, "heads f64 vs reference per head");
+        test_assert_close_f64(y, ref, n * row, ATOL_F64, RTOL_F64,
+                              "heads f64 vs reference per head");
         assert_int_equal(myo_refactor_f64(f, diag, up, down, op, rhs, y, m), MYO_OK);
-        test_assert_close_f64(y, ref, n * row, ATOL_F64, RTOL_F64, "heads refactor+solve vs reference");
+        test_assert_close_f64(y, ref, n * row, ATOL_F64, RTOL_F64,
+                              "heads refactor+solve vs reference");
         myo_factor_destroy(&f);
-        for (int64_t i = 0; i < n * row; i++) y32[i] = (float)rhs[i];
+        for (int64_t i = 0; i < n * row; i++)
+            y32[i] = (float)rhs[i];
         assert_int_equal(myo_factor_create_heads_f32(t, heads, d32, u32, w32, &f), MYO_OK);
         assert_int_equal(myo_solve_f32(f, op, y32, y32, m), MYO_OK);
-        test_assert_close_f32(y32, ref, n * row, ATOL_F32, RTOL_F32, "heads f32 vs reference per head");
+        test_assert_close_f32(y32, ref, n * row, ATOL_F32, RTOL_F32,
+                              "heads f32 vs reference per head");
         myo_factor_destroy(&f);
     }
-    for (int64_t h = 0; h < heads; h++) free_case(&cases[h]);
+    for (int64_t h = 0; h < heads; h++)
+        free_case(&cases[h]);
     free(cases), free(diag), free(up), free(down), free(rhs), free(y), free(ref), free(one);
     free(d32), free(u32), free(w32), free(y32);
 }
@@ -457,7 +505,8 @@ static void test_solve_heads_singular_pivot_names_node_and_head(void **state)
 static void laplacian_coeffs(const int64_t *parent, int64_t n, int64_t heads, const double *w_up,
                              const double *w_down, double *diag, double *up, double *down)
 {
-    for (int64_t i = 0; i < n * heads; i++) diag[i] = 1.0, up[i] = down[i] = 0.0;
+    for (int64_t i = 0; i < n * heads; i++)
+        diag[i] = 1.0, up[i] = down[i] = 0.0;
     for (int64_t i = 0; i < n; i++)
         for (int64_t h = 0; h < heads && parent[i] >= 0; h++) {
             up[i * heads + h] = -w_up[i * heads + h], down[i * heads + h] = -w_down[i * heads + h];
@@ -472,14 +521,19 @@ static void test_solve_laplacian_form_stays_accurate_for_huge_weights(void **sta
     const int64_t heads = 2, m = 3;
     for (int kind = 0; kind < 2; kind++) { /* the chain kernel and the tree kernel */
         myo_tree *t = NULL;
-        assert_int_equal(kind ? myo_tree_create_kary(300, 2, &t) : myo_tree_create_chain(300, &t), MYO_OK);
+        assert_int_equal(kind ? myo_tree_create_kary(300, 2, &t) : myo_tree_create_chain(300, &t),
+                         MYO_OK);
         int64_t n = myo_tree_num_nodes(t), nh = n * heads;
         const int64_t *parent = myo_tree_parents(t);
-        double *wu = test_alloc((size_t)nh, sizeof(double)), *wd = test_alloc((size_t)nh, sizeof(double));
-        double *diag = test_alloc((size_t)nh, sizeof(double)), *up = test_alloc((size_t)nh, sizeof(double));
+        double *wu = test_alloc((size_t)nh, sizeof(double)),
+               *wd = test_alloc((size_t)nh, sizeof(double));
+        double *diag = test_alloc((size_t)nh, sizeof(double)),
+               *up = test_alloc((size_t)nh, sizeof(double));
         double *down = test_alloc((size_t)nh, sizeof(double));
-        double *v = test_alloc((size_t)(n * heads * m), sizeof(double)), *ref = test_alloc((size_t)(n * heads * m), sizeof(double));
-        float *wu32 = test_alloc((size_t)nh, sizeof(float)), *wd32 = test_alloc((size_t)nh, sizeof(float));
+        double *v = test_alloc((size_t)(n * heads * m), sizeof(double)),
+               *ref = test_alloc((size_t)(n * heads * m), sizeof(double));
+        float *wu32 = test_alloc((size_t)nh, sizeof(float)),
+              *wd32 = test_alloc((size_t)nh, sizeof(float));
         float *y32 = test_alloc((size_t)(n * heads * m), sizeof(float));
         for (int pass = 0; pass < 2; pass++) {
             /* pass 0: weights in (0, 3); pass 1: up to 1e7, as softplus of extreme scores. */
@@ -487,7 +541,8 @@ static void test_solve_laplacian_form_stays_accurate_for_huge_weights(void **sta
             for (int64_t i = 0; i < nh; i++) {
                 double e = pass ? myo_rng_uniform(&r, -2.0, 7.0) : 0.0;
                 wu[i] = myo_rng_uniform(&r, 0.0, 3.0) * pow(10.0, e);
-                wd[i] = myo_rng_uniform(&r, 0.0, 3.0) * pow(10.0, pass ? myo_rng_uniform(&r, -2.0, 7.0) : 0.0);
+                wd[i] = myo_rng_uniform(&r, 0.0, 3.0) *
+                        pow(10.0, pass ? myo_rng_uniform(&r, -2.0, 7.0) : 0.0);
                 wu32[i] = (float)wu[i], wd32[i] = (float)wd[i];
                 wu[i] = wu32[i], wd[i] = wd32[i]; /* the same matrix in both precisions */
             }
@@ -508,23 +563,31 @@ static void test_solve_laplacian_form_stays_accurate_for_huge_weights(void **sta
             free(y64), free(yt);
             /* Float: outputs are convex combinations of v (|v| <= 1), so an
              * absolute tolerance against the double solution is the right scale. */
-            float *diag32 = test_alloc((size_t)nh, sizeof(float)), *zero32 = test_alloc((size_t)nh, sizeof(float));
-            for (int64_t i = 0; i < nh; i++) diag32[i] = 1.0f; /* M = I until the refactor */
-            assert_int_equal(myo_factor_create_heads_f32(t, heads, diag32, zero32, zero32, &f), MYO_OK);
-            for (int64_t i = 0; i < n * heads * m; i++) y32[i] = (float)v[i];
-            assert_int_equal(myo_refactor_laplacian_f32(f, wu32, wd32, MYO_OP_N, y32, y32, m), MYO_OK);
+            float *diag32 = test_alloc((size_t)nh, sizeof(float)),
+                  *zero32 = test_alloc((size_t)nh, sizeof(float));
+            for (int64_t i = 0; i < nh; i++)
+                diag32[i] = 1.0f; /* M = I until the refactor */
+            assert_int_equal(myo_factor_create_heads_f32(t, heads, diag32, zero32, zero32, &f),
+                             MYO_OK);
+            for (int64_t i = 0; i < n * heads * m; i++)
+                y32[i] = (float)v[i];
+            assert_int_equal(myo_refactor_laplacian_f32(f, wu32, wd32, MYO_OP_N, y32, y32, m),
+                             MYO_OK);
             test_assert_close_f32(y32, ref, n * heads * m, 2e-5, 0.0,
-                                  pass ? "laplacian f32, weights up to 1e7" : "laplacian f32, moderate weights");
+                                  pass ? "laplacian f32, weights up to 1e7"
+                                       : "laplacian f32, moderate weights");
             /* Negative weights are invalid data. */
             float keep = wd32[heads];
             wd32[heads] = -1.0f;
-            assert_int_equal(myo_refactor_laplacian_f32(f, wu32, wd32, MYO_OP_N, NULL, NULL, 0), MYO_ERR_DATA);
+            assert_int_equal(myo_refactor_laplacian_f32(f, wu32, wd32, MYO_OP_N, NULL, NULL, 0),
+                             MYO_ERR_DATA);
             assert_non_null(strstr(myo_error_detail(), "w_down"));
             wd32[heads] = keep;
             myo_factor_destroy(&f);
             free(diag32), free(zero32);
         }
-        free(wu), free(wd), free(diag), free(up), free(down), free(v), free(ref), free(wu32), free(wd32), free(y32);
+        free(wu), free(wd), free(diag), free(up), free(down), free(v), free(ref), free(wu32),
+            free(wd32), free(y32);
         myo_tree_destroy(&t);
     }
 }
@@ -536,7 +599,8 @@ static void test_solve_rejects_bad_arguments(void **state)
     myo_factor *f = NULL;
     assert_int_equal(myo_tree_create_chain(8, &t), MYO_OK);
     double diag[8], up[8], down[8], r[16] = {0};
-    for (int i = 0; i < 8; i++) diag[i] = 3, up[i] = down[i] = 1;
+    for (int i = 0; i < 8; i++)
+        diag[i] = 3, up[i] = down[i] = 1;
     assert_int_equal(myo_factor_create_f64(NULL, diag, up, down, &f), MYO_ERR_ARG);
     assert_int_equal(myo_factor_create_f64(t, diag, up, down, NULL), MYO_ERR_ARG);
     assert_int_equal(myo_factor_create_f64(t, diag, up, down, &f), MYO_OK);

@@ -66,7 +66,6 @@ static double *make_values(int64_t count, uint64_t seed, double scale, float **p
     return v;
 }
 
-
 /* got vs ref within tol (max|ref| + |ref|). */
 static void assert_close_scaled(const float *got, const double *ref, int64_t count, double tol,
                                 const char *what)

@@ -13,8 +13,8 @@
 static void test_status_names_are_distinct_and_never_null(void **state)
 {
     (void)state;
-    const myo_status all[] = {MYO_OK,        MYO_ERR_ARG, MYO_ERR_NOMEM,    MYO_ERR_IO,
-                              MYO_ERR_HDF5,  MYO_ERR_MPI, MYO_ERR_SINGULAR, MYO_ERR_DATA};
+    const myo_status all[] = {MYO_OK,       MYO_ERR_ARG, MYO_ERR_NOMEM,    MYO_ERR_IO,
+                              MYO_ERR_HDF5, MYO_ERR_MPI, MYO_ERR_SINGULAR, MYO_ERR_DATA};
     size_t count = sizeof all / sizeof all[0];
     for (size_t i = 0; i < count; i++) {
         assert_non_null(myo_status_str(all[i]));

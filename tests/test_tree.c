@@ -74,8 +74,10 @@ static void assert_valid_preorder(const myo_tree *t)
 {
     int64_t n = myo_tree_num_nodes(t);
     const int64_t *parent = myo_tree_parents(t), *order = myo_tree_preorder(t);
-    int64_t *pos = test_alloc((size_t)n, sizeof(int64_t)), *size = test_alloc((size_t)n, sizeof(int64_t));
-    for (int64_t i = 0; i < n; i++) pos[i] = -1;
+    int64_t *pos = test_alloc((size_t)n, sizeof(int64_t)),
+            *size = test_alloc((size_t)n, sizeof(int64_t));
+    for (int64_t i = 0; i < n; i++)
+        pos[i] = -1;
     for (int64_t k = 0; k < n; k++) {
         assert_true(order[k] >= 0 && order[k] < n);
         assert_int_equal(pos[order[k]], -1);
@@ -91,8 +93,7 @@ static void assert_valid_preorder(const myo_tree *t)
     }
     /* Contiguous subtrees: a child lies inside its parent's range. */
     for (int64_t u = 0; u < n; u++)
-        if (parent[u] >= 0)
-            assert_true(pos[u] + size[u] <= pos[parent[u]] + size[parent[u]]);
+        if (parent[u] >= 0) assert_true(pos[u] + size[u] <= pos[parent[u]] + size[parent[u]]);
     free(pos), free(size);
 }
 
@@ -140,7 +141,8 @@ static void test_tree_chain_of_ten_million_nodes_needs_no_recursion(void **state
     myo_tree_destroy(&t);
     /* The same chain labelled backwards: root n-1, parent(i) = i + 1. */
     int64_t *parent = test_alloc((size_t)n, sizeof(int64_t));
-    for (int64_t i = 0; i < n; i++) parent[i] = i + 1 < n ? i + 1 : -1;
+    for (int64_t i = 0; i < n; i++)
+        parent[i] = i + 1 < n ? i + 1 : -1;
     assert_int_equal(myo_tree_create(parent, n, &t), MYO_OK);
     assert_int_equal(myo_tree_height(t), n - 1);
     assert_int_equal(myo_tree_preorder(t)[0], n - 1);
@@ -153,11 +155,13 @@ static void test_tree_star_of_100k_children_has_height_one(void **state)
     (void)state;
     const int64_t n = 100001;
     int64_t *parent = test_alloc((size_t)n, sizeof(int64_t));
-    for (int64_t i = 0; i < n; i++) parent[i] = i ? 0 : -1;
+    for (int64_t i = 0; i < n; i++)
+        parent[i] = i ? 0 : -1;
     myo_tree *t = NULL;
     assert_int_equal(myo_tree_create(parent, n, &t), MYO_OK);
     assert_int_equal(myo_tree_height(t), 1);
-    for (int64_t k = 0; k < n; k++) assert_int_equal(myo_tree_preorder(t)[k], k);
+    for (int64_t k = 0; k < n; k++)
+        assert_int_equal(myo_tree_preorder(t)[k], k);
     myo_tree_destroy(&t);
     free(parent);
 }
@@ -170,7 +174,8 @@ static void test_tree_heap_parent_is_index_minus_one_over_arity(void **state)
         assert_int_equal(myo_tree_create_heap(1000, arity, &t), MYO_OK);
         const int64_t *parent = myo_tree_parents(t);
         assert_int_equal(parent[0], -1);
-        for (int64_t i = 1; i < 1000; i++) assert_int_equal(parent[i], (i - 1) / arity);
+        for (int64_t i = 1; i < 1000; i++)
+            assert_int_equal(parent[i], (i - 1) / arity);
         assert_valid_preorder(t);
         myo_tree_destroy(&t);
     }
@@ -179,7 +184,8 @@ static void test_tree_heap_parent_is_index_minus_one_over_arity(void **state)
 static int64_t ceil_log(int64_t n, int k)
 {
     int64_t h = 0, reach = 1;
-    while (reach < n) reach *= k, h++;
+    while (reach < n)
+        reach *= k, h++;
     return h;
 }
 
