@@ -15,6 +15,10 @@
  * check and send it to a scalar fallback loop. */
 #define LINE ((int64_t)(64 / sizeof(REAL)))
 
+/* Up to this many channels of one head, the chain kernels carry the
+ * previous row in registers (fully unrolled for m = 1, 4, 8, 16). */
+#define CHAIN_CARRY 16
+
 static inline void FN(line_scale)(REAL *restrict y, const REAL *restrict x, REAL s, int64_t len)
 {
     for (int64_t k = 0; k < len; k++)
@@ -276,8 +280,7 @@ static void FN(pass2_tree)(const myo_tree *t, const myo_factor *f, myo_op op, RE
  * child(i) = i + 1, no index arrays.  The pending pivot updates (one per
  * head) are carried in update (H,): their dependent chain is one
  * subtraction and one division per node, the inverse being an independent
- * division.  With H = 1 and m = 1, z_{i+1} is carried in *z (a register
- * once inlined), not reloaded from memory. */
+ * division.  With H = 1 and m <= CHAIN_CARRY, z_{i+1} (m,) is carried in z. */
 static MYO_ALWAYS_INLINE myo_status FN(pass1_chain_node)(int64_t n, myo_factor *f,
                                                          const FN(coeffs) * k, const REAL *c,
                                                          const REAL *rhs, REAL *out, int64_t H,
@@ -301,10 +304,17 @@ static MYO_ALWAYS_INLINE myo_status FN(pass1_chain_node)(int64_t n, myo_factor *
             update[h] = (double)down_pos[i * H + h] * (k->diag ? b : x) / a;
         }
     }
-    if (H == 1 && m == 1) { /* the scalar recurrence, as LAPACK's pttrs runs it */
-        REAL w = i + 1 < n ? c[i + 1] * inv[i] : 0;
-        *z = inv[i] * rhs[i] - w * *z;
-        out[i] = *z;
+    if (H == 1 && m <= CHAIN_CARRY) {
+        /* z_{i+1} is carried in z (registers, once inlined with a constant
+         * m), not reloaded from the row just stored: small m are bound by
+         * that latency.  With m = 1, the scalar recurrence of LAPACK's pttrs. */
+        REAL s = inv[i], w = i + 1 < n ? c[i + 1] * s : 0;
+        const REAL *r = rhs + i * m;
+        REAL *o = out + i * m;
+        for (int64_t q = 0; q < m; q++) {
+            z[q] = s * r[q] - w * z[q];
+            o[q] = z[q];
+        }
         return MYO_OK;
     }
     const int64_t row = H * m;
@@ -320,35 +330,56 @@ static MYO_ALWAYS_INLINE myo_status FN(pass1_chain_node)(int64_t n, myo_factor *
     return MYO_OK;
 }
 
+static MYO_ALWAYS_INLINE myo_status FN(pass1_chain_loop)(int64_t n, myo_factor *f,
+                                                         const FN(coeffs) * k, const REAL *c,
+                                                         const REAL *rhs, REAL *out, int64_t H,
+                                                         int64_t m, double *update, REAL *z)
+{
+    for (int64_t i = n - 1; i >= 0; i--)
+        MYO_CHECK(FN(pass1_chain_node)(n, f, k, c, rhs, out, H, m, i, update, z));
+    return MYO_OK;
+}
+
 static myo_status FN(pass1_chain)(int64_t n, myo_factor *f, const FN(coeffs) * k, myo_op op,
                                   const REAL *rhs, REAL *out, int64_t m)
 {
     const REAL *c = op == MYO_OP_N ? f->down : f->up;
     const int64_t H = f->heads;
     double *update = f->acc; /* (H,) */
-    REAL z = 0;
+    REAL z[CHAIN_CARRY] = {0};
     for (int64_t h = 0; h < H; h++)
         update[h] = 0.0;
-    /* Constant arguments let the compiler specialise the node body. */
-    if (k && H == 1 && m == 1)
-        for (int64_t i = n - 1; i >= 0; i--)
-            MYO_CHECK(FN(pass1_chain_node)(n, f, k, c, rhs, out, 1, 1, i, update, &z));
-    else if (k && H == 1)
-        for (int64_t i = n - 1; i >= 0; i--)
-            MYO_CHECK(FN(pass1_chain_node)(n, f, k, c, rhs, out, 1, m, i, update, &z));
-    else if (k)
-        for (int64_t i = n - 1; i >= 0; i--)
-            MYO_CHECK(FN(pass1_chain_node)(n, f, k, c, rhs, out, H, m, i, update, &z));
-    else if (H == 1 && m == 1)
-        for (int64_t i = n - 1; i >= 0; i--)
-            MYO_CHECK(FN(pass1_chain_node)(n, f, NULL, c, rhs, out, 1, 1, i, update, &z));
-    else if (H == 1)
-        for (int64_t i = n - 1; i >= 0; i--)
-            MYO_CHECK(FN(pass1_chain_node)(n, f, NULL, c, rhs, out, 1, m, i, update, &z));
-    else
-        for (int64_t i = n - 1; i >= 0; i--)
-            MYO_CHECK(FN(pass1_chain_node)(n, f, NULL, c, rhs, out, H, m, i, update, &z));
-    return MYO_OK;
+    /* Constant arguments let the compiler specialise the node body: no
+     * head loop, and for the common small m a fully unrolled row kept in
+     * registers. */
+#define PASS1_CHAIN(HH, MM)                                                                        \
+    (k ? FN(pass1_chain_loop)(n, f, k, c, rhs, out, HH, MM, update, z)                             \
+       : FN(pass1_chain_loop)(n, f, NULL, c, rhs, out, HH, MM, update, z))
+    if (H == 1 && m == 1) return PASS1_CHAIN(1, 1);
+    if (H == 1 && m == 4) return PASS1_CHAIN(1, 4);
+    if (H == 1 && m == 8) return PASS1_CHAIN(1, 8);
+    if (H == 1 && m == 16) return PASS1_CHAIN(1, 16);
+    if (H == 1) return PASS1_CHAIN(1, m);
+    return PASS1_CHAIN(H, m);
+#undef PASS1_CHAIN
+}
+
+/* Pass 2 on the path for one head and m <= CHAIN_CARRY: y_{i-1} carried in
+ * registers once inlined with a constant m. */
+static MYO_ALWAYS_INLINE void FN(pass2_chain_carry)(int64_t n, const REAL *inv, const REAL *b,
+                                                     REAL *out, int64_t m)
+{
+    REAL y[CHAIN_CARRY];
+    for (int64_t q = 0; q < m; q++)
+        y[q] = out[q];
+    for (int64_t i = 1; i < n; i++) {
+        REAL u = b[i] * inv[i];
+        REAL *o = out + i * m;
+        for (int64_t q = 0; q < m; q++) {
+            y[q] = o[q] - u * y[q];
+            o[q] = y[q];
+        }
+    }
 }
 
 /* Pass 2 on the path: y_i = z_i - (b_i inv_i) y_{i-1} (per head). */
@@ -356,10 +387,12 @@ static void FN(pass2_chain)(int64_t n, const myo_factor *f, myo_op op, REAL *out
 {
     const REAL *inv = f->inv, *b = op == MYO_OP_N ? f->up : f->down;
     const int64_t H = f->heads, row = H * m;
-    if (H == 1 && m == 1) { /* y_{i-1} carried in a register */
-        REAL y = out[0];
-        for (int64_t i = 1; i < n; i++)
-            out[i] = y = out[i] - (b[i] * inv[i]) * y;
+    if (H == 1 && m <= CHAIN_CARRY) {
+        if (m == 1) FN(pass2_chain_carry)(n, inv, b, out, 1);
+        else if (m == 4) FN(pass2_chain_carry)(n, inv, b, out, 4);
+        else if (m == 8) FN(pass2_chain_carry)(n, inv, b, out, 8);
+        else if (m == 16) FN(pass2_chain_carry)(n, inv, b, out, 16);
+        else FN(pass2_chain_carry)(n, inv, b, out, m);
         return;
     }
     if (H == 1) {
@@ -479,6 +512,7 @@ myo_status FN(myo_solve)(const myo_factor *f, myo_op op, const REAL *rhs, REAL *
 
 #undef FN
 #undef LINE
+#undef CHAIN_CARRY
 #undef FOR_EACH_LINE_DESCENDING
 #undef MYO_CAT
 #undef MYO_CAT_

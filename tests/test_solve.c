@@ -135,7 +135,7 @@ static void check_case(const myo_tree *t, const system_case *c, myo_op op, const
 /* Every op and a few channel counts on one tree. */
 static void check_tree(const myo_tree *t, const char *name, uint64_t seed)
 {
-    static const int64_t channels[] = {1, 3, 17};
+    static const int64_t channels[] = {1, 3, 8, 17};
     int64_t n = myo_tree_num_nodes(t);
     for (size_t k = 0; k < sizeof channels / sizeof channels[0]; k++) {
         int64_t m = channels[k];
