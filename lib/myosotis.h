@@ -322,5 +322,7 @@ void myo_random_values(double *v, int64_t count, myo_rng *r);
 #include "myosotis_layer.h"
 #include "myosotis_attention.h"
 #include "myosotis_ssm.h"
+/* The distributed (MPI) layer. */
+#include "myosotis_dist.h"
 
 #endif /* MYOSOTIS_H */

@@ -1,0 +1,251 @@
+/* dist_scan.c -- the selective scan of one sequence split over MPI ranks
+ * (myosotis_dist.h).
+ *
+ * Each (channel, state) pair is a scalar recurrence h <- e_t h + f_t, so a
+ * segment of steps is the affine map h_end = A h_in + B, and maps compose
+ * in step order: (A2, B2) after (A1, B1) = (A2 A1, A2 B1 + B2) --
+ * associative, not commutative.  A rank's map is [A (m) | B (m)] with
+ * m = channels d_state, one element of a contiguous MPI datatype.
+ *
+ * Rank 0 knows its incoming state h0, so it scans from h0 at once and sends
+ * the constant map (0, h_end): the exclusive prefix that rank r > 0
+ * receives is then (0, h_in), its incoming state itself, and no rank needs
+ * h0.  (MPI_Exscan leaves rank 0's recvbuf undefined; rank 0 never reads
+ * it.)
+ *
+ * The fix-up reruns the local scan from h_in rather than adding
+ * sum_s c[t,s] (prod_{tau <= t} exp(delta a)) h_in[c,s] to y: the same
+ * cost (both need an exp per (t, channel, state)), no extra buffer, the
+ * serial kernel's exact operation order inside the segment, and the final
+ * state comes out of it. */
+#include <config.h>
+
+#include "internal.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* inout = in then inout, per map; in holds the lower ranks' maps (applied
+ * first), as MPI requires of a non-commutative op.  The map size comes
+ * from the datatype, so the op needs no global state. */
+#define COMPOSE_BODY(T)                                                                            \
+    int bytes = 0;                                                                                 \
+    MPI_Type_size(*dt, &bytes);                                                                    \
+    int64_t m = bytes / (int64_t)(2 * sizeof(T));                                                  \
+    const T *x = in;                                                                               \
+    T *z = inout;                                                                                  \
+    for (int k = 0; k < *len; k++, x += 2 * m, z += 2 * m)                                         \
+        for (int64_t i = 0; i < m; i++) {                                                          \
+            z[m + i] = z[i] * x[m + i] + z[m + i];                                                 \
+            z[i] *= x[i];                                                                          \
+        }
+
+static void compose_f32(void *in, void *inout, int *len, MPI_Datatype *dt)
+{
+    COMPOSE_BODY(float)
+}
+
+static void compose_f64(void *in, void *inout, int *len, MPI_Datatype *dt)
+{
+    COMPOSE_BODY(double)
+}
+
+/* The arguments of one call; the arrays are float or double (dbl). */
+typedef struct {
+    const char *name;
+    int dbl;
+    int64_t n, ch, ns;
+    const void *u, *delta, *a, *b, *c, *d_skip;
+    void *h, *y;
+} scan_args;
+
+static double at(const void *p, int dbl, int64_t i)
+{
+    return dbl ? ((const double *)p)[i] : (double)((const float *)p)[i];
+}
+
+static void put(void *p, int dbl, int64_t i, double v)
+{
+    if (dbl)
+        ((double *)p)[i] = v;
+    else
+        ((float *)p)[i] = (float)v;
+}
+
+/* This rank's arguments, before anything is agreed or written.  Local. */
+static myo_status check_local(const scan_args *s, int rank)
+{
+    if (s->n < 0 || s->ch < 1 || s->ns < 1 || s->ch > INT_MAX || s->ns > INT_MAX ||
+        s->ch * s->ns > INT_MAX / 2)
+        return myo_fail(MYO_ERR_ARG,
+                        "%s: rank %d: n_local = %lld, channels = %lld, d_state = %lld (want "
+                        "n_local >= 0, channels and d_state >= 1, 2 channels d_state <= %d)",
+                        s->name, rank, (long long)s->n, (long long)s->ch, (long long)s->ns,
+                        INT_MAX);
+    if (!s->a || !s->h || (s->n > 0 && (!s->u || !s->delta || !s->b || !s->c || !s->y)))
+        return myo_fail(MYO_ERR_ARG,
+                        "%s: rank %d: a NULL array (only u, delta, b, c, y may be "
+                        "NULL, and only where n_local = 0)",
+                        s->name, rank);
+    for (int64_t i = 0; i < s->ch * s->ns; i++)
+        if (!(at(s->a, s->dbl, i) <= 0.0))
+            return myo_fail(MYO_ERR_DATA, "%s: rank %d: a[%lld][%lld] = %g is not <= 0", s->name,
+                            rank, (long long)(i / s->ns), (long long)(i % s->ns),
+                            at(s->a, s->dbl, i));
+    for (int64_t i = 0; i < s->n * s->ch; i++)
+        if (!(at(s->delta, s->dbl, i) >= 0.0))
+            return myo_fail(MYO_ERR_DATA,
+                            "%s: rank %d: delta[%lld][%lld] = %g (local step %lld) is not >= 0",
+                            s->name, rank, (long long)(i / s->ch), (long long)(i % s->ch),
+                            at(s->delta, s->dbl, i), (long long)(i / s->ch));
+    return MYO_OK;
+}
+
+static myo_status local_scan(const scan_args *s, void *h)
+{
+    if (s->dbl)
+        return myo_ssm_scan_ref(s->n, s->ch, s->ns, s->u, s->delta, s->a, s->b, s->c, s->d_skip, h,
+                                s->y);
+    return myo_ssm_scan_f32(s->n, s->ch, s->ns, s->u, s->delta, s->a, s->b, s->c, s->d_skip, h,
+                            s->y);
+}
+
+/* maps (2m): this rank's segment map, [A | B].  Rank 0 scans from h0 into
+ * y (its final pass) and makes (0, h_end); the others scan from 0 (y is
+ * scratch here) with A = exp(a sum_t delta[t]), the product of the steps'
+ * factors (it may underflow to 0).  Local. */
+static myo_status segment_map(const scan_args *s, int rank, void *maps)
+{
+    int64_t m = s->ch * s->ns;
+    size_t es = s->dbl ? sizeof(double) : sizeof(float);
+    char *B = (char *)maps + (size_t)m * es;
+    if (rank == 0) {
+        memcpy(B, s->h, (size_t)m * es);
+        for (int64_t i = 0; i < m; i++)
+            put(maps, s->dbl, i, 0.0);
+    } else {
+        memset(B, 0, (size_t)m * es); /* all-zero bits are 0.0 in IEEE 754 */
+        for (int64_t c = 0; c < s->ch; c++) {
+            double sum = 0.0;
+            for (int64_t t = 0; t < s->n; t++)
+                sum += at(s->delta, s->dbl, t * s->ch + c);
+            for (int64_t k = 0; k < s->ns; k++)
+                put(maps, s->dbl, c * s->ns + k, exp(at(s->a, s->dbl, c * s->ns + k) * sum));
+        }
+    }
+    return s->n > 0 ? local_scan(s, B) : MYO_OK;
+}
+
+#define MPI_TRY(call, what)                                                                        \
+    do {                                                                                           \
+        int myo_mpi_rc_ = (call);                                                                  \
+        if (myo_mpi_rc_ != MPI_SUCCESS) {                                                          \
+            char myo_mpi_msg_[MPI_MAX_ERROR_STRING];                                               \
+            int myo_mpi_len_ = 0;                                                                  \
+            MPI_Error_string(myo_mpi_rc_, myo_mpi_msg_, &myo_mpi_len_);                            \
+            st = myo_fail(MYO_ERR_MPI, "%s: %s failed: %s", s->name, what, myo_mpi_msg_);          \
+            goto done;                                                                             \
+        }                                                                                          \
+    } while (0)
+
+/* Collective on comm; its error handler is MPI_ERRORS_RETURN here. */
+static myo_status dist_scan_body(MPI_Comm comm, const scan_args *s)
+{
+    myo_status st = MYO_OK;
+    int rank = 0, size = 1;
+    void *maps = NULL;
+    MPI_Datatype type = MPI_DATATYPE_NULL;
+    MPI_Op op = MPI_OP_NULL;
+    MPI_TRY(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank");
+    MPI_TRY(MPI_Comm_size(comm, &size), "MPI_Comm_size");
+    int64_t m = s->ch * s->ns;
+    size_t es = s->dbl ? sizeof(double) : sizeof(float);
+
+    /* Everything that can fail locally happens before the ranks agree. */
+    myo_status mine = check_local(s, rank);
+    if (mine == MYO_OK && !(maps = myo_alloc((size_t)(2 * m), es, "myo_ssm_scan_dist: maps")))
+        mine = MYO_ERR_NOMEM;
+    if (mine == MYO_OK) mine = segment_map(s, rank, maps);
+
+    /* max over ranks of: the status, size - (first failing rank), and the
+     * sizes with both signs (to see whether they differ) */
+    long long agree[6] = {(long long)mine, mine != MYO_OK ? size - rank : 0, s->ch, -s->ch, s->ns,
+                          -s->ns};
+    MPI_TRY(MPI_Allreduce(MPI_IN_PLACE, agree, 6, MPI_LONG_LONG, MPI_MAX, comm), "MPI_Allreduce");
+    if (agree[0] != MYO_OK) {
+        st = (myo_status)agree[0];
+        if (mine == MYO_OK)
+            myo_fail(st, "%s: rank %lld of %d failed with %s (its detail message is there)",
+                     s->name, (long long)(size - agree[1]), size, myo_status_str(st));
+        goto done;
+    }
+    if (agree[2] != -agree[3] || agree[4] != -agree[5]) {
+        st = myo_fail(MYO_ERR_ARG,
+                      "%s: channels (%lld .. %lld) or d_state (%lld .. %lld) differ between ranks",
+                      s->name, -agree[3], agree[2], -agree[5], agree[4]);
+        goto done;
+    }
+
+    /* Rank 0 is done: its y is final, its map's B is its end state. */
+    if (rank == 0) memcpy(s->h, (char *)maps + (size_t)m * es, (size_t)m * es);
+    MPI_TRY(MPI_Type_contiguous((int)(2 * m), s->dbl ? MPI_DOUBLE : MPI_FLOAT, &type),
+            "MPI_Type_contiguous");
+    MPI_TRY(MPI_Type_commit(&type), "MPI_Type_commit");
+    MPI_TRY(MPI_Op_create(s->dbl ? compose_f64 : compose_f32, 0, &op), "MPI_Op_create");
+    MPI_TRY(MPI_Exscan(MPI_IN_PLACE, maps, 1, type, op, comm), "MPI_Exscan");
+    if (rank > 0) {
+        /* the prefix is (0, h_in): rank 0's map is constant */
+        memcpy(s->h, (char *)maps + (size_t)m * es, (size_t)m * es);
+        if (s->n > 0) st = local_scan(s, s->h);
+    }
+
+done:
+    if (op != MPI_OP_NULL) MPI_Op_free(&op);
+    if (type != MPI_DATATYPE_NULL) MPI_Type_free(&type);
+    free(maps);
+    return st;
+}
+
+/* Install MPI_ERRORS_RETURN on comm for the call, then restore the
+ * caller's handler: local, unlike a per-call MPI_Comm_dup, which would add
+ * a collective to every scan. */
+static myo_status dist_scan(MPI_Comm comm, const scan_args *s)
+{
+    if (comm == MPI_COMM_NULL) return myo_fail(MYO_ERR_ARG, "%s: comm is MPI_COMM_NULL", s->name);
+    MPI_Errhandler saved;
+    if (MPI_Comm_get_errhandler(comm, &saved) != MPI_SUCCESS ||
+        MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN) != MPI_SUCCESS)
+        return myo_fail(MYO_ERR_MPI, "%s: cannot set MPI_ERRORS_RETURN on comm", s->name);
+    int inter = 0;
+    myo_status st;
+    if (MPI_Comm_test_inter(comm, &inter) != MPI_SUCCESS)
+        st = myo_fail(MYO_ERR_MPI, "%s: MPI_Comm_test_inter failed", s->name);
+    else if (inter)
+        st = myo_fail(MYO_ERR_ARG, "%s: comm is an inter-communicator", s->name);
+    else
+        st = dist_scan_body(comm, s);
+    MPI_Comm_set_errhandler(comm, saved);
+    MPI_Errhandler_free(&saved);
+    return st;
+}
+
+myo_status myo_ssm_scan_dist_f32(MPI_Comm comm, int64_t n_local, int64_t channels, int64_t d_state,
+                                 const float *u, const float *delta, const float *a, const float *b,
+                                 const float *c, const float *d_skip, float *h, float *y)
+{
+    scan_args s = {
+        "myo_ssm_scan_dist_f32", 0, n_local, channels, d_state, u, delta, a, b, c, d_skip, h, y};
+    return dist_scan(comm, &s);
+}
+
+myo_status myo_ssm_scan_dist_ref(MPI_Comm comm, int64_t n_local, int64_t channels, int64_t d_state,
+                                 const double *u, const double *delta, const double *a,
+                                 const double *b, const double *c, const double *d_skip, double *h,
+                                 double *y)
+{
+    scan_args s = {
+        "myo_ssm_scan_dist_ref", 1, n_local, channels, d_state, u, delta, a, b, c, d_skip, h, y};
+    return dist_scan(comm, &s);
+}
