@@ -67,6 +67,67 @@ myo_status myo_ssm_scan_dist_ref(MPI_Comm comm, int64_t n_local, int64_t channel
                                  const double *b, const double *c, const double *d_skip, double *h,
                                  double *y);
 
+/* The backward of myo_ssm_scan_dist_f32: the gradients of
+ *     L = sum dy .* y + sum dh_final .* h_final
+ * (myo_ssm_scan_backward_f32's loss) for the sequence split over the ranks
+ * of comm as in the forward, each rank holding its own slices.
+ *
+ * Per rank (n = n_local):
+ *     u, delta, dy, du, ddelta (n_local, channels);
+ *     b, c, db, dc (n_local, d_state)                      this rank's steps
+ *     a, da (channels, d_state); d_skip (channels) or NULL; dd_skip (channels)
+ *     h0: rank 0's initial state (channels, d_state); not read elsewhere (may be NULL)
+ *     dh_final (channels, d_state): the last rank's (size - 1) dL/d(final
+ *         state); not read elsewhere (may be NULL)
+ *     dh (channels, d_state): on return, dL/d(the state entering this
+ *         rank's segment) -- dL/dh0 on rank 0
+ * du, ddelta, db, dc receive this rank's slices of the serial gradients;
+ * da and dd_skip the totals over all ranks, on every rank (dd_skip is the
+ * gradient at d_skip = 0 when d_skip is NULL).  Inputs are read only, as
+ * in the forward; outputs are overwritten and must not overlap the inputs.
+ * All borrowed.  n_local = 0 is allowed on any rank (the step arrays may
+ * then be NULL); channels and d_state must agree on all ranks.
+ *
+ * Method.  The adjoint runs backwards in time: dL/dh before a segment is
+ * affine in dL/dh after it, dh_in = A_seg dh_out + G_seg, with A_seg the
+ * forward's exp(a sum_t delta[t]) and G_seg the local backward from
+ * dh_out = 0 (it does not depend on the forward states).  (1) Locally:
+ * the forward segment map (as myo_ssm_scan_dist_f32, one local scan) and
+ * the adjoint map (one local backward; the last rank, knowing dh_final,
+ * makes the constant map (0, dh_in)); (2) the ranks agree on errors;
+ * (3) MPI_Exscan of the forward maps gives each rank its incoming state,
+ * and MPI_Exscan of the adjoint maps (the same non-commutative compose op)
+ * on a communicator with the ranks in reverse order, made by one
+ * MPI_Comm_split (key size - 1 - rank) per call and freed before return,
+ * gives each rank its dh_out; (4) a local backward from that state and
+ * that dh_out (myo_ssm_scan_backward_f32, which recomputes the forward
+ * states from it); (5) one MPI_Allreduce sums da and dd_skip.  Cost per
+ * rank: one local scan + two local backwards (each with its forward
+ * recompute), O(log P) messages of 2 channels d_state values per scan,
+ * one comm split and one allreduce of channels (d_state + 1) + 1 values.
+ *
+ * Errors, on every rank alike: as myo_ssm_scan_dist_f32 (NULL arrays as
+ * above: da, dd_skip, dh and a always required); on an agreed error the
+ * outputs may have been overwritten.  MYO_ERR_MPI when an MPI call fails.
+ * Collective on comm. */
+myo_status myo_ssm_scan_dist_backward_f32(MPI_Comm comm, int64_t n_local, int64_t channels,
+                                          int64_t d_state, const float *u, const float *delta,
+                                          const float *a, const float *b, const float *c,
+                                          const float *d_skip, const float *h0, const float *dy,
+                                          const float *dh_final, float *du, float *ddelta,
+                                          float *da, float *db, float *dc, float *dd_skip,
+                                          float *dh);
+
+/* The same in double through myo_ssm_scan_backward_ref (the oracle's local
+ * backward).  Collective on comm. */
+myo_status myo_ssm_scan_dist_backward_ref(MPI_Comm comm, int64_t n_local, int64_t channels,
+                                          int64_t d_state, const double *u, const double *delta,
+                                          const double *a, const double *b, const double *c,
+                                          const double *d_skip, const double *h0, const double *dy,
+                                          const double *dh_final, double *du, double *ddelta,
+                                          double *da, double *db, double *dc, double *dd_skip,
+                                          double *dh);
+
 #ifdef __cplusplus
 }
 #endif

@@ -177,6 +177,38 @@ myo_status myo_ssm_scan_ref(int64_t n, int64_t channels, int64_t d_state, const 
                             const double *delta, const double *a, const double *b, const double *c,
                             const double *d_skip, double *h, double *y);
 
+/* The backward of that scan: the gradients of a loss
+ *     L = sum_{t,c} dy[t,c] y[t,c] + sum_{c,s} dh_final[c,s] h_final[c,s]
+ * where y and h_final are what myo_ssm_scan_* computes from h0 (so dy and
+ * dh_final are dL/dy and dL/dh_final of any loss), with respect to every
+ * input:
+ *     du, ddelta (n, channels); db, dc (n, d_state) (summed over channels);
+ *     da (channels, d_state) (summed over steps); dd_skip (channels),
+ *     sum_t dy[t,c] u[t,c] (the gradient at d_skip = 0 when d_skip is
+ *     NULL), or NULL to skip it; dh0 (channels, d_state) = dL/dh0.
+ * The adjoint recurrence, with dh = dh_final before step n-1:
+ *     dh += c[t,:] dy[t,c];  dh_{t-1} = exp(delta[t,c] a) dh
+ * Inputs as myo_ssm_scan_* (h0 is h's value on entry there, const here);
+ * dy (n, channels), dh_final (channels, d_state).  All borrowed; outputs
+ * are overwritten, not accumulated, and must not overlap the inputs, except
+ * that dh0 may equal dh_final.  The states h_t are recomputed from h0: the
+ * f32 version with the mixer's kernels (one forward pass keeping the state
+ * every MYO_SSM_BLOCK_DEFAULT steps, then per block in reverse a forward
+ * from that state and the reverse scan); the ref version stores all n
+ * states.  Errors as myo_ssm_scan_*; MYO_ERR_NOMEM.  Local. */
+myo_status myo_ssm_scan_backward_f32(int64_t n, int64_t channels, int64_t d_state, const float *u,
+                                     const float *delta, const float *a, const float *b,
+                                     const float *c, const float *d_skip, const float *h0,
+                                     const float *dy, const float *dh_final, float *du,
+                                     float *ddelta, float *da, float *db, float *dc, float *dd_skip,
+                                     float *dh0);
+myo_status myo_ssm_scan_backward_ref(int64_t n, int64_t channels, int64_t d_state, const double *u,
+                                     const double *delta, const double *a, const double *b,
+                                     const double *c, const double *d_skip, const double *h0,
+                                     const double *dy, const double *dh_final, double *du,
+                                     double *ddelta, double *da, double *db, double *dc,
+                                     double *dd_skip, double *dh0);
+
 #ifdef __cplusplus
 }
 #endif

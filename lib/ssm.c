@@ -325,6 +325,58 @@ static void scan_fwd(int64_t T, int64_t N, int w, const float *u, const float *d
         scan_group(T, N, w, u, delta, ld, bm, cm, ldbc, at, ds, h, y, 0, NULL, NULL);
 }
 
+/* The reverse scan over T tokens of one group of w <= W channels, after a
+ * scan_group with keep from h0 (N, W) filled hbuf, abuf (T, N, W).
+ * In:  u, delta, dyin = dL/dy (T, ld); bm, cm (T, ldbc); at (N, W); ds (W);
+ *      dh (N, W) dL/dh at the last token from the tokens after it.
+ * Out: ddelta (T, ld) = dL/ddelta (may equal delta: step t reads delta[t]
+ *      before writing ddelta[t]), du (T, ld) = dL/du from the scan and the
+ *      skip; dh becomes dL/dh before the first token.  Accumulated: dbp,
+ *      dcp (T, N, W) per-lane terms of dL/dBm, dL/dCm; da (N, W) dL/dA; dds
+ *      (W) dL/dDskip.  Shared by the mixer's backward and the bare scan's. */
+static MYO_ALWAYS_INLINE void
+scan_group_rev(int64_t T, int64_t N, int w, const float *u, const float *delta, float *ddelta,
+               const float *dyin, float *du, int64_t ld, const float *bm, const float *cm,
+               int64_t ldbc, const float *at, const float *ds, const float *h0, float *restrict dh,
+               const float *restrict hbuf, const float *restrict abuf, float *restrict dbp,
+               float *restrict dcp, float *restrict da, float *restrict dds)
+{
+    for (int64_t t = T - 1; t >= 0; t--) {
+        const float *hp = t > 0 ? hbuf + (t - 1) * N * SSM_W : h0;
+        const float *hc = hbuf + t * N * SSM_W, *ac = abuf + t * N * SSM_W;
+        float *dbt = dbp + t * N * SSM_W, *dct = dcp + t * N * SSM_W;
+        float dt[SSM_W], uu[SSM_W], dy[SSM_W], dtu[SSM_W], ddl[SSM_W], duu[SSM_W];
+        for (int j = 0; j < SSM_W; j++) {
+            uu[j] = j < w ? u[t * ld + j] : 0.0f;
+            dt[j] = j < w ? delta[t * ld + j] : 0.0f;
+            dy[j] = j < w ? dyin[t * ld + j] : 0.0f;
+            dtu[j] = dt[j] * uu[j];
+            ddl[j] = 0.0f;
+            duu[j] = dy[j] * ds[j];
+            dds[j] += dy[j] * uu[j];
+        }
+        const float *bt = bm + t * ldbc, *ct = cm + t * ldbc;
+        for (int64_t s = 0; s < N; s++) {
+            float b = bt[s], c = ct[s];
+            const float *as = at + s * SSM_W;
+            for (int j = 0; j < SSM_W; j++) {
+                int64_t i = s * SSM_W + j;
+                float dhv = dh[i] + dy[j] * c; /* dL/dh_t: y_t and h_{t+1} read h_t */
+                dct[i] += dy[j] * hc[i];
+                /* h_t = a h_{t-1} + delta Bm u with a = exp(delta A) */
+                float ga = dhv * hp[i] * ac[i];
+                ddl[j] += ga * as[j] + dhv * b * uu[j];
+                da[i] += ga * dt[j];
+                dbt[i] += dhv * dtu[j];
+                duu[j] += dhv * dt[j] * b;
+                dh[i] = dhv * ac[i];
+            }
+        }
+        for (int j = 0; j < w; j++)
+            ddelta[t * ld + j] = ddl[j], du[t * ld + j] = duu[j];
+    }
+}
+
 /* Backward of the scan and the gate over one block, for one group of
  * w <= W channels (shapes as scan_group; z, dz (T, ldz)).
  * In:  h0 (N, W) the state before the block; dh (N, W) dL/dh at the
@@ -352,39 +404,28 @@ scan_group_bwd(int64_t T, int64_t N, int w, const float *u, float *delta, const 
             float gy = yy * sz, dzv = dgv * yy * (sg * (1.0f + zz * (1.0f - sg))), dyv = dgv * sz;
             if (j < w) y[t * ld + j] = gy, dz[t * ldz + j] = dzv, dg[t * ld + j] = dyv;
         }
-    for (int64_t t = T - 1; t >= 0; t--) {
-        const float *hp = t > 0 ? hbuf + (t - 1) * N * SSM_W : h0;
-        const float *hc = hbuf + t * N * SSM_W, *ac = abuf + t * N * SSM_W;
-        float *dbt = dbp + t * N * SSM_W, *dct = dcp + t * N * SSM_W;
-        float dt[SSM_W], uu[SSM_W], dy[SSM_W], dtu[SSM_W], ddl[SSM_W], duu[SSM_W];
-        for (int j = 0; j < SSM_W; j++) {
-            uu[j] = j < w ? u[t * ld + j] : 0.0f;
-            dt[j] = j < w ? delta[t * ld + j] : 0.0f;
-            dy[j] = j < w ? dg[t * ld + j] : 0.0f;
-            dtu[j] = dt[j] * uu[j];
-            ddl[j] = 0.0f;
-            duu[j] = dy[j] * ds[j];
-            dds[j] += dy[j] * uu[j];
-        }
-        const float *bt = bm + t * ldbc, *ct = cm + t * ldbc;
-        for (int64_t s = 0; s < N; s++) {
-            float b = bt[s], c = ct[s];
-            const float *as = at + s * SSM_W;
-            for (int j = 0; j < SSM_W; j++) {
-                int64_t i = s * SSM_W + j;
-                float dhv = dh[i] + dy[j] * c; /* dL/dh_t: y_t and h_{t+1} read h_t */
-                dct[i] += dy[j] * hc[i];
-                /* h_t = a h_{t-1} + delta Bm u with a = exp(delta A) */
-                float ga = dhv * hp[i] * ac[i];
-                ddl[j] += ga * as[j] + dhv * b * uu[j];
-                da[i] += ga * dt[j];
-                dbt[i] += dhv * dtu[j];
-                duu[j] += dhv * dt[j] * b;
-                dh[i] = dhv * ac[i];
-            }
-        }
-        for (int j = 0; j < w; j++)
-            delta[t * ld + j] = ddl[j], du[t * ld + j] = duu[j];
+    scan_group_rev(T, N, w, u, delta, delta, dg, du, ld, bm, cm, ldbc, at, ds, h0, dh, hbuf, abuf,
+                   dbp, dcp, da, dds);
+}
+
+/* The bare scan's backward of one block (scan_group_rev after recomputing
+ * the block's states from h0 with scan_group), specialised for full
+ * groups; y (T, ld) is scratch. */
+static void scan_bare_bwd(int64_t T, int64_t N, int w, const float *u, const float *delta,
+                          float *ddelta, const float *dy, float *du, float *y, int64_t ld,
+                          const float *bm, const float *cm, int64_t ldbc, const float *at,
+                          const float *ds, const float *h0, float *hwork, float *dh, float *hbuf,
+                          float *abuf, float *dbp, float *dcp, float *da, float *dds)
+{
+    memcpy(hwork, h0, (size_t)(N * SSM_W) * sizeof(float));
+    if (w == SSM_W) {
+        scan_group(T, N, SSM_W, u, delta, ld, bm, cm, ldbc, at, ds, hwork, y, 1, hbuf, abuf);
+        scan_group_rev(T, N, SSM_W, u, delta, ddelta, dy, du, ld, bm, cm, ldbc, at, ds, h0, dh,
+                       hbuf, abuf, dbp, dcp, da, dds);
+    } else {
+        scan_group(T, N, w, u, delta, ld, bm, cm, ldbc, at, ds, hwork, y, 1, hbuf, abuf);
+        scan_group_rev(T, N, w, u, delta, ddelta, dy, du, ld, bm, cm, ldbc, at, ds, h0, dh, hbuf,
+                       abuf, dbp, dcp, da, dds);
     }
 }
 
@@ -707,5 +748,91 @@ myo_status myo_ssm_scan_f32(int64_t n, int64_t channels, int64_t d_state, const 
                 h[(c0 + j) * d_state + s] = hl[s * SSM_W + j];
     }
     free(lanes);
+    return MYO_OK;
+}
+
+/* One group of lanes per pass, as the forward: the states at every block
+ * start come from a forward pass (ckpt), then the blocks run in reverse,
+ * each recomputing its states from its checkpoint (scan_bare_bwd). */
+myo_status myo_ssm_scan_backward_f32(int64_t n, int64_t channels, int64_t d_state, const float *u,
+                                     const float *delta, const float *a, const float *b,
+                                     const float *c, const float *d_skip, const float *h0,
+                                     const float *dy, const float *dh_final, float *du,
+                                     float *ddelta, float *da, float *db, float *dc, float *dd_skip,
+                                     float *dh0)
+{
+    if (!u || !delta || !a || !b || !c || !h0 || !dy || !dh_final || !du || !ddelta || !da || !db ||
+        !dc || !dh0 || n < 1 || channels < 1 || d_state < 1 || channels > SSM_MAX_DIM ||
+        d_state > SSM_MAX_DIM)
+        return myo_fail(MYO_ERR_ARG,
+                        "myo_ssm_scan_backward_f32: invalid arguments (n = %lld, channels = "
+                        "%lld, d_state = %lld, or a NULL array)",
+                        (long long)n, (long long)channels, (long long)d_state);
+    for (int64_t i = 0; i < channels * d_state; i++)
+        if (!(a[i] <= 0.0f))
+            return myo_fail(MYO_ERR_DATA,
+                            "myo_ssm_scan_backward_f32: a[%lld][%lld] = %g is not <= 0",
+                            (long long)(i / d_state), (long long)(i % d_state), (double)a[i]);
+    for (int64_t i = 0; i < n * channels; i++)
+        if (!(delta[i] >= 0.0f))
+            return myo_fail(MYO_ERR_DATA,
+                            "myo_ssm_scan_backward_f32: delta[%lld][%lld] = %g is not >= 0",
+                            (long long)(i / channels), (long long)(i % channels), (double)delta[i]);
+    const int64_t N = d_state, NW = d_state * SSM_W, BS = MYO_SSM_BLOCK_DEFAULT;
+    const int64_t T = n < BS ? n : BS, nb = (n + BS - 1) / BS;
+    /* lanes: at, hl, hw, dh, dal (N, W), ds, dds (W); ckpt (nb, N, W);
+     * hbuf, abuf, dbp, dcp (T, N, W); y (T, channels) */
+    size_t count = (size_t)(5 * NW + 2 * SSM_W) + (size_t)(nb * NW) + (size_t)(4 * T * NW) +
+                   (size_t)(T * channels);
+    float *buf = myo_alloc(count, sizeof(float), "myo_ssm_scan_backward_f32: scratch");
+    if (!buf) return MYO_ERR_NOMEM;
+    float *at = buf, *hl = at + NW, *hw = hl + NW, *dh = hw + NW, *dal = dh + NW;
+    float *ds = dal + NW, *dds = ds + SSM_W, *ckpt = dds + SSM_W, *hbuf = ckpt + nb * NW;
+    float *abuf = hbuf + T * NW, *dbp = abuf + T * NW, *dcp = dbp + T * NW, *y = dcp + T * NW;
+    memset(db, 0, (size_t)(n * N) * sizeof(float));
+    memset(dc, 0, (size_t)(n * N) * sizeof(float));
+    for (int64_t c0 = 0; c0 < channels; c0 += SSM_W) {
+        int w = (int)(channels - c0 < SSM_W ? channels - c0 : SSM_W);
+        for (int j = 0; j < SSM_W; j++) {
+            ds[j] = j < w && d_skip ? d_skip[c0 + j] : 0.0f;
+            dds[j] = 0.0f;
+            for (int64_t s = 0; s < N; s++) {
+                int64_t i = s * SSM_W + j, g = (c0 + j) * N + s;
+                at[i] = j < w ? a[g] : 0.0f;
+                hl[i] = j < w ? h0[g] : 0.0f;
+                dh[i] = j < w ? dh_final[g] : 0.0f; /* read before dh0 (may alias) is written */
+                dal[i] = 0.0f;
+            }
+        }
+        for (int64_t blk = 0; blk < nb; blk++) {
+            int64_t t0 = blk * BS, Tb = n - t0 < BS ? n - t0 : BS;
+            memcpy(ckpt + blk * NW, hl, (size_t)NW * sizeof(float));
+            scan_fwd(Tb, N, w, u + t0 * channels + c0, delta + t0 * channels + c0, channels,
+                     b + t0 * N, c + t0 * N, N, at, ds, hl, y + c0);
+        }
+        for (int64_t blk = nb - 1; blk >= 0; blk--) {
+            int64_t t0 = blk * BS, Tb = n - t0 < BS ? n - t0 : BS, o = t0 * channels + c0;
+            memset(dbp, 0, (size_t)(Tb * NW) * sizeof(float));
+            memset(dcp, 0, (size_t)(Tb * NW) * sizeof(float));
+            scan_bare_bwd(Tb, N, w, u + o, delta + o, ddelta + o, dy + o, du + o, y + c0, channels,
+                          b + t0 * N, c + t0 * N, N, at, ds, ckpt + blk * NW, hw, dh, hbuf, abuf,
+                          dbp, dcp, dal, dds);
+            for (int64_t t = 0; t < Tb; t++)
+                for (int64_t s = 0; s < N; s++) {
+                    float sb = 0.0f, sc = 0.0f;
+                    for (int j = 0; j < SSM_W; j++) /* lanes past w are zero */
+                        sb += dbp[(t * N + s) * SSM_W + j], sc += dcp[(t * N + s) * SSM_W + j];
+                    db[(t0 + t) * N + s] += sb, dc[(t0 + t) * N + s] += sc;
+                }
+        }
+        for (int j = 0; j < w; j++) {
+            if (dd_skip) dd_skip[c0 + j] = dds[j];
+            for (int64_t s = 0; s < N; s++) {
+                int64_t i = s * SSM_W + j, g = (c0 + j) * N + s;
+                da[g] = dal[i], dh0[g] = dh[i];
+            }
+        }
+    }
+    free(buf);
     return MYO_OK;
 }

@@ -43,6 +43,69 @@ myo_status myo_ssm_scan_ref(int64_t n, int64_t channels, int64_t d_state, const 
     return MYO_OK;
 }
 
+/* Every state h_t (n, channels, d_state) is stored, then the adjoint runs
+ * backwards: dh = dL/dh_t, read by y_t and by h_{t+1}. */
+myo_status myo_ssm_scan_backward_ref(int64_t n, int64_t channels, int64_t d_state, const double *u,
+                                     const double *delta, const double *a, const double *b,
+                                     const double *c, const double *d_skip, const double *h0,
+                                     const double *dy, const double *dh_final, double *du,
+                                     double *ddelta, double *da, double *db, double *dc,
+                                     double *dd_skip, double *dh0)
+{
+    if (!h0 || !dy || !dh_final || !du || !ddelta || !da || !db || !dc || !dh0 || n < 1 ||
+        channels < 1 || d_state < 1)
+        return myo_fail(MYO_ERR_ARG,
+                        "myo_ssm_scan_backward_ref: invalid arguments (n = %lld, channels = "
+                        "%lld, d_state = %lld, or a NULL array)",
+                        (long long)n, (long long)channels, (long long)d_state);
+    int64_t m = channels * d_state;
+    double *hs = myo_alloc((size_t)n * (size_t)m, sizeof(double), "myo_ssm_scan_backward_ref: h");
+    double *y = myo_alloc((size_t)channels, sizeof(double), "myo_ssm_scan_backward_ref: y");
+    if (!hs || !y) {
+        free(hs), free(y);
+        return MYO_ERR_NOMEM;
+    }
+    /* the forward, one token at a time (it checks u, delta, a, b, c) */
+    myo_status st = MYO_OK;
+    for (int64_t t = 0; t < n && st == MYO_OK; t++) {
+        memcpy(hs + t * m, t ? hs + (t - 1) * m : h0, (size_t)m * sizeof(double));
+        st = myo_ssm_scan_ref(1, channels, d_state, u + t * channels, delta + t * channels, a,
+                              b + t * d_state, c + t * d_state, d_skip, hs + t * m, y);
+    }
+    if (st != MYO_OK) {
+        free(hs), free(y);
+        return st;
+    }
+    memmove(dh0, dh_final, (size_t)m * sizeof(double)); /* dh0 carries dL/dh_t */
+    memset(da, 0, (size_t)m * sizeof(double));
+    memset(db, 0, (size_t)(n * d_state) * sizeof(double));
+    memset(dc, 0, (size_t)(n * d_state) * sizeof(double));
+    if (dd_skip) memset(dd_skip, 0, (size_t)channels * sizeof(double));
+    for (int64_t t = n - 1; t >= 0; t--)
+        for (int64_t ch = 0; ch < channels; ch++) {
+            int64_t tc = t * channels + ch;
+            double dlt = delta[tc], ut = u[tc], dyt = dy[tc];
+            double ddl = 0.0, duu = dyt * (d_skip ? d_skip[ch] : 0.0);
+            if (dd_skip) dd_skip[ch] += dyt * ut;
+            for (int64_t s = 0; s < d_state; s++) {
+                int64_t cs = ch * d_state + s;
+                double ht = hs[t * m + cs], hprev = t > 0 ? hs[(t - 1) * m + cs] : h0[cs];
+                double abar = exp(dlt * a[cs]);
+                dh0[cs] += dyt * c[t * d_state + s];
+                dc[t * d_state + s] += dyt * ht;
+                /* h_t = abar h_{t-1} + delta b u, abar = exp(delta a) */
+                ddl += dh0[cs] * (hprev * abar * a[cs] + b[t * d_state + s] * ut);
+                da[cs] += dh0[cs] * hprev * abar * dlt;
+                db[t * d_state + s] += dh0[cs] * dlt * ut;
+                duu += dh0[cs] * dlt * b[t * d_state + s];
+                dh0[cs] *= abar;
+            }
+            ddelta[tc] = ddl, du[tc] = duu;
+        }
+    free(hs), free(y);
+    return MYO_OK;
+}
+
 /* Everything the forward computes for one sequence, kept for backward. */
 typedef struct {
     double *xz;    /* (n, 2L): x, z */

@@ -1,5 +1,6 @@
 /* test_dist_scan.c -- the selective scan split over MPI ranks
- * (myo_ssm_scan_dist_f32 and its double twin) against the serial scans on
+ * (myo_ssm_scan_dist_f32 and its double twin) and its backward
+ * (myo_ssm_scan_dist_backward_*) against the serial scans and backwards on
  * the whole sequence, and errors agreed on by every rank.
  *
  * make check runs this program under mpiexec with 1, 2, 3 and 4 ranks
@@ -350,6 +351,222 @@ static void test_dist_scan_bad_input_on_one_rank_fails_on_every_rank(void **stat
         MYO_ERR_ARG);
 }
 
+/* ------------------------------------------------------------ backward */
+
+/* The gradients of the scan of one sequence (myo_ssm_scan_backward_*),
+ * whole or a slice of it: du, ddelta (n, ch); db, dc (n, ns); da (ch, ns);
+ * dd_skip (ch); dh (ch, ns). */
+enum { G_DU, G_DDELTA, G_DB, G_DC, G_DA, G_DDSKIP, G_DH, NGRAD };
+
+typedef struct {
+    double *g[NGRAD];
+    float *f[NGRAD];
+} grads;
+
+static grads grads_alloc(int64_t n, int64_t ch, int64_t ns)
+{
+    int64_t cnt[NGRAD] = {n * ch, n * ch, n * ns, n * ns, ch * ns, ch, ch * ns};
+    grads r;
+    for (int i = 0; i < NGRAD; i++) {
+        r.g[i] = test_alloc((size_t)(cnt[i] ? cnt[i] : 1), sizeof(double));
+        r.f[i] = test_alloc((size_t)(cnt[i] ? cnt[i] : 1), sizeof(float));
+    }
+    return r;
+}
+
+static void grads_free(grads *r)
+{
+    for (int i = 0; i < NGRAD; i++)
+        free(r->g[i]), free(r->f[i]);
+}
+
+/* The backward of the sequence of in split by kind over comm, in float and
+ * double, from a nonzero dy and dh_final (h0 as in): every rank's slices
+ * of du, ddelta, db, dc and its dh against the whole-sequence serial
+ * backward in double and in float, and da, dd_skip (totals) on every
+ * rank.  Ranks other than 0 pass h0 = NULL, ranks other than the last
+ * dh_final = NULL, ranks without steps NULL step arrays. */
+static void run_bwd_case(MPI_Comm comm, const inputs *in, int kind, uint64_t seed, int use_dskip,
+                         worst *w)
+{
+    int rank, p;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &p);
+    int64_t n = in->n, ch = in->ch, ns = in->ns, m = ch * ns;
+    int64_t *off = test_alloc((size_t)p + 1, sizeof(int64_t));
+    split(kind, n, p, seed, off);
+    int64_t t0 = off[rank], nl = off[rank + 1] - off[rank];
+    myo_rng r = myo_rng_seed(seed + 99);
+    float *dyf, *dhff;
+    double *dy = uniform(n * ch, &r, -1, 1, &dyf), *dhf = uniform(m, &r, -1, 1, &dhff);
+    const double *dsk = use_dskip ? in->dskip : NULL;
+    const float *dskf = use_dskip ? in->dskipf : NULL;
+
+    /* serial, whole sequence: ref (g) and f32 (f); the adjoint entering
+     * this rank's segment from the backward of the steps t0 .. n-1 */
+    grads whole = grads_alloc(n, ch, ns), suffix = grads_alloc(n, ch, ns);
+    int ok = myo_ssm_scan_backward_ref(n, ch, ns, in->u, in->delta, in->a, in->b, in->c, dsk,
+                                       in->h0, dy, dhf, whole.g[0], whole.g[1], whole.g[4],
+                                       whole.g[2], whole.g[3], whole.g[5], whole.g[6]) == MYO_OK;
+    ok &= myo_ssm_scan_backward_f32(n, ch, ns, in->uf, in->deltaf, in->af, in->bf, in->cf, dskf,
+                                    in->h0f, dyf, dhff, whole.f[0], whole.f[1], whole.f[4],
+                                    whole.f[2], whole.f[3], whole.f[5], whole.f[6]) == MYO_OK;
+    double *dh_mine = test_alloc((size_t)m, sizeof(double));
+    if (t0 < n)
+        ok &= myo_ssm_scan_backward_ref(n - t0, ch, ns, in->u + t0 * ch, in->delta + t0 * ch, in->a,
+                                        in->b + t0 * ns, in->c + t0 * ns, dsk, in->h0, dy + t0 * ch,
+                                        dhf, suffix.g[0], suffix.g[1], suffix.g[4], suffix.g[2],
+                                        suffix.g[3], suffix.g[5], dh_mine) == MYO_OK;
+    else
+        memcpy(dh_mine, dhf, (size_t)m * sizeof(double));
+    double *wf[NGRAD];
+    int64_t cnt[NGRAD] = {n * ch, n * ch, n * ns, n * ns, m, ch, m};
+    for (int i = 0; i < NGRAD; i++) {
+        wf[i] = test_alloc((size_t)cnt[i], sizeof(double));
+        test_widen_to_f64(whole.f[i], wf[i], cnt[i]);
+    }
+
+    grads d = grads_alloc(nl, ch, ns);
+#define SLICE(arr, width) (nl ? (arr) + t0 * (width) : NULL)
+#define OUT(arr) (nl ? (arr) : NULL)
+    myo_status sf = myo_ssm_scan_dist_backward_f32(
+        comm, nl, ch, ns, SLICE(in->uf, ch), SLICE(in->deltaf, ch), in->af, SLICE(in->bf, ns),
+        SLICE(in->cf, ns), dskf, rank == 0 ? in->h0f : NULL, SLICE(dyf, ch),
+        rank == p - 1 ? dhff : NULL, OUT(d.f[0]), OUT(d.f[1]), d.f[4], OUT(d.f[2]), OUT(d.f[3]),
+        d.f[5], d.f[6]);
+    myo_status sd = myo_ssm_scan_dist_backward_ref(
+        comm, nl, ch, ns, SLICE(in->u, ch), SLICE(in->delta, ch), in->a, SLICE(in->b, ns),
+        SLICE(in->c, ns), dsk, rank == 0 ? in->h0 : NULL, SLICE(dy, ch), rank == p - 1 ? dhf : NULL,
+        OUT(d.g[0]), OUT(d.g[1]), d.g[4], OUT(d.g[2]), OUT(d.g[3]), d.g[5], d.g[6]);
+#undef SLICE
+#undef OUT
+    if (sf != MYO_OK || sd != MYO_OK) {
+        ok = 0;
+        fprintf(stderr, "rank %d: myo_ssm_scan_dist_backward: %s / %s: %s\n", rank,
+                myo_status_str(sf), myo_status_str(sd), myo_error_detail());
+    }
+    /* this rank's part of each whole-sequence array, and its length */
+    int64_t first[NGRAD] = {t0 * ch, t0 * ch, t0 * ns, t0 * ns, 0, 0, 0};
+    int64_t len[NGRAD] = {nl * ch, nl * ch, nl * ns, nl * ns, m, ch, m};
+    double e[3] = {0, 0, 0};
+    double *got = test_alloc((size_t)(n * (ch + ns) + m + ch), sizeof(double));
+    for (int i = 0; i < NGRAD; i++) {
+        const double *ref = i == G_DH ? dh_mine : whole.g[i] + first[i];
+        const double *ref_all = i == G_DH ? dh_mine : whole.g[i];
+        int64_t all = i == G_DH ? m : cnt[i];
+        test_widen_to_f64(d.f[i], got, len[i]);
+        e[0] = fmax(e[0], scaled_err(got, ref, len[i], ref_all, all, TOL_F32));
+        if (i != G_DH || rank == 0) /* f32 serial gives dh0 only */
+            e[1] = fmax(e[1], scaled_err(got, wf[i] + first[i], len[i], wf[i], cnt[i], TOL_F32));
+        e[2] = fmax(e[2], scaled_err(d.g[i], ref, len[i], ref_all, all, TOL_F64));
+    }
+    if (!ok) e[0] = e[1] = e[2] = INFINITY;
+    for (int i = 0; i < 3; i++)
+        if (isnan(e[i])) e[i] = INFINITY;
+    double g[3];
+    MPI_Allreduce(e, g, 3, MPI_DOUBLE, MPI_MAX, comm);
+    w->f32_vs_ref = fmax(w->f32_vs_ref, g[0]);
+    w->f32_vs_serial = fmax(w->f32_vs_serial, g[1]);
+    w->ref_vs_ref = fmax(w->ref_vs_ref, g[2]);
+    w->cases++;
+    if (!(g[0] <= 1 && g[1] <= 1 && g[2] <= 1))
+        fail_msg("backward, n = %lld, channels = %lld, d_state = %lld, %s over %d ranks%s: "
+                 "scaled errors (<= 1 passes) f32 vs ref %.3g, f32 vs serial f32 %.3g, dist ref "
+                 "vs ref %.3g",
+                 (long long)n, (long long)ch, (long long)ns, split_names[kind], p,
+                 use_dskip ? "" : ", no d_skip", g[0], g[1], g[2]);
+    grads_free(&whole), grads_free(&suffix), grads_free(&d);
+    for (int i = 0; i < NGRAD; i++)
+        free(wf[i]);
+    free(off), free(dy), free(dyf), free(dhf), free(dhff), free(dh_mine), free(got);
+}
+
+/* n in {1, 5, 37, 200} x channels {1, 8, 13} x d_state {1, 4, 16} x the
+ * three splits, a nonzero h0 and dh_final (h0 = 0 and no d_skip with
+ * everything on the last rank); then on a comm with the ranks reversed. */
+static void test_dist_scan_backward_matches_serial_backwards_for_every_split(void **state)
+{
+    (void)state;
+    static const int64_t ns_[] = {1, 5, 37, 200}, chs[] = {1, 8, 13}, states[] = {1, 4, 16};
+    worst w = {0};
+    uint64_t seed = 5000;
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 3; j++)
+            for (int k = 0; k < 3; k++)
+                for (int kind = 0; kind < SPLITS; kind++, seed++) {
+                    int last = kind == SPLIT_ALL_ON_LAST;
+                    inputs in = make_inputs(ns_[i], chs[j], states[k], seed, last);
+                    run_bwd_case(comm_all, &in, kind, seed, !last, &w);
+                    free_inputs(&in);
+                }
+    report("dist scan backward vs serial", &w, n_ranks);
+    MPI_Comm rev;
+    MPI_Comm_split(comm_all, 0, n_ranks - 1 - my_rank, &rev);
+    worst wr = {0};
+    for (int kind = 0; kind < SPLITS; kind++) {
+        inputs in = make_inputs(37, 8, 4, 88 + (uint64_t)kind, 0);
+        run_bwd_case(rev, &in, kind, 88, 1, &wr);
+        free_inputs(&in);
+    }
+    MPI_Comm_free(&rev);
+    report("dist scan backward on a reversed comm", &wr, n_ranks);
+}
+
+/* One backward call in which rank `bad` gets a broken argument (what: 0
+ * a > 0, 1 delta < 0, 2 NULL dy, 3 NULL h0 on rank 0, 4 NULL dh_final on
+ * the last rank): every rank must return want, and every rank's detail
+ * must name the failing rank. */
+static void expect_agreed_bwd_error(int what, int bad, myo_status want, const char *label)
+{
+    enum { n = 20, ch = 3, ns = 2 };
+    inputs in = make_inputs(n, ch, ns, 4343, 0);
+    int64_t *off = test_alloc((size_t)n_ranks + 1, sizeof(int64_t));
+    split(SPLIT_RANDOM, n, n_ranks, 11, off);
+    int64_t t0 = off[my_rank], nl = off[my_rank + 1] - t0;
+    int me = my_rank == bad;
+    if (me && (what == 1 || what == 2)) nl = nl ? nl : 1;
+    if (t0 + nl > n) t0 = n - nl;
+    float a[ch * ns], delta[n * ch], dy[n * ch], dhf[ch * ns];
+    memcpy(a, in.af, sizeof a);
+    memcpy(delta, in.deltaf, sizeof delta);
+    for (int i = 0; i < n * ch; i++)
+        dy[i] = 0.5f;
+    for (int i = 0; i < ch * ns; i++)
+        dhf[i] = 0.25f;
+    if (me && what == 0) a[ch * ns - 1] = 0.5f;
+    if (me && what == 1) delta[t0 * ch + ch - 1] = -0.25f;
+    float du[n * ch], dd[n * ch], db[n * ns], dc[n * ns], da[ch * ns], dds[ch], dh[ch * ns];
+    myo_status s = myo_ssm_scan_dist_backward_f32(
+        comm_all, nl, ch, ns, in.uf + t0 * ch, delta + t0 * ch, a, in.bf + t0 * ns, in.cf + t0 * ns,
+        in.dskipf, me && what == 3 ? NULL : in.h0f, me && what == 2 ? NULL : dy + t0 * ch,
+        me && what == 4 ? NULL : dhf, du, dd, da, db, dc, dds, dh);
+    char name[32];
+    snprintf(name, sizeof name, "rank %d", bad);
+    int ok = s == want && strstr(myo_error_detail(), name) != NULL;
+    if (!ok)
+        fprintf(stderr, "rank %d: %s: got %s (want %s): %s\n", my_rank, label, myo_status_str(s),
+                myo_status_str(want), myo_error_detail());
+    free(off);
+    free_inputs(&in);
+    assert_all_ranks(ok, comm_all, label);
+}
+
+static void test_dist_scan_backward_bad_input_on_one_rank_fails_on_every_rank(void **state)
+{
+    (void)state;
+    int last = n_ranks - 1, mid = n_ranks / 2;
+    expect_agreed_bwd_error(0, last, MYO_ERR_DATA, "backward: a > 0 on the last rank");
+    expect_agreed_bwd_error(1, 0, MYO_ERR_DATA, "backward: delta < 0 on rank 0");
+    expect_agreed_bwd_error(2, mid, MYO_ERR_ARG, "backward: NULL dy on the middle rank");
+    expect_agreed_bwd_error(3, 0, MYO_ERR_ARG, "backward: NULL h0 on rank 0");
+    expect_agreed_bwd_error(4, last, MYO_ERR_ARG, "backward: NULL dh_final on the last rank");
+    /* and the comm still works */
+    worst w = {0};
+    inputs in = make_inputs(5, 2, 3, 5, 0);
+    run_bwd_case(comm_all, &in, SPLIT_RANDOM, 5, 1, &w);
+    free_inputs(&in);
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -360,6 +577,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_dist_scan_matches_serial_scans_for_every_split),
         cmocka_unit_test(test_dist_scan_follows_the_rank_order_of_its_comm),
         cmocka_unit_test(test_dist_scan_bad_input_on_one_rank_fails_on_every_rank),
+        cmocka_unit_test(test_dist_scan_backward_matches_serial_backwards_for_every_split),
+        cmocka_unit_test(test_dist_scan_backward_bad_input_on_one_rank_fails_on_every_rank),
     };
     char group[64];
     snprintf(group, sizeof group, "dist_scan, rank %d of %d", my_rank, n_ranks);

@@ -277,6 +277,127 @@ static void test_ssm_ref_backward_matches_finite_differences(void **state)
     check_ref_gradients(&wide, 6, 1, 420);
 }
 
+/* -------------------------------------------- the bare scan's backward */
+
+typedef struct {
+    int64_t n, ch, ns;
+    double *u, *delta, *a, *b, *c, *dskip, *h0, *dy, *dhf;
+    double *h, *y; /* scratch */
+} scan_fd_ctx;
+
+/* sum(dy .* y) + sum(dh_final .* h_final) */
+static double scan_fd_loss(void *arg)
+{
+    scan_fd_ctx *x = arg;
+    int64_t m = x->ch * x->ns;
+    memcpy(x->h, x->h0, (size_t)m * sizeof(double));
+    assert_int_equal(myo_ssm_scan_ref(x->n, x->ch, x->ns, x->u, x->delta, x->a, x->b, x->c,
+                                      x->dskip, x->h, x->y),
+                     MYO_OK);
+    double s = 0.0;
+    for (int64_t i = 0; i < x->n * x->ch; i++)
+        s += x->dy[i] * x->y[i];
+    for (int64_t i = 0; i < m; i++)
+        s += x->dhf[i] * x->h[i];
+    return s;
+}
+
+/* myo_ssm_scan_backward_ref against central differences of
+ * myo_ssm_scan_ref, and myo_ssm_scan_backward_f32 against it (norm-scaled,
+ * TOL_F32), from a nonzero h0 and dh_final; n = 300 crosses the f32
+ * version's blocks, 11 channels a partial lane group. */
+static void check_scan_backward(int64_t n, int64_t ch, int64_t ns, uint64_t seed, int fd)
+{
+    int64_t m = ch * ns;
+    float *uf, *df, *af, *bf, *cf, *sf, *h0f, *dyf, *dhff;
+    double *u = make_values(n * ch, seed, 1.0, &uf), *dl = make_values(n * ch, seed + 1, 1.0, &df);
+    double *a = make_values(m, seed + 2, 1.5, &af), *bm = make_values(n * ns, seed + 3, 1.0, &bf);
+    double *cm = make_values(n * ns, seed + 4, 1.0, &cf), *ds = make_values(ch, seed + 5, 1.0, &sf);
+    double *h0 = make_values(m, seed + 6, 1.0, &h0f),
+           *dy = make_values(n * ch, seed + 7, 1.0, &dyf);
+    double *dhf = make_values(m, seed + 8, 1.0, &dhff);
+    for (int64_t i = 0; i < n * ch; i++) /* steps 0.2 .. 1.2: terms well above FD noise */
+        dl[i] = 0.2 + fabs(dl[i]), df[i] = (float)dl[i];
+    for (int64_t i = 0; i < m; i++)
+        a[i] = -fabs(a[i]), af[i] = (float)a[i];
+    a[0] = -1e-3, af[0] = (float)a[0]; /* a state that barely decays (FD moves a by +-h) */
+    struct {
+        const char *name;
+        int64_t count;
+    } outs[7] = {{"du", n * ch}, {"ddelta", n * ch}, {"da", m}, {"db", n * ns},
+                 {"dc", n * ns}, {"dd_skip", ch},    {"dh0", m}};
+    double *g[7], *in[7] = {u, dl, a, bm, cm, ds, h0};
+    float *gf[7];
+    for (int i = 0; i < 7; i++) {
+        g[i] = test_alloc((size_t)outs[i].count, sizeof(double));
+        gf[i] = test_alloc((size_t)outs[i].count, sizeof(float));
+    }
+    assert_int_equal(myo_ssm_scan_backward_ref(n, ch, ns, u, dl, a, bm, cm, ds, h0, dy, dhf, g[0],
+                                               g[1], g[2], g[3], g[4], g[5], g[6]),
+                     MYO_OK);
+    assert_int_equal(myo_ssm_scan_backward_f32(n, ch, ns, uf, df, af, bf, cf, sf, h0f, dyf, dhff,
+                                               gf[0], gf[1], gf[2], gf[3], gf[4], gf[5], gf[6]),
+                     MYO_OK);
+    char what[96];
+    for (int i = 0; i < 7; i++) {
+        snprintf(what, sizeof what, "scan backward f32 %s (n %lld, ch %lld, ns %lld)", outs[i].name,
+                 (long long)n, (long long)ch, (long long)ns);
+        assert_close_scaled(gf[i], g[i], outs[i].count, TOL_F32, what);
+    }
+    if (fd) {
+        scan_fd_ctx ctx = {n,
+                           ch,
+                           ns,
+                           u,
+                           dl,
+                           a,
+                           bm,
+                           cm,
+                           ds,
+                           h0,
+                           dy,
+                           dhf,
+                           test_alloc((size_t)m, sizeof(double)),
+                           test_alloc((size_t)(n * ch), sizeof(double))};
+        for (int i = 0; i < 7; i++) {
+            snprintf(what, sizeof what, "scan backward ref %s (n %lld, ch %lld, ns %lld)",
+                     outs[i].name, (long long)n, (long long)ch, (long long)ns);
+            test_check_gradient(what, in[i], outs[i].count, 1, g[i], scan_fd_loss, &ctx, FD_H,
+                                FD_ATOL, FD_RTOL);
+        }
+        free(ctx.h), free(ctx.y);
+    }
+    /* dh0 may equal dh_final; dd_skip may be NULL */
+    assert_int_equal(myo_ssm_scan_backward_f32(n, ch, ns, uf, df, af, bf, cf, NULL, h0f, dyf, dhff,
+                                               gf[0], gf[1], gf[2], gf[3], gf[4], NULL, dhff),
+                     MYO_OK);
+    assert_int_equal(myo_ssm_scan_backward_ref(n, ch, ns, u, dl, a, bm, cm, NULL, h0, dy, dhf, g[0],
+                                               g[1], g[2], g[3], g[4], NULL, dhf),
+                     MYO_OK);
+    assert_close_scaled(dhff, dhf, m, TOL_F32, "scan backward dh0 in place of dh_final");
+    for (int i = 0; i < 7; i++)
+        free(g[i]), free(gf[i]);
+    free(u), free(dl), free(a), free(bm), free(cm), free(ds), free(h0), free(dy), free(dhf);
+    free(uf), free(df), free(af), free(bf), free(cf), free(sf), free(h0f), free(dyf), free(dhff);
+}
+
+static void test_ssm_scan_backward_matches_finite_differences_and_f32(void **state)
+{
+    (void)state;
+    check_scan_backward(1, 1, 1, 700, 1);
+    check_scan_backward(7, 3, 4, 710, 1);
+    check_scan_backward(13, 11, 2, 720, 1);
+    check_scan_backward(300, 11, 5, 730, 0); /* several f32 blocks */
+    check_scan_backward(129, 16, 16, 740, 0);
+    float x[1] = {1}, h[1] = {0}, g[1], an[1] = {-1}, dn[1] = {-0.5f};
+    assert_int_equal(
+        myo_ssm_scan_backward_f32(1, 1, 1, x, dn, an, x, x, NULL, h, x, h, g, g, g, g, g, NULL, g),
+        MYO_ERR_DATA);
+    assert_int_equal(myo_ssm_scan_backward_f32(1, 1, 1, x, x, an, x, x, NULL, h, NULL, h, g, g, g,
+                                               g, g, NULL, g),
+                     MYO_ERR_ARG);
+}
+
 /* ------------------------------------------------- formulas written out */
 
 /* n = 3 tokens, 2 channels, 2 states, from a non-zero initial state. */
@@ -650,6 +771,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ssm_scan_equals_the_recurrence_written_out),
         cmocka_unit_test(test_ssm_scan_f32_matches_ref_and_chains_segments),
+        cmocka_unit_test(test_ssm_scan_backward_matches_finite_differences_and_f32),
         cmocka_unit_test(test_ssm_mixer_equals_its_formulas_for_one_channel),
         cmocka_unit_test(test_ssm_ref_backward_matches_finite_differences),
         cmocka_unit_test(test_ssm_forward_matches_ref),
