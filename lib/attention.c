@@ -126,7 +126,7 @@ static void scale_row(float *a, int64_t len, float c)
 }
 
 /* a, b (len,): a . b */
-static float dot_row(const float *a, const float *b, int64_t len)
+float myo_attn_dot_row(const float *a, const float *b, int64_t len)
 {
     float s = 0;
     for (int64_t j = 0; j < len; j++)
@@ -153,15 +153,15 @@ static inline int64_t keys_seen(int causal, int64_t i, int64_t j0, int64_t len)
 /* ---------------------------------------------------------- GEMM helpers */
 
 /* c (rows, D) = a (rows, D) op(w), op(w) = w or w^T (D, D); c = beta c + ... */
-static void gemm_rows(const float *a, const float *w, int trans_w, float beta, float *c,
-                      int64_t rows, int64_t D)
+void myo_attn_gemm_rows(const float *a, const float *w, int trans_w, float beta, float *c,
+                        int64_t rows, int64_t D)
 {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_w ? CblasTrans : CblasNoTrans, (int)rows, (int)D,
                 (int)D, 1.0f, a, (int)D, w, (int)D, beta, c, (int)D);
 }
 
 /* g (D, D) = a^T b, a and b (rows, D): a weight's gradient summed over rows */
-static void gemm_weight_grad(const float *a, const float *b, float *g, int64_t rows, int64_t D)
+void myo_attn_gemm_weight_grad(const float *a, const float *b, float *g, int64_t rows, int64_t D)
 {
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)D, (int)D, (int)rows, 1.0f, a, (int)D,
                 b, (int)D, 0.0f, g, (int)D);
@@ -214,7 +214,7 @@ static head head_of(const myo_attention_work *w, int64_t b, int64_t h, const flo
 static void row_deltas(const head *hd, float *delta)
 {
     for (int64_t i = 0; i < hd->n; i++)
-        delta[i] = dot_row(hd->dout + i * hd->ld, hd->o + i * hd->ld, hd->d);
+        delta[i] = myo_attn_dot_row(hd->dout + i * hd->ld, hd->o + i * hd->ld, hd->d);
 }
 
 /* Materialized forward.  q, k, v (n, d) -> p (n, n) softmax rows, o (n, d) */
@@ -247,6 +247,70 @@ static void materialized_backward(const head *hd, const float *p, float *dp, flo
     gemm_tile(1, 0, n, d, n, hd->scale, dp, n, hd->q, ld, 0.0f, hd->dk, ld);
 }
 
+/* The inner loop of FlashAttention-2's forward: b->rows query rows
+ * against b->keys keys in tiles of tk, into the unnormalised accumulator o
+ * (rows, d) at stride b->ld with the running max and sum run_m, run_l
+ * (rows,); s (rows, tk) scratch.  Shared with ring attention, whose key
+ * blocks arrive one by one. */
+void myo_attn_block_forward(const myo_attn_block *b, int64_t tk, float *o, float *run_m,
+                            float *run_l, float *s)
+{
+    int64_t bq = b->rows, d = b->d, ld = b->ld;
+    for (int64_t j0 = 0; j0 < b->keys; j0 += tk) {
+        int64_t bk = b->keys - j0 < tk ? b->keys - j0 : tk;
+        gemm_tile(0, 1, bq, bk, d, b->scale, b->q, ld, b->k + j0 * ld, ld, 0.0f, s, bk);
+        for (int64_t r = 0; r < bq; r++) {
+            float *row = s + r * bk;
+            int64_t valid = keys_seen(b->causal, b->qpos + r, b->kpos + j0, bk);
+            if (valid == 0) { /* the row's keys all lie in the future: P = 0 */
+                memset(row, 0, (size_t)bk * sizeof(float));
+                continue;
+            }
+            float mx = row_max(row, valid);
+            float m_new = mx > run_m[r] ? mx : run_m[r];
+            float corr = myo_exp_nonposf(run_m[r] - m_new); /* 0 on the first block (m = -Inf) */
+            run_l[r] = run_l[r] * corr + exp_row(row, valid, bk, m_new);
+            run_m[r] = m_new;
+            if (corr != 1.0f) scale_row(o + r * ld, d, corr);
+        }
+        gemm_tile(0, 0, bq, d, bk, 1.0f, s, bk, b->v + j0 * ld, ld, 1.0f, o, ld);
+    }
+}
+
+/* After the last key block: o (rows, d) at stride ld /= run_l, and
+ * lse (rows,) = run_m + log run_l.  Every row must have seen a key. */
+void myo_attn_block_finish(int64_t rows, int64_t d, int64_t ld, const float *run_m,
+                           const float *run_l, float *o, float *lse)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        scale_row(o + r * ld, d, 1.0f / run_l[r]);
+        lse[r] = run_m[r] + logf(run_l[r]);
+    }
+}
+
+/* One tile of FlashAttention-2's backward: b->rows query rows against
+ * b->keys keys; dout, dq (rows, d), dk, dv (keys, d), all at stride b->ld;
+ * lse, delta (rows,).  dq, dk, dv accumulate.  p, dp (rows, keys)
+ * scratch.  Shared with ring attention. */
+void myo_attn_block_backward(const myo_attn_block *b, const float *dout, const float *lse,
+                             const float *delta, float *dq, float *dk, float *dv, float *p,
+                             float *dp)
+{
+    int64_t bq = b->rows, bk = b->keys, d = b->d, ld = b->ld;
+    /* P = exp(S - L), recomputed from the saved logsumexp */
+    gemm_tile(0, 1, bq, bk, d, b->scale, b->q, ld, b->k, ld, 0.0f, p, bk);
+    for (int64_t r = 0; r < bq; r++)
+        exp_row(p + r * bk, keys_seen(b->causal, b->qpos + r, b->kpos, bk), bk, lse[r]);
+    /* dV += P^T dO; dP = dO V^T; dS = P .* (dP - delta) */
+    gemm_tile(1, 0, bk, d, bq, 1.0f, p, bk, dout, ld, 1.0f, dv, ld);
+    gemm_tile(0, 1, bq, bk, d, 1.0f, dout, ld, b->v, ld, 0.0f, dp, bk);
+    for (int64_t r = 0; r < bq; r++)
+        dsoftmax_row(p + r * bk, dp + r * bk, bk, delta[r]);
+    /* dQ += scale dS K; dK += scale dS^T Q */
+    gemm_tile(0, 0, bq, d, bk, b->scale, dp, bk, b->k, ld, 1.0f, dq, ld);
+    gemm_tile(1, 0, bk, d, bq, b->scale, dp, bk, b->q, ld, 1.0f, dk, ld);
+}
+
 /* Tiled forward (FlashAttention-2).  q, k, v (n, d) -> o (n, d), lse (n,);
  * s (tq, tk), run_m, run_l (tq,) scratch.  A causal query block stops at
  * its last row's key: later key blocks are wholly masked and skipped. */
@@ -256,38 +320,25 @@ static void tiled_forward(const head *hd, int64_t tq, int64_t tk, float *lse, fl
     int64_t n = hd->n, d = hd->d, ld = hd->ld;
     for (int64_t i0 = 0; i0 < n; i0 += tq) {
         int64_t bq = n - i0 < tq ? n - i0 : tq;
-        int64_t kend = hd->causal ? i0 + bq : n;
         float *o = hd->o + i0 * ld;
         for (int64_t r = 0; r < bq; r++) {
             run_m[r] = -INFINITY, run_l[r] = 0.0f;
             memset(o + r * ld, 0, (size_t)d * sizeof(float));
         }
-        for (int64_t j0 = 0; j0 < kend; j0 += tk) {
-            int64_t bk = kend - j0 < tk ? kend - j0 : tk;
-            gemm_tile(0, 1, bq, bk, d, hd->scale, hd->q + i0 * ld, ld, hd->k + j0 * ld, ld, 0.0f, s,
-                      bk);
-            for (int64_t r = 0; r < bq; r++) {
-                float *row = s + r * bk;
-                int64_t valid = keys_seen(hd->causal, i0 + r, j0, bk);
-                if (valid == 0) { /* the row's keys all lie in the future: P = 0 */
-                    memset(row, 0, (size_t)bk * sizeof(float));
-                    continue;
-                }
-                float mx = row_max(row, valid);
-                float m_new = mx > run_m[r] ? mx : run_m[r];
-                float corr =
-                    myo_exp_nonposf(run_m[r] - m_new); /* 0 on the first block (m = -Inf) */
-                run_l[r] = run_l[r] * corr + exp_row(row, valid, bk, m_new);
-                run_m[r] = m_new;
-                if (corr != 1.0f) scale_row(o + r * ld, d, corr);
-            }
-            gemm_tile(0, 0, bq, d, bk, 1.0f, s, bk, hd->v + j0 * ld, ld, 1.0f, o, ld);
-        }
+        myo_attn_block blk = {.q = hd->q + i0 * ld,
+                              .k = hd->k,
+                              .v = hd->v,
+                              .rows = bq,
+                              .keys = hd->causal ? i0 + bq : n,
+                              .d = d,
+                              .ld = ld,
+                              .qpos = i0,
+                              .kpos = 0,
+                              .scale = hd->scale,
+                              .causal = hd->causal};
+        myo_attn_block_forward(&blk, tk, o, run_m, run_l, s);
         /* Every row saw key 0, so l >= 1 and m is finite. */
-        for (int64_t r = 0; r < bq; r++) {
-            scale_row(o + r * ld, d, 1.0f / run_l[r]);
-            lse[i0 + r] = run_m[r] + logf(run_l[r]);
-        }
+        myo_attn_block_finish(bq, d, ld, run_m, run_l, o, lse + i0);
     }
 }
 
@@ -313,19 +364,19 @@ static void tiled_backward(const head *hd, int64_t tq, int64_t tk, const float *
         }
         for (int64_t i0 = hd->causal ? j0 / tq * tq : 0; i0 < n; i0 += tq) {
             int64_t bq = n - i0 < tq ? n - i0 : tq;
-            const float *q = hd->q + i0 * ld, *dout = hd->dout + i0 * ld;
-            /* P = exp(S - L), recomputed from the saved logsumexp */
-            gemm_tile(0, 1, bq, bk, d, hd->scale, q, ld, k, ld, 0.0f, p, bk);
-            for (int64_t r = 0; r < bq; r++)
-                exp_row(p + r * bk, keys_seen(hd->causal, i0 + r, j0, bk), bk, lse[i0 + r]);
-            /* dV += P^T dO; dP = dO V^T; dS = P .* (dP - delta) */
-            gemm_tile(1, 0, bk, d, bq, 1.0f, p, bk, dout, ld, 1.0f, dv, ld);
-            gemm_tile(0, 1, bq, bk, d, 1.0f, dout, ld, v, ld, 0.0f, dp, bk);
-            for (int64_t r = 0; r < bq; r++)
-                dsoftmax_row(p + r * bk, dp + r * bk, bk, delta[i0 + r]);
-            /* dQ += scale dS K; dK += scale dS^T Q */
-            gemm_tile(0, 0, bq, d, bk, hd->scale, dp, bk, k, ld, 1.0f, hd->dq + i0 * ld, ld);
-            gemm_tile(1, 0, bk, d, bq, hd->scale, dp, bk, q, ld, 1.0f, dk, ld);
+            myo_attn_block blk = {.q = hd->q + i0 * ld,
+                                  .k = k,
+                                  .v = v,
+                                  .rows = bq,
+                                  .keys = bk,
+                                  .d = d,
+                                  .ld = ld,
+                                  .qpos = i0,
+                                  .kpos = j0,
+                                  .scale = hd->scale,
+                                  .causal = hd->causal};
+            myo_attn_block_backward(&blk, hd->dout + i0 * ld, lse + i0, delta + i0,
+                                    hd->dq + i0 * ld, dk, dv, p, dp);
         }
     }
 }
@@ -471,9 +522,9 @@ myo_status myo_attention_forward_f32(myo_attention_work *w, const myo_qkvo_weigh
     *proj = *mix = 0.0;
     MYO_TIMED(*mix, memcpy(w->x, x, (size_t)(rows * D) * sizeof(float)));
     MYO_TIMED(*proj, {
-        gemm_rows(w->x, wts->wq, 0, 0.0f, w->q, rows, D);
-        gemm_rows(w->x, wts->wk, 0, 0.0f, w->k, rows, D);
-        gemm_rows(w->x, wts->wv, 0, 0.0f, w->v, rows, D);
+        myo_attn_gemm_rows(w->x, wts->wq, 0, 0.0f, w->q, rows, D);
+        myo_attn_gemm_rows(w->x, wts->wk, 0, 0.0f, w->k, rows, D);
+        myo_attn_gemm_rows(w->x, wts->wv, 0, 0.0f, w->v, rows, D);
     });
     MYO_TIMED(
         *mix, for (int64_t b = 0; b < w->batch; b++) {
@@ -486,7 +537,7 @@ myo_status myo_attention_forward_f32(myo_attention_work *w, const myo_qkvo_weigh
                     tiled_forward(&hd, w->tq, w->tk, w->lse + bh * w->n, w->s, w->run_m, w->run_l);
             }
         });
-    MYO_TIMED(*proj, gemm_rows(w->o, wts->wo, 0, 0.0f, y, rows, D));
+    MYO_TIMED(*proj, myo_attn_gemm_rows(w->o, wts->wo, 0, 0.0f, y, rows, D));
     w->have_forward = 1;
     return MYO_OK;
 }
@@ -510,8 +561,8 @@ myo_status myo_attention_backward_f32(myo_attention_work *w, const myo_qkvo_weig
     /* Y = O Wo: dO = dY Wo^T (kept in dx until dX is formed), dWo = O^T dY. */
     float *dout = dx;
     MYO_TIMED(*proj, {
-        gemm_rows(dy, wts->wo, 1, 0.0f, dout, rows, D);
-        gemm_weight_grad(w->o, dy, g->wo, rows, D);
+        myo_attn_gemm_rows(dy, wts->wo, 1, 0.0f, dout, rows, D);
+        myo_attn_gemm_weight_grad(w->o, dy, g->wo, rows, D);
     });
     MYO_TIMED(
         *mix, for (int64_t bb = 0; bb < w->batch; bb++) {
@@ -527,12 +578,12 @@ myo_status myo_attention_backward_f32(myo_attention_work *w, const myo_qkvo_weig
     /* Q = X Wq, ...: dWq = X^T dQ, ...; dX = dQ Wq^T + dK Wk^T + dV Wv^T
      * (overwriting dO, no longer needed). */
     MYO_TIMED(*proj, {
-        gemm_weight_grad(w->x, w->dq, g->wq, rows, D);
-        gemm_weight_grad(w->x, w->dk, g->wk, rows, D);
-        gemm_weight_grad(w->x, w->dv, g->wv, rows, D);
-        gemm_rows(w->dq, wts->wq, 1, 0.0f, dx, rows, D);
-        gemm_rows(w->dk, wts->wk, 1, 1.0f, dx, rows, D);
-        gemm_rows(w->dv, wts->wv, 1, 1.0f, dx, rows, D);
+        myo_attn_gemm_weight_grad(w->x, w->dq, g->wq, rows, D);
+        myo_attn_gemm_weight_grad(w->x, w->dk, g->wk, rows, D);
+        myo_attn_gemm_weight_grad(w->x, w->dv, g->wv, rows, D);
+        myo_attn_gemm_rows(w->dq, wts->wq, 1, 0.0f, dx, rows, D);
+        myo_attn_gemm_rows(w->dk, wts->wk, 1, 1.0f, dx, rows, D);
+        myo_attn_gemm_rows(w->dv, wts->wv, 1, 1.0f, dx, rows, D);
     });
     return MYO_OK;
 }

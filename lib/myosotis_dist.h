@@ -128,6 +128,69 @@ myo_status myo_ssm_scan_dist_backward_ref(MPI_Comm comm, int64_t n_local, int64_
                                           double *da, double *db, double *dc, double *dd_skip,
                                           double *dh);
 
+/* ---------------------------------------------------- ring attention */
+
+/* Exact softmax attention (myosotis_attention.h: the tiled form's
+ * function, letters D, H, d there) of one sequence whose tokens are split
+ * over the ranks of comm in rank order: rank r holds the n_local
+ * consecutive rows that follow those of ranks 0 .. r-1 (any split, n_local
+ * = 0 included; the total must be >= 1).  The weights are replicated: each
+ * rank passes the same Wq, Wk, Wv, Wo.
+ *
+ * Method (Ring Attention over FlashAttention-2's block kernels): Q, K, V
+ * and the output projection are local GEMMs on the rank's rows.  Forward:
+ * the K/V block travels round the ring (to rank + 1, from rank - 1) for
+ * size - 1 steps, double-buffered: the MPI_Isend / MPI_Irecv of the next
+ * block are in flight while the block in hand is folded into the running
+ * max and sum of every local query row; the logsumexp is kept for the
+ * backward.  Backward: K and V travel again the same way, dQ accumulates
+ * locally, and each block's partial dK, dV follow it one step behind (a
+ * rank computes its contribution into a zeroed buffer while the partial
+ * from rank - 1 is in flight, then adds it and sends the sum on); after
+ * the full ring dK, dV reach their owners; P is recomputed from the
+ * logsumexp.  The weights' gradients are summed by one MPI_Allreduce.
+ * Causal attention is supported: key blocks wholly in a query block's
+ * future are skipped (they still travel).  Per rank and step: messages of
+ * 2 n_max D floats (forward) and 4 n_max D floats (backward), n_max the
+ * largest n_local.  Messages use tags 0x6d79 .. 0x6d7a on comm; do not have
+ * receives with MPI_ANY_TAG pending on comm meanwhile. */
+typedef struct myo_attention_ring_work myo_attention_ring_work;
+
+/* A workspace for this rank's n_local >= 0 rows; cfg is copied (its tiles
+ * apply to the local blocks).  Memory, in floats: 5 n_local D (X, Q, K,
+ * V, O) + 2 H n_local + 2 tile_q tile_k; each call adds its ring buffers
+ * (forward 4 n_max D, backward 8 n_max D + 3 n_local D + H n_local) for
+ * the call's duration.  Errors: as myo_attention_check (with n = 1,
+ * batch = 1), MYO_ERR_ARG for n_local < 0 or n_local D beyond INT_MAX;
+ * MYO_ERR_NOMEM.  Local. */
+myo_status myo_attention_ring_work_create(const myo_attention_config *cfg, int64_t n_local,
+                                          myo_attention_ring_work **out);
+void myo_attention_ring_work_destroy(myo_attention_ring_work **w);
+
+/* Y = attention(X) for this rank's rows: x, y (n_local, D), borrowed
+ * (NULL allowed where n_local = 0); y may equal x.  Fills w for the next
+ * backward.  Errors, on every rank alike (one MPI_Allreduce agrees on them
+ * before any data moves; the detail names the first failing rank):
+ * MYO_ERR_ARG for a NULL workspace, weight, x or y, a comm that is NULL or
+ * an inter-communicator, D, H or causal differing between ranks, no rows
+ * at all, or 4 n_max D or 4 D^2 beyond INT_MAX; MYO_ERR_NOMEM (a
+ * second MPI_Allreduce agrees on the ring buffers' allocation).  MYO_ERR_MPI when an
+ * MPI call fails (then the ranks may disagree).  Collective on comm. */
+myo_status myo_attention_ring_forward_f32(MPI_Comm comm, myo_attention_ring_work *w,
+                                          const myo_qkvo_weights_f32 *wts, const float *x,
+                                          float *y);
+
+/* Gradients given dL/dY = dy (n_local, D) for this rank's rows, after a
+ * forward with w on the same comm and weights: dx (n_local, D) receives
+ * this rank's rows of dL/dX, and the four (D, D) arrays of g the totals
+ * over the whole sequence, on every rank.  dx is scratch meanwhile and
+ * must not overlap dy.  Errors, on every rank alike: as the forward, and
+ * MYO_ERR_ARG for a NULL gradient array, overlapping dx and dy, or no
+ * forward with w before.  Collective on comm. */
+myo_status myo_attention_ring_backward_f32(MPI_Comm comm, myo_attention_ring_work *w,
+                                           const myo_qkvo_weights_f32 *wts, const float *dy,
+                                           float *dx, const myo_qkvo_grads_f32 *g);
+
 #ifdef __cplusplus
 }
 #endif
