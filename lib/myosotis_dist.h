@@ -191,6 +191,75 @@ myo_status myo_attention_ring_backward_f32(MPI_Comm comm, myo_attention_ring_wor
                                            const myo_qkvo_weights_f32 *wts, const float *dy,
                                            float *dx, const myo_qkvo_grads_f32 *g);
 
+/* ------------------------------------------------ distributed tree solve */
+
+/* Layout.  The nodes of the tree t are split over the ranks of comm by
+ * contiguous ranges of pre-order positions (myo_tree_preorder: position p
+ * holds node order[p]): rank r owns the positions [lo_r, hi_r), with
+ * lo_0 = 0, lo_r = hi_{r-1} and hi_{size-1} = N (empty ranges allowed).
+ * Every rank holds the whole tree (the same parent array) and the
+ * coefficients diag, up, down (N,) of all nodes in the tree's labels, and
+ * the right-hand-side rows of its own positions only, in position order:
+ * rhs (hi - lo, m) row-major, row p - lo holding node order[p].  A subtree
+ * is a contiguous range of positions, so each rank owns whole subtrees
+ * except along the path from a root to position hi.
+ *
+ * off (size + 1) receives an even split: off[r] = floor(n r / size); rank r
+ * owns [off[r], off[r + 1]).  MYO_ERR_ARG for n < 0, size < 1, NULL.
+ * Local. */
+myo_status myo_dist_even_ranges(int64_t n, int size, int64_t *off);
+
+/* Copy the rows of the positions [lo, hi) between a (N, m) array in the
+ * tree's labels (global) and the rank's (hi - lo, m) array in position
+ * order (local); to_labels writes only those rows of global.  MYO_ERR_ARG
+ * for a NULL tree or array, a bad range or m < 1.  Local. */
+myo_status myo_dist_rows_from_labels(const myo_tree *t, int64_t lo, int64_t hi, int64_t m,
+                                     const double *global, double *local);
+myo_status myo_dist_rows_to_labels(const myo_tree *t, int64_t lo, int64_t hi, int64_t m,
+                                   const double *local, double *global);
+
+/* Solve op(M) Y = R (DESIGN.md section 1; op = MYO_OP_T solves with M^T)
+ * for the layout above: rhs (hi - lo, m) holds this rank's rows of R on
+ * entry and of Y on return.  diag, up, down (N,) borrowed, the same on
+ * every rank (not checked beyond N).
+ *
+ * Method.  (1) Locally: the interface of a rank is the path of ancestors
+ * of position hi inside [lo, hi) and the nodes whose parent lies before lo;
+ * every other local node has its whole subtree local and is eliminated
+ * into its parent (children first, in double).  The path is then
+ * compressed: a path node below the path's top with no child on a higher
+ * rank has exactly two neighbours left (its current parent and its path
+ * child) and is eliminated with a fill edge between them.  The kept nodes
+ * (myo_dist_solve_kept_nodes: 2 per rank on a chain, O(height) on a
+ * balanced hierarchy) form a forest.  (2) One MPI_Allgather agrees on
+ * errors, ranges and kept counts; two MPI_Gatherv bring the kept nodes
+ * (position, reduced parent, pivot, couplings, rhs row) to rank 0, which
+ * solves them with myo_factor_create_f64 / myo_solve_f64; an MPI_Bcast
+ * shares its status and an MPI_Scatterv returns the solutions.  (3) Each
+ * rank back-substitutes its compressed path nodes (bottom up) and its
+ * other nodes (parents first).  O(1) collectives, O(log P) message rounds
+ * inside them; the work is O(N m / P + N) per rank plus O(K m) on rank 0
+ * (K the total of kept nodes).  Results equal the serial solve to
+ * rounding (the pivots of path nodes are those of another elimination
+ * order).
+ *
+ * Errors, on every rank alike: MYO_ERR_ARG for a NULL tree or array (rhs
+ * may be NULL where hi = lo), m < 1, a bad op, ranges that do not tile
+ * [0, N) in rank order, m or N differing between ranks, a reduced system
+ * beyond INT_MAX doubles, or an inter-communicator; MYO_ERR_DATA for a
+ * non-finite coefficient of an owned node; MYO_ERR_SINGULAR for a zero
+ * or non-finite pivot on any rank or in the reduced system; MYO_ERR_NOMEM.
+ * The detail names the first failing rank.  On an error rhs may have been
+ * overwritten.  MYO_ERR_MPI when an MPI call fails (then the ranks may
+ * disagree).  Collective on comm. */
+myo_status myo_solve_dist_f64(MPI_Comm comm, const myo_tree *t, const double *diag,
+                              const double *up, const double *down, int64_t lo, int64_t hi,
+                              myo_op op, double *rhs, int64_t m);
+
+/* The number of nodes the rank owning [lo, hi) contributes to the reduced
+ * system of myo_solve_dist_f64 (-1 for a bad range or no memory).  Local. */
+int64_t myo_dist_solve_kept_nodes(const myo_tree *t, int64_t lo, int64_t hi);
+
 #ifdef __cplusplus
 }
 #endif

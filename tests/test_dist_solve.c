@@ -1,0 +1,343 @@
+/* test_dist_solve.c -- the tree solve split over MPI ranks by pre-order
+ * position ranges (myo_solve_dist_f64) against myo_solve_ref on the whole
+ * system, and errors agreed on by every rank.
+ *
+ * make check runs this program under mpiexec with 1, 2, 3 and 4 ranks
+ * (tests/test_dist_solve.mpi).  Every rank builds the same tree,
+ * coefficients and right-hand side from fixed seeds, solves the whole
+ * system with the oracle and takes its rows.  A check never fails on one
+ * rank alone: the verdicts are combined with MPI_Allreduce, so all ranks
+ * fail together.  Tolerance: |got - ref| <= 1e-12 + 1e-10 |ref| for every
+ * entry; rank 0 prints the largest |got - ref| / (1e-12 + 1e-10 |ref|)
+ * (max over ranks and cases) and the wall time. */
+#include <config.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "myosotis.h"
+#include "support.h"
+
+#define ATOL 1e-12
+#define RTOL 1e-10
+
+static MPI_Comm comm_all; /* a dup of MPI_COMM_WORLD: the library gets a comm, never WORLD */
+static int my_rank, n_ranks;
+static double worst_scaled, worst_abs; /* max over every case so far (this rank) */
+static long cases;
+
+static void assert_all_ranks(int ok, MPI_Comm comm, const char *what)
+{
+    int all = 0;
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_LAND, comm);
+    if (!all)
+        fail_msg("%s: failed on at least one rank (rank %d: %s)", what, my_rank,
+                 ok ? "ok" : "failed");
+}
+
+/* The ways of cutting n positions into p ranges: off (p + 1). */
+enum { SPLIT_EVEN, SPLIT_RANDOM, SPLIT_FIRST_EMPTY, SPLIT_ALL_ON_LAST, SPLITS };
+
+static void split(int kind, int64_t n, int p, uint64_t seed, int64_t *off)
+{
+    off[0] = 0, off[p] = n;
+    if (kind == SPLIT_RANDOM) {
+        myo_rng r = myo_rng_seed(seed);
+        for (int i = 1; i < p; i++)
+            off[i] = myo_rng_below(&r, n + 1);
+        for (int i = 1; i < p; i++)
+            for (int j = i; j > 1 && off[j - 1] > off[j]; j--) {
+                int64_t t = off[j];
+                off[j] = off[j - 1], off[j - 1] = t;
+            }
+    } else if (kind == SPLIT_FIRST_EMPTY && p > 1) {
+        for (int i = 1; i < p; i++)
+            off[i] = (i - 1) * n / (p - 1);
+    } else if (kind == SPLIT_ALL_ON_LAST) {
+        for (int i = 1; i < p; i++)
+            off[i] = 0;
+    } else {
+        assert_int_equal(myo_dist_even_ranges(n, p, off), MYO_OK);
+    }
+}
+
+/* One system: the tree and its coefficients, the same on every rank. */
+typedef struct {
+    myo_tree *t;
+    int64_t n;
+    double *diag, *up, *down;
+} sys;
+
+static void sys_make(sys *s, myo_tree *t, uint64_t seed)
+{
+    s->t = t;
+    s->n = myo_tree_num_nodes(t);
+    s->diag = malloc((size_t)s->n * sizeof(double));
+    s->up = malloc((size_t)s->n * sizeof(double));
+    s->down = malloc((size_t)s->n * sizeof(double));
+    assert_non_null(s->diag), assert_non_null(s->up), assert_non_null(s->down);
+    test_dominant_coeffs(myo_tree_parents(t), s->n, seed, 1, s->diag, s->up, s->down);
+}
+
+static void sys_free(sys *s)
+{
+    myo_tree_destroy(&s->t);
+    free(s->diag), free(s->up), free(s->down);
+}
+
+/* Solve with one split, m and op on every rank and compare with the oracle. */
+static void check_case(const sys *s, int kind, int64_t m, myo_op op, uint64_t seed,
+                       const char *what)
+{
+    int64_t n = s->n;
+    int64_t *off = malloc((size_t)(n_ranks + 1) * sizeof(int64_t));
+    double *r = malloc((size_t)(n * m) * sizeof(double));
+    double *ref = malloc((size_t)(n * m) * sizeof(double));
+    assert_non_null(off), assert_non_null(r), assert_non_null(ref);
+    split(kind, n, n_ranks, seed, off);
+    test_random_values(r, n * m, seed + 1);
+    assert_int_equal(
+        myo_solve_ref(myo_tree_parents(s->t), n, s->diag, s->up, s->down, op, r, ref, m), MYO_OK);
+    int64_t lo = off[my_rank], hi = off[my_rank + 1];
+    double *loc = malloc((size_t)((hi - lo) * m + 1) * sizeof(double));
+    double *lref = malloc((size_t)((hi - lo) * m + 1) * sizeof(double));
+    assert_non_null(loc), assert_non_null(lref);
+    int ok = myo_dist_rows_from_labels(s->t, lo, hi, m, r, loc) == MYO_OK &&
+             myo_dist_rows_from_labels(s->t, lo, hi, m, ref, lref) == MYO_OK;
+    myo_status st = myo_solve_dist_f64(comm_all, s->t, s->diag, s->up, s->down, lo, hi, op,
+                                       hi > lo ? loc : NULL, m);
+    if (st != MYO_OK) {
+        fprintf(stderr, "rank %d: %s: %s: %s\n", my_rank, what, myo_status_str(st),
+                myo_error_detail());
+        ok = 0;
+    } else {
+        for (int64_t i = 0; i < (hi - lo) * m; i++) {
+            double e = fabs(loc[i] - lref[i]), sc = e / (ATOL + RTOL * fabs(lref[i]));
+            if (!(sc <= 1.0)) ok = 0;
+            if (!(sc <= worst_scaled)) worst_scaled = sc;
+            if (!(e <= worst_abs)) worst_abs = e;
+        }
+        /* the rows come back in label order too */
+        if (myo_dist_rows_to_labels(s->t, lo, hi, m, loc, r) != MYO_OK) ok = 0;
+        for (int64_t p = lo; ok && p < hi; p++) {
+            int64_t lab = myo_tree_preorder(s->t)[p];
+            if (r[lab * m] != loc[(p - lo) * m]) ok = 0;
+        }
+    }
+    cases++;
+    if (!ok && my_rank == 0)
+        fprintf(stderr, "%s: n = %lld, split %d, m = %lld, op %d failed\n", what, (long long)n,
+                kind, (long long)m, (int)op);
+    assert_all_ranks(ok, comm_all, what);
+    free(off), free(r), free(ref), free(loc), free(lref);
+}
+
+/* Every split, m in {1, 3}, both ops. */
+static void check_all(const sys *s, uint64_t seed, const char *what)
+{
+    for (int kind = 0; kind < SPLITS; kind++)
+        for (int64_t m = 1; m <= 3; m += 2)
+            for (int op = 0; op < 2; op++)
+                check_case(s, kind, m, (myo_op)op, seed + 100 * kind + 10 * m + op, what);
+}
+
+static void test_dist_solve_chains(void **state)
+{
+    (void)state;
+    const int64_t ns[] = {1, 2, 7, 1000};
+    for (size_t i = 0; i < sizeof ns / sizeof *ns; i++) {
+        sys s;
+        myo_tree *t = NULL;
+        assert_int_equal(myo_tree_create_chain(ns[i], &t), MYO_OK);
+        sys_make(&s, t, 11 + i);
+        check_all(&s, 1000 * i, "chain");
+        sys_free(&s);
+    }
+}
+
+/* kary 2 and 4 for every n in 1 .. 300: each n gets one (split, m, op)
+ * combination in turn; a few n get all of them. */
+static void test_dist_solve_kary(void **state)
+{
+    (void)state;
+    for (int arity = 2; arity <= 4; arity += 2)
+        for (int64_t n = 1; n <= 300; n++) {
+            sys s;
+            myo_tree *t = NULL;
+            assert_int_equal(myo_tree_create_kary(n, arity, &t), MYO_OK);
+            sys_make(&s, t, 7 * n + arity);
+            if (n <= 3 || n == 17 || n == 64 || n == 300)
+                check_all(&s, n, "kary");
+            else
+                check_case(&s, (int)(n % SPLITS), 1 + 2 * ((n / SPLITS) % 2),
+                           (myo_op)((n / (2 * SPLITS)) % 2), 31 * n + arity, "kary");
+            sys_free(&s);
+        }
+}
+
+static void test_dist_solve_heaps_random_forests_star(void **state)
+{
+    (void)state;
+    const int64_t n = 500;
+    int64_t *parent = malloc((size_t)n * sizeof(int64_t));
+    assert_non_null(parent);
+    for (int which = 0; which < 6; which++) {
+        myo_tree *t = NULL;
+        const char *what = "";
+        if (which == 0 || which == 1) {
+            assert_int_equal(myo_tree_create_heap(n, which ? 3 : 2, &t), MYO_OK);
+            what = "heap";
+        } else if (which == 2 || which == 3) { /* random recursive, shuffled labels */
+            test_random_recursive_parents(n, 77 + which, parent);
+            test_shuffle_labels(parent, n, 99 + which, NULL);
+            assert_int_equal(myo_tree_create(parent, n, &t), MYO_OK);
+            what = "random recursive tree";
+        } else if (which == 4) { /* forest of 9 random trees, shuffled */
+            test_random_forest_parents(n, 9, 5, parent);
+            test_shuffle_labels(parent, n, 6, NULL);
+            assert_int_equal(myo_tree_create(parent, n, &t), MYO_OK);
+            what = "forest";
+        } else { /* a star whose centre has a large label */
+            for (int64_t i = 0; i < n; i++)
+                parent[i] = i == n / 2 ? -1 : n / 2;
+            assert_int_equal(myo_tree_create(parent, n, &t), MYO_OK);
+            what = "star";
+        }
+        sys s;
+        sys_make(&s, t, 500 + which);
+        check_all(&s, 5000 + 100 * which, what);
+        sys_free(&s);
+    }
+    free(parent);
+}
+
+/* A zero row and column at position N - 1 (a leaf; on the last rank
+ * whenever its range is not empty): every rank returns MYO_ERR_SINGULAR. */
+static void test_dist_solve_singular_on_last_rank_fails_everywhere(void **state)
+{
+    (void)state;
+    for (int which = 0; which < 3; which++) {
+        myo_tree *t = NULL;
+        if (which == 0) assert_int_equal(myo_tree_create_chain(100, &t), MYO_OK);
+        if (which == 1) assert_int_equal(myo_tree_create_kary(100, 2, &t), MYO_OK);
+        if (which == 2) assert_int_equal(myo_tree_create_heap(100, 3, &t), MYO_OK);
+        sys s;
+        sys_make(&s, t, 3 + which);
+        int64_t leaf = myo_tree_preorder(t)[s.n - 1];
+        s.diag[leaf] = 0.0, s.up[leaf] = 0.0, s.down[leaf] = 0.0;
+        for (int kind = 0; kind < SPLITS; kind++)
+            for (int op = 0; op < 2; op++) {
+                int64_t off[8 + 1], m = 2;
+                if (n_ranks > 8) skip();
+                split(kind, s.n, n_ranks, 40 + kind, off);
+                int64_t lo = off[my_rank], hi = off[my_rank + 1];
+                double *loc = calloc((size_t)((hi - lo) * m + 1), sizeof(double));
+                assert_non_null(loc);
+                for (int64_t i = 0; i < (hi - lo) * m; i++)
+                    loc[i] = 1.0;
+                myo_status st = myo_solve_dist_f64(comm_all, t, s.diag, s.up, s.down, lo, hi,
+                                                   (myo_op)op, loc, m);
+                int ok = st == MYO_ERR_SINGULAR;
+                if (!ok)
+                    fprintf(stderr, "rank %d: singular case %d/%d/%d: got %s\n", my_rank, which,
+                            kind, op, myo_status_str(st));
+                assert_all_ranks(ok, comm_all, "singular pivot on the last rank");
+                free(loc);
+            }
+        sys_free(&s);
+    }
+}
+
+/* Ranges that do not tile [0, N) (the last rank stops short), or a
+ * different m on one rank: MYO_ERR_ARG on every rank. */
+static void test_dist_solve_bad_ranges_fail_everywhere(void **state)
+{
+    (void)state;
+    myo_tree *t = NULL;
+    assert_int_equal(myo_tree_create_chain(50, &t), MYO_OK);
+    sys s;
+    sys_make(&s, t, 9);
+    int64_t off[8 + 1];
+    if (n_ranks > 8) skip();
+    split(SPLIT_EVEN, s.n, n_ranks, 0, off);
+    int64_t lo = off[my_rank], hi = off[my_rank + 1];
+    double *loc = calloc((size_t)((hi - lo) * 3 + 1), sizeof(double));
+    assert_non_null(loc);
+    int64_t bad_hi = my_rank == n_ranks - 1 ? hi - 1 : hi;
+    myo_status st =
+        myo_solve_dist_f64(comm_all, t, s.diag, s.up, s.down, lo, bad_hi, MYO_OP_N, loc, 1);
+    assert_all_ranks(st == MYO_ERR_ARG, comm_all, "ranges that stop short");
+    int64_t m = my_rank == n_ranks - 1 ? 3 : 1;
+    st = myo_solve_dist_f64(comm_all, t, s.diag, s.up, s.down, lo, hi, MYO_OP_N, loc, m);
+    assert_all_ranks(n_ranks == 1 ? st == MYO_OK : st == MYO_ERR_ARG, comm_all,
+                     "m differing between ranks");
+    free(loc);
+    sys_free(&s);
+}
+
+/* Rank 0 prints the reduced nodes per rank of the even split (checked only
+ * for the chain: the top and bottom of each segment, only the top on the
+ * last rank). */
+static void test_dist_solve_reduced_sizes(void **state)
+{
+    (void)state;
+    for (int which = 0; which < 3; which++) {
+        myo_tree *t = NULL;
+        const char *what = which == 0 ? "chain 1000" : which == 1 ? "kary2 300" : "kary2 65536";
+        if (which == 0) assert_int_equal(myo_tree_create_chain(1000, &t), MYO_OK);
+        if (which == 1) assert_int_equal(myo_tree_create_kary(300, 2, &t), MYO_OK);
+        if (which == 2) assert_int_equal(myo_tree_create_kary(65536, 2, &t), MYO_OK);
+        int64_t off[64 + 1];
+        if (n_ranks > 64) skip();
+        assert_int_equal(myo_dist_even_ranges(myo_tree_num_nodes(t), n_ranks, off), MYO_OK);
+        char line[512];
+        int len = snprintf(line, sizeof line, "reduced nodes per rank, %s, P = %d:", what, n_ranks);
+        for (int r = 0; r < n_ranks; r++) {
+            int64_t k = myo_dist_solve_kept_nodes(t, off[r], off[r + 1]);
+            if (which == 0) assert_true(k == (n_ranks == 1 ? 0 : r == n_ranks - 1 ? 1 : 2));
+            if (len < (int)sizeof line - 24)
+                len += snprintf(line + len, sizeof line - (size_t)len, " %lld", (long long)k);
+        }
+        if (my_rank == 0) printf("%s\n", line);
+        myo_tree_destroy(&t);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    MPI_Init(&argc, &argv);
+    MPI_Comm_dup(MPI_COMM_WORLD, &comm_all);
+    MPI_Comm_rank(comm_all, &my_rank);
+    MPI_Comm_size(comm_all, &n_ranks);
+    double t0 = MPI_Wtime();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dist_solve_chains),
+        cmocka_unit_test(test_dist_solve_kary),
+        cmocka_unit_test(test_dist_solve_heaps_random_forests_star),
+        cmocka_unit_test(test_dist_solve_singular_on_last_rank_fails_everywhere),
+        cmocka_unit_test(test_dist_solve_bad_ranges_fail_everywhere),
+        cmocka_unit_test(test_dist_solve_reduced_sizes),
+    };
+    char group[64];
+    snprintf(group, sizeof group, "dist_solve, rank %d of %d", my_rank, n_ranks);
+    int failed = cmocka_run_group_tests_name(group, tests, NULL, NULL);
+    int failed_anywhere = 0;
+    double w[2] = {worst_scaled, worst_abs}, wmax[2];
+    MPI_Allreduce(&failed, &failed_anywhere, 1, MPI_INT, MPI_SUM, comm_all);
+    MPI_Allreduce(w, wmax, 2, MPI_DOUBLE, MPI_MAX, comm_all);
+    if (my_rank == 0)
+        printf("dist_solve, P = %d: %ld solves, max |got - ref| = %.3g, max scaled error = %.3g "
+               "(1 = tolerance), %.2f s\n",
+               n_ranks, cases, wmax[1], wmax[0], MPI_Wtime() - t0);
+    MPI_Comm_free(&comm_all);
+    MPI_Finalize();
+    return failed_anywhere != 0;
+}
