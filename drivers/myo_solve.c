@@ -5,14 +5,22 @@
  * validate the tree (myo_tree_create), factor, solve in place, write
  * (myo_solution_write_h5, which goes through a temporary file and a rename,
  * so a failure never leaves or clobbers an output).  Every failure is one
- * line on stderr and an exit code from cli.h. */
+ * line on stderr and an exit code from cli.h.
+ *
+ * Under an MPI launcher with P > 1 ranks (myo_solve_mpi below) rank 0 reads
+ * and validates the input exactly as the serial tool, broadcasts the tree
+ * and coefficients, scatters the right-hand side by even pre-order ranges,
+ * all ranks solve with myo_solve_dist_f64, and rank 0 gathers and writes
+ * the solution.  Only rank 0 prints; every rank exits with rank 0's code. */
 #include <config.h>
 
 #include "cli.h"
 
 #include <float.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
+#include <mpi.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +35,9 @@ typedef struct {
     myo_op op;
     myo_precision precision;
 } myo_solve_options;
+
+/* Only rank 0 writes to stdout and stderr (0 when MPI is not in use). */
+static int myo_solve_rank = 0;
 
 static void myo_solve_help(void)
 {
@@ -45,6 +56,7 @@ static void myo_solve_help(void)
            "                          coefficients and R to float, factors (pivots in\n"
            "                          double, multipliers in float), solves in float and\n"
            "                          writes float32\n"
+           "                          (with more than one MPI rank: refused, exit 2)\n"
            "  -h, --help              show this help and exit\n"
            "  -V, --version           show the version and exit\n"
            "\n"
@@ -56,6 +68,12 @@ static void myo_solve_help(void)
            "  rhs     float (n,) or (n, m)   the right-hand side R, row-major\n"
            "Output file: dataset 'solution', float64 (float32 with --precision single),\n"
            "  with the same shape as rhs.\n"
+           "\n"
+           "Under MPI (mpirun -np P " TOOL " ...), rank 0 reads the input, the ranks\n"
+           "solve by contiguous pre-order ranges in double (myo_solve_dist_f64), and\n"
+           "rank 0 writes the same solution file as the serial run (equal to rounding);\n"
+           "only rank 0 prints, and every rank exits with the same status.  Run\n"
+           "directly (no launcher), " TOOL " does not initialise MPI.\n"
            "\n"
            "Exit status:\n"
            "  0  success\n"
@@ -71,6 +89,7 @@ static void myo_solve_help(void)
 /* One diagnostic line on stderr; returns code so callers can `return fail(...)`. */
 static int myo_solve_fail(int code, const char *fmt, ...)
 {
+    if (myo_solve_rank != 0) return code;
     va_list ap;
     va_start(ap, fmt);
     fputs(TOOL ": ", stderr);
@@ -117,10 +136,10 @@ static int myo_solve_parse(int argc, char **argv, myo_solve_options *o)
                                       optarg);
             break;
         case 'h':
-            myo_solve_help();
+            if (myo_solve_rank == 0) myo_solve_help();
             return MYO_EXIT_OK;
         case 'V':
-            myo_cli_print_version(TOOL);
+            if (myo_solve_rank == 0) myo_cli_print_version(TOOL);
             return MYO_EXIT_OK;
         case ':':
             return myo_solve_fail(MYO_EXIT_USAGE, "option '%s' needs a value" USAGE_HINT,
@@ -249,12 +268,11 @@ static int myo_solve_run(const myo_solve_options *o, myo_system *sys, const myo_
     return MYO_EXIT_OK;
 }
 
-int main(int argc, char **argv)
+/* The serial tool (no MPI, or one rank), after the options are parsed. */
+static int myo_solve_serial(const myo_solve_options *opts)
 {
-    myo_solve_options o;
-    int code = myo_solve_parse(argc, argv, &o);
-    if (code >= 0) return code;
-
+    const myo_solve_options o = *opts;
+    int code;
     myo_system sys;
     myo_status s = myo_system_read_h5(o.input, &sys);
     if (s != MYO_OK) return myo_solve_fail(myo_cli_exit_code(s), "%s", myo_error_detail());
@@ -277,5 +295,208 @@ int main(int argc, char **argv)
     free(sol);
     myo_tree_destroy(&tree);
     myo_system_free(&sys);
+    return code;
+}
+
+/* ------------------------------------------------------------------ MPI */
+
+/* Whether an MPI launcher started this process (Open MPI, PMIx, PMI-1/2:
+ * mpirun, mpiexec, srun).  Run directly, myo-solve stays the serial tool
+ * and does not initialise MPI: Open MPI's singleton MPI_Init starts an
+ * orted and shared-memory files of its own (0.3 s, and it fails under a
+ * file-size limit, which the failed-write tests of myo-solve impose). */
+static int myo_solve_launched_by_mpi(void)
+{
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"};
+    for (size_t k = 0; k < sizeof vars / sizeof vars[0]; k++)
+        if (getenv(vars[k])) return 1;
+    return 0;
+}
+
+/* An MPI call of the driver itself failed: the ranks may no longer agree
+ * on anything, so this is the one place that aborts the job. */
+static void myo_solve_mpi_check(int err, const char *what)
+{
+    if (err == MPI_SUCCESS) return;
+    char msg[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    if (MPI_Error_string(err, msg, &len) != MPI_SUCCESS) snprintf(msg, sizeof msg, "error %d", err);
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    fprintf(stderr, TOOL ": MPI failure in %s on rank %d: %s\n", what, rank, msg);
+    MPI_Abort(MPI_COMM_WORLD, MYO_EXIT_INTERNAL);
+}
+#define MYO_MPI(call) myo_solve_mpi_check((call), #call)
+
+/* The exit code every rank agrees on: rank 0's when it failed (it printed
+ * the line), else the largest of the others' (rank 0 then prints a line
+ * naming what failed).  Collective. */
+static int myo_solve_agree(int code, const char *what)
+{
+    int mine[2] = {myo_solve_rank == 0 ? code : 0, code}, all[2];
+    MYO_MPI(MPI_Allreduce(mine, all, 2, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
+    int agreed = all[0] != MYO_EXIT_OK ? all[0] : all[1];
+    if (agreed != MYO_EXIT_OK && code == MYO_EXIT_OK)
+        myo_solve_fail(agreed, "%s failed on another rank", what);
+    return agreed;
+}
+
+/* MPI_Bcast from rank 0 of count elements of type (size bytes each), in
+ * pieces that fit an int count. */
+static void myo_solve_bcast(void *buf, int64_t count, MPI_Datatype type, size_t size)
+{
+    const int64_t piece = (int64_t)1 << 26;
+    for (int64_t done = 0; done < count; done += piece) {
+        int c = (int)(count - done < piece ? count - done : piece);
+        MYO_MPI(MPI_Bcast((char *)buf + (size_t)done * size, c, type, 0, MPI_COMM_WORLD));
+    }
+}
+
+static void *myo_solve_alloc(int64_t count, size_t size)
+{
+    return malloc((size_t)(count > 0 ? count : 1) * size);
+}
+
+/* The tool with size > 1 ranks (README.md, "myo-solve"): the same checks,
+ * messages and exit codes as myo_solve_serial, printed by rank 0 only;
+ * the solve in double by myo_solve_dist_f64.  Collective. */
+static int myo_solve_mpi(const myo_solve_options *o, int rank, int size)
+{
+    MPI_Comm comm = MPI_COMM_WORLD;
+    myo_system sys;
+    memset(&sys, 0, sizeof sys);
+    myo_tree *tree = NULL;
+    myo_status s;
+    int code = MYO_EXIT_OK;
+    int64_t *off = NULL;
+    double *local = NULL, *pos = NULL; /* this rank's rows; all rows by position (rank 0) */
+    int *counts = NULL, *displs = NULL;
+    MPI_Datatype row = MPI_DATATYPE_NULL;
+
+    if (rank == 0) { /* read and validate exactly as the serial tool */
+        s = myo_system_read_h5(o->input, &sys);
+        if (s != MYO_OK) {
+            code = myo_solve_fail(myo_cli_exit_code(s), "%s", myo_error_detail());
+        } else if ((s = myo_tree_create(sys.parent, sys.n, &tree)) != MYO_OK) {
+            code = myo_solve_fail(myo_cli_exit_code(s), "%s: dataset 'parent' is not a forest: %s",
+                                  o->input, myo_error_detail());
+        } else if (sys.n > INT_MAX || sys.m > INT_MAX) {
+            code = myo_solve_fail(MYO_EXIT_INTERNAL,
+                                  "%s: %lld nodes of %lld channels: beyond what the MPI path "
+                                  "distributes (at most %d of each); run with one rank",
+                                  o->input, (long long)sys.n, (long long)sys.m, INT_MAX);
+        }
+    }
+    int64_t head[4] = {code, sys.n, sys.m, sys.rhs_rank};
+    MYO_MPI(MPI_Bcast(head, 4, MPI_INT64_T, 0, comm));
+    code = (int)head[0];
+    if (code != MYO_EXIT_OK) goto done;
+    const int64_t n = head[1], m = head[2];
+
+    if (rank != 0) {
+        sys.n = n, sys.m = m, sys.rhs_rank = (int)head[3];
+        sys.parent = myo_solve_alloc(n, sizeof(int64_t));
+        sys.diag = myo_solve_alloc(n, sizeof(double));
+        sys.up = myo_solve_alloc(n, sizeof(double));
+        sys.down = myo_solve_alloc(n, sizeof(double));
+        if (!sys.parent || !sys.diag || !sys.up || !sys.down) code = MYO_EXIT_INTERNAL;
+    }
+    code = myo_solve_agree(code, "allocating the tree and coefficients");
+    if (code != MYO_EXIT_OK) goto done;
+    myo_solve_bcast(sys.parent, n, MPI_INT64_T, sizeof(int64_t));
+    myo_solve_bcast(sys.diag, n, MPI_DOUBLE, sizeof(double));
+    myo_solve_bcast(sys.up, n, MPI_DOUBLE, sizeof(double));
+    myo_solve_bcast(sys.down, n, MPI_DOUBLE, sizeof(double));
+    if (rank != 0 && (s = myo_tree_create(sys.parent, n, &tree)) != MYO_OK)
+        code = myo_cli_exit_code(s);
+    free(sys.parent); /* the tree keeps its own copy */
+    sys.parent = NULL;
+
+    /* Even pre-order ranges; rank 0 keeps sys.rhs for the solution in labels. */
+    off = myo_solve_alloc(size + 1, sizeof(int64_t));
+    counts = myo_solve_alloc(size, sizeof(int));
+    displs = myo_solve_alloc(size, sizeof(int));
+    if (!off || !counts || !displs || myo_dist_even_ranges(n, size, off) != MYO_OK) {
+        code = MYO_EXIT_INTERNAL;
+    } else {
+        for (int r = 0; r < size; r++)
+            counts[r] = (int)(off[r + 1] - off[r]), displs[r] = (int)off[r];
+        local = myo_solve_alloc((off[rank + 1] - off[rank]) * m, sizeof(double));
+        if (rank == 0) pos = myo_solve_alloc(n * m, sizeof(double));
+        if (!local || (rank == 0 && !pos)) code = MYO_EXIT_INTERNAL;
+    }
+    code = myo_solve_agree(code, "building the tree and the ranges");
+    if (code != MYO_EXIT_OK) goto done;
+    const int64_t lo = off[rank], hi = off[rank + 1];
+    if (rank == 0 && myo_dist_rows_from_labels(tree, 0, n, m, sys.rhs, pos) != MYO_OK)
+        code = myo_solve_fail(MYO_EXIT_INTERNAL, "%s: %s", o->input, myo_error_detail());
+    code = myo_solve_agree(code, "ordering the right-hand side");
+    if (code != MYO_EXIT_OK) goto done;
+
+    MYO_MPI(MPI_Type_contiguous((int)m, MPI_DOUBLE, &row));
+    MYO_MPI(MPI_Type_commit(&row));
+    MYO_MPI(MPI_Scatterv(pos, counts, displs, row, local, (int)(hi - lo), row, 0, comm));
+    s = myo_solve_dist_f64(comm, tree, sys.diag, sys.up, sys.down, lo, hi, o->op, local, m);
+    free(sys.diag), free(sys.up), free(sys.down);
+    sys.diag = sys.up = sys.down = NULL;
+    if (s == MYO_ERR_MPI) /* the ranks may disagree: nothing safe is left */
+        myo_solve_mpi_check(MPI_ERR_OTHER, myo_error_detail());
+    if (s != MYO_OK) { /* the same status on every rank */
+        code = myo_solve_fail(myo_cli_exit_code(s), "%s: %s", o->input, myo_error_detail());
+        goto done;
+    }
+    MYO_MPI(MPI_Gatherv(local, (int)(hi - lo), row, pos, counts, displs, row, 0, comm));
+
+    if (rank == 0) { /* back to labels, checked and written as the serial tool */
+        if (myo_dist_rows_to_labels(tree, 0, n, m, pos, sys.rhs) != MYO_OK) {
+            code = myo_solve_fail(MYO_EXIT_INTERNAL, "%s: %s", o->input, myo_error_detail());
+        } else {
+            int64_t bad = myo_solve_first_nonfinite(sys.rhs, MYO_F64, n * m);
+            if (bad >= 0) {
+                code = myo_solve_fail(MYO_EXIT_SINGULAR,
+                                      "%s: solution overflowed at node %lld, channel %lld: the "
+                                      "matrix is numerically singular, or the solution exceeds "
+                                      "double precision",
+                                      o->input, (long long)(bad / m), (long long)(bad % m));
+            } else {
+                s = myo_solution_write_h5(o->output, sys.rhs, MYO_F64, n, m, sys.rhs_rank);
+                if (s != MYO_OK)
+                    code = myo_solve_fail(myo_cli_exit_code(s), "%s", myo_error_detail());
+            }
+        }
+    }
+    MYO_MPI(MPI_Bcast(&code, 1, MPI_INT, 0, comm));
+
+done:
+    if (row != MPI_DATATYPE_NULL) MPI_Type_free(&row);
+    free(off), free(counts), free(displs), free(local), free(pos);
+    myo_tree_destroy(&tree);
+    myo_system_free(&sys);
+    return code;
+}
+
+int main(int argc, char **argv)
+{
+    int use_mpi = myo_solve_launched_by_mpi(), size = 1;
+    if (use_mpi) {
+        if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
+            fputs(TOOL ": MPI_Init failed\n", stderr);
+            return MYO_EXIT_INTERNAL;
+        }
+        MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+        MPI_Comm_rank(MPI_COMM_WORLD, &myo_solve_rank);
+        MPI_Comm_size(MPI_COMM_WORLD, &size);
+    }
+    myo_solve_options o;
+    int code = myo_solve_parse(argc, argv, &o);
+    if (size > 1) { /* rank 0 decides (the same-file check looks at its files) */
+        MYO_MPI(MPI_Bcast(&code, 1, MPI_INT, 0, MPI_COMM_WORLD));
+        if (code < 0 && o.precision == MYO_F32)
+            code = myo_solve_fail(MYO_EXIT_USAGE,
+                                  "--precision single needs one rank (the MPI solve runs in "
+                                  "double); run with one rank or --precision double" USAGE_HINT);
+    }
+    if (code < 0) code = size > 1 ? myo_solve_mpi(&o, myo_solve_rank, size) : myo_solve_serial(&o);
+    if (use_mpi) MPI_Finalize();
     return code;
 }
