@@ -28,6 +28,7 @@
 #include <config.h>
 
 #include "internal.h"
+#include "mpi_util.h"
 
 #include <limits.h>
 #include <math.h>
@@ -168,43 +169,22 @@ static myo_status segment_map(const scan_args *s, int rank, void *maps)
     return s->n > 0 ? local_scan(s, B) : MYO_OK;
 }
 
-#define MPI_TRY(call, what)                                                                        \
-    do {                                                                                           \
-        int myo_mpi_rc_ = (call);                                                                  \
-        if (myo_mpi_rc_ != MPI_SUCCESS) {                                                          \
-            char myo_mpi_msg_[MPI_MAX_ERROR_STRING];                                               \
-            int myo_mpi_len_ = 0;                                                                  \
-            MPI_Error_string(myo_mpi_rc_, myo_mpi_msg_, &myo_mpi_len_);                            \
-            st = myo_fail(MYO_ERR_MPI, "%s: %s failed: %s", s->name, what, myo_mpi_msg_);          \
-            goto done;                                                                             \
-        }                                                                                          \
-    } while (0)
+#define MPI_TRY(call, what) MYO_MPI_TRY(s->name, call, what)
 
 /* The ranks agree on this rank's local status mine (the first failing
  * rank's wins) and on channels and d_state: one MPI_Allreduce.  Collective
  * on comm. */
 static myo_status agree(MPI_Comm comm, const scan_args *s, myo_status mine, int rank, int size)
 {
-    myo_status st = MYO_OK;
-    /* max over ranks of: the status, size - (first failing rank), and the
-     * sizes with both signs (to see whether they differ) */
-    long long v[6] = {(long long)mine, mine != MYO_OK ? size - rank : 0, s->ch, -s->ch, s->ns,
-                      -s->ns};
-    MPI_TRY(MPI_Allreduce(MPI_IN_PLACE, v, 6, MPI_LONG_LONG, MPI_MAX, comm), "MPI_Allreduce");
-    if (v[0] != MYO_OK) {
-        st = (myo_status)v[0];
-        if (mine == MYO_OK)
-            myo_fail(st, "%s: rank %lld of %d failed with %s (its detail message is there)",
-                     s->name, (long long)(size - v[1]), size, myo_status_str(st));
-        return st;
-    }
+    /* the sizes with both signs (to see whether they differ) */
+    long long v[6] = {0, 0, s->ch, -s->ch, s->ns, -s->ns};
+    MYO_CHECK(myo_mpi_agree(comm, s->name, mine, rank, size, v, 6));
     if (v[2] != -v[3] || v[4] != -v[5])
-        st = myo_fail(MYO_ERR_ARG,
-                      "%s: channels (%lld .. %lld) or d_state (%lld .. %lld) differ between ranks",
-                      s->name, -v[3], v[2], -v[5], v[4]);
-
-done:
-    return st;
+        return myo_fail(
+            MYO_ERR_ARG,
+            "%s: channels (%lld .. %lld) or d_state (%lld .. %lld) differ between ranks", s->name,
+            -v[3], v[2], -v[5], v[4]);
+    return MYO_OK;
 }
 
 /* Collective on comm; its error handler is MPI_ERRORS_RETURN here. */
@@ -368,26 +348,13 @@ done:
     return st;
 }
 
-/* Install MPI_ERRORS_RETURN on comm for the call, then restore the
- * caller's handler: local, unlike a per-call MPI_Comm_dup, which would add
- * a collective to every scan. */
+/* The scan with MPI_ERRORS_RETURN on comm (myo_mpi_enter). */
 static myo_status dist_scan(MPI_Comm comm, const scan_args *s)
 {
-    if (comm == MPI_COMM_NULL) return myo_fail(MYO_ERR_ARG, "%s: comm is MPI_COMM_NULL", s->name);
     MPI_Errhandler saved;
-    if (MPI_Comm_get_errhandler(comm, &saved) != MPI_SUCCESS ||
-        MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN) != MPI_SUCCESS)
-        return myo_fail(MYO_ERR_MPI, "%s: cannot set MPI_ERRORS_RETURN on comm", s->name);
-    int inter = 0;
-    myo_status st;
-    if (MPI_Comm_test_inter(comm, &inter) != MPI_SUCCESS)
-        st = myo_fail(MYO_ERR_MPI, "%s: MPI_Comm_test_inter failed", s->name);
-    else if (inter)
-        st = myo_fail(MYO_ERR_ARG, "%s: comm is an inter-communicator", s->name);
-    else
-        st = s->bwd ? dist_scan_bwd_body(comm, s) : dist_scan_body(comm, s);
-    MPI_Comm_set_errhandler(comm, saved);
-    MPI_Errhandler_free(&saved);
+    MYO_CHECK(myo_mpi_enter(comm, s->name, &saved));
+    myo_status st = s->bwd ? dist_scan_bwd_body(comm, s) : dist_scan_body(comm, s);
+    myo_mpi_leave(comm, &saved);
     return st;
 }
 

@@ -35,6 +35,7 @@
 #include <config.h>
 
 #include "internal.h"
+#include "mpi_util.h"
 
 #include <limits.h>
 #include <math.h>
@@ -132,17 +133,7 @@ static int bad_pivot(double a)
     return a == 0.0 || !isfinite(a);
 }
 
-#define MPI_TRY(call, what)                                                                        \
-    do {                                                                                           \
-        int myo_mpi_rc_ = (call);                                                                  \
-        if (myo_mpi_rc_ != MPI_SUCCESS) {                                                          \
-            char myo_mpi_msg_[MPI_MAX_ERROR_STRING];                                               \
-            int myo_mpi_len_ = 0;                                                                  \
-            MPI_Error_string(myo_mpi_rc_, myo_mpi_msg_, &myo_mpi_len_);                            \
-            st = myo_fail(MYO_ERR_MPI, "%s: %s failed: %s", FNAME, what, myo_mpi_msg_);            \
-            goto done;                                                                             \
-        }                                                                                          \
-    } while (0)
+#define MPI_TRY(call, what) MYO_MPI_TRY(FNAME, call, what)
 
 /* The local work state of one rank. */
 typedef struct {
@@ -347,8 +338,9 @@ static myo_status solve_body(MPI_Comm comm, const myo_tree *t, const double *dia
     /* agreement: every rank sees every rank's status, sizes and range */
     info = myo_alloc((size_t)size, 6 * sizeof(long long), FNAME ": info");
     cnt = myo_alloc((size_t)size, 2 * sizeof(int), FNAME ": counts");
-    int nomem = !info || !cnt;
-    MPI_TRY(MPI_Allreduce(MPI_IN_PLACE, &nomem, 1, MPI_INT, MPI_MAX, comm), "MPI_Allreduce");
+    int nomem = 0;
+    st = myo_mpi_any(comm, FNAME, !info || !cnt, &nomem);
+    if (st != MYO_OK) goto done;
     if (nomem) {
         st = myo_fail(MYO_ERR_NOMEM, "%s: out of memory for %d ranks' counts", FNAME, size);
         goto done;
@@ -359,9 +351,7 @@ static myo_status solve_body(MPI_Comm comm, const myo_tree *t, const double *dia
     for (int r = 0; r < size; r++)
         if (info[6 * r] != MYO_OK) {
             st = (myo_status)info[6 * r];
-            if (r != rank)
-                myo_fail(st, "%s: rank %d of %d failed with %s (its detail message is there)",
-                         FNAME, r, size, myo_status_str(st));
+            if (r != rank) myo_mpi_failed_elsewhere(st, FNAME, r, size);
             goto done;
         }
     long long total = 0;
@@ -449,20 +439,9 @@ myo_status myo_solve_dist_f64(MPI_Comm comm, const myo_tree *t, const double *di
                               const double *up, const double *down, int64_t lo, int64_t hi,
                               myo_op op, double *rhs, int64_t m)
 {
-    if (comm == MPI_COMM_NULL) return myo_fail(MYO_ERR_ARG, "%s: comm is MPI_COMM_NULL", FNAME);
     MPI_Errhandler saved;
-    if (MPI_Comm_get_errhandler(comm, &saved) != MPI_SUCCESS ||
-        MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN) != MPI_SUCCESS)
-        return myo_fail(MYO_ERR_MPI, "%s: cannot set MPI_ERRORS_RETURN on comm", FNAME);
-    int inter = 0;
-    myo_status st;
-    if (MPI_Comm_test_inter(comm, &inter) != MPI_SUCCESS)
-        st = myo_fail(MYO_ERR_MPI, "%s: MPI_Comm_test_inter failed", FNAME);
-    else if (inter)
-        st = myo_fail(MYO_ERR_ARG, "%s: comm is an inter-communicator", FNAME);
-    else
-        st = solve_body(comm, t, diag, up, down, lo, hi, op, rhs, m);
-    MPI_Comm_set_errhandler(comm, saved);
-    MPI_Errhandler_free(&saved);
+    MYO_CHECK(myo_mpi_enter(comm, FNAME, &saved));
+    myo_status st = solve_body(comm, t, diag, up, down, lo, hi, op, rhs, m);
+    myo_mpi_leave(comm, &saved);
     return st;
 }

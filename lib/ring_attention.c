@@ -20,6 +20,7 @@
 #include <config.h>
 
 #include "internal.h"
+#include "mpi_util.h"
 
 #include <limits.h>
 #include <math.h>
@@ -105,17 +106,7 @@ void myo_attention_ring_work_destroy(myo_attention_ring_work **w)
 
 /* ------------------------------------------------------------ agreement */
 
-#define MPI_TRY(call, what)                                                                        \
-    do {                                                                                           \
-        int myo_mpi_rc_ = (call);                                                                  \
-        if (myo_mpi_rc_ != MPI_SUCCESS) {                                                          \
-            char myo_mpi_msg_[MPI_MAX_ERROR_STRING];                                               \
-            int myo_mpi_len_ = 0;                                                                  \
-            MPI_Error_string(myo_mpi_rc_, myo_mpi_msg_, &myo_mpi_len_);                            \
-            st = myo_fail(MYO_ERR_MPI, "%s: %s failed: %s", who, what, myo_mpi_msg_);              \
-            goto done;                                                                             \
-        }                                                                                          \
-    } while (0)
+#define MPI_TRY(call, what) MYO_MPI_TRY(who, call, what)
 
 /* The ring's layout, the same on every rank after agree(). */
 typedef struct {
@@ -146,21 +137,18 @@ static myo_status agree(MPI_Comm comm, const char *who, myo_status mine,
         snprintf(detail, sizeof detail, "%s", myo_error_detail());
         myo_fail(mine, "rank %d of %d: %s", rg->rank, p, detail);
     }
-    /* max over ranks of: the status, size - (first failing rank), and the
-     * configuration with both signs (to see whether it differs) */
+    /* the configuration with both signs (to see whether it differs) */
     int ok = mine == MYO_OK;
-    long long v[8] = {(long long)mine,        ok ? 0 : p - rg->rank,
-                      ok ? w->D : 0,          ok ? -w->D : LLONG_MIN,
-                      ok ? w->H : 0,          ok ? -w->H : LLONG_MIN,
-                      ok ? w->cfg.causal : 0, ok ? -w->cfg.causal : LLONG_MIN};
-    MPI_TRY(MPI_Allreduce(MPI_IN_PLACE, v, 8, MPI_LONG_LONG, MPI_MAX, comm), "MPI_Allreduce");
-    if (v[0] != MYO_OK) {
-        st = (myo_status)v[0];
-        if (ok)
-            myo_fail(st, "%s: rank %lld of %d failed with %s (its detail message is there)", who,
-                     (long long)(p - v[1]), p, myo_status_str(st));
-        goto done;
-    }
+    long long v[8] = {0,
+                      0,
+                      ok ? w->D : 0,
+                      ok ? -w->D : LLONG_MIN,
+                      ok ? w->H : 0,
+                      ok ? -w->H : LLONG_MIN,
+                      ok ? w->cfg.causal : 0,
+                      ok ? -w->cfg.causal : LLONG_MIN};
+    st = myo_mpi_agree(comm, who, mine, rg->rank, p, v, 8);
+    if (st != MYO_OK) goto done;
     if (v[2] != -v[3] || v[4] != -v[5] || v[6] != -v[7]) {
         st = myo_fail(MYO_ERR_ARG,
                       "%s: d_model (%lld .. %lld), heads (%lld .. %lld) or causal (%lld .. %lld) "
@@ -191,16 +179,12 @@ done:
  * agreed MYO_ERR_NOMEM: one MPI_Allreduce.  Collective on comm. */
 static myo_status agree_alloc(MPI_Comm comm, const char *who, int fail)
 {
-    myo_status st = MYO_OK;
-    int any = fail;
-    MPI_TRY(MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, comm), "MPI_Allreduce");
+    int any = 0;
+    MYO_CHECK(myo_mpi_any(comm, who, fail, &any));
     if (any && !fail)
-        st =
-            myo_fail(MYO_ERR_NOMEM, "%s: another rank ran out of memory for its ring buffers", who);
-    else if (any)
-        st = MYO_ERR_NOMEM;
-done:
-    return st;
+        return myo_fail(MYO_ERR_NOMEM, "%s: another rank ran out of memory for its ring buffers",
+                        who);
+    return any ? MYO_ERR_NOMEM : MYO_OK;
 }
 
 static void ring_free(ring *rg)
@@ -209,27 +193,15 @@ static void ring_free(ring *rg)
     rg->cnt = rg->off = NULL;
 }
 
-/* Install MPI_ERRORS_RETURN on comm for the call (body), then restore the
- * caller's handler. */
+/* Run body with MPI_ERRORS_RETURN on comm (myo_mpi_enter). */
 typedef myo_status (*ring_body)(MPI_Comm comm, void *args);
 
 static myo_status with_errors_return(MPI_Comm comm, const char *who, ring_body body, void *args)
 {
-    if (comm == MPI_COMM_NULL) return myo_fail(MYO_ERR_ARG, "%s: comm is MPI_COMM_NULL", who);
     MPI_Errhandler saved;
-    if (MPI_Comm_get_errhandler(comm, &saved) != MPI_SUCCESS ||
-        MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN) != MPI_SUCCESS)
-        return myo_fail(MYO_ERR_MPI, "%s: cannot set MPI_ERRORS_RETURN on comm", who);
-    int inter = 0;
-    myo_status st;
-    if (MPI_Comm_test_inter(comm, &inter) != MPI_SUCCESS)
-        st = myo_fail(MYO_ERR_MPI, "%s: MPI_Comm_test_inter failed", who);
-    else if (inter)
-        st = myo_fail(MYO_ERR_ARG, "%s: comm is an inter-communicator", who);
-    else
-        st = body(comm, args);
-    MPI_Comm_set_errhandler(comm, saved);
-    MPI_Errhandler_free(&saved);
+    MYO_CHECK(myo_mpi_enter(comm, who, &saved));
+    myo_status st = body(comm, args);
+    myo_mpi_leave(comm, &saved);
     return st;
 }
 

@@ -54,7 +54,8 @@ void test_dominant_coeffs(const int64_t *parent, int64_t n, uint64_t seed, int s
                           double *diag, double *up, double *down)
 {
     myo_rng r = myo_rng_seed(seed);
-    assert_int_equal(myo_random_dominant_coeffs(parent, n, &r, signed_diag, diag, up, down), MYO_OK);
+    assert_int_equal(myo_random_dominant_coeffs(parent, n, &r, signed_diag, diag, up, down),
+                     MYO_OK);
 }
 
 void test_random_values(double *v, int64_t count, uint64_t seed)
@@ -91,7 +92,8 @@ int test_klu_solve(const int64_t *parent, int64_t n, const double *diag, const d
     /* op(M) in compressed sparse columns: column j holds (j, j), (p, j) for
      * j's parent p, and (c, j) for each child c. */
     int64_t nnz = n;
-    for (int64_t i = 0; i < n; i++) nnz += parent[i] >= 0 ? 2 : 0;
+    for (int64_t i = 0; i < n; i++)
+        nnz += parent[i] >= 0 ? 2 : 0;
     int *ap = test_alloc((size_t)n + 1, sizeof(int)), *ai = test_alloc((size_t)nnz, sizeof(int));
     double *ax = test_alloc((size_t)nnz, sizeof(double));
     int *fill = test_alloc((size_t)n, sizeof(int));
@@ -99,8 +101,10 @@ int test_klu_solve(const int64_t *parent, int64_t n, const double *diag, const d
         ap[i + 1]++;
         if (parent[i] >= 0) ap[i + 1]++, ap[parent[i] + 1]++;
     }
-    for (int64_t j = 0; j < n; j++) ap[j + 1] += ap[j];
-    for (int64_t j = 0; j < n; j++) fill[j] = ap[j];
+    for (int64_t j = 0; j < n; j++)
+        ap[j + 1] += ap[j];
+    for (int64_t j = 0; j < n; j++)
+        fill[j] = ap[j];
 #define PUT(row, col, val) (ai[fill[col]] = (int)(row), ax[fill[col]++] = (val))
     for (int64_t i = 0; i < n; i++) {
         PUT(i, i, diag[i]);
@@ -122,7 +126,8 @@ int test_klu_solve(const int64_t *parent, int64_t n, const double *diag, const d
             }
     double *b = test_alloc((size_t)(n * m), sizeof(double)); /* column-major */
     for (int64_t i = 0; i < n; i++)
-        for (int64_t k = 0; k < m; k++) b[k * n + i] = rhs[i * m + k];
+        for (int64_t k = 0; k < m; k++)
+            b[k * n + i] = rhs[i * m + k];
     klu_common common;
     klu_defaults(&common);
     int rc = 1;
@@ -130,7 +135,8 @@ int test_klu_solve(const int64_t *parent, int64_t n, const double *diag, const d
     klu_numeric *num = sym ? klu_factor(ap, ai, ax, sym, &common) : NULL;
     if (num && klu_solve(sym, num, (int)n, (int)m, b, &common)) {
         for (int64_t i = 0; i < n; i++)
-            for (int64_t k = 0; k < m; k++) x[i * m + k] = b[k * n + i];
+            for (int64_t k = 0; k < m; k++)
+                x[i * m + k] = b[k * n + i];
         rc = 0;
     }
     if (num) klu_free_numeric(&num, &common);
@@ -157,8 +163,8 @@ static void report_close(const char *what, int64_t count, double max_abs, double
     if (failed || getenv("MYO_TEST_VERBOSE"))
         print_message("%s: %s max |a-b| = %.3e, max |a-b|/|ref| = %.3e over %lld values "
                       "(atol %.1e, rtol %.1e, worst index %lld)\n",
-                      what, failed ? "FAIL" : "ok", max_abs, max_rel, (long long)count, atol,
-                      rtol, (long long)worst_i);
+                      what, failed ? "FAIL" : "ok", max_abs, max_rel, (long long)count, atol, rtol,
+                      (long long)worst_i);
     if (failed) fail_msg("%s: |a-b| <= atol + rtol|ref| violated", what);
 }
 
@@ -207,8 +213,9 @@ void test_check_gradient(const char *what, double *x, int64_t count, int64_t str
         analytic[k] = grad[i];
     }
     char label[200];
-    snprintf(label, sizeof label, "%s: gradient vs central differences (h %.0e, %lld of %lld entries)",
-             what, h, (long long)checked, (long long)count);
+    snprintf(label, sizeof label,
+             "%s: gradient vs central differences (h %.0e, %lld of %lld entries)", what, h,
+             (long long)checked, (long long)count);
     test_assert_close_f64(analytic, fd, checked, atol, rtol, label);
     free(fd), free(analytic);
 }
@@ -356,12 +363,91 @@ void test_round_to_f32(double *v, float *f, int64_t count)
 
 void test_widen_to_f64(const float *f, double *out, int64_t count)
 {
-    for (int64_t i = 0; i < count; i++) out[i] = f[i];
+    for (int64_t i = 0; i < count; i++)
+        out[i] = f[i];
 }
 
 double test_max_abs(const double *v, int64_t count)
 {
     double m = 0.0;
-    for (int64_t i = 0; i < count; i++) m = fmax(m, fabs(v[i]));
+    for (int64_t i = 0; i < count; i++)
+        m = fmax(m, fabs(v[i]));
     return m;
+}
+
+/* ============================================================ MPI tests */
+
+void test_mpi_init(int *argc, char ***argv, MPI_Comm *comm, int *rank, int *size)
+{
+    MPI_Init(argc, argv);
+    MPI_Comm_dup(MPI_COMM_WORLD, comm);
+    MPI_Comm_rank(*comm, rank);
+    MPI_Comm_size(*comm, size);
+}
+
+const char *test_mpi_group_name(const char *what, MPI_Comm comm)
+{
+    static char group[64];
+    int rank = 0, size = 1;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    snprintf(group, sizeof group, "%s, rank %d of %d", what, rank, size);
+    return group;
+}
+
+int test_mpi_failures_anywhere(MPI_Comm comm, int failed)
+{
+    int failed_anywhere = 0;
+    MPI_Allreduce(&failed, &failed_anywhere, 1, MPI_INT, MPI_SUM, comm);
+    return failed_anywhere;
+}
+
+int test_mpi_finalize(MPI_Comm *comm, int failed_anywhere)
+{
+    MPI_Comm_free(comm);
+    MPI_Finalize();
+    return failed_anywhere != 0;
+}
+
+void test_assert_all_ranks(int ok, MPI_Comm comm, const char *what)
+{
+    int all = 0, rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_LAND, comm);
+    if (!all)
+        fail_msg("%s: failed on at least one rank (rank %d: %s)", what, rank, ok ? "ok" : "failed");
+}
+
+MPI_Comm test_mpi_reversed(MPI_Comm comm)
+{
+    int rank = 0, size = 1;
+    MPI_Comm rev;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    MPI_Comm_split(comm, 0, size - 1 - rank, &rev);
+    return rev;
+}
+
+void test_split(test_split_kind kind, int64_t n, int p, uint64_t seed, int64_t *off)
+{
+    off[0] = 0, off[p] = n;
+    if (kind == TEST_SPLIT_RANDOM) {
+        myo_rng r = myo_rng_seed(seed);
+        for (int i = 1; i < p; i++)
+            off[i] = myo_rng_below(&r, n + 1);
+        for (int i = 1; i < p; i++) /* insertion sort */
+            for (int j = i; j > 1 && off[j - 1] > off[j]; j--) {
+                int64_t t = off[j];
+                off[j] = off[j - 1], off[j - 1] = t;
+            }
+    } else if (kind == TEST_SPLIT_FIRST_EMPTY && p > 1) {
+        for (int i = 1; i < p; i++)
+            off[i] = (i - 1) * n / (p - 1);
+    } else if (kind == TEST_SPLIT_ALL_ON_LAST) {
+        for (int i = 1; i < p; i++)
+            off[i] = 0;
+    } else {
+        for (int i = 1; i < p; i++)
+            off[i] = i * n / p;
+    }
 }

@@ -6,6 +6,7 @@
 
 #include "myosotis.h"
 
+#include <mpi.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -100,7 +101,8 @@ void test_assert_one_line(const char *err, const char *tool, const char *const *
 #if defined(__GNUC__)
 __attribute__((returns_nonnull))
 #endif
-void *test_alloc(size_t count, size_t size);
+void *
+test_alloc(size_t count, size_t size);
 
 /* ------------------------------------- float/double copies (test_layer.c) */
 
@@ -112,5 +114,50 @@ void test_round_to_f32(double *v, float *f, int64_t count);
 void test_widen_to_f64(const float *f, double *out, int64_t count);
 /* max |v_i| over count values (0 for none). */
 double test_max_abs(const double *v, int64_t count);
+
+/* ============================================== MPI tests (test_dist_*.c,
+ * test_ring_attention.c).  They run under mpiexec; every rank generates the
+ * same global arrays from fixed seeds and takes its slice, and a check
+ * never fails on one rank alone: the verdicts are combined across ranks
+ * first, so that no rank leaves a test early while the others wait in a
+ * collective. */
+
+/* MPI_Init, then *comm = a dup of MPI_COMM_WORLD (the library gets a comm,
+ * never WORLD) and this rank and the number of ranks in it. */
+void test_mpi_init(int *argc, char ***argv, MPI_Comm *comm, int *rank, int *size);
+
+/* Run the CMocka group tests (an array) as "what, rank R of P" on every
+ * rank of comm; the number of failures summed over the ranks. */
+#define test_mpi_run_group(what, tests, comm)                                                      \
+    test_mpi_failures_anywhere(                                                                    \
+        (comm),                                                                                    \
+        cmocka_run_group_tests_name(test_mpi_group_name((what), (comm)), tests, NULL, NULL))
+/* "what, rank R of P" (a static buffer). */
+const char *test_mpi_group_name(const char *what, MPI_Comm comm);
+/* failed summed over the ranks of comm. */
+int test_mpi_failures_anywhere(MPI_Comm comm, int failed);
+
+/* Free *comm and MPI_Finalize; main's exit status (non-zero when any rank
+ * saw a failure). */
+int test_mpi_finalize(MPI_Comm *comm, int failed_anywhere);
+
+/* Fail the current test on every rank unless ok holds on every rank of
+ * comm (the message names this rank of MPI_COMM_WORLD and its verdict). */
+void test_assert_all_ranks(int ok, MPI_Comm comm, const char *what);
+
+/* A comm with the ranks of comm in reverse order (free it). */
+MPI_Comm test_mpi_reversed(MPI_Comm comm);
+
+/* The ways of cutting n rows into p contiguous ranges, off (p + 1): even
+ * (off[i] = i n / p), p - 1 uniform random cuts in [0, n] sorted (uneven,
+ * empty ranges too), rank 0 empty and the rest even (even when p = 1), and
+ * everything on the last rank. */
+typedef enum {
+    TEST_SPLIT_EVEN,
+    TEST_SPLIT_RANDOM,
+    TEST_SPLIT_FIRST_EMPTY,
+    TEST_SPLIT_ALL_ON_LAST
+} test_split_kind;
+void test_split(test_split_kind kind, int64_t n, int p, uint64_t seed, int64_t *off);
 
 #endif

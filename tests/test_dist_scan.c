@@ -39,45 +39,12 @@
 static MPI_Comm comm_all; /* a dup of MPI_COMM_WORLD: the library gets a comm, never WORLD */
 static int my_rank, n_ranks;
 
-/* Fail the current test on every rank unless ok holds on every rank. */
-static void assert_all_ranks(int ok, MPI_Comm comm, const char *what)
-{
-    int all = 0;
-    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_LAND, comm);
-    if (!all)
-        fail_msg("%s: failed on at least one rank (rank %d: %s)", what, my_rank,
-                 ok ? "ok" : "failed");
-}
-
 /* The ways of cutting n steps into p contiguous segments: off (p + 1). */
 enum { SPLIT_RANDOM, SPLIT_FIRST_EMPTY, SPLIT_ALL_ON_LAST, SPLITS };
+static const test_split_kind split_kinds[SPLITS] = {TEST_SPLIT_RANDOM, TEST_SPLIT_FIRST_EMPTY,
+                                                    TEST_SPLIT_ALL_ON_LAST};
 static const char *const split_names[SPLITS] = {"random cuts", "rank 0 empty, rest even",
                                                 "all on the last rank"};
-
-static void split(int kind, int64_t n, int p, uint64_t seed, int64_t *off)
-{
-    off[0] = 0, off[p] = n;
-    if (kind == SPLIT_RANDOM) {
-        /* p - 1 uniform cuts in [0, n], sorted: uneven, empty segments too */
-        myo_rng r = myo_rng_seed(seed);
-        for (int i = 1; i < p; i++)
-            off[i] = myo_rng_below(&r, n + 1);
-        for (int i = 1; i < p; i++) /* insertion sort */
-            for (int j = i; j > 1 && off[j - 1] > off[j]; j--) {
-                int64_t t = off[j];
-                off[j] = off[j - 1], off[j - 1] = t;
-            }
-    } else if (kind == SPLIT_FIRST_EMPTY && p > 1) {
-        for (int i = 1; i < p; i++)
-            off[i] = (i - 1) * n / (p - 1);
-    } else if (kind == SPLIT_ALL_ON_LAST) {
-        for (int i = 1; i < p; i++)
-            off[i] = 0;
-    } else {
-        for (int i = 1; i < p; i++)
-            off[i] = i * n / p;
-    }
-}
 
 /* One sequence's inputs, in double and rounded to float (both see exactly
  * the same values). */
@@ -150,7 +117,7 @@ static void run_case(MPI_Comm comm, const inputs *in, int kind, uint64_t seed, i
     MPI_Comm_size(comm, &p);
     int64_t n = in->n, ch = in->ch, ns = in->ns, m = ch * ns;
     int64_t *off = test_alloc((size_t)p + 1, sizeof(int64_t));
-    split(kind, n, p, seed, off);
+    test_split(split_kinds[kind], n, p, seed, off);
     int64_t t0 = off[rank], nl = off[rank + 1] - off[rank];
 
     /* the oracles on the whole sequence, and the oracle's state after this
@@ -266,8 +233,7 @@ static void test_dist_scan_matches_serial_scans_for_every_split(void **state)
 static void test_dist_scan_follows_the_rank_order_of_its_comm(void **state)
 {
     (void)state;
-    MPI_Comm rev;
-    MPI_Comm_split(comm_all, 0, n_ranks - 1 - my_rank, &rev);
+    MPI_Comm rev = test_mpi_reversed(comm_all);
     worst w = {0};
     for (int kind = 0; kind < SPLITS; kind++) {
         inputs in = make_inputs(37, 8, 4, 77 + (uint64_t)kind, 0);
@@ -287,7 +253,7 @@ static void expect_agreed_error(int what, int bad, myo_status want, const char *
     enum { n = 20, ch = 3, ns = 2 };
     inputs in = make_inputs(n, ch, ns, 4242, 0);
     int64_t *off = test_alloc((size_t)n_ranks + 1, sizeof(int64_t));
-    split(SPLIT_RANDOM, n, n_ranks, 9, off);
+    test_split(TEST_SPLIT_RANDOM, n, n_ranks, 9, off);
     int64_t t0 = off[my_rank], nl = off[my_rank + 1] - t0;
     int me = my_rank == bad;
     if (me && what == 1) nl = nl ? nl : 1; /* a delta to break */
@@ -320,7 +286,7 @@ static void expect_agreed_error(int what, int bad, myo_status want, const char *
                 myo_status_str(want), myo_error_detail());
     free(a), free(delta), free(off);
     free_inputs(&in);
-    assert_all_ranks(ok, comm_all, label);
+    test_assert_all_ranks(ok, comm_all, label);
 }
 
 static void test_dist_scan_bad_input_on_one_rank_fails_on_every_rank(void **state)
@@ -342,7 +308,7 @@ static void test_dist_scan_bad_input_on_one_rank_fails_on_every_rank(void **stat
     MPI_Comm_get_errhandler(comm_all, &eh);
     int ok = eh == MPI_ERRORS_ARE_FATAL;
     MPI_Errhandler_free(&eh);
-    assert_all_ranks(ok, comm_all, "the caller's error handler is restored");
+    test_assert_all_ranks(ok, comm_all, "the caller's error handler is restored");
 
     /* MPI_COMM_NULL is refused locally, without communication */
     float h[1] = {0}, a[1] = {-1};
@@ -394,7 +360,7 @@ static void run_bwd_case(MPI_Comm comm, const inputs *in, int kind, uint64_t see
     MPI_Comm_size(comm, &p);
     int64_t n = in->n, ch = in->ch, ns = in->ns, m = ch * ns;
     int64_t *off = test_alloc((size_t)p + 1, sizeof(int64_t));
-    split(kind, n, p, seed, off);
+    test_split(split_kinds[kind], n, p, seed, off);
     int64_t t0 = off[rank], nl = off[rank + 1] - off[rank];
     myo_rng r = myo_rng_seed(seed + 99);
     float *dyf, *dhff;
@@ -500,8 +466,7 @@ static void test_dist_scan_backward_matches_serial_backwards_for_every_split(voi
                     free_inputs(&in);
                 }
     report("dist scan backward vs serial", &w, n_ranks);
-    MPI_Comm rev;
-    MPI_Comm_split(comm_all, 0, n_ranks - 1 - my_rank, &rev);
+    MPI_Comm rev = test_mpi_reversed(comm_all);
     worst wr = {0};
     for (int kind = 0; kind < SPLITS; kind++) {
         inputs in = make_inputs(37, 8, 4, 88 + (uint64_t)kind, 0);
@@ -521,7 +486,7 @@ static void expect_agreed_bwd_error(int what, int bad, myo_status want, const ch
     enum { n = 20, ch = 3, ns = 2 };
     inputs in = make_inputs(n, ch, ns, 4343, 0);
     int64_t *off = test_alloc((size_t)n_ranks + 1, sizeof(int64_t));
-    split(SPLIT_RANDOM, n, n_ranks, 11, off);
+    test_split(TEST_SPLIT_RANDOM, n, n_ranks, 11, off);
     int64_t t0 = off[my_rank], nl = off[my_rank + 1] - t0;
     int me = my_rank == bad;
     if (me && (what == 1 || what == 2)) nl = nl ? nl : 1;
@@ -548,7 +513,7 @@ static void expect_agreed_bwd_error(int what, int bad, myo_status want, const ch
                 myo_status_str(want), myo_error_detail());
     free(off);
     free_inputs(&in);
-    assert_all_ranks(ok, comm_all, label);
+    test_assert_all_ranks(ok, comm_all, label);
 }
 
 static void test_dist_scan_backward_bad_input_on_one_rank_fails_on_every_rank(void **state)
@@ -569,10 +534,7 @@ static void test_dist_scan_backward_bad_input_on_one_rank_fails_on_every_rank(vo
 
 int main(int argc, char **argv)
 {
-    MPI_Init(&argc, &argv);
-    MPI_Comm_dup(MPI_COMM_WORLD, &comm_all);
-    MPI_Comm_rank(comm_all, &my_rank);
-    MPI_Comm_size(comm_all, &n_ranks);
+    test_mpi_init(&argc, &argv, &comm_all, &my_rank, &n_ranks);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dist_scan_matches_serial_scans_for_every_split),
         cmocka_unit_test(test_dist_scan_follows_the_rank_order_of_its_comm),
@@ -580,12 +542,6 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_dist_scan_backward_matches_serial_backwards_for_every_split),
         cmocka_unit_test(test_dist_scan_backward_bad_input_on_one_rank_fails_on_every_rank),
     };
-    char group[64];
-    snprintf(group, sizeof group, "dist_scan, rank %d of %d", my_rank, n_ranks);
-    int failed = cmocka_run_group_tests_name(group, tests, NULL, NULL);
-    int failed_anywhere = 0;
-    MPI_Allreduce(&failed, &failed_anywhere, 1, MPI_INT, MPI_SUM, comm_all);
-    MPI_Comm_free(&comm_all);
-    MPI_Finalize();
-    return failed_anywhere != 0;
+    int failed_anywhere = test_mpi_run_group("dist_scan", tests, comm_all);
+    return test_mpi_finalize(&comm_all, failed_anywhere);
 }

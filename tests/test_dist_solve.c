@@ -34,40 +34,10 @@ static int my_rank, n_ranks;
 static double worst_scaled, worst_abs; /* max over every case so far (this rank) */
 static long cases;
 
-static void assert_all_ranks(int ok, MPI_Comm comm, const char *what)
-{
-    int all = 0;
-    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_LAND, comm);
-    if (!all)
-        fail_msg("%s: failed on at least one rank (rank %d: %s)", what, my_rank,
-                 ok ? "ok" : "failed");
-}
-
 /* The ways of cutting n positions into p ranges: off (p + 1). */
 enum { SPLIT_EVEN, SPLIT_RANDOM, SPLIT_FIRST_EMPTY, SPLIT_ALL_ON_LAST, SPLITS };
-
-static void split(int kind, int64_t n, int p, uint64_t seed, int64_t *off)
-{
-    off[0] = 0, off[p] = n;
-    if (kind == SPLIT_RANDOM) {
-        myo_rng r = myo_rng_seed(seed);
-        for (int i = 1; i < p; i++)
-            off[i] = myo_rng_below(&r, n + 1);
-        for (int i = 1; i < p; i++)
-            for (int j = i; j > 1 && off[j - 1] > off[j]; j--) {
-                int64_t t = off[j];
-                off[j] = off[j - 1], off[j - 1] = t;
-            }
-    } else if (kind == SPLIT_FIRST_EMPTY && p > 1) {
-        for (int i = 1; i < p; i++)
-            off[i] = (i - 1) * n / (p - 1);
-    } else if (kind == SPLIT_ALL_ON_LAST) {
-        for (int i = 1; i < p; i++)
-            off[i] = 0;
-    } else {
-        assert_int_equal(myo_dist_even_ranges(n, p, off), MYO_OK);
-    }
-}
+static const test_split_kind split_kinds[SPLITS] = {TEST_SPLIT_EVEN, TEST_SPLIT_RANDOM,
+                                                    TEST_SPLIT_FIRST_EMPTY, TEST_SPLIT_ALL_ON_LAST};
 
 /* One system: the tree and its coefficients, the same on every rank. */
 typedef struct {
@@ -102,7 +72,7 @@ static void check_case(const sys *s, int kind, int64_t m, myo_op op, uint64_t se
     double *r = malloc((size_t)(n * m) * sizeof(double));
     double *ref = malloc((size_t)(n * m) * sizeof(double));
     assert_non_null(off), assert_non_null(r), assert_non_null(ref);
-    split(kind, n, n_ranks, seed, off);
+    test_split(split_kinds[kind], n, n_ranks, seed, off);
     test_random_values(r, n * m, seed + 1);
     assert_int_equal(
         myo_solve_ref(myo_tree_parents(s->t), n, s->diag, s->up, s->down, op, r, ref, m), MYO_OK);
@@ -136,7 +106,7 @@ static void check_case(const sys *s, int kind, int64_t m, myo_op op, uint64_t se
     if (!ok && my_rank == 0)
         fprintf(stderr, "%s: n = %lld, split %d, m = %lld, op %d failed\n", what, (long long)n,
                 kind, (long long)m, (int)op);
-    assert_all_ranks(ok, comm_all, what);
+    test_assert_all_ranks(ok, comm_all, what);
     free(off), free(r), free(ref), free(loc), free(lref);
 }
 
@@ -237,7 +207,7 @@ static void test_dist_solve_singular_on_last_rank_fails_everywhere(void **state)
             for (int op = 0; op < 2; op++) {
                 int64_t off[8 + 1], m = 2;
                 if (n_ranks > 8) skip();
-                split(kind, s.n, n_ranks, 40 + kind, off);
+                test_split(split_kinds[kind], s.n, n_ranks, 40 + kind, off);
                 int64_t lo = off[my_rank], hi = off[my_rank + 1];
                 double *loc = calloc((size_t)((hi - lo) * m + 1), sizeof(double));
                 assert_non_null(loc);
@@ -249,7 +219,7 @@ static void test_dist_solve_singular_on_last_rank_fails_everywhere(void **state)
                 if (!ok)
                     fprintf(stderr, "rank %d: singular case %d/%d/%d: got %s\n", my_rank, which,
                             kind, op, myo_status_str(st));
-                assert_all_ranks(ok, comm_all, "singular pivot on the last rank");
+                test_assert_all_ranks(ok, comm_all, "singular pivot on the last rank");
                 free(loc);
             }
         sys_free(&s);
@@ -267,18 +237,18 @@ static void test_dist_solve_bad_ranges_fail_everywhere(void **state)
     sys_make(&s, t, 9);
     int64_t off[8 + 1];
     if (n_ranks > 8) skip();
-    split(SPLIT_EVEN, s.n, n_ranks, 0, off);
+    test_split(TEST_SPLIT_EVEN, s.n, n_ranks, 0, off);
     int64_t lo = off[my_rank], hi = off[my_rank + 1];
     double *loc = calloc((size_t)((hi - lo) * 3 + 1), sizeof(double));
     assert_non_null(loc);
     int64_t bad_hi = my_rank == n_ranks - 1 ? hi - 1 : hi;
     myo_status st =
         myo_solve_dist_f64(comm_all, t, s.diag, s.up, s.down, lo, bad_hi, MYO_OP_N, loc, 1);
-    assert_all_ranks(st == MYO_ERR_ARG, comm_all, "ranges that stop short");
+    test_assert_all_ranks(st == MYO_ERR_ARG, comm_all, "ranges that stop short");
     int64_t m = my_rank == n_ranks - 1 ? 3 : 1;
     st = myo_solve_dist_f64(comm_all, t, s.diag, s.up, s.down, lo, hi, MYO_OP_N, loc, m);
-    assert_all_ranks(n_ranks == 1 ? st == MYO_OK : st == MYO_ERR_ARG, comm_all,
-                     "m differing between ranks");
+    test_assert_all_ranks(n_ranks == 1 ? st == MYO_OK : st == MYO_ERR_ARG, comm_all,
+                          "m differing between ranks");
     free(loc);
     sys_free(&s);
 }
@@ -313,10 +283,7 @@ static void test_dist_solve_reduced_sizes(void **state)
 
 int main(int argc, char **argv)
 {
-    MPI_Init(&argc, &argv);
-    MPI_Comm_dup(MPI_COMM_WORLD, &comm_all);
-    MPI_Comm_rank(comm_all, &my_rank);
-    MPI_Comm_size(comm_all, &n_ranks);
+    test_mpi_init(&argc, &argv, &comm_all, &my_rank, &n_ranks);
     double t0 = MPI_Wtime();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dist_solve_chains),
@@ -326,18 +293,12 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_dist_solve_bad_ranges_fail_everywhere),
         cmocka_unit_test(test_dist_solve_reduced_sizes),
     };
-    char group[64];
-    snprintf(group, sizeof group, "dist_solve, rank %d of %d", my_rank, n_ranks);
-    int failed = cmocka_run_group_tests_name(group, tests, NULL, NULL);
-    int failed_anywhere = 0;
+    int failed_anywhere = test_mpi_run_group("dist_solve", tests, comm_all);
     double w[2] = {worst_scaled, worst_abs}, wmax[2];
-    MPI_Allreduce(&failed, &failed_anywhere, 1, MPI_INT, MPI_SUM, comm_all);
     MPI_Allreduce(w, wmax, 2, MPI_DOUBLE, MPI_MAX, comm_all);
     if (my_rank == 0)
         printf("dist_solve, P = %d: %ld solves, max |got - ref| = %.3g, max scaled error = %.3g "
                "(1 = tolerance), %.2f s\n",
                n_ranks, cases, wmax[1], wmax[0], MPI_Wtime() - t0);
-    MPI_Comm_free(&comm_all);
-    MPI_Finalize();
-    return failed_anywhere != 0;
+    return test_mpi_finalize(&comm_all, failed_anywhere);
 }

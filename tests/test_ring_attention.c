@@ -37,41 +37,12 @@
 static MPI_Comm comm_all; /* a dup of MPI_COMM_WORLD: the library gets a comm, never WORLD */
 static int my_rank, n_ranks;
 
-/* Fail the current test on every rank unless ok holds on every rank. */
-static void assert_all_ranks(int ok, MPI_Comm comm, const char *what)
-{
-    int all = 0;
-    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_LAND, comm);
-    if (!all)
-        fail_msg("%s: failed on at least one rank (rank %d: %s)", what, my_rank,
-                 ok ? "ok" : "failed");
-}
-
 /* The ways of cutting n rows into p contiguous blocks: off (p + 1). */
 enum { SPLIT_EVEN, SPLIT_RANDOM, SPLIT_ALL_ON_LAST, SPLITS };
+static const test_split_kind split_kinds[SPLITS] = {TEST_SPLIT_EVEN, TEST_SPLIT_RANDOM,
+                                                    TEST_SPLIT_ALL_ON_LAST};
 static const char *const split_names[SPLITS] = {"even", "random cuts (empty blocks too)",
                                                 "all on the last rank"};
-
-static void split(int kind, int64_t n, int p, uint64_t seed, int64_t *off)
-{
-    off[0] = 0, off[p] = n;
-    if (kind == SPLIT_RANDOM) {
-        myo_rng r = myo_rng_seed(seed);
-        for (int i = 1; i < p; i++)
-            off[i] = myo_rng_below(&r, n + 1);
-        for (int i = 1; i < p; i++) /* insertion sort */
-            for (int j = i; j > 1 && off[j - 1] > off[j]; j--) {
-                int64_t t = off[j];
-                off[j] = off[j - 1], off[j - 1] = t;
-            }
-    } else if (kind == SPLIT_ALL_ON_LAST) {
-        for (int i = 1; i < p; i++)
-            off[i] = 0;
-    } else {
-        for (int i = 1; i < p; i++)
-            off[i] = i * n / p;
-    }
-}
 
 /* A problem: X, dY (n, D) and the four weights (D, D), in double and
  * rounded to float (both see the same values). */
@@ -168,7 +139,7 @@ static void run_case(MPI_Comm comm, int64_t n, int64_t D, int64_t H, int causal,
 
     /* the ring, this rank's rows */
     int64_t *off = test_alloc((size_t)p + 1, sizeof(int64_t));
-    split(kind, n, p, seed, off);
+    test_split(split_kinds[kind], n, p, seed, off);
     int64_t r0 = off[rank], nl = off[rank + 1] - r0;
     float *y = test_alloc((size_t)(nl ? nl * D : 1), sizeof(float));
     float *dx = test_alloc((size_t)(nl ? nl * D : 1), sizeof(float));
@@ -256,8 +227,7 @@ static void test_ring_attention_causal_matches_serial_for_every_split(void **sta
 static void test_ring_attention_follows_the_rank_order_of_its_comm(void **state)
 {
     (void)state;
-    MPI_Comm rev;
-    MPI_Comm_split(comm_all, 0, n_ranks - 1 - my_rank, &rev);
+    MPI_Comm rev = test_mpi_reversed(comm_all);
     worst w = {0};
     double t0 = MPI_Wtime();
     for (int kind = 0; kind < SPLITS; kind++)
@@ -275,7 +245,7 @@ static void expect_agreed_error(int what, int bad, myo_status want, const char *
     enum { n = 20, D = 8 };
     problem pb = make_problem(n, D, 4242);
     int64_t *off = test_alloc((size_t)n_ranks + 1, sizeof(int64_t));
-    split(SPLIT_EVEN, n, n_ranks, 0, off);
+    test_split(TEST_SPLIT_EVEN, n, n_ranks, 0, off);
     int64_t r0 = off[my_rank], nl = off[my_rank + 1] - r0;
     int me = my_rank == bad;
     myo_attention_config cfg = {.d_model = D, .heads = 2};
@@ -307,7 +277,7 @@ static void expect_agreed_error(int what, int bad, myo_status want, const char *
                 myo_status_str(want), myo_error_detail());
     free(off);
     free_problem(&pb);
-    assert_all_ranks(ok, comm_all, label);
+    test_assert_all_ranks(ok, comm_all, label);
 }
 
 static void test_ring_attention_bad_input_on_one_rank_fails_on_every_rank(void **state)
@@ -331,7 +301,7 @@ static void test_ring_attention_bad_input_on_one_rank_fails_on_every_rank(void *
         ok = ok && s == MYO_ERR_ARG && strstr(myo_error_detail(), "differ") != NULL;
         myo_attention_ring_work_destroy(&rw);
         free_problem(&pb);
-        assert_all_ranks(ok, comm_all, "forward: heads differ between ranks");
+        test_assert_all_ranks(ok, comm_all, "forward: heads differ between ranks");
     }
     /* and the comm still works */
     worst w = {0};
@@ -340,22 +310,13 @@ static void test_ring_attention_bad_input_on_one_rank_fails_on_every_rank(void *
 
 int main(int argc, char **argv)
 {
-    MPI_Init(&argc, &argv);
-    MPI_Comm_dup(MPI_COMM_WORLD, &comm_all);
-    MPI_Comm_rank(comm_all, &my_rank);
-    MPI_Comm_size(comm_all, &n_ranks);
+    test_mpi_init(&argc, &argv, &comm_all, &my_rank, &n_ranks);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ring_attention_matches_serial_for_every_split),
         cmocka_unit_test(test_ring_attention_causal_matches_serial_for_every_split),
         cmocka_unit_test(test_ring_attention_follows_the_rank_order_of_its_comm),
         cmocka_unit_test(test_ring_attention_bad_input_on_one_rank_fails_on_every_rank),
     };
-    char group[64];
-    snprintf(group, sizeof group, "ring_attention, rank %d of %d", my_rank, n_ranks);
-    int failed = cmocka_run_group_tests_name(group, tests, NULL, NULL);
-    int failed_anywhere = 0;
-    MPI_Allreduce(&failed, &failed_anywhere, 1, MPI_INT, MPI_SUM, comm_all);
-    MPI_Comm_free(&comm_all);
-    MPI_Finalize();
-    return failed_anywhere != 0;
+    int failed_anywhere = test_mpi_run_group("ring_attention", tests, comm_all);
+    return test_mpi_finalize(&comm_all, failed_anywhere);
 }
