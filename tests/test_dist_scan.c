@@ -207,41 +207,54 @@ static void report(const char *what, const worst *w, int p)
                       TOL_F64);
 }
 
+/* One distributed call checked against the serial scans, accumulating into w. */
+typedef void (*case_runner)(MPI_Comm comm, const inputs *in, int kind, uint64_t seed, int use_dskip,
+                            worst *w);
+
 /* n in {1, 5, 37, 200} x channels {1, 8, 13} x d_state {1, 4, 16} x the
- * three splits; a nonzero h0 except with everything on the last rank,
- * which runs with h0 = 0 and d_skip = NULL. */
-static void test_dist_scan_matches_serial_scans_for_every_split(void **state)
+ * three splits; a nonzero h0 (and dh_final) except with everything on the
+ * last rank, which runs with h0 = 0 and d_skip = NULL. */
+static void sweep_every_split(case_runner run, uint64_t seed, const char *what)
 {
-    (void)state;
     static const int64_t ns_[] = {1, 5, 37, 200}, chs[] = {1, 8, 13}, states[] = {1, 4, 16};
     worst w = {0};
-    uint64_t seed = 1000;
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 3; j++)
             for (int k = 0; k < 3; k++)
                 for (int kind = 0; kind < SPLITS; kind++, seed++) {
                     int last = kind == SPLIT_ALL_ON_LAST;
                     inputs in = make_inputs(ns_[i], chs[j], states[k], seed, last);
-                    run_case(comm_all, &in, kind, seed, !last, &w);
+                    run(comm_all, &in, kind, seed, !last, &w);
                     free_inputs(&in);
                 }
-    report("dist scan vs serial", &w, n_ranks);
+    report(what, &w, n_ranks);
 }
 
 /* The segments follow the ranks of the comm passed, not MPI_COMM_WORLD's:
- * here a comm whose rank order is the reverse of comm_all's. */
-static void test_dist_scan_follows_the_rank_order_of_its_comm(void **state)
+ * a comm whose rank order is the reverse of comm_all's. */
+static void sweep_reversed_comm(case_runner run, uint64_t seed, const char *what)
 {
-    (void)state;
     MPI_Comm rev = test_mpi_reversed(comm_all);
     worst w = {0};
     for (int kind = 0; kind < SPLITS; kind++) {
-        inputs in = make_inputs(37, 8, 4, 77 + (uint64_t)kind, 0);
-        run_case(rev, &in, kind, 77, 1, &w);
+        inputs in = make_inputs(37, 8, 4, seed + (uint64_t)kind, 0);
+        run(rev, &in, kind, seed, 1, &w);
         free_inputs(&in);
     }
     MPI_Comm_free(&rev);
-    report("dist scan on a reversed comm", &w, n_ranks);
+    report(what, &w, n_ranks);
+}
+
+static void test_dist_scan_matches_serial_scans_for_every_split(void **state)
+{
+    (void)state;
+    sweep_every_split(run_case, 1000, "dist scan vs serial");
+}
+
+static void test_dist_scan_follows_the_rank_order_of_its_comm(void **state)
+{
+    (void)state;
+    sweep_reversed_comm(run_case, 77, "dist scan on a reversed comm");
 }
 
 /* One call in which rank `bad` gets a broken argument (what: 0 a > 0,
@@ -447,34 +460,12 @@ static void run_bwd_case(MPI_Comm comm, const inputs *in, int kind, uint64_t see
     free(off), free(dy), free(dyf), free(dhf), free(dhff), free(dh_mine), free(got);
 }
 
-/* n in {1, 5, 37, 200} x channels {1, 8, 13} x d_state {1, 4, 16} x the
- * three splits, a nonzero h0 and dh_final (h0 = 0 and no d_skip with
- * everything on the last rank); then on a comm with the ranks reversed. */
+/* Then on a comm with the ranks reversed. */
 static void test_dist_scan_backward_matches_serial_backwards_for_every_split(void **state)
 {
     (void)state;
-    static const int64_t ns_[] = {1, 5, 37, 200}, chs[] = {1, 8, 13}, states[] = {1, 4, 16};
-    worst w = {0};
-    uint64_t seed = 5000;
-    for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 3; j++)
-            for (int k = 0; k < 3; k++)
-                for (int kind = 0; kind < SPLITS; kind++, seed++) {
-                    int last = kind == SPLIT_ALL_ON_LAST;
-                    inputs in = make_inputs(ns_[i], chs[j], states[k], seed, last);
-                    run_bwd_case(comm_all, &in, kind, seed, !last, &w);
-                    free_inputs(&in);
-                }
-    report("dist scan backward vs serial", &w, n_ranks);
-    MPI_Comm rev = test_mpi_reversed(comm_all);
-    worst wr = {0};
-    for (int kind = 0; kind < SPLITS; kind++) {
-        inputs in = make_inputs(37, 8, 4, 88 + (uint64_t)kind, 0);
-        run_bwd_case(rev, &in, kind, 88, 1, &wr);
-        free_inputs(&in);
-    }
-    MPI_Comm_free(&rev);
-    report("dist scan backward on a reversed comm", &wr, n_ranks);
+    sweep_every_split(run_bwd_case, 5000, "dist scan backward vs serial");
+    sweep_reversed_comm(run_bwd_case, 88, "dist scan backward on a reversed comm");
 }
 
 /* One backward call in which rank `bad` gets a broken argument (what: 0
