@@ -110,4 +110,20 @@ struct myo_tree {
 myo_status myo_tree_create_ordered(const int64_t *parent, int64_t n, const int64_t *child_order,
                                    myo_tree **out);
 
+/* Pieces of the serial solver for the distributed solve (dist_solve.c).
+ * The factor's arrays by position: inv, up, down (N, H) in its precision,
+ * with up and down 0 at roots and in the general form (the Laplacian
+ * weights negated); updates (N, H) doubles, each node's update to its
+ * parent's pivot (NULL for a chain, whose factor keeps none). */
+void myo_factor_internals(const myo_factor *f, const void **inv, const void **up,
+                          const void **down, const double **updates);
+int myo_factor_valid(const myo_factor *f);
+/* Pass 1 (children first) and pass 2 (parents first) of a solve, apart,
+ * on a valid factor of a forest that is not a chain; unchecked. */
+void myo_solve_pass1_f32(const myo_factor *f, myo_op op, const float *rhs, float *out, int64_t m);
+void myo_solve_pass2_f32(const myo_factor *f, myo_op op, float *out, int64_t m);
+void myo_solve_pass1_f64(const myo_factor *f, myo_op op, const double *rhs, double *out,
+                         int64_t m);
+void myo_solve_pass2_f64(const myo_factor *f, myo_op op, double *out, int64_t m);
+
 #endif

@@ -191,23 +191,52 @@ myo_status myo_attention_ring_backward_f32(MPI_Comm comm, myo_attention_ring_wor
                                            const myo_qkvo_weights_f32 *wts, const float *dy,
                                            float *dx, const myo_qkvo_grads_f32 *g);
 
-/* ------------------------------------------------ distributed tree solve */
+/* ------------------------------------------------------ partitioning */
 
-/* Layout.  The nodes of the tree t are split over the ranks of comm by
+/* Layout.  The nodes of a tree t are split over the ranks of comm by
  * contiguous ranges of pre-order positions (myo_tree_preorder: position p
- * holds node order[p]): rank r owns the positions [lo_r, hi_r), with
- * lo_0 = 0, lo_r = hi_{r-1} and hi_{size-1} = N (empty ranges allowed).
- * Every rank holds the whole tree (the same parent array) and the
- * coefficients diag, up, down (N,) of all nodes in the tree's labels, and
- * the right-hand-side rows of its own positions only, in position order:
- * rhs (hi - lo, m) row-major, row p - lo holding node order[p].  A subtree
- * is a contiguous range of positions, so each rank owns whole subtrees
- * except along the path from a root to position hi.
+ * holds node order[p]): rank r owns the positions [off[r], off[r + 1]),
+ * off[0] = 0, off[size] = N, empty ranges allowed.  A subtree is a
+ * contiguous range of positions, so a rank owns whole subtrees except
+ * along the path from a root to its range's end.  Every rank holds the
+ * whole tree (the same parent array); arrays of a rank's nodes are in
+ * position order ("local position" p - lo).
  *
- * off (size + 1) receives an even split: off[r] = floor(n r / size); rank r
- * owns [off[r], off[r + 1]).  MYO_ERR_ARG for n < 0, size < 1, NULL.
- * Local. */
+ * The partitioners below are Local and deterministic: every rank computes
+ * the same off (size + 1) and takes its own [off[rank], off[rank + 1]).
+ * They return MYO_ERR_ARG for a NULL argument or size < 1, MYO_ERR_NOMEM,
+ * and set *idle (when not NULL) to the number of empty ranges. */
+
+/* off[r] = floor(n r / size): equal node counts.  Also MYO_ERR_ARG for
+ * n < 0. */
 myo_status myo_dist_even_ranges(int64_t n, int size, int64_t *off);
+
+/* The leaf-range rule for hierarchies (kary trees, whose tokens are the
+ * leaves, left to right in pre-order): the leaves are split evenly in
+ * pre-order (rank r gets leaves floor(L r / size) .. floor(L (r+1) / size)
+ * - 1), every node whose leaves all lie in one rank's leaves goes with
+ * them, and a node spanning several ranks goes to the rank owning its
+ * first (leftmost) leaf -- which keeps every range contiguous in
+ * pre-order.  Leaves are the nodes without children; off[r] is 0 when
+ * rank r's first leaf f_r is 0 and otherwise the position just after
+ * leaf f_r - 1 (the topmost node whose leftmost leaf is leaf f_r).  A
+ * rank without leaves owns nothing (so with one leaf, a chain, the last
+ * rank owns everything). */
+myo_status myo_dist_leaf_ranges(const myo_tree *t, int size, int64_t *off, int *idle);
+
+/* Proportional mapping by work for arbitrary trees: the cut points are
+ * the positions where the running work (pre-order prefix sums of work
+ * (N,) by label, or 1 per node when work is NULL) crosses multiples of
+ * total / size, so each subtree of work w gets about w size / total ranks
+ * and each rank about total / size.  Exactly, in double: with S(p) the
+ * work of the positions [0, p) and total = S(N), off[r] (0 < r < size) is
+ * the smallest p with S(p) >= total r / size (N if none), so the node
+ * whose work crosses a target stays on the lower rank and each rank's
+ * work is at most total / size plus the largest single work.  total = 0
+ * gives myo_dist_even_ranges(N, ...).  MYO_ERR_ARG also for a negative or
+ * non-finite work (naming the node) or a total that overflows. */
+myo_status myo_dist_work_ranges(const myo_tree *t, int size, const double *work, int64_t *off,
+                                int *idle);
 
 /* Copy the rows of the positions [lo, hi) between a (N, m) array in the
  * tree's labels (global) and the rank's (hi - lo, m) array in position
@@ -218,47 +247,204 @@ myo_status myo_dist_rows_from_labels(const myo_tree *t, int64_t lo, int64_t hi, 
 myo_status myo_dist_rows_to_labels(const myo_tree *t, int64_t lo, int64_t hi, int64_t m,
                                    const double *local, double *global);
 
-/* Solve op(M) Y = R (DESIGN.md section 1; op = MYO_OP_T solves with M^T)
- * for the layout above: rhs (hi - lo, m) holds this rank's rows of R on
- * entry and of Y on return.  diag, up, down (N,) borrowed, the same on
- * every rank (not checked beyond N).
+/* ------------------------------------------------ distributed tree solve */
+
+/* A plan for solving, on the layout above, H matrices op(M_h) on one tree
+ * (DESIGN.md section 1) in one precision, many times: the structure of the
+ * distributed elimination of this rank, its local pivots after the last
+ * refactor, and message counters.
  *
- * Method.  (1) Locally: the interface of a rank is the path of ancestors
- * of position hi inside [lo, hi) and the nodes whose parent lies before lo;
- * every other local node has its whole subtree local and is eliminated
- * into its parent (children first, in double).  The path is then
- * compressed: a path node below the path's top with no child on a higher
- * rank has exactly two neighbours left (its current parent and its path
- * child) and is eliminated with a fill edge between them.  The kept nodes
- * (myo_dist_solve_kept_nodes: 2 per rank on a chain, O(height) on a
- * balanced hierarchy) form a forest.  (2) One MPI_Allgather agrees on
- * errors, ranges and kept counts; two MPI_Gatherv bring the kept nodes
- * (position, reduced parent, pivot, couplings, rhs row) to rank 0, which
- * solves them with myo_factor_create_f64 / myo_solve_f64; an MPI_Bcast
- * shares its status and an MPI_Scatterv returns the solutions.  (3) Each
- * rank back-substitutes its compressed path nodes (bottom up) and its
- * other nodes (parents first).  O(1) collectives, O(log P) message rounds
- * inside them; the work is O(N m / P + N) per rank plus O(K m) on rank 0
- * (K the total of kept nodes).  Results equal the serial solve to
- * rounding (the pivots of path nodes are those of another elimination
- * order).
+ * Method.  The local forest of a rank is its nodes with the edges into
+ * its interface cut: the interface is the path (the ancestors of position
+ * hi inside [lo, hi)) and the hanging nodes (whose parent lies before lo,
+ * on a lower rank).  (1) The serial kernel (solve.c: factor, then pass 1)
+ * eliminates every local subtree into its root.  (2) The path is
+ * compressed: a path node other than its top with no child beyond hi has
+ * two neighbours left and is eliminated with a fill edge between them; a
+ * rank keeps O(height) interface nodes (2 on a chain), in double.  (3) A
+ * binomial-tree gather (point-to-point, ceil(log2 P) rounds) brings every
+ * rank's status and kept nodes (position, reduced parent, H pivots and
+ * couplings, H m right-hand-side values) to rank 0, which solves the
+ * reduced forest with the serial solver; a binomial-tree scatter
+ * (ceil(log2 P) rounds) returns the verdict and the solutions of each
+ * rank's kept nodes and of its hanging nodes' parents.  (4) Each rank
+ * back-substitutes its compressed path nodes, its hanging nodes, and its
+ * local subtrees (pass 2 of the serial kernel).  So one call is the
+ * serial kernel's three sweeps on N / P nodes plus 2 ceil(log2 P) message
+ * rounds; errors travel with the data, so a failure on any rank (a
+ * singular pivot on rank 2) reaches every rank in the same call.  Results
+ * equal the serial solve to rounding (interface pivots come from another
+ * elimination order).
  *
- * Errors, on every rank alike: MYO_ERR_ARG for a NULL tree or array (rhs
- * may be NULL where hi = lo), m < 1, a bad op, ranges that do not tile
- * [0, N) in rank order, m or N differing between ranks, a reduced system
- * beyond INT_MAX doubles, or an inter-communicator; MYO_ERR_DATA for a
- * non-finite coefficient of an owned node; MYO_ERR_SINGULAR for a zero
+ * The Laplacian form (myo_dist_refactor_laplacian_*) takes edge weights as
+ * myo_refactor_laplacian_f32 does: local subtrees keep its cancellation-
+ * free pivots; the interface is converted to the general form in double.
+ *
+ * Messages use tags 0x6d7b .. 0x6d7c on comm: do not have receives with
+ * MPI_ANY_TAG pending on comm during a call. */
+typedef struct myo_dist_plan myo_dist_plan;
+
+/* Message counters of a plan since its creation (or the last reset). */
+typedef struct {
+    int64_t calls;    /* solves (each refactor with m > 0 counts as one) */
+    int64_t rounds;   /* point-to-point rounds: 2 ceil(log2 P) per call */
+    int64_t messages; /* messages this rank sent */
+    int64_t bytes;    /* bytes this rank sent */
+    int64_t kept;     /* this rank's kept interface nodes in the last call */
+} myo_dist_stats;
+
+/* Collective on comm: one MPI_Allgather checks that the ranges tile
+ * [0, N) in rank order and that N, heads and precision agree.  t is
+ * borrowed (destroy the plan first) and must be the same tree on every
+ * rank.  Errors, on every rank alike: MYO_ERR_ARG (naming the first bad
+ * rank), MYO_ERR_NOMEM; MYO_ERR_MPI. */
+myo_status myo_dist_plan_create(MPI_Comm comm, const myo_tree *t, int64_t lo, int64_t hi,
+                                int64_t heads, myo_precision precision, myo_dist_plan **out);
+void myo_dist_plan_destroy(myo_dist_plan **p);
+
+/* Local.  This rank's range, its local forest (labels 0 .. hi - lo - 1 =
+ * local positions; the tree the "same local work without communication"
+ * of a benchmark factors with the serial solver), counters and their
+ * reset.  The sizes of all ranks' ranges: off (size + 1), borrowed. */
+void myo_dist_plan_range(const myo_dist_plan *p, int64_t *lo, int64_t *hi);
+const int64_t *myo_dist_plan_offsets(const myo_dist_plan *p);
+const myo_tree *myo_dist_plan_local_tree(const myo_dist_plan *p);
+void myo_dist_plan_stats(const myo_dist_plan *p, myo_dist_stats *out);
+void myo_dist_plan_reset_stats(myo_dist_plan *p);
+
+/* Factor with this rank's coefficients -- diag, up, down (hi - lo, H) in
+ * local position order, as myo_refactor_f32 takes them (up, down of a
+ * root are ignored) -- then, when m > 0, solve op(M_h) Y_h = R_h in place:
+ * rhs (hi - lo, H m), head h on the channels [h m, (h + 1) m) of each row.
+ * rhs may be NULL when m = 0 or the range is empty.
+ * Errors, on every rank alike: MYO_ERR_ARG for a NULL plan or array, m
+ * < 0, a bad op, m differing between ranks, a plan of the other precision;
+ * MYO_ERR_DATA for a non-finite coefficient; MYO_ERR_SINGULAR for a zero
  * or non-finite pivot on any rank or in the reduced system; MYO_ERR_NOMEM.
- * The detail names the first failing rank.  On an error rhs may have been
- * overwritten.  MYO_ERR_MPI when an MPI call fails (then the ranks may
- * disagree).  Collective on comm. */
+ * The detail names the rank that failed (on that rank: the node).  On an
+ * error rhs may have been overwritten and the plan needs a refactor.
+ * MYO_ERR_MPI when an MPI call fails (then the ranks may disagree).  With
+ * m = 0 the factor is local: no messages, and no agreement on errors.
+ * Collective on comm when m > 0. */
+myo_status myo_dist_refactor_f32(MPI_Comm comm, myo_dist_plan *p, const float *diag,
+                                 const float *up, const float *down, myo_op op, float *rhs,
+                                 int64_t m);
+myo_status myo_dist_refactor_f64(MPI_Comm comm, myo_dist_plan *p, const double *diag,
+                                 const double *up, const double *down, myo_op op, double *rhs,
+                                 int64_t m);
+/* The same with edge weights w_up, w_down (hi - lo, H) >= 0 (the matrix I
+ * + L of myo_refactor_laplacian_f32). */
+myo_status myo_dist_refactor_laplacian_f32(MPI_Comm comm, myo_dist_plan *p, const float *w_up,
+                                           const float *w_down, myo_op op, float *rhs, int64_t m);
+myo_status myo_dist_refactor_laplacian_f64(MPI_Comm comm, myo_dist_plan *p, const double *w_up,
+                                           const double *w_down, myo_op op, double *rhs,
+                                           int64_t m);
+/* Solve again with the last refactor's matrices (op N or T), m >= 1.
+ * Errors as the refactor, and MYO_ERR_ARG when the plan holds no valid
+ * factor on some rank.  Collective on comm. */
+myo_status myo_dist_solve_f32(MPI_Comm comm, myo_dist_plan *p, myo_op op, float *rhs, int64_t m);
+myo_status myo_dist_solve_f64(MPI_Comm comm, myo_dist_plan *p, myo_op op, double *rhs, int64_t m);
+
+/* One solve without a plan (myo-solve's MPI path): every rank passes the
+ * coefficients diag, up, down (N,) of all nodes in the tree's labels and
+ * its rows rhs (hi - lo, m) in position order; a plan is made, used and
+ * destroyed.  Errors as myo_dist_plan_create and myo_dist_refactor_f64.
+ * Collective on comm. */
 myo_status myo_solve_dist_f64(MPI_Comm comm, const myo_tree *t, const double *diag,
                               const double *up, const double *down, int64_t lo, int64_t hi,
                               myo_op op, double *rhs, int64_t m);
 
-/* The number of nodes the rank owning [lo, hi) contributes to the reduced
- * system of myo_solve_dist_f64 (-1 for a bad range or no memory).  Local. */
+/* The number of interface nodes the rank owning [lo, hi) sends to rank 0
+ * (its kept path nodes and hanging nodes: 2 on a chain, O(height x
+ * arity) on a hierarchy), -1 for a bad range or no memory.  Local. */
 int64_t myo_dist_solve_kept_nodes(const myo_tree *t, int64_t lo, int64_t hi);
+
+/* ----------------------------------------- distributed Myosotis layer */
+
+/* Sequence parallel: one sequence on the tree t (every rank holds it),
+ * its nodes split over the ranks of comm by position ranges as above
+ * (myo_dist_leaf_ranges for kary hierarchies).  A rank's tokens are the
+ * token nodes (labels < myo_tree_num_tokens) among its positions, in
+ * position order (for kary trees: a contiguous range of token labels);
+ * x, y, dx, dy are (n_local, D) arrays of those rows.  The weights are
+ * replicated; the weight gradients are summed over all ranks (one
+ * MPI_Allreduce) and returned on every rank.  The result equals
+ * myo_layer_forward_f32 / myo_layer_backward_f32 on the whole sequence to
+ * float rounding.
+ *
+ * Method.  Every rank derives the same table T of shared nodes: the
+ * virtual nodes whose subtree leaves their owner's range (ancestors of
+ * range ends) and the cut parents (nodes with a child on another rank):
+ * O(P height) rows for a kary hierarchy under myo_dist_leaf_ranges, at
+ * most P - 1 for a chain.  Forward: local virtual rows are pooled
+ * bottom-up; the rows of T from per-rank partial sums by one
+ * MPI_Allreduce of |T| D floats, then finished bottom-up over T on every
+ * rank, which then holds X, Q, K of T whole; scores of cut edges use the
+ * parent's q, k from that table; the mixing is the distributed tree solve
+ * (myo_dist_refactor_laplacian_f32, H heads, m = d).  Backward: the
+ * transposed distributed solve (myo_dist_solve_f32, op T), one
+ * MPI_Allreduce of [G | Y] of T (2 |T| D floats) for the edge gradients
+ * of cut edges, and one MPI_Allreduce of the partial dX rows of T and the
+ * four weight gradients (|T| D + 4 D^2 floats); the unpooling runs
+ * top-down over T, then over the local rows.  Besides that, each pass
+ * agrees on errors (one MPI_Allreduce of 2 long longs).  Work per rank:
+ * the serial layer's on its nl = hi - lo rows plus O(|T| D^2); create
+ * scans the whole tree once (O(N)).  Memory: about 9 nl D + 4 nl H +
+ * 8 |T| D + 4 D^2 floats, all allocated by create. */
+typedef struct myo_layer_dist_work myo_layer_dist_work;
+
+/* Collective on comm (makes a myo_dist_plan).  t and cfg as
+ * myo_layer_work_create (max_batch 1), the same on every rank; [lo, hi)
+ * this rank's positions.  t is borrowed: destroy the workspace first.
+ * Errors, on every rank alike: as myo_layer_work_create and
+ * myo_dist_plan_create, MYO_ERR_ARG also when d_model, heads or direction
+ * differ between ranks, or d_model > 23170 (4 D^2 floats in one MPI
+ * message); MYO_ERR_MPI. */
+myo_status myo_layer_dist_work_create(MPI_Comm comm, const myo_tree *t, const myo_layer_config *cfg,
+                                      int64_t lo, int64_t hi, myo_layer_dist_work **out);
+void myo_layer_dist_work_destroy(myo_layer_dist_work **w);
+/* Local.  The rank's token rows n_local; its plan (counters). */
+int64_t myo_layer_dist_local_tokens(const myo_layer_dist_work *w);
+myo_dist_plan *myo_layer_dist_plan(myo_layer_dist_work *w);
+
+/* Collective.  y (n_local, D) = the layer applied to the sequence whose
+ * rows of this rank are x (n_local, D); x, y must not overlap (both may be
+ * NULL where n_local = 0).  Errors on every rank alike (the detail names
+ * the first failing rank): MYO_ERR_ARG for NULL arguments; MYO_ERR_DATA
+ * for a non-finite x on any rank (checked before any data moves);
+ * MYO_ERR_DATA / MYO_ERR_SINGULAR from the distributed solve; MYO_ERR_MPI
+ * (then the ranks may disagree).  After an error backward refuses w until
+ * the next successful forward. */
+myo_status myo_layer_dist_forward_f32(MPI_Comm comm, myo_layer_dist_work *w,
+                                      const myo_qkvo_weights_f32 *wts, const float *x, float *y);
+/* Collective.  dx (n_local, D) and the total weight gradients g (each
+ * (D, D), on every rank; overwritten) from dy (n_local, D), after a
+ * successful forward with w and the same weights; backward leaves w's
+ * forward state intact (it may run again).  dy, dx must not overlap.
+ * Errors on every rank alike: MYO_ERR_ARG for NULL arguments or no
+ * forward before on some rank; errors of the transposed solve;
+ * MYO_ERR_MPI. */
+myo_status myo_layer_dist_backward_f32(MPI_Comm comm, myo_layer_dist_work *w,
+                                       const myo_qkvo_weights_f32 *wts, const float *dy,
+                                       float *dx, const myo_qkvo_grads_f32 *g);
+
+/* Data parallel: each rank holds its own sequences (its share of a global
+ * batch) in its myo_layer_work; forward is local (the call only agrees on
+ * errors), backward sums the weight gradients over all ranks' sequences
+ * (one MPI_Allreduce of 4 D^2 floats) and returns them on every rank.
+ * batch >= 0 per rank (0: a rank without sequences contributes zero
+ * gradients; ws, x, y may then be NULL but D must still agree, given by
+ * d_model, which must be ws's D where batch > 0: it is not checked against
+ * ws).  Errors on every rank alike: MYO_ERR_ARG for d_model < 1 or
+ * > 23170, differing d_model, batch < 0, NULL arguments; any error of
+ * myo_layer_forward_f32 / myo_layer_backward_f32 on any rank (e.g. a
+ * non-finite x); MYO_ERR_NOMEM; MYO_ERR_MPI.  Collective on comm. */
+myo_status myo_layer_dp_forward_f32(MPI_Comm comm, myo_layer_work *ws, int64_t d_model,
+                                    const myo_qkvo_weights_f32 *wts, int64_t batch,
+                                    const float *x, float *y);
+myo_status myo_layer_dp_backward_f32(MPI_Comm comm, myo_layer_work *ws, int64_t d_model,
+                                     const myo_qkvo_weights_f32 *wts, int64_t batch,
+                                     const float *dy, float *dx, const myo_qkvo_grads_f32 *g);
 
 #ifdef __cplusplus
 }

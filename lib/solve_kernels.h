@@ -510,6 +510,19 @@ myo_status FN(myo_solve)(const myo_factor *f, myo_op op, const REAL *rhs, REAL *
     return FN(run)((myo_factor *)f, NULL, op, rhs, out, m);
 }
 
+/* The two passes alone on a factor of a forest that is not a chain (the
+ * distributed solve, dist_solve.c, runs its interface between them).  The
+ * factor must be valid; arguments are not checked. */
+void FN(myo_solve_pass1)(const myo_factor *f, myo_op op, const REAL *rhs, REAL *out, int64_t m)
+{
+    FN(pass1_tree)(f->tree, f, op, rhs, out, m);
+}
+
+void FN(myo_solve_pass2)(const myo_factor *f, myo_op op, REAL *out, int64_t m)
+{
+    FN(pass2_tree)(f->tree, f, op, out, m);
+}
+
 #undef FN
 #undef LINE
 #undef CHAIN_CARRY

@@ -281,6 +281,235 @@ static void test_dist_solve_reduced_sizes(void **state)
     }
 }
 
+/* ------------------------------------------------------------ plans */
+
+#define HEADS 3
+#define PLAN_M 2
+
+/* Per-head coefficients (N, H) by label: general (dominant, signed) or
+ * Laplacian weights in [0, 20). */
+static void plan_coeffs(const myo_tree *t, int laplacian, uint64_t seed, double *diag, double *up,
+                        double *down)
+{
+    int64_t n = myo_tree_num_nodes(t);
+    double *d = malloc((size_t)n * 3 * sizeof(double));
+    assert_non_null(d);
+    for (int h = 0; h < HEADS; h++) {
+        if (laplacian) {
+            test_random_values(d, 2 * n, seed + (uint64_t)h);
+            for (int64_t i = 0; i < n; i++)
+                d[i] = 10 * (1 + d[i]), d[n + i] = 10 * (1 + d[n + i]);
+        } else
+            test_dominant_coeffs(myo_tree_parents(t), n, seed + (uint64_t)h, 1, d + 2 * n, d,
+                                 d + n);
+        for (int64_t i = 0; i < n; i++) {
+            up[i * HEADS + h] = d[i], down[i * HEADS + h] = d[n + i];
+            if (!laplacian) diag[i * HEADS + h] = d[2 * n + i];
+        }
+    }
+    free(d);
+}
+
+/* This rank's rows [lo, hi) of a (N, w) label-ordered array, in position
+ * order, converted to float when f32. */
+static void *local_rows(const myo_tree *t, int64_t lo, int64_t hi, int64_t w, const double *g,
+                        int f32)
+{
+    size_t es = f32 ? sizeof(float) : sizeof(double);
+    char *out = malloc((size_t)((hi - lo) * w + 1) * es);
+    assert_non_null(out);
+    for (int64_t p = lo; p < hi; p++)
+        for (int64_t c = 0; c < w; c++) {
+            double v = g[myo_tree_preorder(t)[p] * w + c];
+            if (f32)
+                ((float *)(void *)out)[(p - lo) * w + c] = (float)v;
+            else
+                ((double *)(void *)out)[(p - lo) * w + c] = v;
+        }
+    return out;
+}
+
+/* Compare this rank's rows with the oracle's; returns ok. */
+static int plan_compare(const myo_tree *t, int64_t lo, int64_t hi, const void *got,
+                        const double *ref, int f32, const char *what)
+{
+    const int64_t w = HEADS * PLAN_M;
+    double atol = f32 ? 1e-5 : ATOL, rtol = f32 ? 1e-4 : RTOL;
+    int ok = 1;
+    for (int64_t p = lo; p < hi; p++)
+        for (int64_t c = 0; c < w; c++) {
+            double r = ref[myo_tree_preorder(t)[p] * w + c];
+            double v = f32 ? ((const float *)got)[(p - lo) * w + c]
+                           : ((const double *)got)[(p - lo) * w + c];
+            double e = fabs(v - r), sc = e / (atol + rtol * fabs(r));
+            if (!(sc <= 1.0)) {
+                if (ok)
+                    fprintf(stderr, "rank %d: %s: position %lld channel %lld: %.17g vs %.17g\n",
+                            my_rank, what, (long long)p, (long long)c, v, r);
+                ok = 0;
+            }
+            if (!f32 && !(sc <= worst_scaled)) worst_scaled = sc;
+            if (!f32 && !(e <= worst_abs)) worst_abs = e;
+        }
+    return ok;
+}
+
+/* One tree, one split: for both forms and both precisions, a refactor and
+ * solve with op, then a solve with the other op on the same plan, against
+ * the serial multi-head solver in double on the whole tree. */
+static void check_plan(const myo_tree *t, const int64_t *off, uint64_t seed, const char *what)
+{
+    const int64_t n = myo_tree_num_nodes(t), w = HEADS * PLAN_M, lo = off[my_rank],
+                  hi = off[my_rank + 1];
+    double *diag = malloc((size_t)(n * HEADS) * sizeof(double));
+    double *up = malloc((size_t)(n * HEADS) * sizeof(double));
+    double *down = malloc((size_t)(n * HEADS) * sizeof(double));
+    double *r = malloc((size_t)(n * w) * sizeof(double));
+    double *ref = malloc((size_t)(n * w) * sizeof(double));
+    assert_non_null(diag), assert_non_null(up), assert_non_null(down), assert_non_null(r);
+    assert_non_null(ref);
+    test_random_values(r, n * w, seed + 7);
+    for (int form = 0; form < 2; form++) {
+        plan_coeffs(t, form, seed + 100 * (uint64_t)form, diag, up, down);
+        myo_factor *f = NULL;
+        assert_int_equal(myo_factor_create_empty(t, HEADS, MYO_F64, &f), MYO_OK);
+        for (int f32 = 0; f32 < 2; f32++)
+            for (int op = 0; op < 2; op++) {
+                myo_dist_plan *plan = NULL;
+                myo_status st = myo_dist_plan_create(comm_all, t, lo, hi, HEADS,
+                                                     f32 ? MYO_F32 : MYO_F64, &plan);
+                test_assert_all_ranks(st == MYO_OK, comm_all, "plan create");
+                void *cd = local_rows(t, lo, hi, HEADS, diag, f32);
+                void *cu = local_rows(t, lo, hi, HEADS, up, f32);
+                void *cw = local_rows(t, lo, hi, HEADS, down, f32);
+                void *rows = local_rows(t, lo, hi, w, r, f32);
+                void *rows2 = local_rows(t, lo, hi, w, r, f32);
+                myo_op op2 = op ? MYO_OP_N : MYO_OP_T;
+                if (f32)
+                    st = form ? myo_dist_refactor_laplacian_f32(comm_all, plan, cu, cw,
+                                                                (myo_op)op, rows, PLAN_M)
+                              : myo_dist_refactor_f32(comm_all, plan, cd, cu, cw, (myo_op)op,
+                                                      rows, PLAN_M);
+                else
+                    st = form ? myo_dist_refactor_laplacian_f64(comm_all, plan, cu, cw,
+                                                                (myo_op)op, rows, PLAN_M)
+                              : myo_dist_refactor_f64(comm_all, plan, cd, cu, cw, (myo_op)op,
+                                                      rows, PLAN_M);
+                int ok = st == MYO_OK;
+                if (ok)
+                    st = f32 ? myo_dist_solve_f32(comm_all, plan, op2, rows2, PLAN_M)
+                             : myo_dist_solve_f64(comm_all, plan, op2, rows2, PLAN_M);
+                if (st != MYO_OK) {
+                    fprintf(stderr, "rank %d: %s: %s: %s\n", my_rank, what, myo_status_str(st),
+                            myo_error_detail());
+                    ok = 0;
+                }
+                for (int pass = 0; ok && pass < 2; pass++) {
+                    myo_op o = pass ? op2 : (myo_op)op;
+                    myo_status s2 = form ? myo_refactor_laplacian_f64(f, up, down, o, r, ref, PLAN_M)
+                                         : myo_refactor_f64(f, diag, up, down, o, r, ref, PLAN_M);
+                    assert_int_equal(s2, MYO_OK);
+                    ok = plan_compare(t, lo, hi, pass ? rows2 : rows, ref, f32, what);
+                }
+                myo_dist_stats stats;
+                myo_dist_plan_stats(plan, &stats);
+                int64_t depth = 0;
+                while ((1 << depth) < n_ranks)
+                    depth++;
+                if (stats.calls != 2 || stats.rounds != 4 * depth) ok = 0;
+                cases++;
+                if (!ok && my_rank == 0)
+                    fprintf(stderr, "%s: form %d, f32 %d, op %d failed (calls %lld, rounds %lld)\n",
+                            what, form, f32, op, (long long)stats.calls, (long long)stats.rounds);
+                test_assert_all_ranks(ok, comm_all, what);
+                myo_dist_plan_destroy(&plan);
+                free(cd), free(cu), free(cw), free(rows), free(rows2);
+            }
+        myo_factor_destroy(&f);
+    }
+    free(diag), free(up), free(down), free(r), free(ref);
+}
+
+/* Plans on every tree kind with even, random and leaf-range splits. */
+static void test_dist_plan_heads_precisions_forms(void **state)
+{
+    (void)state;
+    const int64_t n = 240;
+    int64_t *parent = malloc((size_t)n * sizeof(int64_t));
+    int64_t *off = malloc((size_t)(n_ranks + 1) * sizeof(int64_t));
+    assert_non_null(parent), assert_non_null(off);
+    for (int which = 0; which < 7; which++) {
+        myo_tree *t = NULL;
+        const char *what = "";
+        if (which <= 2) {
+            assert_int_equal(myo_tree_create_kary(which == 2 ? 50 : n, which + 2, &t), MYO_OK);
+            what = which == 0 ? "plan kary2" : which == 1 ? "plan kary3" : "plan kary4";
+        } else if (which == 3) {
+            assert_int_equal(myo_tree_create_chain(n, &t), MYO_OK);
+            what = "plan chain";
+        } else if (which == 4) {
+            test_random_recursive_parents(n, 31, parent);
+            test_shuffle_labels(parent, n, 32, NULL);
+            assert_int_equal(myo_tree_create(parent, n, &t), MYO_OK);
+            what = "plan random recursive tree";
+        } else if (which == 5) {
+            test_random_forest_parents(n, 5, 33, parent);
+            assert_int_equal(myo_tree_create(parent, n, &t), MYO_OK);
+            what = "plan forest";
+        } else {
+            for (int64_t i = 0; i < n; i++)
+                parent[i] = i == 3 ? -1 : 3;
+            assert_int_equal(myo_tree_create(parent, n, &t), MYO_OK);
+            what = "plan star";
+        }
+        int64_t N = myo_tree_num_nodes(t);
+        for (int split = 0; split < 3; split++) {
+            if (split == 0) test_split(TEST_SPLIT_EVEN, N, n_ranks, 0, off);
+            if (split == 1) test_split(TEST_SPLIT_RANDOM, N, n_ranks, 40 + which, off);
+            if (split == 2) assert_int_equal(myo_dist_leaf_ranges(t, n_ranks, off, NULL), MYO_OK);
+            check_plan(t, off, 1000 * (uint64_t)which + 10 * (uint64_t)split, what);
+        }
+        myo_tree_destroy(&t);
+    }
+    free(parent), free(off);
+}
+
+/* Errors agreed by every rank: a solve before any refactor, a NaN weight
+ * on the last rank, m differing on the last rank. */
+static void test_dist_plan_errors_everywhere(void **state)
+{
+    (void)state;
+    myo_tree *t = NULL;
+    assert_int_equal(myo_tree_create_kary(100, 2, &t), MYO_OK);
+    int64_t N = myo_tree_num_nodes(t), off[8 + 1];
+    if (n_ranks > 8) skip();
+    assert_int_equal(myo_dist_leaf_ranges(t, n_ranks, off, NULL), MYO_OK);
+    int64_t lo = off[my_rank], hi = off[my_rank + 1], nl = hi - lo;
+    myo_dist_plan *plan = NULL;
+    assert_int_equal(myo_dist_plan_create(comm_all, t, lo, hi, 2, MYO_F32, &plan), MYO_OK);
+    float *w = malloc((size_t)(2 * nl * 2 + 1) * sizeof(float));
+    float *rows = calloc((size_t)(nl * 2 * 3 + 1), sizeof(float));
+    assert_non_null(w), assert_non_null(rows);
+    for (int64_t i = 0; i < 2 * nl * 2; i++)
+        w[i] = 0.5f;
+    myo_status st = myo_dist_solve_f32(comm_all, plan, MYO_OP_N, rows, 1);
+    test_assert_all_ranks(st == MYO_ERR_ARG, comm_all, "solve before refactor");
+    if (my_rank == n_ranks - 1 && nl > 0) w[2 * nl - 1] = NAN;
+    st = myo_dist_refactor_laplacian_f32(comm_all, plan, w, w + 2 * nl, MYO_OP_N, rows, 1);
+    int bad_rank_has_nodes = off[n_ranks] > off[n_ranks - 1];
+    test_assert_all_ranks(st == (bad_rank_has_nodes ? MYO_ERR_DATA : MYO_OK), comm_all,
+                          "NaN weight on the last rank");
+    if (my_rank == n_ranks - 1 && nl > 0) w[2 * nl - 1] = 0.5f;
+    int64_t m = my_rank == n_ranks - 1 ? 3 : 1;
+    st = myo_dist_refactor_laplacian_f32(comm_all, plan, w, w + 2 * nl, MYO_OP_N, rows, m);
+    test_assert_all_ranks(n_ranks == 1 ? st == MYO_OK : st == MYO_ERR_ARG, comm_all,
+                          "m differing between ranks");
+    (void)N;
+    myo_dist_plan_destroy(&plan);
+    free(w), free(rows);
+    myo_tree_destroy(&t);
+}
+
 int main(int argc, char **argv)
 {
     test_mpi_init(&argc, &argv, &comm_all, &my_rank, &n_ranks);
@@ -292,6 +521,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_dist_solve_singular_on_last_rank_fails_everywhere),
         cmocka_unit_test(test_dist_solve_bad_ranges_fail_everywhere),
         cmocka_unit_test(test_dist_solve_reduced_sizes),
+        cmocka_unit_test(test_dist_plan_heads_precisions_forms),
+        cmocka_unit_test(test_dist_plan_errors_everywhere),
     };
     int failed_anywhere = test_mpi_run_group("dist_solve", tests, comm_all);
     double w[2] = {worst_scaled, worst_abs}, wmax[2];
