@@ -21,11 +21,9 @@
 #define MYO_HAVE_DLADDR 1
 #endif
 
-/* OpenBLAS's own queries, declared here so that libcli needs no BLAS_CFLAGS
- * (where cblas.h lives); configure requires OpenBLAS. */
+/* OpenBLAS's configuration string (configure requires OpenBLAS; bench.h
+ * declares the thread control). */
 char *openblas_get_config(void);
-int openblas_get_num_threads(void);
-void openblas_set_num_threads(int num_threads);
 
 /* Who this process is: set once by myo_bench_init, read by the messages. */
 static const char *g_tool = "myo-bench";
@@ -94,6 +92,12 @@ void myo_bench_max_over_ranks(double *v, int count)
                         "MPI_Allreduce");
 }
 
+void myo_bench_sum_over_ranks(double *v, int count)
+{
+    myo_bench_mpi_check(MPI_Allreduce(MPI_IN_PLACE, v, count, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD),
+                        "MPI_Allreduce");
+}
+
 void myo_bench_row(const char *fmt, ...)
 {
     if (g_rank != 0) return;
@@ -102,6 +106,18 @@ void myo_bench_row(const char *fmt, ...)
     vprintf(fmt, ap);
     va_end(ap);
     fflush(stdout);
+}
+
+int myo_bench_main(int argc, char **argv, const char *tool, int (*body)(int argc, char **argv))
+{
+    if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
+        fprintf(stderr, "%s: MPI_Init failed\n", tool);
+        return MYO_EXIT_INTERNAL;
+    }
+    myo_bench_init(tool);
+    int code = body(argc, argv);
+    MPI_Finalize();
+    return code;
 }
 
 /* ------------------------------------------------------------- helpers */
@@ -150,6 +166,174 @@ int myo_bench_parse_int(const char *text, int64_t lo, int64_t hi, int64_t *out)
     if (myo_cli_parse_size(text, &v) != 0 || v < lo || v > hi) return -1;
     *out = v;
     return 0;
+}
+
+int myo_bench_common_option(int c, char **argv, const char *tool, void (*usage)(FILE *))
+{
+    switch (c) {
+    case 'h':
+        if (myo_bench_rank() == 0) usage(stdout);
+        return MYO_EXIT_OK;
+    case 'V':
+        if (myo_bench_rank() == 0) myo_cli_print_version(tool);
+        return MYO_EXIT_OK;
+    case ':':
+        myo_bench_say(0, "option '%s' needs a value (see --help)", argv[optind - 1]);
+        return MYO_EXIT_USAGE;
+    default:
+        myo_bench_say(0, "unknown option '%s' (see --help)", argv[optind - 1]);
+        return MYO_EXIT_USAGE;
+    }
+}
+
+int myo_bench_no_operands(int argc, char **argv)
+{
+    if (optind >= argc) return MYO_EXIT_OK;
+    myo_bench_say(0, "unexpected argument '%s' (see --help)", argv[optind]);
+    return MYO_EXIT_USAGE;
+}
+
+int myo_bench_int_option(const char *name, const char *text, int64_t lo, int64_t hi, int64_t *out)
+{
+    if (myo_bench_parse_int(text, lo, hi, out) == 0) return MYO_EXIT_OK;
+    myo_bench_say(0, "%s: '%s' is not an integer in [%lld, %lld]", name, text, (long long)lo,
+                  (long long)hi);
+    return MYO_EXIT_USAGE;
+}
+
+int myo_bench_seconds_option(const char *name, const char *text, double *out)
+{
+    char *end = NULL;
+    double v = strtod(text, &end);
+    if (end == text || *end != '\0' || !(v > 0)) { /* !(v > 0): NaN too */
+        myo_bench_say(0, "%s: '%s' is not a positive number of seconds", name, text);
+        return MYO_EXIT_USAGE;
+    }
+    *out = v;
+    return MYO_EXIT_OK;
+}
+
+int myo_bench_choice_option(const char *name, const char *text, const char *const *words, int *out)
+{
+    int count = 0;
+    for (; words[count]; count++)
+        if (strcmp(text, words[count]) == 0) {
+            *out = count;
+            return MYO_EXIT_OK;
+        }
+    char list[256];
+    if (count == 2) {
+        snprintf(list, sizeof list, "neither %s nor %s", words[0], words[1]);
+    } else {
+        size_t used = (size_t)snprintf(list, sizeof list, "none of");
+        for (int i = 0; i < count && used < sizeof list; i++)
+            used +=
+                (size_t)snprintf(list + used, sizeof list - used, "%s %s", i ? "," : "", words[i]);
+    }
+    myo_bench_say(0, "%s: '%s' is %s", name, text, list);
+    return MYO_EXIT_USAGE;
+}
+
+int myo_bench_pair_option(const char *name, const char *text, const char *a, const char *b,
+                          int on[2])
+{
+    const char *const words[] = {a, b, "both", NULL};
+    int k;
+    if (myo_bench_choice_option(name, text, words, &k) != MYO_EXIT_OK) return MYO_EXIT_USAGE;
+    on[0] = k != 1, on[1] = k != 0;
+    return MYO_EXIT_OK;
+}
+
+void myo_bench_common_defaults(myo_bench_common_opts *o)
+{
+    *o = (myo_bench_common_opts){.reps = 5, .warmup = 1, .flush = 1, .D = 256, .H = 8};
+}
+
+/* getopt_long's codes of the shared options (the tools' own: 256 ...). */
+enum { OPT_REPS = 1000, OPT_WARMUP, OPT_NOFLUSH, OPT_D, OPT_H, OPT_MAXMEM };
+
+/* The shared option c (one of the OPT_* above) into o. */
+static int shared_option(int c, const char *arg, myo_bench_common_opts *o)
+{
+    switch (c) {
+    case OPT_REPS:
+        return myo_bench_int_option("--reps", arg, 1, 1000000, &o->reps);
+    case OPT_WARMUP:
+        return myo_bench_int_option("--warmup", arg, 0, 1000000, &o->warmup);
+    case OPT_NOFLUSH:
+        o->flush = 0;
+        return MYO_EXIT_OK;
+    case OPT_D:
+        return myo_bench_int_option("--d-model", arg, 1, 1 << 16, &o->D);
+    case OPT_H:
+        return myo_bench_int_option("--heads", arg, 1, 1 << 16, &o->H);
+    default: { /* OPT_MAXMEM */
+        int64_t v;
+        if (myo_bench_parse_int(arg, 1, INT64_MAX, &v) != 0) {
+            myo_bench_say(0,
+                          "--max-memory: '%s' is not a positive byte count (K, M, G suffixes "
+                          "allowed)",
+                          arg);
+            return MYO_EXIT_USAGE;
+        }
+        o->max_memory = (double)v;
+        return MYO_EXIT_OK;
+    }
+    }
+}
+
+int myo_bench_parse_options(int argc, char **argv, const char *const *own, unsigned shared,
+                            myo_bench_common_opts *common, myo_bench_option_fn own_option,
+                            void *ctx, void (*usage)(FILE *))
+{
+    static const struct {
+        unsigned bit;
+        struct option opt;
+    } table[] = {
+        {MYO_BENCH_OPT_MODEL, {"d-model", required_argument, NULL, OPT_D}},
+        {MYO_BENCH_OPT_MODEL, {"heads", required_argument, NULL, OPT_H}},
+        {MYO_BENCH_OPT_REPS, {"reps", required_argument, NULL, OPT_REPS}},
+        {MYO_BENCH_OPT_WARMUP, {"warmup", required_argument, NULL, OPT_WARMUP}},
+        {MYO_BENCH_OPT_MAXMEM, {"max-memory", required_argument, NULL, OPT_MAXMEM}},
+        {MYO_BENCH_OPT_NOFLUSH, {"no-flush", no_argument, NULL, OPT_NOFLUSH}},
+        {~0u, {"help", no_argument, NULL, 'h'}},
+        {~0u, {"version", no_argument, NULL, 'V'}},
+    };
+    enum { SHARED = sizeof table / sizeof table[0], MAX_OWN = 32, NAME_MAX_LEN = 32 };
+    struct option all[MAX_OWN + SHARED + 1];
+    char names[MAX_OWN][NAME_MAX_LEN];
+    int n = 0;
+    for (; own[n] && n < MAX_OWN; n++) {
+        size_t len = strcspn(own[n], "=");
+        snprintf(names[n], sizeof names[n], "%.*s", (int)len, own[n]);
+        all[n] =
+            (struct option){names[n], own[n][len] ? required_argument : no_argument, NULL, 256 + n};
+    }
+    for (int i = 0; i < SHARED; i++)
+        if (table[i].bit & shared) all[n++] = table[i].opt;
+    memset(&all[n], 0, sizeof all[n]);
+
+    opterr = 0; /* our own one-line messages, from rank 0 only */
+    int c;
+    while ((c = getopt_long(argc, argv, ":hV", all, NULL)) != -1) {
+        int code;
+        if (c >= OPT_REPS && c <= OPT_MAXMEM)
+            code = shared_option(c, optarg, common);
+        else if (c >= 256)
+            code = own_option(c, optarg, ctx);
+        else /* --help, --version, a missing value, an unknown option */
+            return myo_bench_common_option(c, argv, g_tool, usage);
+        if (code != MYO_EXIT_OK) return code;
+    }
+    if (myo_bench_no_operands(argc, argv) != MYO_EXIT_OK) return MYO_EXIT_USAGE;
+    if ((shared & MYO_BENCH_OPT_MODEL) && common->D % common->H != 0) {
+        myo_bench_say(0,
+                      "--heads %lld does not divide --d-model %lld (every head needs the same "
+                      "width d = D / H)",
+                      (long long)common->H, (long long)common->D);
+        return MYO_EXIT_USAGE;
+    }
+    return -1;
 }
 
 int myo_bench_split_list(char *text, char **items, int max)
@@ -243,18 +427,116 @@ void myo_bench_flush_free(myo_bench_flush *fl)
     memset(fl, 0, sizeof *fl);
 }
 
+void myo_bench_print_flush_buffer(const myo_bench_flush *fl, const char *suffix)
+{
+    if (fl->buf) printf("#   eviction buffer: %.0f MiB%s\n", (double)fl->bytes / 1048576.0, suffix);
+}
+
+/* ---------------------------------------------------------- repetitions */
+
+void myo_bench_sync(const myo_bench_flush *fl)
+{
+    if (fl) myo_bench_flush_caches(fl);
+    myo_bench_mpi_check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+}
+
+int myo_bench_any_failed(myo_status *fail)
+{
+    if (!myo_bench_agree(*fail != MYO_OK)) return 0;
+    if (*fail == MYO_OK) *fail = MYO_ERR_MPI; /* another rank failed */
+    return 1;
+}
+
+int myo_bench_reps_create(int kinds, int64_t reps, int64_t warmup, myo_bench_reps *r)
+{
+    r->kinds = kinds, r->reps = reps, r->warmup = warmup;
+    r->v = myo_bench_alloc((size_t)kinds * (size_t)reps, sizeof(double));
+    return r->v ? 0 : -1;
+}
+
+void myo_bench_reps_put(myo_bench_reps *r, int kind, int64_t it, double value)
+{
+    if (it >= r->warmup) r->v[kind * r->reps + (it - r->warmup)] = value;
+}
+
+void myo_bench_reps_max_over_ranks(myo_bench_reps *r)
+{
+    myo_bench_max_over_ranks(r->v, (int)(r->kinds * r->reps));
+}
+
+void myo_bench_reps_stat(myo_bench_reps *r, int kind, double stat[3])
+{
+    myo_bench_summarize(r->v + kind * r->reps, r->reps, stat);
+}
+
+void myo_bench_reps_free(myo_bench_reps *r)
+{
+    free(r->v);
+    r->v = NULL;
+}
+
+myo_qkvo_weights_f32 myo_bench_qkvo_f32(const float *w, int64_t D)
+{
+    const size_t DD = (size_t)(D * D);
+    return (myo_qkvo_weights_f32){w, w + DD, w + 2 * DD, w + 3 * DD};
+}
+
+myo_qkvo_grads_f32 myo_bench_qkvo_grads_f32(float *g, int64_t D)
+{
+    const size_t DD = (size_t)(D * D);
+    return (myo_qkvo_grads_f32){g, g + DD, g + 2 * DD, g + 3 * DD};
+}
+
+/* ---------------------------------------------------------- validation */
+
+double myo_bench_max_abs_err(double max, double got, double ref)
+{
+    double d = fabs(got - ref);
+    return !(d <= max) ? (isnan(d) ? INFINITY : d) : max; /* !(<=): a NaN is worse */
+}
+
+double myo_bench_rel_err(double num, double den)
+{
+    double e = den > 0 ? sqrt(num / den) : sqrt(num);
+    return isnan(e) ? INFINITY : e;
+}
+
+int myo_bench_status_code(myo_status s)
+{
+    int code = s == MYO_ERR_NOMEM ? MYO_EXIT_INTERNAL : myo_cli_exit_code(s);
+    return code == MYO_EXIT_USAGE ? MYO_EXIT_INTERNAL : code; /* our call, not the user's */
+}
+
 /* ------------------------------------------------------------- memory */
 
-int myo_bench_node_ranks(void)
+/* Collective.  This rank's rank among those of its host, and their count. */
+static void node_rank_size(int *rank, int *size)
 {
     MPI_Comm node;
-    int node_ranks = 1;
+    *rank = 0, *size = 1;
     myo_bench_mpi_check(
         MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node),
         "MPI_Comm_split_type");
-    myo_bench_mpi_check(MPI_Comm_size(node, &node_ranks), "MPI_Comm_size");
+    myo_bench_mpi_check(MPI_Comm_rank(node, rank), "MPI_Comm_rank");
+    myo_bench_mpi_check(MPI_Comm_size(node, size), "MPI_Comm_size");
     myo_bench_mpi_check(MPI_Comm_free(&node), "MPI_Comm_free");
-    return node_ranks;
+}
+
+int myo_bench_node_ranks(void)
+{
+    int rank, size;
+    node_rank_size(&rank, &size);
+    return size;
+}
+
+int myo_bench_host_count(void)
+{
+    int rank, size;
+    node_rank_size(&rank, &size);
+    int hosts = rank == 0; /* one first rank per host */
+    myo_bench_mpi_check(MPI_Allreduce(MPI_IN_PLACE, &hosts, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD),
+                        "MPI_Allreduce");
+    return hosts;
 }
 
 double myo_bench_host_memory(void)
@@ -302,6 +584,31 @@ int myo_bench_check_host_memory(double need_per_rank, const char *hint)
     return myo_bench_agree(code);
 }
 
+void myo_bench_budget_init(double max_memory, myo_bench_budget *b)
+{
+    b->node_ranks = myo_bench_node_ranks();
+    b->from_option = max_memory > 0;
+    b->bytes = b->from_option ? max_memory : myo_bench_host_available();
+}
+
+double myo_bench_budget_need(const myo_bench_budget *b, double need_per_rank)
+{
+    double v[2] = {need_per_rank, fmax(myo_bench_rss_mib(), 0) * 1048576.0};
+    myo_bench_max_over_ranks(v, 2);
+    return (v[0] + v[1]) * b->node_ranks;
+}
+
+void myo_bench_budget_note(const myo_bench_budget *b, double need, char *note, size_t size)
+{
+    snprintf(note, size, "memory: predicted %.2f GiB (%d rank%s) > %.2f GiB", need / 1073741824.0,
+             b->node_ranks, b->node_ranks > 1 ? "s" : "", b->bytes / 1073741824.0);
+}
+
+const char *myo_bench_budget_source(const myo_bench_budget *b)
+{
+    return b->from_option ? "--max-memory" : "MemAvailable at start";
+}
+
 double myo_bench_rss_mib(void)
 {
     double kib = proc_kib("/proc/self/status", "VmRSS");
@@ -342,6 +649,82 @@ void myo_bench_print_totals(double t_start)
                MPI_Wtime() - t_start);
         fflush(stdout);
     }
+}
+
+/* -------------------------------------------------------------- triad */
+
+static volatile double triad_sink;
+
+static void triad_kernel(double *restrict a, const double *restrict b, const double *restrict c,
+                         double s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        a[i] = b[i] + s * c[i];
+}
+
+/* The arrays are touched first by their rank. */
+int myo_bench_triad(int64_t mib, int64_t reps, const myo_bench_budget *mem,
+                    myo_bench_triad_result *tr)
+{
+    memset(tr, 0, sizeof *tr);
+    if (mib == 0) {
+        snprintf(tr->note, sizeof tr->note, "--triad-mib 0");
+        return MYO_EXIT_OK;
+    }
+    const size_t n = (size_t)mib << 17; /* doubles */
+    const double bytes = 3.0 * 8.0 * (double)n;
+    const double need = myo_bench_budget_need(mem, bytes);
+    if (need > mem->bytes) {
+        snprintf(tr->note, sizeof tr->note, "memory: %.2f GiB (%d ranks) > %.2f GiB",
+                 need / 1073741824.0, mem->node_ranks, mem->bytes / 1073741824.0);
+        return myo_bench_agree(MYO_EXIT_OK);
+    }
+    double *a = myo_bench_alloc(n, sizeof(double)), *b = myo_bench_alloc(n, sizeof(double));
+    double *c = myo_bench_alloc(n, sizeof(double));
+    double *t = myo_bench_alloc((size_t)reps, sizeof(double));
+    double *tmax = myo_bench_alloc((size_t)reps, sizeof(double));
+    int ok = a && b && c && t && tmax;
+    if (!ok) myo_bench_say(1, "out of memory for the triad arrays (3 x %lld MiB)", (long long)mib);
+    int code = myo_bench_agree(ok ? MYO_EXIT_OK : MYO_EXIT_INTERNAL);
+    if (code == MYO_EXIT_OK) {
+        for (size_t i = 0; i < n; i++)
+            a[i] = 0.0, b[i] = 1.0, c[i] = 2.0;
+        for (int64_t it = -1; it < reps; it++) { /* one warm-up */
+            myo_bench_sync(NULL);
+            double t0 = MPI_Wtime();
+            triad_kernel(a, b, c, 3.0, n);
+            double dt = MPI_Wtime() - t0;
+            if (it >= 0) t[it] = tmax[it] = dt;
+        }
+        triad_sink = a[n / 2];
+        myo_bench_max_over_ranks(tmax, (int)reps);
+        double st[3];
+        for (int64_t k = 0; k < reps; k++)
+            tmax[k] = (double)myo_bench_size() * bytes / tmax[k] * 1e-9;
+        myo_bench_summarize(tmax, reps, st);
+        tr->aggregate = st[1];
+        myo_bench_summarize(t, reps, st);
+        double mine = bytes / st[1] * 1e-9;
+        double v[3] = {-mine, mine, 0};
+        myo_bench_max_over_ranks(v, 2);
+        /* the median over ranks: gathered on rank 0 */
+        double *all = myo_bench_rank() == 0
+                          ? myo_bench_alloc((size_t)myo_bench_size(), sizeof(double))
+                          : NULL;
+        myo_bench_mpi_check(MPI_Gather(&mine, 1, MPI_DOUBLE, all, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD),
+                            "MPI_Gather");
+        if (all) {
+            double sr[3];
+            myo_bench_summarize(all, myo_bench_size(), sr);
+            v[2] = sr[1];
+            free(all);
+        }
+        tr->rank_gbs[0] = -v[0], tr->rank_gbs[1] = v[2], tr->rank_gbs[2] = v[1];
+        tr->bytes_rank = bytes;
+        tr->done = 1;
+    }
+    free(a), free(b), free(c), free(t), free(tmax);
+    return code;
 }
 
 /* ------------------------------------------------------------- header */
@@ -455,37 +838,4 @@ void myo_bench_print_machine(const char *hosts, const char *label, const char *s
            env_threads ? env_threads : "(unset)",
            g_threads_set ? " [was unset: set by the tool]" : "", openblas_get_num_threads(), cpus,
            thp, tunables ? tunables : "(unset)");
-}
-
-int myo_bench_common_option(int c, char **argv, const char *tool, void (*usage)(FILE *))
-{
-    switch (c) {
-    case 'h':
-        if (myo_bench_rank() == 0) usage(stdout);
-        return MYO_EXIT_OK;
-    case 'V':
-        if (myo_bench_rank() == 0) myo_cli_print_version(tool);
-        return MYO_EXIT_OK;
-    case ':':
-        myo_bench_say(0, "option '%s' needs a value (see --help)", argv[optind - 1]);
-        return MYO_EXIT_USAGE;
-    default:
-        myo_bench_say(0, "unknown option '%s' (see --help)", argv[optind - 1]);
-        return MYO_EXIT_USAGE;
-    }
-}
-
-int myo_bench_no_operands(int argc, char **argv)
-{
-    if (optind >= argc) return MYO_EXIT_OK;
-    myo_bench_say(0, "unexpected argument '%s' (see --help)", argv[optind]);
-    return MYO_EXIT_USAGE;
-}
-
-int myo_bench_int_option(const char *name, const char *text, int64_t lo, int64_t hi, int64_t *out)
-{
-    if (myo_bench_parse_int(text, lo, hi, out) == 0) return MYO_EXIT_OK;
-    myo_bench_say(0, "%s: '%s' is not an integer in [%lld, %lld]", name, text, (long long)lo,
-                  (long long)hi);
-    return MYO_EXIT_USAGE;
 }

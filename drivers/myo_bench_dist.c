@@ -46,10 +46,6 @@ static const char *const TOOL = "myo-bench-dist";
 #define TGT_OVERHEAD 1.25    /* t_dist / t_local at most this */
 #define TGT_TRIAD_RATIO 0.80 /* strong speedup at P = 16 / triad speedup at least this */
 
-/* OpenBLAS's own thread control (configure requires OpenBLAS). */
-int openblas_get_num_threads(void);
-void openblas_set_num_threads(int num_threads);
-
 enum { K_SOLVE, K_LAYER, K_COUNT };
 static const char *const KERNEL_NAME[K_COUNT] = {"solve", "layer"};
 
@@ -61,19 +57,19 @@ enum { ST_OK, ST_SKIP_MEMORY, ST_SKIP_LIMIT };
 static const char *const STATUS_NAME[] = {"OK", "SKIP:memory", "SKIP:limit"};
 
 typedef struct {
-    int kernel[K_COUNT]; /* which kernels run */
-    int strong;          /* strong scaling: --tokens is the total */
-    int64_t tokens;      /* per rank (weak) or total (strong); 0: the default */
-    int64_t D, H;
-    int chain; /* tree: chain, else kary */
-    int arity;
-    myo_layer_direction direction;
+    int kernel[K_COUNT];      /* which kernels run */
+    int strong;               /* strong scaling: --tokens is the total */
+    int64_t tokens;           /* per rank (weak) or total (strong); 0: the default */
+    myo_bench_tree_spec tree; /* chain or kary<arity> */
+    int chain;                /* tree.kind == MYO_BENCH_TREE_CHAIN */
+    int arity;                /* --arity (also with a chain: the share bound's slack) */
+    int tree_arity;           /* from --tree kary<k>; 0: none */
+    int arity_given;
+    int direction;     /* myo_layer_direction */
     int pass[P_COUNT]; /* P_FWD, P_FB: the layer passes timed */
-    int64_t reps, warmup;
     int64_t val_tokens;
     int64_t triad_mib, triad_reps;
-    double max_memory; /* bytes on this host; <= 0: MemAvailable at start */
-    int flush;
+    myo_bench_common_opts c; /* --d-model, --heads, --reps, --warmup, --max-memory, --no-flush */
 } bench_opts;
 
 /* ------------------------------------------------- counting MPI calls */
@@ -107,129 +103,84 @@ static void count_send(int count, MPI_Datatype type)
     g_counts.p2p_bytes += (int64_t)count * size;
 }
 
-int MPI_Allreduce(const void *sb, void *rb, int count, MPI_Datatype type, MPI_Op op, MPI_Comm comm)
-{
-    count_coll();
-    return PMPI_Allreduce(sb, rb, count, type, op, comm);
-}
-int MPI_Reduce(const void *sb, void *rb, int count, MPI_Datatype type, MPI_Op op, int root,
-               MPI_Comm comm)
-{
-    count_coll();
-    return PMPI_Reduce(sb, rb, count, type, op, root, comm);
-}
-int MPI_Bcast(void *buf, int count, MPI_Datatype type, int root, MPI_Comm comm)
-{
-    count_coll();
-    return PMPI_Bcast(buf, count, type, root, comm);
-}
-int MPI_Allgather(const void *sb, int sc, MPI_Datatype st, void *rb, int rc, MPI_Datatype rt,
-                  MPI_Comm comm)
-{
-    count_coll();
-    return PMPI_Allgather(sb, sc, st, rb, rc, rt, comm);
-}
-int MPI_Allgatherv(const void *sb, int sc, MPI_Datatype st, void *rb, const int rc[],
-                   const int displs[], MPI_Datatype rt, MPI_Comm comm)
-{
-    count_coll();
-    return PMPI_Allgatherv(sb, sc, st, rb, rc, displs, rt, comm);
-}
-int MPI_Gather(const void *sb, int sc, MPI_Datatype st, void *rb, int rc, MPI_Datatype rt, int root,
-               MPI_Comm comm)
-{
-    count_coll();
-    return PMPI_Gather(sb, sc, st, rb, rc, rt, root, comm);
-}
-int MPI_Gatherv(const void *sb, int sc, MPI_Datatype st, void *rb, const int rc[],
-                const int displs[], MPI_Datatype rt, int root, MPI_Comm comm)
-{
-    count_coll();
-    return PMPI_Gatherv(sb, sc, st, rb, rc, displs, rt, root, comm);
-}
-int MPI_Scatter(const void *sb, int sc, MPI_Datatype st, void *rb, int rc, MPI_Datatype rt,
-                int root, MPI_Comm comm)
-{
-    count_coll();
-    return PMPI_Scatter(sb, sc, st, rb, rc, rt, root, comm);
-}
-int MPI_Scatterv(const void *sb, const int sc[], const int displs[], MPI_Datatype st, void *rb,
-                 int rc, MPI_Datatype rt, int root, MPI_Comm comm)
-{
-    count_coll();
-    return PMPI_Scatterv(sb, sc, displs, st, rb, rc, rt, root, comm);
-}
-int MPI_Exscan(const void *sb, void *rb, int count, MPI_Datatype type, MPI_Op op, MPI_Comm comm)
-{
-    count_coll();
-    return PMPI_Exscan(sb, rb, count, type, op, comm);
-}
-int MPI_Scan(const void *sb, void *rb, int count, MPI_Datatype type, MPI_Op op, MPI_Comm comm)
-{
-    count_coll();
-    return PMPI_Scan(sb, rb, count, type, op, comm);
-}
-int MPI_Barrier(MPI_Comm comm)
-{
-    count_coll();
-    return PMPI_Barrier(comm);
-}
-int MPI_Alltoall(const void *sb, int sc, MPI_Datatype st, void *rb, int rc, MPI_Datatype rt,
-                 MPI_Comm comm)
-{
-    count_coll();
-    return PMPI_Alltoall(sb, sc, st, rb, rc, rt, comm);
-}
-int MPI_Alltoallv(const void *sb, const int sc[], const int sd[], MPI_Datatype st, void *rb,
-                  const int rc[], const int rd[], MPI_Datatype rt, MPI_Comm comm)
-{
-    count_coll();
-    return PMPI_Alltoallv(sb, sc, sd, st, rb, rc, rd, rt, comm);
-}
-int MPI_Reduce_scatter_block(const void *sb, void *rb, int rc, MPI_Datatype type, MPI_Op op,
-                             MPI_Comm comm)
-{
-    count_coll();
-    return PMPI_Reduce_scatter_block(sb, rb, rc, type, op, comm);
-}
-int MPI_Comm_split(MPI_Comm comm, int color, int key, MPI_Comm *out)
-{
-    count_coll();
-    return PMPI_Comm_split(comm, color, key, out);
-}
-int MPI_Comm_dup(MPI_Comm comm, MPI_Comm *out)
-{
-    count_coll();
-    return PMPI_Comm_dup(comm, out);
-}
-int MPI_Send(const void *buf, int count, MPI_Datatype type, int dest, int tag, MPI_Comm comm)
-{
-    count_send(count, type);
-    return PMPI_Send(buf, count, type, dest, tag, comm);
-}
-int MPI_Ssend(const void *buf, int count, MPI_Datatype type, int dest, int tag, MPI_Comm comm)
-{
-    count_send(count, type);
-    return PMPI_Ssend(buf, count, type, dest, tag, comm);
-}
-int MPI_Isend(const void *buf, int count, MPI_Datatype type, int dest, int tag, MPI_Comm comm,
-              MPI_Request *req)
-{
-    count_send(count, type);
-    return PMPI_Isend(buf, count, type, dest, tag, comm, req);
-}
-int MPI_Issend(const void *buf, int count, MPI_Datatype type, int dest, int tag, MPI_Comm comm,
-               MPI_Request *req)
-{
-    count_send(count, type);
-    return PMPI_Issend(buf, count, type, dest, tag, comm, req);
-}
-int MPI_Sendrecv(const void *sb, int sc, MPI_Datatype st, int dest, int stag, void *rb, int rc,
-                 MPI_Datatype rt, int source, int rtag, MPI_Comm comm, MPI_Status *status)
-{
-    count_send(sc, st);
-    return PMPI_Sendrecv(sb, sc, st, dest, stag, rb, rc, rt, source, rtag, comm, status);
-}
+/* MPI_name(params): count, then PMPI_name(args). */
+#define COUNTED(count, name, params, args)                                                         \
+    int MPI_##name params                                                                          \
+    {                                                                                              \
+        count;                                                                                     \
+        return PMPI_##name args;                                                                   \
+    }
+
+COUNTED(count_coll(), Allreduce,
+        (const void *sb, void *rb, int count, MPI_Datatype type, MPI_Op op, MPI_Comm comm),
+        (sb, rb, count, type, op, comm))
+COUNTED(count_coll(), Reduce,
+        (const void *sb, void *rb, int count, MPI_Datatype type, MPI_Op op, int root,
+         MPI_Comm comm),
+        (sb, rb, count, type, op, root, comm))
+COUNTED(count_coll(), Bcast, (void *buf, int count, MPI_Datatype type, int root, MPI_Comm comm),
+        (buf, count, type, root, comm))
+COUNTED(count_coll(), Allgather,
+        (const void *sb, int sc, MPI_Datatype st, void *rb, int rc, MPI_Datatype rt, MPI_Comm comm),
+        (sb, sc, st, rb, rc, rt, comm))
+COUNTED(count_coll(), Allgatherv,
+        (const void *sb, int sc, MPI_Datatype st, void *rb, const int rc[], const int displs[],
+         MPI_Datatype rt, MPI_Comm comm),
+        (sb, sc, st, rb, rc, displs, rt, comm))
+COUNTED(count_coll(), Gather,
+        (const void *sb, int sc, MPI_Datatype st, void *rb, int rc, MPI_Datatype rt, int root,
+         MPI_Comm comm),
+        (sb, sc, st, rb, rc, rt, root, comm))
+COUNTED(count_coll(), Gatherv,
+        (const void *sb, int sc, MPI_Datatype st, void *rb, const int rc[], const int displs[],
+         MPI_Datatype rt, int root, MPI_Comm comm),
+        (sb, sc, st, rb, rc, displs, rt, root, comm))
+COUNTED(count_coll(), Scatter,
+        (const void *sb, int sc, MPI_Datatype st, void *rb, int rc, MPI_Datatype rt, int root,
+         MPI_Comm comm),
+        (sb, sc, st, rb, rc, rt, root, comm))
+COUNTED(count_coll(), Scatterv,
+        (const void *sb, const int sc[], const int displs[], MPI_Datatype st, void *rb, int rc,
+         MPI_Datatype rt, int root, MPI_Comm comm),
+        (sb, sc, displs, st, rb, rc, rt, root, comm))
+COUNTED(count_coll(), Exscan,
+        (const void *sb, void *rb, int count, MPI_Datatype type, MPI_Op op, MPI_Comm comm),
+        (sb, rb, count, type, op, comm))
+COUNTED(count_coll(), Scan,
+        (const void *sb, void *rb, int count, MPI_Datatype type, MPI_Op op, MPI_Comm comm),
+        (sb, rb, count, type, op, comm))
+COUNTED(count_coll(), Barrier, (MPI_Comm comm), (comm))
+COUNTED(count_coll(), Alltoall,
+        (const void *sb, int sc, MPI_Datatype st, void *rb, int rc, MPI_Datatype rt, MPI_Comm comm),
+        (sb, sc, st, rb, rc, rt, comm))
+COUNTED(count_coll(), Alltoallv,
+        (const void *sb, const int sc[], const int sd[], MPI_Datatype st, void *rb, const int rc[],
+         const int rd[], MPI_Datatype rt, MPI_Comm comm),
+        (sb, sc, sd, st, rb, rc, rd, rt, comm))
+COUNTED(count_coll(), Reduce_scatter_block,
+        (const void *sb, void *rb, int rc, MPI_Datatype type, MPI_Op op, MPI_Comm comm),
+        (sb, rb, rc, type, op, comm))
+COUNTED(count_coll(), Comm_split, (MPI_Comm comm, int color, int key, MPI_Comm *out),
+        (comm, color, key, out))
+COUNTED(count_coll(), Comm_dup, (MPI_Comm comm, MPI_Comm *out), (comm, out))
+COUNTED(count_send(count, type), Send,
+        (const void *buf, int count, MPI_Datatype type, int dest, int tag, MPI_Comm comm),
+        (buf, count, type, dest, tag, comm))
+COUNTED(count_send(count, type), Ssend,
+        (const void *buf, int count, MPI_Datatype type, int dest, int tag, MPI_Comm comm),
+        (buf, count, type, dest, tag, comm))
+COUNTED(count_send(count, type), Isend,
+        (const void *buf, int count, MPI_Datatype type, int dest, int tag, MPI_Comm comm,
+         MPI_Request *req),
+        (buf, count, type, dest, tag, comm, req))
+COUNTED(count_send(count, type), Issend,
+        (const void *buf, int count, MPI_Datatype type, int dest, int tag, MPI_Comm comm,
+         MPI_Request *req),
+        (buf, count, type, dest, tag, comm, req))
+COUNTED(count_send(sc, st), Sendrecv,
+        (const void *sb, int sc, MPI_Datatype st, int dest, int stag, void *rb, int rc,
+         MPI_Datatype rt, int source, int rtag, MPI_Comm comm, MPI_Status *status),
+        (sb, sc, st, dest, stag, rb, rc, rt, source, rtag, comm, status))
 
 /* ------------------------------------------------------------ options */
 
@@ -293,198 +244,84 @@ static int parse_count(const char *name, const char *text, int64_t lo, int64_t h
     return MYO_EXIT_USAGE;
 }
 
+/* The codes of the tool's own options: 256 + their index in longopts. */
+enum { OPT_KERNEL = 256, OPT_SCALING, OPT_TOKENS, OPT_TREE, OPT_ARITY, OPT_DIRECTION, OPT_PASS };
+enum { OPT_VAL = OPT_PASS + 1, OPT_TRIAD_MIB, OPT_TRIAD_REPS };
+
+static int own_option(int c, const char *arg, void *ctx)
+{
+    bench_opts *o = ctx;
+    static const char *const scalings[] = {"weak", "strong", NULL};
+    static const char *const directions[] = {"both", "up", "down", NULL};
+    static const int direction_of[] = {MYO_DIR_BOTH, MYO_DIR_UP, MYO_DIR_DOWN};
+    myo_bench_tree_spec spec;
+    int64_t k;
+    switch (c) {
+    case OPT_KERNEL:
+        return myo_bench_pair_option("--kernel", arg, "solve", "layer", o->kernel);
+    case OPT_SCALING:
+        return myo_bench_choice_option("--scaling", arg, scalings, &o->strong);
+    case OPT_TOKENS:
+        return parse_count("--tokens", arg, 1, INT64_C(1) << 40, &o->tokens);
+    case OPT_TREE:
+        if (strcmp(arg, "kary") == 0) {
+            o->chain = 0, o->tree_arity = 0;
+        } else if (myo_bench_parse_tree(arg, &spec) == 0 && spec.kind != MYO_BENCH_TREE_HEAP) {
+            o->chain = spec.kind == MYO_BENCH_TREE_CHAIN;
+            o->tree_arity = o->chain ? 0 : spec.arity;
+        } else {
+            myo_bench_say(0, "--tree: '%s' is not kary, kary<k> (2 <= k <= 64) or chain", arg);
+            return MYO_EXIT_USAGE;
+        }
+        return MYO_EXIT_OK;
+    case OPT_ARITY:
+        if (myo_bench_int_option("--arity", arg, 2, 64, &k) != MYO_EXIT_OK) return MYO_EXIT_USAGE;
+        o->arity = (int)k, o->arity_given = 1;
+        return MYO_EXIT_OK;
+    case OPT_DIRECTION:
+        if (myo_bench_choice_option("--direction", arg, directions, &o->direction) != MYO_EXIT_OK)
+            return MYO_EXIT_USAGE;
+        o->direction = direction_of[o->direction];
+        return MYO_EXIT_OK;
+    case OPT_PASS:
+        return myo_bench_pair_option("--pass", arg, "fwd", "fwd+bwd", &o->pass[P_FWD]);
+    case OPT_VAL:
+        return parse_count("--val-tokens", arg, 1, 1 << 20, &o->val_tokens);
+    case OPT_TRIAD_MIB:
+        return myo_bench_int_option("--triad-mib", arg, 0, 1 << 20, &o->triad_mib);
+    default: /* OPT_TRIAD_REPS */
+        return myo_bench_int_option("--triad-reps", arg, 1, 1000000, &o->triad_reps);
+    }
+}
+
 /* Returns -1 to go on, otherwise the exit code (0 after --help/--version). */
 static int parse_options(int argc, char **argv, bench_opts *o)
 {
-    enum {
-        OPT_KERNEL = 256,
-        OPT_SCALING,
-        OPT_TOKENS,
-        OPT_D,
-        OPT_H,
-        OPT_TREE,
-        OPT_ARITY,
-        OPT_DIRECTION,
-        OPT_PASS,
-        OPT_REPS,
-        OPT_WARMUP,
-        OPT_VAL,
-        OPT_TRIAD_MIB,
-        OPT_TRIAD_REPS,
-        OPT_MAXMEM,
-        OPT_NOFLUSH
-    };
-    static const struct option longopts[] = {
-        {"kernel", required_argument, NULL, OPT_KERNEL},
-        {"scaling", required_argument, NULL, OPT_SCALING},
-        {"tokens", required_argument, NULL, OPT_TOKENS},
-        {"d-model", required_argument, NULL, OPT_D},
-        {"heads", required_argument, NULL, OPT_H},
-        {"tree", required_argument, NULL, OPT_TREE},
-        {"arity", required_argument, NULL, OPT_ARITY},
-        {"direction", required_argument, NULL, OPT_DIRECTION},
-        {"pass", required_argument, NULL, OPT_PASS},
-        {"reps", required_argument, NULL, OPT_REPS},
-        {"warmup", required_argument, NULL, OPT_WARMUP},
-        {"val-tokens", required_argument, NULL, OPT_VAL},
-        {"triad-mib", required_argument, NULL, OPT_TRIAD_MIB},
-        {"triad-reps", required_argument, NULL, OPT_TRIAD_REPS},
-        {"max-memory", required_argument, NULL, OPT_MAXMEM},
-        {"no-flush", no_argument, NULL, OPT_NOFLUSH},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
-    };
+    static const char *const longopts[] = {
+        /* in the order of the OPT_* codes */
+        "kernel=", "scaling=",    "tokens=",    "tree=",       "arity=", "direction=",
+        "pass=",   "val-tokens=", "triad-mib=", "triad-reps=", NULL};
     memset(o, 0, sizeof *o);
     o->kernel[K_SOLVE] = o->kernel[K_LAYER] = 1;
-    o->D = 256, o->H = 8, o->arity = 2, o->direction = MYO_DIR_BOTH;
+    o->arity = 2, o->direction = MYO_DIR_BOTH;
     o->pass[P_FACTOR_SOLVE] = o->pass[P_SOLVE] = 1;
     o->pass[P_FB] = 1;
-    o->reps = 5, o->warmup = 1, o->val_tokens = 4096;
+    o->val_tokens = 4096;
     o->triad_mib = 64, o->triad_reps = 10;
-    o->flush = 1;
-    int arity_given = 0, tree_arity = 0;
-
-    opterr = 0; /* our own one-line messages, from rank 0 only */
-    int c;
-    while ((c = getopt_long(argc, argv, ":hV", longopts, NULL)) != -1) {
-        switch (c) {
-        case OPT_KERNEL:
-            if (strcmp(optarg, "solve") == 0)
-                o->kernel[K_SOLVE] = 1, o->kernel[K_LAYER] = 0;
-            else if (strcmp(optarg, "layer") == 0)
-                o->kernel[K_SOLVE] = 0, o->kernel[K_LAYER] = 1;
-            else if (strcmp(optarg, "both") == 0)
-                o->kernel[K_SOLVE] = o->kernel[K_LAYER] = 1;
-            else {
-                myo_bench_say(0, "--kernel: '%s' is none of solve, layer, both", optarg);
-                return MYO_EXIT_USAGE;
-            }
-            break;
-        case OPT_SCALING:
-            if (strcmp(optarg, "weak") == 0)
-                o->strong = 0;
-            else if (strcmp(optarg, "strong") == 0)
-                o->strong = 1;
-            else {
-                myo_bench_say(0, "--scaling: '%s' is neither weak nor strong", optarg);
-                return MYO_EXIT_USAGE;
-            }
-            break;
-        case OPT_TOKENS:
-            if (parse_count("--tokens", optarg, 1, INT64_C(1) << 40, &o->tokens) != MYO_EXIT_OK)
-                return MYO_EXIT_USAGE;
-            break;
-        case OPT_D:
-            if (myo_bench_int_option("--d-model", optarg, 1, 1 << 16, &o->D) != MYO_EXIT_OK)
-                return MYO_EXIT_USAGE;
-            break;
-        case OPT_H:
-            if (myo_bench_int_option("--heads", optarg, 1, 1 << 16, &o->H) != MYO_EXIT_OK)
-                return MYO_EXIT_USAGE;
-            break;
-        case OPT_TREE: {
-            myo_bench_tree_spec spec;
-            if (strcmp(optarg, "kary") == 0) {
-                o->chain = 0, tree_arity = 0;
-            } else if (myo_bench_parse_tree(optarg, &spec) == 0 &&
-                       spec.kind != MYO_BENCH_TREE_HEAP) {
-                o->chain = spec.kind == MYO_BENCH_TREE_CHAIN;
-                tree_arity = o->chain ? 0 : spec.arity;
-            } else {
-                myo_bench_say(0, "--tree: '%s' is not kary, kary<k> (2 <= k <= 64) or chain",
-                              optarg);
-                return MYO_EXIT_USAGE;
-            }
-            break;
-        }
-        case OPT_ARITY: {
-            int64_t k;
-            if (myo_bench_int_option("--arity", optarg, 2, 64, &k) != MYO_EXIT_OK)
-                return MYO_EXIT_USAGE;
-            o->arity = (int)k, arity_given = 1;
-            break;
-        }
-        case OPT_DIRECTION:
-            if (strcmp(optarg, "both") == 0)
-                o->direction = MYO_DIR_BOTH;
-            else if (strcmp(optarg, "up") == 0)
-                o->direction = MYO_DIR_UP;
-            else if (strcmp(optarg, "down") == 0)
-                o->direction = MYO_DIR_DOWN;
-            else {
-                myo_bench_say(0, "--direction: '%s' is none of both, up, down", optarg);
-                return MYO_EXIT_USAGE;
-            }
-            break;
-        case OPT_PASS:
-            if (strcmp(optarg, "fwd") == 0)
-                o->pass[P_FWD] = 1, o->pass[P_FB] = 0;
-            else if (strcmp(optarg, "fwd+bwd") == 0)
-                o->pass[P_FWD] = 0, o->pass[P_FB] = 1;
-            else if (strcmp(optarg, "both") == 0)
-                o->pass[P_FWD] = o->pass[P_FB] = 1;
-            else {
-                myo_bench_say(0, "--pass: '%s' is none of fwd, fwd+bwd, both", optarg);
-                return MYO_EXIT_USAGE;
-            }
-            break;
-        case OPT_REPS:
-            if (myo_bench_int_option("--reps", optarg, 1, 1000000, &o->reps) != MYO_EXIT_OK)
-                return MYO_EXIT_USAGE;
-            break;
-        case OPT_WARMUP:
-            if (myo_bench_int_option("--warmup", optarg, 0, 1000000, &o->warmup) != MYO_EXIT_OK)
-                return MYO_EXIT_USAGE;
-            break;
-        case OPT_VAL:
-            if (parse_count("--val-tokens", optarg, 1, 1 << 20, &o->val_tokens) != MYO_EXIT_OK)
-                return MYO_EXIT_USAGE;
-            break;
-        case OPT_TRIAD_MIB:
-            if (myo_bench_int_option("--triad-mib", optarg, 0, 1 << 20, &o->triad_mib) !=
-                MYO_EXIT_OK)
-                return MYO_EXIT_USAGE;
-            break;
-        case OPT_TRIAD_REPS:
-            if (myo_bench_int_option("--triad-reps", optarg, 1, 1000000, &o->triad_reps) !=
-                MYO_EXIT_OK)
-                return MYO_EXIT_USAGE;
-            break;
-        case OPT_MAXMEM: {
-            int64_t v;
-            if (myo_bench_parse_int(optarg, 1, INT64_MAX, &v) != 0) {
-                myo_bench_say(0,
-                              "--max-memory: '%s' is not a positive byte count (K, M, G "
-                              "suffixes allowed)",
-                              optarg);
-                return MYO_EXIT_USAGE;
-            }
-            o->max_memory = (double)v;
-            break;
-        }
-        case OPT_NOFLUSH:
-            o->flush = 0;
-            break;
-        default: /* --help, --version, a missing value, an unknown option */
-            return myo_bench_common_option(c, argv, TOOL, usage);
-        }
-    }
-    if (myo_bench_no_operands(argc, argv) != MYO_EXIT_OK) return MYO_EXIT_USAGE;
-    if (o->D % o->H != 0) {
-        myo_bench_say(0,
-                      "--heads %lld does not divide --d-model %lld (every head needs the same "
-                      "width d = D / H)",
-                      (long long)o->H, (long long)o->D);
-        return MYO_EXIT_USAGE;
-    }
-    if (tree_arity) {
-        if (arity_given && o->arity != tree_arity) {
-            myo_bench_say(0, "--tree kary%d contradicts --arity %d", tree_arity, o->arity);
+    myo_bench_common_defaults(&o->c);
+    int code = myo_bench_parse_options(argc, argv, longopts, MYO_BENCH_OPT_ALL, &o->c, own_option,
+                                       o, usage);
+    if (code >= 0) return code;
+    if (o->tree_arity) {
+        if (o->arity_given && o->arity != o->tree_arity) {
+            myo_bench_say(0, "--tree kary%d contradicts --arity %d", o->tree_arity, o->arity);
             return MYO_EXIT_USAGE;
         }
-        o->arity = tree_arity;
+        o->arity = o->tree_arity;
     }
+    char name[16] = "chain";
+    if (!o->chain) snprintf(name, sizeof name, "kary%d", o->arity);
+    myo_bench_parse_tree(name, &o->tree);
     if (o->tokens == 0) o->tokens = INT64_C(1) << (o->strong ? 24 : 20);
     return -1;
 }
@@ -512,7 +349,7 @@ enum { STREAM_WUP = 1, STREAM_WDOWN, STREAM_RHS, STREAM_RHS2, STREAM_X, STREAM_D
  * the direction drops them. */
 static void edge_weights(const bench_opts *o, int64_t label, int64_t h, float *w_up, float *w_down)
 {
-    uint64_t key = (uint64_t)label * (uint64_t)o->H + (uint64_t)h;
+    uint64_t key = (uint64_t)label * (uint64_t)o->c.H + (uint64_t)h;
     *w_up = o->direction == MYO_DIR_DOWN ? 0.0f : (float)(2.0 * unit_of(SEED + STREAM_WUP, key));
     *w_down = o->direction == MYO_DIR_UP ? 0.0f : (float)(2.0 * unit_of(SEED + STREAM_WDOWN, key));
 }
@@ -532,37 +369,52 @@ static void fill_fast(float *a, size_t count, uint64_t seed)
  * every rank. */
 static void fill_weights(const bench_opts *o, float *w)
 {
-    const double bound = 1.0 / sqrt((double)o->D);
-    const int64_t count = 4 * o->D * o->D;
+    const double bound = 1.0 / sqrt((double)o->c.D);
+    const int64_t count = 4 * o->c.D * o->c.D;
     for (int64_t i = 0; i < count; i++)
         w[i] = (float)(bound * (2.0 * unit_of(SEED + STREAM_W, (uint64_t)i) - 1.0));
 }
 
-static myo_status make_tree(const bench_opts *o, int64_t tokens, myo_tree **out)
+/* Collective.  The ranks' agreed exit code for a status s of this rank
+ * (MYO_OK on all: MYO_EXIT_OK); says what failed. */
+static int agree_status(myo_status s, const char *what)
 {
-    return o->chain ? myo_tree_create_chain(tokens, out)
-                    : myo_tree_create_kary(tokens, o->arity, out);
-}
-
-static int64_t nodes_bound(const bench_opts *o, int64_t tokens)
-{
-    return o->chain ? tokens : tokens + (tokens - 1 + o->arity - 2) / (o->arity - 1);
+    if (s != MYO_OK) myo_bench_say(1, "%s: %s: %s", what, myo_status_str(s), myo_error_detail());
+    return myo_bench_agree(s == MYO_OK ? MYO_EXIT_OK : myo_bench_status_code(s));
 }
 
 /* The partition: leaf ranges for a kary tree, even node counts for a chain
- * (or when the leaf ranges fail; *fallback then holds why). */
+ * (or when the leaf ranges fail; fallback (200) then holds why). */
 static myo_status partition(const bench_opts *o, const myo_tree *t, int size, int64_t *off,
-                            char *fallback, size_t fallback_size)
+                            char *fallback)
 {
     fallback[0] = '\0';
     if (!o->chain) {
         int idle = 0;
         myo_status s = myo_dist_leaf_ranges(t, size, off, &idle);
         if (s == MYO_OK) return MYO_OK;
-        snprintf(fallback, fallback_size, "myo_dist_leaf_ranges failed (%s: %s): even ranges",
+        snprintf(fallback, 200, "myo_dist_leaf_ranges failed (%s: %s): even ranges",
                  myo_status_str(s), myo_error_detail());
     }
     return myo_dist_even_ranges(myo_tree_num_nodes(t), size, off);
+}
+
+/* Collective.  The tree over tokens (every rank holds all of it) and this
+ * rank's positions [*lo, *hi) of the partition; fallback as partition's.
+ * Returns the agreed exit code (what: the message's prefix); on a failure
+ * *t is destroyed. */
+static int tree_and_share(const bench_opts *o, int64_t tokens, myo_tree **t, int64_t *lo,
+                          int64_t *hi, char *fallback, const char *what)
+{
+    const int rank = myo_bench_rank(), size = myo_bench_size();
+    int64_t *off = malloc((size_t)(size + 1) * sizeof *off);
+    myo_status s = off ? myo_bench_tree_create(&o->tree, tokens, t) : MYO_ERR_NOMEM;
+    if (s == MYO_OK) s = partition(o, *t, size, off, fallback);
+    if (s == MYO_OK) *lo = off[rank], *hi = off[rank + 1];
+    free(off);
+    int code = agree_status(s, what);
+    if (code != MYO_EXIT_OK) myo_tree_destroy(t);
+    return code;
 }
 
 /* The token rows of the positions [lo, hi) in position order: labels <
@@ -574,26 +426,6 @@ static int64_t token_rows(const myo_tree *t, int64_t lo, int64_t hi, int64_t *to
     for (int64_t p = lo; p < hi; p++)
         if (order[p] < n) tok[k++] = order[p];
     return k;
-}
-
-/* Each rank: its local work memory.  The ranks' agreed exit code for a
- * status s of this rank (MYO_OK on all: MYO_EXIT_OK); says what failed. */
-static int agree_status(myo_status s, const char *what)
-{
-    int code = MYO_EXIT_OK;
-    if (s != MYO_OK) {
-        myo_bench_say(1, "%s: %s: %s", what, myo_status_str(s), myo_error_detail());
-        code = s == MYO_ERR_NOMEM ? MYO_EXIT_INTERNAL : myo_cli_exit_code(s);
-        if (code == MYO_EXIT_USAGE) code = MYO_EXIT_INTERNAL; /* our call, not the user's */
-    }
-    return myo_bench_agree(code);
-}
-
-/* The sums over ranks of v (count,). */
-static void sum_over_ranks(double *v, int count)
-{
-    myo_bench_mpi_check(MPI_Allreduce(MPI_IN_PLACE, v, count, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD),
-                        "MPI_Allreduce");
 }
 
 /* --------------------------------------------------------- validation */
@@ -611,33 +443,26 @@ typedef struct {
  * returns the agreed exit code of failures to run. */
 static int validate_solve(const bench_opts *o, validation *v)
 {
-    const int rank = myo_bench_rank(), size = myo_bench_size();
-    const int64_t H = o->H, D = o->D, m = D / H;
+    const int64_t H = o->c.H, D = o->c.D, m = D / H;
     myo_tree *t = NULL;
     myo_dist_plan *plan = NULL;
     myo_factor *f = NULL, *lf = NULL;
-    int64_t *off = malloc((size_t)(size + 1) * sizeof *off);
     float *wu = NULL, *wd = NULL, *r1 = NULL, *r2 = NULL, *y1 = NULL, *y2 = NULL;
     float *lwu = NULL, *lwd = NULL, *l1 = NULL, *l2 = NULL;
     const char *what = "validation: setup";
-    myo_status s = off ? make_tree(o, o->val_tokens, &t) : MYO_ERR_NOMEM;
-    int64_t N = 0, lo = 0, hi = 0, nl = 0;
-    if (s == MYO_OK) {
-        N = myo_tree_num_nodes(t);
-        v->nodes_val = N;
-        s = partition(o, t, size, off, v->partition, sizeof v->partition);
-    }
-    if (s == MYO_OK) {
-        lo = off[rank], hi = off[rank + 1], nl = hi - lo;
-        wu = malloc((size_t)(N * H) * sizeof *wu), wd = malloc((size_t)(N * H) * sizeof *wd);
-        r1 = malloc((size_t)(N * D) * sizeof *r1), r2 = malloc((size_t)(N * D) * sizeof *r2);
-        y1 = malloc((size_t)(N * D) * sizeof *y1), y2 = malloc((size_t)(N * D) * sizeof *y2);
-        lwu = myo_bench_alloc((size_t)(nl * H), sizeof *lwu);
-        lwd = myo_bench_alloc((size_t)(nl * H), sizeof *lwd);
-        l1 = myo_bench_alloc((size_t)(nl * D), sizeof *l1);
-        l2 = myo_bench_alloc((size_t)(nl * D), sizeof *l2);
-        if (!wu || !wd || !r1 || !r2 || !y1 || !y2 || !lwu || !lwd || !l1 || !l2) s = MYO_ERR_NOMEM;
-    }
+    int64_t lo = 0, hi = 0;
+    int code = tree_and_share(o, o->val_tokens, &t, &lo, &hi, v->partition, what);
+    if (code != MYO_EXIT_OK) return code;
+    const int64_t N = v->nodes_val = myo_tree_num_nodes(t), nl = hi - lo;
+    myo_status s = MYO_OK;
+    wu = malloc((size_t)(N * H) * sizeof *wu), wd = malloc((size_t)(N * H) * sizeof *wd);
+    r1 = malloc((size_t)(N * D) * sizeof *r1), r2 = malloc((size_t)(N * D) * sizeof *r2);
+    y1 = malloc((size_t)(N * D) * sizeof *y1), y2 = malloc((size_t)(N * D) * sizeof *y2);
+    lwu = myo_bench_alloc((size_t)(nl * H), sizeof *lwu);
+    lwd = myo_bench_alloc((size_t)(nl * H), sizeof *lwd);
+    l1 = myo_bench_alloc((size_t)(nl * D), sizeof *l1);
+    l2 = myo_bench_alloc((size_t)(nl * D), sizeof *l2);
+    if (!wu || !wd || !r1 || !r2 || !y1 || !y2 || !lwu || !lwd || !l1 || !l2) s = MYO_ERR_NOMEM;
     if (s == MYO_OK) {
         for (int64_t i = 0; i < N; i++)
             for (int64_t h = 0; h < H; h++)
@@ -660,7 +485,7 @@ static int validate_solve(const bench_opts *o, validation *v)
         if (s == MYO_OK)
             what = "validation: serial solve", s = myo_solve_f32(f, MYO_OP_N, r2, y2, m);
     }
-    int code = agree_status(s, what);
+    code = agree_status(s, what);
     if (code != MYO_EXIT_OK) goto done;
 
     s = myo_dist_plan_create(MPI_COMM_WORLD, t, lo, hi, H, MYO_F32, &plan);
@@ -696,10 +521,8 @@ static int validate_solve(const bench_opts *o, validation *v)
         for (int64_t p = lo; p < hi; p++) {
             const int64_t i = order[p], q = p - lo;
             for (int64_t c = 0; c < D; c++) {
-                double d1 = fabs((double)l1[q * D + c] - y1[i * D + c]);
-                double d2 = fabs((double)l2[q * D + c] - y2[i * D + c]);
-                if (!(d1 <= e[0])) e[0] = isnan(d1) ? INFINITY : d1;
-                if (!(d2 <= e[1])) e[1] = isnan(d2) ? INFINITY : d2;
+                e[0] = myo_bench_max_abs_err(e[0], l1[q * D + c], y1[i * D + c]);
+                e[1] = myo_bench_max_abs_err(e[1], l2[q * D + c], y2[i * D + c]);
             }
         }
         for (int64_t i = 0; i < N * D; i++)
@@ -713,7 +536,7 @@ done:
     myo_factor_destroy(&f);
     myo_dist_plan_destroy(&plan);
     myo_tree_destroy(&t);
-    free(off), free(wu), free(wd), free(r1), free(r2), free(y1), free(y2);
+    free(wu), free(wd), free(r1), free(r2), free(y1), free(y2);
     free(lwu), free(lwd), free(l1), free(l2);
     return code;
 }
@@ -727,42 +550,33 @@ static void sq_sums(const float *got, const float *ref, size_t count, double *nu
     }
 }
 
-static double rel_of(double num, double den)
-{
-    double e = den > 0 ? sqrt(num / den) : sqrt(num);
-    return isnan(e) ? INFINITY : e;
-}
-
 /* The distributed layer (forward, and forward + backward) against the
  * serial layer on the whole sequence, both float32: err = the largest
  * normwise relative error over y (fwd) and dx and each weight gradient
  * (fwd+bwd, with the forward's).  Collective. */
 static int validate_layer(const bench_opts *o, validation *v)
 {
-    const int rank = myo_bench_rank(), size = myo_bench_size();
-    const int64_t D = o->D, n = o->val_tokens;
+    const int64_t D = o->c.D, n = o->val_tokens;
     const size_t DD = (size_t)(D * D);
-    myo_layer_config cfg = {.d_model = D, .heads = o->H, .direction = o->direction};
+    myo_layer_config cfg = {.d_model = D, .heads = o->c.H, .direction = o->direction};
     myo_tree *t = NULL;
     myo_layer_work *lw = NULL;
     myo_layer_dist_work *dw = NULL;
-    int64_t *off = malloc((size_t)(size + 1) * sizeof *off), *tok = NULL;
+    int64_t *tok = NULL;
     float *w = NULL, *gs = NULL, *gd = NULL, *x = NULL, *dy = NULL, *y = NULL, *dx = NULL;
     float *xl = NULL, *dyl = NULL, *yl = NULL, *dxl = NULL;
     char fallback[200];
     const char *what = "layer validation: setup";
-    myo_status s = off ? make_tree(o, n, &t) : MYO_ERR_NOMEM;
     int64_t lo = 0, hi = 0, nt = 0;
-    if (s == MYO_OK) s = partition(o, t, size, off, fallback, sizeof fallback);
-    if (s == MYO_OK) {
-        lo = off[rank], hi = off[rank + 1];
-        tok = myo_bench_alloc((size_t)(hi - lo), sizeof *tok);
-        w = malloc(4 * DD * sizeof *w);
-        gs = malloc(4 * DD * sizeof *gs), gd = malloc(4 * DD * sizeof *gd);
-        x = malloc((size_t)(n * D) * sizeof *x), dy = malloc((size_t)(n * D) * sizeof *dy);
-        y = malloc((size_t)(n * D) * sizeof *y), dx = malloc((size_t)(n * D) * sizeof *dx);
-        if (!tok || !w || !gs || !gd || !x || !dy || !y || !dx) s = MYO_ERR_NOMEM;
-    }
+    int code = tree_and_share(o, n, &t, &lo, &hi, fallback, what);
+    if (code != MYO_EXIT_OK) return code;
+    myo_status s = MYO_OK;
+    tok = myo_bench_alloc((size_t)(hi - lo), sizeof *tok);
+    w = malloc(4 * DD * sizeof *w);
+    gs = malloc(4 * DD * sizeof *gs), gd = malloc(4 * DD * sizeof *gd);
+    x = malloc((size_t)(n * D) * sizeof *x), dy = malloc((size_t)(n * D) * sizeof *dy);
+    y = malloc((size_t)(n * D) * sizeof *y), dx = malloc((size_t)(n * D) * sizeof *dx);
+    if (!tok || !w || !gs || !gd || !x || !dy || !y || !dx) s = MYO_ERR_NOMEM;
     if (s == MYO_OK) {
         nt = token_rows(t, lo, hi, tok);
         xl = myo_bench_alloc((size_t)(nt * D), sizeof *xl);
@@ -781,14 +595,14 @@ static int validate_layer(const bench_opts *o, validation *v)
             memcpy(xl + k * D, x + tok[k] * D, (size_t)D * sizeof *x);
             memcpy(dyl + k * D, dy + tok[k] * D, (size_t)D * sizeof *dy);
         }
-        myo_qkvo_weights_f32 wts = {w, w + DD, w + 2 * DD, w + 3 * DD};
-        myo_qkvo_grads_f32 g = {gs, gs + DD, gs + 2 * DD, gs + 3 * DD};
+        myo_qkvo_weights_f32 wts = myo_bench_qkvo_f32(w, D);
+        myo_qkvo_grads_f32 g = myo_bench_qkvo_grads_f32(gs, D);
         what = "layer validation: serial layer on the whole sequence";
         s = myo_layer_work_create(t, &cfg, 1, &lw);
         if (s == MYO_OK) s = myo_layer_forward_f32(lw, &wts, 1, x, y);
         if (s == MYO_OK && o->pass[P_FB]) s = myo_layer_backward_f32(lw, &wts, 1, dy, dx, &g);
     }
-    int code = agree_status(s, what);
+    code = agree_status(s, what);
     if (code != MYO_EXIT_OK) goto done;
 
     s = myo_layer_dist_work_create(MPI_COMM_WORLD, t, &cfg, lo, hi, &dw);
@@ -806,8 +620,8 @@ static int validate_layer(const bench_opts *o, validation *v)
     if ((code = myo_bench_agree(s == MYO_OK ? MYO_EXIT_OK : MYO_EXIT_INTERNAL)) != MYO_EXIT_OK)
         goto done;
     {
-        myo_qkvo_weights_f32 wts = {w, w + DD, w + 2 * DD, w + 3 * DD};
-        myo_qkvo_grads_f32 g = {gd, gd + DD, gd + 2 * DD, gd + 3 * DD};
+        myo_qkvo_weights_f32 wts = myo_bench_qkvo_f32(w, D);
+        myo_qkvo_grads_f32 g = myo_bench_qkvo_grads_f32(gd, D);
         s = myo_layer_dist_forward_f32(MPI_COMM_WORLD, dw, &wts, xl, yl);
         if ((code = agree_status(s, "layer validation: myo_layer_dist_forward_f32")) != MYO_EXIT_OK)
             goto done;
@@ -824,14 +638,14 @@ static int validate_layer(const bench_opts *o, validation *v)
             sq_sums(yl + k * D, y + tok[k] * D, (size_t)D, &sums[0], &sums[1]);
             if (o->pass[P_FB]) sq_sums(dxl + k * D, dx + tok[k] * D, (size_t)D, &sums[2], &sums[3]);
         }
-        sum_over_ranks(sums, 4);
-        double e[2] = {rel_of(sums[0], sums[1]), 0.0};
+        myo_bench_sum_over_ranks(sums, 4);
+        double e[2] = {myo_bench_rel_err(sums[0], sums[1]), 0.0};
         if (o->pass[P_FB]) {
-            e[1] = fmax(e[0], rel_of(sums[2], sums[3]));
+            e[1] = fmax(e[0], myo_bench_rel_err(sums[2], sums[3]));
             for (int k = 0; k < 4; k++) {
                 double num = 0, den = 0;
                 sq_sums(gd + k * DD, gs + k * DD, DD, &num, &den);
-                e[1] = fmax(e[1], rel_of(num, den));
+                e[1] = fmax(e[1], myo_bench_rel_err(num, den));
             }
         }
         myo_bench_max_over_ranks(e, 2);
@@ -842,96 +656,8 @@ done:
     myo_layer_dist_work_destroy(&dw);
     myo_layer_work_destroy(&lw);
     myo_tree_destroy(&t);
-    free(off), free(tok), free(w), free(gs), free(gd), free(x), free(dy), free(y), free(dx);
+    free(tok), free(w), free(gs), free(gd), free(x), free(dy), free(y), free(dx);
     free(xl), free(dyl), free(yl), free(dxl);
-    return code;
-}
-
-/* -------------------------------------------------------------- triad */
-
-typedef struct {
-    int done;
-    char note[160];     /* why not */
-    double aggregate;   /* GB/s: median over reps of P * bytes / max time */
-    double rank_gbs[3]; /* min, median, max over ranks of each rank's median GB/s */
-    double bytes_rank;  /* bytes moved per rank and repetition (3 arrays) */
-} triad_result;
-
-static volatile double triad_sink;
-
-static void triad_kernel(double *restrict a, const double *restrict b, const double *restrict c,
-                         double s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        a[i] = b[i] + s * c[i];
-}
-
-/* a[i] = b[i] + s c[i] on every rank at once, after a barrier; the arrays
- * (o->triad_mib MiB each) touched first by their rank.  Collective. */
-static int run_triad(const bench_opts *o, double max_memory, int node_ranks, triad_result *tr)
-{
-    memset(tr, 0, sizeof *tr);
-    if (o->triad_mib == 0) {
-        snprintf(tr->note, sizeof tr->note, "--triad-mib 0");
-        return MYO_EXIT_OK;
-    }
-    const size_t n = (size_t)o->triad_mib << 17; /* doubles */
-    const double bytes = 3.0 * 8.0 * (double)n;
-    double have[1] = {fmax(myo_bench_rss_mib(), 0) * 1048576.0};
-    myo_bench_max_over_ranks(have, 1);
-    if ((bytes + have[0]) * node_ranks > max_memory) {
-        snprintf(tr->note, sizeof tr->note, "memory: %.2f GiB (%d ranks) > %.2f GiB",
-                 (bytes + have[0]) * node_ranks / 1073741824.0, node_ranks,
-                 max_memory / 1073741824.0);
-        return myo_bench_agree(MYO_EXIT_OK);
-    }
-    double *a = myo_bench_alloc(n, sizeof(double)), *b = myo_bench_alloc(n, sizeof(double));
-    double *c = myo_bench_alloc(n, sizeof(double));
-    double *t = myo_bench_alloc((size_t)o->triad_reps, sizeof(double));
-    double *tmax = myo_bench_alloc((size_t)o->triad_reps, sizeof(double));
-    int ok = a && b && c && t && tmax;
-    if (!ok)
-        myo_bench_say(1, "out of memory for the triad arrays (3 x %lld MiB)",
-                      (long long)o->triad_mib);
-    int code = myo_bench_agree(ok ? MYO_EXIT_OK : MYO_EXIT_INTERNAL);
-    if (code == MYO_EXIT_OK) {
-        for (size_t i = 0; i < n; i++)
-            a[i] = 0.0, b[i] = 1.0, c[i] = 2.0;
-        for (int64_t it = -1; it < o->triad_reps; it++) { /* one warm-up */
-            myo_bench_mpi_check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
-            double t0 = MPI_Wtime();
-            triad_kernel(a, b, c, 3.0, n);
-            double dt = MPI_Wtime() - t0;
-            if (it >= 0) t[it] = tmax[it] = dt;
-        }
-        triad_sink = a[n / 2];
-        myo_bench_max_over_ranks(tmax, (int)o->triad_reps);
-        double st[3];
-        for (int64_t k = 0; k < o->triad_reps; k++)
-            tmax[k] = (double)myo_bench_size() * bytes / tmax[k] * 1e-9;
-        myo_bench_summarize(tmax, o->triad_reps, st);
-        tr->aggregate = st[1];
-        myo_bench_summarize(t, o->triad_reps, st);
-        double mine = bytes / st[1] * 1e-9;
-        double v[3] = {-mine, mine, 0};
-        myo_bench_max_over_ranks(v, 2);
-        /* the median over ranks: gathered on rank 0 */
-        double *all = myo_bench_rank() == 0
-                          ? myo_bench_alloc((size_t)myo_bench_size(), sizeof(double))
-                          : NULL;
-        myo_bench_mpi_check(MPI_Gather(&mine, 1, MPI_DOUBLE, all, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD),
-                            "MPI_Gather");
-        if (all) {
-            double sr[3];
-            myo_bench_summarize(all, myo_bench_size(), sr);
-            v[2] = sr[1];
-            free(all);
-        }
-        tr->rank_gbs[0] = -v[0], tr->rank_gbs[1] = v[2], tr->rank_gbs[2] = v[1];
-        tr->bytes_rank = bytes;
-        tr->done = 1;
-    }
-    free(a), free(b), free(c), free(t), free(tmax);
     return code;
 }
 
@@ -939,6 +665,7 @@ static int run_triad(const bench_opts *o, double max_memory, int node_ranks, tri
 
 /* One row: a (kernel, pass). */
 typedef struct {
+    int kernel, pass; /* K_*, P_* */
     int status;
     char note[200];
     int64_t tokens_total, tokens_rank, nodes_local; /* max over ranks */
@@ -968,9 +695,11 @@ static void snap_begin(const myo_dist_plan *p, comm_snap *c)
     g_counting = 1;
 }
 
+/* The counting stops; a timed call's deltas go into acc (NULL: a warm-up). */
 static void snap_end(const myo_dist_plan *p, const comm_snap *c, comm_acc *acc)
 {
     g_counting = 0;
+    if (!acc) return;
     myo_dist_stats st;
     memset(&st, 0, sizeof st);
     if (p) myo_dist_plan_stats(p, &st);
@@ -998,8 +727,7 @@ static void finish_counts(const comm_acc *acc, row *r)
 typedef struct {
     const bench_opts *o;
     const myo_bench_flush *fl;
-    double max_memory; /* bytes on this host */
-    int node_ranks;
+    myo_bench_budget mem;
     const validation *val;
 } sweep;
 
@@ -1016,15 +744,11 @@ static void skip_row(row *r, int status, const char *note)
  * note (200) says why. */
 static int memory_over(const sweep *sw, double need_per_rank, char *note)
 {
-    double v[2] = {MEM_MARGIN * need_per_rank, fmax(myo_bench_rss_mib(), 0) * 1048576.0};
-    myo_bench_max_over_ranks(v, 2);
-    double need = (v[0] + v[1]) * sw->node_ranks;
-    int code = myo_bench_agree(need > sw->max_memory); /* MemAvailable may differ between hosts */
+    double need = myo_bench_budget_need(&sw->mem, MEM_MARGIN * need_per_rank);
+    int code = myo_bench_agree(need > sw->mem.bytes); /* MemAvailable may differ between hosts */
     if (!code) return 0;
-    if (need > sw->max_memory)
-        snprintf(note, 200, "memory: predicted %.2f GiB (%d rank%s) > %.2f GiB",
-                 need / 1073741824.0, sw->node_ranks, sw->node_ranks > 1 ? "s" : "",
-                 sw->max_memory / 1073741824.0);
+    if (need > sw->mem.bytes)
+        myo_bench_budget_note(&sw->mem, need, note, 200);
     else
         snprintf(note, 200, "memory: predicted over the limit on another host");
     return 1;
@@ -1058,6 +782,21 @@ static int64_t share_bound(const bench_opts *o, int64_t N)
     return N / myo_bench_size() + 64 * (o->arity + 1) + 1;
 }
 
+/* A kernel's two rows before they are measured: the sizes predicted from
+ * the options.  Returns the bound on the tree's nodes. */
+static int64_t rows_init(const bench_opts *o, row rows[2])
+{
+    const int64_t n_tot = tokens_total(o), size = myo_bench_size();
+    const int64_t Nb = myo_bench_tree_nodes_bound(&o->tree, n_tot);
+    for (int i = 0; i < 2; i++) {
+        memset(&rows[i], 0, sizeof rows[i]);
+        rows[i].tokens_total = n_tot;
+        rows[i].tokens_rank = (n_tot + size - 1) / size;
+        rows[i].nodes_local = share_bound(o, Nb);
+    }
+    return Nb;
+}
+
 /* Times the distributed call (dist) and the local one (local) of a row in
  * turn per repetition, each after evicting the caches and a barrier;
  * fills r->td and the counters (sides & 1), r->tl (sides & 2) (max over
@@ -1069,56 +808,48 @@ static int time_row(const sweep *sw, call_fn dist, call_fn local, void *ctx, int
                     const myo_dist_plan *(*plan_of)(void *ctx), int sides, row *r, const char *what)
 {
     const bench_opts *o = sw->o;
-    double *t = myo_bench_alloc((size_t)(2 * o->reps), sizeof(double));
-    int code = myo_bench_agree(t ? MYO_EXIT_OK : MYO_EXIT_INTERNAL);
+    myo_bench_reps t;
+    int code = myo_bench_agree(myo_bench_reps_create(2, o->c.reps, o->c.warmup, &t) == 0
+                                   ? MYO_EXIT_OK
+                                   : MYO_EXIT_INTERNAL);
     if (code != MYO_EXIT_OK) {
-        free(t);
+        myo_bench_reps_free(&t);
         return code;
     }
     comm_acc acc;
     memset(&acc, 0, sizeof acc);
     myo_status fail = MYO_OK;
     const char *which = "";
-    for (int64_t it = 0; it < o->warmup + o->reps; it++) {
-        const int timed = it >= o->warmup;
+    for (int64_t it = 0; it < o->c.warmup + o->c.reps; it++) {
         for (int side = 0; side < 2 && fail == MYO_OK; side++) {
             if (!(sides & (1 << side))) continue;
-            myo_bench_flush_caches(sw->fl);
-            myo_bench_mpi_check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+            myo_bench_sync(sw->fl);
             comm_snap cs;
             const myo_dist_plan *p = side == 0 ? plan_of(ctx) : NULL;
             if (side == 0) snap_begin(p, &cs);
             double t0 = MPI_Wtime();
             myo_status s = side == 0 ? dist(ctx, pass) : local(ctx, pass);
             double dt = MPI_Wtime() - t0;
-            if (side == 0) {
-                comm_acc tmp = acc;
-                snap_end(p, &cs, &tmp);
-                if (timed) acc = tmp;
-            }
+            if (side == 0) snap_end(p, &cs, it >= o->c.warmup ? &acc : NULL);
             if (s != MYO_OK) fail = s, which = side == 0 ? "distributed" : "local";
-            if (timed) t[side * o->reps + (it - o->warmup)] = dt;
+            myo_bench_reps_put(&t, side, it, dt);
         }
-        /* all ranks leave together: one leaving alone would hang the others' barriers */
-        if (myo_bench_agree(fail != MYO_OK)) {
-            if (fail == MYO_OK) fail = MYO_ERR_MPI; /* another rank failed */
-            break;
-        }
+        if (myo_bench_any_failed(&fail)) break;
     }
     if (fail != MYO_OK) {
         if (fail != MYO_ERR_MPI)
             myo_bench_say(1, "%s, %s: %s call: %s: %s", what, PASS_NAME[pass], which,
                           myo_status_str(fail), myo_error_detail());
-        free(t);
+        myo_bench_reps_free(&t);
         return MYO_EXIT_INTERNAL;
     }
-    myo_bench_max_over_ranks(t, (int)(2 * o->reps));
+    myo_bench_reps_max_over_ranks(&t);
     if (sides & 1) {
-        myo_bench_summarize(t, o->reps, r->td);
+        myo_bench_reps_stat(&t, 0, r->td);
         finish_counts(&acc, r);
     }
-    if (sides & 2) myo_bench_summarize(t + o->reps, o->reps, r->tl);
-    free(t);
+    if (sides & 2) myo_bench_reps_stat(&t, 1, r->tl);
+    myo_bench_reps_free(&t);
     return MYO_EXIT_OK;
 }
 
@@ -1161,7 +892,7 @@ static myo_status solve_local(void *ctx, int pass)
  * node and head. */
 static double solve_bytes(const bench_opts *o, int64_t N, int64_t nl)
 {
-    const double H = (double)o->H, D = (double)o->D, n = (double)nl;
+    const double H = (double)o->c.H, D = (double)o->c.D, n = (double)nl;
     return tree_bytes(N) + n * (8.0 * H + 4.0 * D) + (32.0 * n + 20.0 * n * H + 16.0 * n) +
            20.0 * n * H;
 }
@@ -1169,31 +900,20 @@ static double solve_bytes(const bench_opts *o, int64_t N, int64_t nl)
 static int run_solve(const sweep *sw, row rows[2])
 {
     const bench_opts *o = sw->o;
-    const int rank = myo_bench_rank(), size = myo_bench_size();
-    const int64_t n_tot = tokens_total(o), H = o->H, D = o->D;
-    for (int i = 0; i < 2; i++) {
-        memset(&rows[i], 0, sizeof rows[i]);
-        rows[i].tokens_total = n_tot;
-        rows[i].tokens_rank = (n_tot + size - 1) / size;
-        rows[i].nodes_local = share_bound(o, nodes_bound(o, n_tot));
-    }
-    const int64_t Nb = nodes_bound(o, n_tot);
+    const int rank = myo_bench_rank();
+    const int64_t H = o->c.H, D = o->c.D;
+    const int64_t Nb = rows_init(o, rows);
     if (memory_skip(sw, solve_bytes(o, Nb, share_bound(o, Nb)), rows, 2)) return MYO_EXIT_OK;
 
     solve_ctx c = {.o = o, .m = D / H};
     myo_tree *t = NULL;
-    int64_t *off = malloc((size_t)(size + 1) * sizeof *off);
     char fallback[200] = "";
-    myo_status s = off ? make_tree(o, n_tot, &t) : MYO_ERR_NOMEM;
-    if (s == MYO_OK) s = partition(o, t, size, off, fallback, sizeof fallback);
-    int code = agree_status(s, "solve: tree and partition");
-    if (code != MYO_EXIT_OK) {
-        myo_tree_destroy(&t), free(off);
-        return code;
-    }
-    const int64_t lo = off[rank], hi = off[rank + 1], nl = hi - lo;
-    free(off);
-    s = myo_dist_plan_create(MPI_COMM_WORLD, t, lo, hi, H, MYO_F32, &c.plan);
+    int64_t lo = 0, hi = 0;
+    int code =
+        tree_and_share(o, tokens_total(o), &t, &lo, &hi, fallback, "solve: tree and partition");
+    if (code != MYO_EXIT_OK) return code;
+    const int64_t nl = hi - lo;
+    myo_status s = myo_dist_plan_create(MPI_COMM_WORLD, t, lo, hi, H, MYO_F32, &c.plan);
     if ((code = agree_status(s, "solve: myo_dist_plan_create")) != MYO_EXIT_OK) {
         myo_tree_destroy(&t);
         return code;
@@ -1256,19 +976,11 @@ static const myo_dist_plan *layer_plan(void *ctx)
     return c->dw ? myo_layer_dist_plan(c->dw) : NULL;
 }
 
-static void layer_wg(const layer_ctx *c, myo_qkvo_weights_f32 *w, myo_qkvo_grads_f32 *g)
-{
-    const size_t DD = (size_t)(c->o->D * c->o->D);
-    *w = (myo_qkvo_weights_f32){c->w, c->w + DD, c->w + 2 * DD, c->w + 3 * DD};
-    *g = (myo_qkvo_grads_f32){c->g, c->g + DD, c->g + 2 * DD, c->g + 3 * DD};
-}
-
 static myo_status layer_dist(void *ctx, int pass)
 {
     layer_ctx *c = ctx;
-    myo_qkvo_weights_f32 w;
-    myo_qkvo_grads_f32 g;
-    layer_wg(c, &w, &g);
+    myo_qkvo_weights_f32 w = myo_bench_qkvo_f32(c->w, c->o->c.D);
+    myo_qkvo_grads_f32 g = myo_bench_qkvo_grads_f32(c->g, c->o->c.D);
     myo_status s = myo_layer_dist_forward_f32(MPI_COMM_WORLD, c->dw, &w, c->x, c->y);
     if (s == MYO_OK && pass == P_FB)
         s = myo_layer_dist_backward_f32(MPI_COMM_WORLD, c->dw, &w, c->dy, c->dx, &g);
@@ -1279,9 +991,8 @@ static myo_status layer_local(void *ctx, int pass)
 {
     layer_ctx *c = ctx;
     if (!c->lw) return MYO_OK;
-    myo_qkvo_weights_f32 w;
-    myo_qkvo_grads_f32 g;
-    layer_wg(c, &w, &g);
+    myo_qkvo_weights_f32 w = myo_bench_qkvo_f32(c->w, c->o->c.D);
+    myo_qkvo_grads_f32 g = myo_bench_qkvo_grads_f32(c->g, c->o->c.D);
     myo_status s = myo_layer_forward_f32(c->lw, &w, 1, c->x, c->y);
     if (s == MYO_OK && pass == P_FB) s = myo_layer_backward_f32(c->lw, &w, 1, c->dy, c->dx, &g);
     return s;
@@ -1296,25 +1007,29 @@ static myo_status layer_local(void *ctx, int pass)
  * gradients. */
 static double layer_bytes(const bench_opts *o, int64_t N, int64_t nl, int64_t nt, int works)
 {
-    const double H = (double)o->H, D = (double)o->D, n = (double)nl, k = (double)nt;
+    const double H = (double)o->c.H, D = (double)o->c.D, n = (double)nl, k = (double)nt;
     const double work = 4.0 * (7.0 * n * D + (n - k) * D + 2.0 * n * H) + 20.0 * n * H;
     return tree_bytes(N) + 32.0 * n + works * (work + 32.0 * n) + 4.0 * 4.0 * k * D +
            8.0 * 4.0 * D * D;
 }
 
+/* The local baseline: the serial layer on a tree of the same kind over
+ * this rank's nt tokens (none when nt is 0). */
+static myo_status local_layer(const bench_opts *o, const myo_layer_config *cfg, int64_t nt,
+                              myo_tree **lt, myo_layer_work **lw)
+{
+    if (nt <= 0) return MYO_OK;
+    myo_status s = myo_bench_tree_create(&o->tree, nt, lt);
+    return s == MYO_OK ? myo_layer_work_create(*lt, cfg, 1, lw) : s;
+}
+
 static int run_layer(const sweep *sw, row rows[2])
 {
     const bench_opts *o = sw->o;
-    const int rank = myo_bench_rank(), size = myo_bench_size();
-    const int64_t n_tot = tokens_total(o), D = o->D;
+    const int rank = myo_bench_rank();
+    const int64_t D = o->c.D;
     const size_t DD = (size_t)(D * D);
-    for (int i = 0; i < 2; i++) {
-        memset(&rows[i], 0, sizeof rows[i]);
-        rows[i].tokens_total = n_tot;
-        rows[i].tokens_rank = (n_tot + size - 1) / size;
-        rows[i].nodes_local = share_bound(o, nodes_bound(o, n_tot));
-    }
-    const int64_t Nb = nodes_bound(o, n_tot), nlb = share_bound(o, Nb);
+    const int64_t Nb = rows_init(o, rows), nlb = share_bound(o, Nb);
     /* both workspaces alive, the repetitions alternating them; when they do
      * not fit, one after the other: all the distributed repetitions, then
      * all the local ones */
@@ -1326,21 +1041,15 @@ static int run_layer(const sweep *sw, row rows[2])
         sequential = 1;
     }
 
-    myo_layer_config cfg = {.d_model = D, .heads = o->H, .direction = o->direction};
+    myo_layer_config cfg = {.d_model = D, .heads = o->c.H, .direction = o->direction};
     layer_ctx c = {.o = o};
     myo_tree *t = NULL, *lt = NULL;
-    int64_t *off = malloc((size_t)(size + 1) * sizeof *off);
     char fallback[200] = "";
-    myo_status s = off ? make_tree(o, n_tot, &t) : MYO_ERR_NOMEM;
-    if (s == MYO_OK) s = partition(o, t, size, off, fallback, sizeof fallback);
-    int code = agree_status(s, "layer: tree and partition");
-    if (code != MYO_EXIT_OK) {
-        myo_tree_destroy(&t), free(off);
-        return code;
-    }
-    const int64_t lo = off[rank], hi = off[rank + 1];
-    free(off);
-    s = myo_layer_dist_work_create(MPI_COMM_WORLD, t, &cfg, lo, hi, &c.dw);
+    int64_t lo = 0, hi = 0;
+    int code =
+        tree_and_share(o, tokens_total(o), &t, &lo, &hi, fallback, "layer: tree and partition");
+    if (code != MYO_EXIT_OK) return code;
+    myo_status s = myo_layer_dist_work_create(MPI_COMM_WORLD, t, &cfg, lo, hi, &c.dw);
     if ((code = agree_status(s, "layer: myo_layer_dist_work_create")) != MYO_EXIT_OK) {
         myo_tree_destroy(&t);
         return code;
@@ -1351,10 +1060,7 @@ static int run_layer(const sweep *sw, row rows[2])
     c.x = myo_bench_alloc(io, sizeof(float)), c.y = myo_bench_alloc(io, sizeof(float));
     c.dy = myo_bench_alloc(io, sizeof(float)), c.dx = myo_bench_alloc(io, sizeof(float));
     s = c.w && c.g && c.x && c.y && c.dy && c.dx ? MYO_OK : MYO_ERR_NOMEM;
-    /* the local baseline: the serial layer on a tree of the same kind over
-     * this rank's tokens */
-    if (s == MYO_OK && nt > 0 && !sequential) s = make_tree(o, nt, &lt);
-    if (s == MYO_OK && nt > 0 && !sequential) s = myo_layer_work_create(lt, &cfg, 1, &c.lw);
+    if (s == MYO_OK && !sequential) s = local_layer(o, &cfg, nt, &lt, &c.lw);
     if ((code = agree_status(s, "layer: arrays and the local layer")) != MYO_EXIT_OK) goto done;
     fill_weights(o, c.w);
     fill_fast(c.x, io, SEED + STREAM_X + 977 * (uint64_t)rank);
@@ -1385,9 +1091,7 @@ static int run_layer(const sweep *sw, row rows[2])
     /* sequential: the distributed workspace and the tree go, the local layer comes */
     myo_layer_dist_work_destroy(&c.dw);
     myo_tree_destroy(&t);
-    s = MYO_OK;
-    if (nt > 0) s = make_tree(o, nt, &lt);
-    if (s == MYO_OK && nt > 0) s = myo_layer_work_create(lt, &cfg, 1, &c.lw);
+    s = local_layer(o, &cfg, nt, &lt, &c.lw);
     if ((code = agree_status(s, "layer: the local layer")) != MYO_EXIT_OK) goto done;
     for (int pass = P_FWD; pass <= P_FB && code == MYO_EXIT_OK; pass++)
         if (o->pass[pass])
@@ -1415,8 +1119,7 @@ static void print_columns(void)
                   "msgs", "bytes", "kept", "colls", "p2p", "triad_GBs", "valid", "status", "note");
 }
 
-static void print_row(int kernel, const bench_opts *o, int pass, const row *r,
-                      const triad_result *tr)
+static void print_row(const bench_opts *o, const row *r, const myo_bench_triad_result *tr)
 {
     char cols[320], triad[32];
     if (tr->done)
@@ -1433,10 +1136,10 @@ static void print_row(int kernel, const bench_opts *o, int pass, const row *r,
         snprintf(cols, sizeof cols, "%11s %11s %11s %8s %7s %7s %10s %6s %6s %6s %s %-7s", "-", "-",
                  "-", "-", "-", "-", "-", "-", "-", "-", triad, "-");
     myo_bench_row("%-6s %-7s %4d %11lld %10lld %10lld %5lld %3lld %-12s %s %-11s %s\n",
-                  KERNEL_NAME[kernel], o->strong ? "strong" : "weak", myo_bench_size(),
+                  KERNEL_NAME[r->kernel], o->strong ? "strong" : "weak", myo_bench_size(),
                   (long long)r->tokens_total, (long long)r->tokens_rank, (long long)r->nodes_local,
-                  (long long)o->D, (long long)o->H, PASS_NAME[pass], cols, STATUS_NAME[r->status],
-                  r->note[0] ? r->note : "-");
+                  (long long)o->c.D, (long long)o->c.H, PASS_NAME[r->pass], cols,
+                  STATUS_NAME[r->status], r->note[0] ? r->note : "-");
 }
 
 static const char *direction_name(myo_layer_direction d)
@@ -1444,29 +1147,25 @@ static const char *direction_name(myo_layer_direction d)
     return d == MYO_DIR_UP ? "up" : d == MYO_DIR_DOWN ? "down" : "both";
 }
 
-static void print_config(const bench_opts *o, const char *hosts, int n_hosts, int node_ranks,
-                         const char *blas_note, const myo_bench_flush *fl, double max_memory,
-                         int memory_default)
+static void print_config(const bench_opts *o, const char *hosts, int n_hosts, const char *blas_note,
+                         const myo_bench_flush *fl, const myo_bench_budget *mem)
 {
     myo_bench_print_machine(hosts, "cblas_sgemm", "cblas_sgemm");
     const int P = myo_bench_size();
-    char tree[32];
-    if (o->chain)
-        snprintf(tree, sizeof tree, "chain");
-    else
-        snprintf(tree, sizeof tree, "kary%d", o->arity);
+    const char *tree = o->tree.name;
     printf("# P = %d MPI ranks on %d host%s (%d on rank 0's host); OpenBLAS threads per rank: "
            "%d (%s)\n",
-           P, n_hosts, n_hosts > 1 ? "s" : "", node_ranks, openblas_get_num_threads(), blas_note);
+           P, n_hosts, n_hosts > 1 ? "s" : "", mem->node_ranks, openblas_get_num_threads(),
+           blas_note);
     printf("# float32, kernels %s%s%s, %s scaling: %lld tokens %s -> %lld in all, tree %s, "
            "D = %lld, H = %lld (solve: m = D / H = %lld channels per head), direction %s, "
            "layer passes %s%s%s, reps = %lld timed after warmup = %lld, seed 0x%llx\n",
            o->kernel[K_SOLVE] ? "solve" : "", o->kernel[K_SOLVE] && o->kernel[K_LAYER] ? "," : "",
            o->kernel[K_LAYER] ? "layer" : "", o->strong ? "strong" : "weak", (long long)o->tokens,
-           o->strong ? "in all" : "per rank", (long long)tokens_total(o), tree, (long long)o->D,
-           (long long)o->H, (long long)(o->D / o->H), direction_name(o->direction),
+           o->strong ? "in all" : "per rank", (long long)tokens_total(o), tree, (long long)o->c.D,
+           (long long)o->c.H, (long long)(o->c.D / o->c.H), direction_name(o->direction),
            o->pass[P_FWD] ? "fwd" : "", o->pass[P_FWD] && o->pass[P_FB] ? "," : "",
-           o->pass[P_FB] ? "fwd+bwd" : "", (long long)o->reps, (long long)o->warmup,
+           o->pass[P_FB] ? "fwd+bwd" : "", (long long)o->c.reps, (long long)o->c.warmup,
            (unsigned long long)SEED);
     printf("# partition: %s; every rank holds the whole tree (int64 arrays of all N nodes)\n",
            o->chain ? "myo_dist_even_ranges (equal node counts)"
@@ -1488,7 +1187,7 @@ static void print_config(const bench_opts *o, const char *hosts, int n_hosts, in
            "%.2f).\n",
            fl->buf ? "evicting the caches (reading a buffer)" : "no cache eviction (--no-flush)",
            TGT_OVERHEAD);
-    if (fl->buf) printf("#   eviction buffer: %.0f MiB per rank\n", (double)fl->bytes / 1048576.0);
+    myo_bench_print_flush_buffer(fl, " per rank");
     printf("# messages, per timed distributed call, max over ranks: rounds, msgs, bytes = the "
            "plan's counters (myo_dist_plan_stats deltas: point-to-point rounds, messages and "
            "bytes this rank sent;\n#   the layer: of all its solves), kept = interface nodes "
@@ -1506,8 +1205,7 @@ static void print_config(const bench_opts *o, const char *hosts, int n_hosts, in
            "each), both alive with the repetitions alternating them, or, when both do not fit, "
            "one after the other (all distributed\n#   repetitions, then all local ones: the "
            "row's note says so).\n",
-           100.0 * (MEM_MARGIN - 1.0), max_memory / 1073741824.0,
-           memory_default ? "MemAvailable at start" : "--max-memory");
+           100.0 * (MEM_MARGIN - 1.0), mem->bytes / 1073741824.0, myo_bench_budget_source(mem));
     fflush(stdout);
 }
 
@@ -1539,7 +1237,7 @@ static void print_validation(const bench_opts *o, const validation *v)
     fflush(stdout);
 }
 
-static void print_triad(const bench_opts *o, const triad_result *tr)
+static void print_triad(const bench_opts *o, const myo_bench_triad_result *tr)
 {
     if (!tr->done) {
         printf("# triad: not measured (%s)\n", tr->note);
@@ -1557,7 +1255,7 @@ static void print_triad(const bench_opts *o, const triad_result *tr)
     fflush(stdout);
 }
 
-static void print_summary(const row *rows, const int *kernel, const int *pass, int count)
+static void print_summary(const row *rows, int count)
 {
     if (myo_bench_rank() != 0) return;
     const int P = myo_bench_size();
@@ -1568,7 +1266,7 @@ static void print_summary(const row *rows, const int *kernel, const int *pass, i
     for (int i = 0; i < count; i++) {
         const row *r = &rows[i];
         if (r->status != ST_OK) {
-            printf("#   %s %s: not measured (%s)\n", KERNEL_NAME[kernel[i]], PASS_NAME[pass[i]],
+            printf("#   %s %s: not measured (%s)\n", KERNEL_NAME[r->kernel], PASS_NAME[r->pass],
                    STATUS_NAME[r->status]);
             continue;
         }
@@ -1576,7 +1274,7 @@ static void print_summary(const row *rows, const int *kernel, const int *pass, i
         double per_solve = r->solves > 0 ? r->rounds / r->solves : 0.0;
         printf("#   %s %s: overhead %.3f (target <= %.2f): %s; %.1f solve%s per call, %.1f rounds "
                "per solve (2 ceil(log2 P) = %d): %s\n",
-               KERNEL_NAME[kernel[i]], PASS_NAME[pass[i]], ov, TGT_OVERHEAD,
+               KERNEL_NAME[r->kernel], PASS_NAME[r->pass], ov, TGT_OVERHEAD,
                ov <= TGT_OVERHEAD ? "ok" : "MISS", r->solves, r->solves == 1.0 ? "" : "s",
                per_solve, want, per_solve <= want + 1e-9 ? "ok" : "MISS");
     }
@@ -1584,22 +1282,6 @@ static void print_summary(const row *rows, const int *kernel, const int *pass, i
 }
 
 /* ------------------------------------------------------------------ main */
-
-/* The distinct hosts of MPI_COMM_WORLD.  Collective. */
-static int host_count(void)
-{
-    MPI_Comm node;
-    int node_rank = 0, one;
-    myo_bench_mpi_check(
-        MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node),
-        "MPI_Comm_split_type");
-    myo_bench_mpi_check(MPI_Comm_rank(node, &node_rank), "MPI_Comm_rank");
-    myo_bench_mpi_check(MPI_Comm_free(&node), "MPI_Comm_free");
-    one = node_rank == 0;
-    myo_bench_mpi_check(MPI_Allreduce(MPI_IN_PLACE, &one, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD),
-                        "MPI_Allreduce");
-    return one;
-}
 
 static int bench_main(int argc, char **argv)
 {
@@ -1624,18 +1306,14 @@ static int bench_main(int argc, char **argv)
 
     char hosts[512] = "";
     myo_bench_hosts(hosts, sizeof hosts);
-    const int n_hosts = host_count();
+    const int n_hosts = myo_bench_host_count();
     sweep sw = {.o = &o};
-    sw.node_ranks = myo_bench_node_ranks();
-    const int memory_default = !(o.max_memory > 0);
-    sw.max_memory = memory_default ? myo_bench_host_available() : o.max_memory;
+    myo_bench_budget_init(o.c.max_memory, &sw.mem);
 
     myo_bench_flush fl;
-    if ((code = myo_bench_flush_create(o.flush, &fl)) != MYO_EXIT_OK) return code;
+    if ((code = myo_bench_flush_create(o.c.flush, &fl)) != MYO_EXIT_OK) return code;
     sw.fl = &fl;
-    if (myo_bench_rank() == 0)
-        print_config(&o, hosts, n_hosts, sw.node_ranks, blas_note, &fl, sw.max_memory,
-                     memory_default);
+    if (myo_bench_rank() == 0) print_config(&o, hosts, n_hosts, blas_note, &fl, &sw.mem);
 
     validation val;
     memset(&val, 0, sizeof val);
@@ -1651,8 +1329,8 @@ static int bench_main(int argc, char **argv)
     sw.val = &val;
     if (myo_bench_rank() == 0) print_validation(&o, &val);
 
-    triad_result tr;
-    if ((code = run_triad(&o, sw.max_memory, sw.node_ranks, &tr)) != MYO_EXIT_OK) {
+    myo_bench_triad_result tr;
+    if ((code = myo_bench_triad(o.triad_mib, o.triad_reps, &sw.mem, &tr)) != MYO_EXIT_OK) {
         myo_bench_flush_free(&fl);
         return code;
     }
@@ -1661,29 +1339,23 @@ static int bench_main(int argc, char **argv)
         print_columns();
     }
 
+    /* the rows: solve factor+solve, solve; layer fwd, fwd+bwd (those asked for) */
     row rows[4];
-    int kernel[4], pass[4], count = 0, invalid = 0;
-    if (o.kernel[K_SOLVE]) {
-        code = run_solve(&sw, &rows[count]);
-        for (int i = 0; i < 2 && code == MYO_EXIT_OK; i++) {
-            kernel[count] = K_SOLVE, pass[count] = i == 0 ? P_FACTOR_SOLVE : P_SOLVE;
-            print_row(K_SOLVE, &o, pass[count], &rows[count], &tr);
-            invalid |= rows[count].status == ST_OK && !rows[count].valid;
-            count++;
-        }
-    }
-    if (code == MYO_EXIT_OK && o.kernel[K_LAYER]) {
-        code = run_layer(&sw, &rows[count]);
-        for (int p = P_FWD; p <= P_FB && code == MYO_EXIT_OK; p++) {
+    int count = 0, invalid = 0;
+    for (int k = 0; k < K_COUNT && code == MYO_EXIT_OK; k++) {
+        if (!o.kernel[k]) continue;
+        const int first = k == K_SOLVE ? P_FACTOR_SOLVE : P_FWD;
+        code = k == K_SOLVE ? run_solve(&sw, &rows[count]) : run_layer(&sw, &rows[count]);
+        for (int p = first; p <= first + 1 && code == MYO_EXIT_OK; p++) {
             if (!o.pass[p]) continue;
-            kernel[count] = K_LAYER, pass[count] = p;
-            print_row(K_LAYER, &o, p, &rows[count], &tr);
+            rows[count].kernel = k, rows[count].pass = p;
+            print_row(&o, &rows[count], &tr);
             invalid |= rows[count].status == ST_OK && !rows[count].valid;
             count++;
         }
     }
     if (code == MYO_EXIT_OK) {
-        print_summary(rows, kernel, pass, count);
+        print_summary(rows, count);
         myo_bench_print_totals(t_start);
         if (invalid) myo_bench_say(0, "a distributed result differs from the serial one (INVALID)");
         code = invalid ? MYO_EXIT_CHECK : MYO_EXIT_OK;
@@ -1694,12 +1366,5 @@ static int bench_main(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
-        fprintf(stderr, "%s: MPI_Init failed\n", TOOL);
-        return MYO_EXIT_INTERNAL;
-    }
-    myo_bench_init(TOOL);
-    int code = bench_main(argc, argv);
-    MPI_Finalize();
-    return code;
+    return myo_bench_main(argc, argv, TOOL, bench_main);
 }

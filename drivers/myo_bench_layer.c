@@ -70,12 +70,11 @@ typedef struct {
     myo_bench_tree_spec tree;
     int causal;
     int64_t n_min, n_max, n_factor;
-    int64_t D, H, batch, reps, warmup;
-    int phase[PH_COUNT]; /* which phases are timed */
-    double max_memory;   /* bytes on this host; <= 0: MemAvailable at start */
-    double time_budget;  /* seconds per point */
-    int flush;
-    int progress; /* print progress lines on stderr (rank 0) */
+    int64_t batch;
+    int phase[PH_COUNT];     /* which phases are timed */
+    double time_budget;      /* seconds per point */
+    int progress;            /* PROGRESS_*, then: print progress lines on stderr (rank 0) */
+    myo_bench_common_opts c; /* --d-model, --heads, --reps, --warmup, --max-memory, --no-flush */
 } bench_opts;
 
 /* ------------------------------------------------------------ options */
@@ -140,171 +139,70 @@ static int parse_methods(const char *text, bench_opts *o)
     return 0;
 }
 
+/* The codes of the tool's own options: 256 + their index in longopts. */
+enum { OPT_METHODS = 256, OPT_TREE, OPT_CAUSAL, OPT_N, OPT_BATCH, OPT_PHASE, OPT_BUDGET };
+enum { OPT_PROGRESS = OPT_BUDGET + 1 };
+
+static int own_option(int c, const char *arg, void *ctx)
+{
+    bench_opts *o = ctx;
+    static const char *const progress[] = {"auto", "lines", "none", NULL};
+    switch (c) {
+    case OPT_METHODS:
+        if (parse_methods(arg, o) == 0) return MYO_EXIT_OK;
+        myo_bench_say(0,
+                      "--methods: '%s' is not a comma list of distinct myosotis, dense-tiled, "
+                      "dense-materialized, ssm",
+                      arg);
+        return MYO_EXIT_USAGE;
+    case OPT_TREE:
+        if (myo_bench_parse_tree(arg, &o->tree) == 0) return MYO_EXIT_OK;
+        myo_bench_say(0, "--tree: '%s' is not chain, kary<k> or heap<k> with 2 <= k <= 64", arg);
+        return MYO_EXIT_USAGE;
+    case OPT_CAUSAL:
+        o->causal = 1;
+        return MYO_EXIT_OK;
+    case OPT_N:
+        if (myo_cli_parse_range(arg, &o->n_min, &o->n_max, &o->n_factor) == 0 &&
+            o->n_max <= (INT64_C(1) << 40))
+            return MYO_EXIT_OK;
+        myo_bench_say(0,
+                      "--n: '%s' is not min:max[:xF] with 1 <= min <= max <= 2^40, F >= 2 (K, M, "
+                      "G suffixes allowed)",
+                      arg);
+        return MYO_EXIT_USAGE;
+    case OPT_BATCH:
+        return myo_bench_int_option("--batch", arg, 1, 1 << 20, &o->batch);
+    case OPT_PHASE:
+        return myo_bench_pair_option("--phase", arg, "fwd", "fwd+bwd", o->phase);
+    case OPT_BUDGET:
+        return myo_bench_seconds_option("--time-budget", arg, &o->time_budget);
+    default: /* OPT_PROGRESS */
+        return myo_bench_choice_option("--progress", arg, progress, &o->progress);
+    }
+}
+
 /* Returns -1 to go on, otherwise the exit code (0 after --help/--version). */
 static int parse_options(int argc, char **argv, bench_opts *o)
 {
-    enum {
-        OPT_METHODS = 256,
-        OPT_TREE,
-        OPT_CAUSAL,
-        OPT_N,
-        OPT_D,
-        OPT_H,
-        OPT_BATCH,
-        OPT_REPS,
-        OPT_WARMUP,
-        OPT_PHASE,
-        OPT_MAXMEM,
-        OPT_BUDGET,
-        OPT_NOFLUSH,
-        OPT_PROGRESS
-    };
-    static const struct option longopts[] = {
-        {"methods", required_argument, NULL, OPT_METHODS},
-        {"tree", required_argument, NULL, OPT_TREE},
-        {"causal", no_argument, NULL, OPT_CAUSAL},
-        {"n", required_argument, NULL, OPT_N},
-        {"d-model", required_argument, NULL, OPT_D},
-        {"heads", required_argument, NULL, OPT_H},
-        {"batch", required_argument, NULL, OPT_BATCH},
-        {"reps", required_argument, NULL, OPT_REPS},
-        {"warmup", required_argument, NULL, OPT_WARMUP},
-        {"phase", required_argument, NULL, OPT_PHASE},
-        {"max-memory", required_argument, NULL, OPT_MAXMEM},
-        {"time-budget", required_argument, NULL, OPT_BUDGET},
-        {"no-flush", no_argument, NULL, OPT_NOFLUSH},
-        {"progress", required_argument, NULL, OPT_PROGRESS},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
-    };
+    static const char *const longopts[] = {
+        /* in the order of the OPT_* codes */
+        "methods=", "tree=", "causal", "n=", "batch=", "phase=", "time-budget=", "progress=", NULL};
     memset(o, 0, sizeof *o);
     for (int m = 0; m < M_COUNT; m++)
         o->method[m] = m;
     o->n_methods = M_COUNT;
     myo_bench_parse_tree("kary2", &o->tree);
     o->n_min = 1024, o->n_max = INT64_C(1) << 20, o->n_factor = 2;
-    o->D = 256, o->H = 8, o->batch = 1, o->reps = 5, o->warmup = 1;
+    o->batch = 1;
     o->phase[PH_FWD] = o->phase[PH_FB] = 1;
     o->time_budget = 60.0;
-    o->flush = 1;
-    int progress = PROGRESS_AUTO;
-
-    opterr = 0; /* our own one-line messages, from rank 0 only */
-    int c;
-    while ((c = getopt_long(argc, argv, ":hV", longopts, NULL)) != -1) {
-        switch (c) {
-        case OPT_METHODS:
-            if (parse_methods(optarg, o) != 0) {
-                myo_bench_say(0,
-                              "--methods: '%s' is not a comma list of distinct myosotis, "
-                              "dense-tiled, dense-materialized, ssm",
-                              optarg);
-                return MYO_EXIT_USAGE;
-            }
-            break;
-        case OPT_TREE:
-            if (myo_bench_parse_tree(optarg, &o->tree) != 0) {
-                myo_bench_say(0, "--tree: '%s' is not chain, kary<k> or heap<k> with 2 <= k <= 64",
-                              optarg);
-                return MYO_EXIT_USAGE;
-            }
-            break;
-        case OPT_CAUSAL:
-            o->causal = 1;
-            break;
-        case OPT_N:
-            if (myo_cli_parse_range(optarg, &o->n_min, &o->n_max, &o->n_factor) != 0 ||
-                o->n_max > (INT64_C(1) << 40)) {
-                myo_bench_say(0,
-                              "--n: '%s' is not min:max[:xF] with 1 <= min <= max <= 2^40, F >= 2 "
-                              "(K, M, G suffixes allowed)",
-                              optarg);
-                return MYO_EXIT_USAGE;
-            }
-            break;
-        case OPT_D:
-            if (myo_bench_int_option("--d-model", optarg, 1, 1 << 16, &o->D) != MYO_EXIT_OK)
-                return MYO_EXIT_USAGE;
-            break;
-        case OPT_H:
-            if (myo_bench_int_option("--heads", optarg, 1, 1 << 16, &o->H) != MYO_EXIT_OK)
-                return MYO_EXIT_USAGE;
-            break;
-        case OPT_BATCH:
-            if (myo_bench_int_option("--batch", optarg, 1, 1 << 20, &o->batch) != MYO_EXIT_OK)
-                return MYO_EXIT_USAGE;
-            break;
-        case OPT_REPS:
-            if (myo_bench_int_option("--reps", optarg, 1, 1000000, &o->reps) != MYO_EXIT_OK)
-                return MYO_EXIT_USAGE;
-            break;
-        case OPT_WARMUP:
-            if (myo_bench_int_option("--warmup", optarg, 0, 1000000, &o->warmup) != MYO_EXIT_OK)
-                return MYO_EXIT_USAGE;
-            break;
-        case OPT_PHASE:
-            if (strcmp(optarg, "fwd") == 0)
-                o->phase[PH_FWD] = 1, o->phase[PH_FB] = 0;
-            else if (strcmp(optarg, "fwd+bwd") == 0)
-                o->phase[PH_FWD] = 0, o->phase[PH_FB] = 1;
-            else if (strcmp(optarg, "both") == 0)
-                o->phase[PH_FWD] = o->phase[PH_FB] = 1;
-            else {
-                myo_bench_say(0, "--phase: '%s' is none of fwd, fwd+bwd, both", optarg);
-                return MYO_EXIT_USAGE;
-            }
-            break;
-        case OPT_MAXMEM: {
-            int64_t v;
-            if (myo_bench_parse_int(optarg, 1, INT64_MAX, &v) != 0) {
-                myo_bench_say(0,
-                              "--max-memory: '%s' is not a positive byte count (K, M, G "
-                              "suffixes allowed)",
-                              optarg);
-                return MYO_EXIT_USAGE;
-            }
-            o->max_memory = (double)v;
-            break;
-        }
-        case OPT_BUDGET: {
-            char *end = NULL;
-            double v = strtod(optarg, &end);
-            if (end == optarg || *end != '\0' || !(v > 0) || isnan(v)) {
-                myo_bench_say(0, "--time-budget: '%s' is not a positive number of seconds", optarg);
-                return MYO_EXIT_USAGE;
-            }
-            o->time_budget = v;
-            break;
-        }
-        case OPT_NOFLUSH:
-            o->flush = 0;
-            break;
-        case OPT_PROGRESS:
-            if (strcmp(optarg, "auto") == 0)
-                progress = PROGRESS_AUTO;
-            else if (strcmp(optarg, "lines") == 0)
-                progress = PROGRESS_LINES;
-            else if (strcmp(optarg, "none") == 0)
-                progress = PROGRESS_NONE;
-            else {
-                myo_bench_say(0, "--progress: '%s' is none of auto, lines, none", optarg);
-                return MYO_EXIT_USAGE;
-            }
-            break;
-        default: /* --help, --version, a missing value, an unknown option */
-            return myo_bench_common_option(c, argv, TOOL, usage);
-        }
-    }
-    if (myo_bench_no_operands(argc, argv) != MYO_EXIT_OK) return MYO_EXIT_USAGE;
-    if (o->D % o->H != 0) {
-        myo_bench_say(0,
-                      "--heads %lld does not divide --d-model %lld (every head needs the same "
-                      "width d = D / H)",
-                      (long long)o->H, (long long)o->D);
-        return MYO_EXIT_USAGE;
-    }
-    o->progress = progress == PROGRESS_LINES || (progress == PROGRESS_AUTO && isatty(2));
+    o->progress = PROGRESS_AUTO;
+    myo_bench_common_defaults(&o->c);
+    int code = myo_bench_parse_options(argc, argv, longopts, MYO_BENCH_OPT_ALL, &o->c, own_option,
+                                       o, usage);
+    if (code >= 0) return code;
+    o->progress = o->progress == PROGRESS_LINES || (o->progress == PROGRESS_AUTO && isatty(2));
     return -1;
 }
 
@@ -350,7 +248,7 @@ typedef struct {
 static void count_flops(int method, const bench_opts *o, const myo_ssm_layout *ly,
                         const tree_shape *ts, flops *fwd, flops *bwd)
 {
-    const double B = (double)o->batch, D = (double)o->D, H = (double)o->H, n = (double)ts->n;
+    const double B = (double)o->batch, D = (double)o->c.D, H = (double)o->c.H, n = (double)ts->n;
     if (method == M_MYOSOTIS) {
         const double N = (double)ts->N, E = (double)ts->E, v = (double)ts->v, cv = (double)ts->cv;
         fwd->proj = 2 * D * D * (3 * N + n);
@@ -387,7 +285,7 @@ static double phase_flops(int phase, const flops *fwd, const flops *bwd)
 static double predict_bytes(int method, const bench_opts *o, const myo_ssm_layout *ly,
                             const tree_shape *ts)
 {
-    const double B = (double)o->batch, D = (double)o->D, H = (double)o->H, n = (double)ts->n;
+    const double B = (double)o->batch, D = (double)o->c.D, H = (double)o->c.H, n = (double)ts->n;
     const double f = 4.0, io = 4 * B * n * D * f;
     if (method == M_MYOSOTIS) {
         const double N = (double)ts->N, v = (double)ts->v;
@@ -452,10 +350,10 @@ static myo_status runner_create(int method, const bench_opts *o, const myo_ssm_l
 {
     memset(r, 0, sizeof *r);
     r->method = method, r->o = o, r->ly = ly, r->n = n;
-    const int64_t D = o->D;
+    const int64_t D = o->c.D;
     r->n_params = method == M_SSM ? ly->count : 4 * D * D;
-    r->lcfg = (myo_layer_config){.d_model = D, .heads = o->H, .direction = MYO_DIR_BOTH};
-    r->acfg = (myo_attention_config){.d_model = D, .heads = o->H, .causal = o->causal};
+    r->lcfg = (myo_layer_config){.d_model = D, .heads = o->c.H, .direction = MYO_DIR_BOTH};
+    r->acfg = (myo_attention_config){.d_model = D, .heads = o->c.H, .causal = o->causal};
     r->scfg = (myo_ssm_config){.d_model = D};
     myo_status s = MYO_OK;
     if (method == M_MYOSOTIS) {
@@ -506,7 +404,7 @@ static void put(float *f, double *d, size_t i, double u)
  * The same for every run and rank. */
 static myo_status runner_fill(runner *r, double *x_d, double *dy_d, double *p_d)
 {
-    const size_t io = (size_t)r->o->batch * (size_t)r->n * (size_t)r->o->D;
+    const size_t io = (size_t)r->o->batch * (size_t)r->n * (size_t)r->o->c.D;
     myo_rng rng = myo_rng_seed(SEED ^ myo_bench_hash_str(METHOD_NAME[r->method]) ^
                                ((uint64_t)r->n * 0x9e3779b97f4a7c15ULL));
     for (size_t i = 0; i < io; i++)
@@ -514,7 +412,7 @@ static myo_status runner_fill(runner *r, double *x_d, double *dy_d, double *p_d)
     for (size_t i = 0; i < io; i++)
         put(r->dy, dy_d, i, myo_rng_uniform(&rng, -1.0, 1.0));
     if (r->method != M_SSM) {
-        double bound = 1.0 / sqrt((double)r->o->D);
+        double bound = 1.0 / sqrt((double)r->o->c.D);
         for (int64_t i = 0; i < r->n_params; i++)
             put(r->params, p_d, (size_t)i, myo_rng_uniform(&rng, -bound, bound));
         return MYO_OK;
@@ -528,17 +426,10 @@ static myo_status runner_fill(runner *r, double *x_d, double *dy_d, double *p_d)
     return s;
 }
 
-static myo_qkvo_weights_f32 qkvo_f32(const runner *r)
-{
-    const size_t DD = (size_t)(r->o->D * r->o->D);
-    return (myo_qkvo_weights_f32){r->params, r->params + DD, r->params + 2 * DD,
-                                  r->params + 3 * DD};
-}
-
 static myo_status runner_forward(runner *r)
 {
     if (r->method == M_SSM) return myo_ssm_forward_f32(r->sw, r->params, r->x, r->y);
-    myo_qkvo_weights_f32 w = qkvo_f32(r);
+    myo_qkvo_weights_f32 w = myo_bench_qkvo_f32(r->params, r->o->c.D);
     if (r->method == M_MYOSOTIS) return myo_layer_forward_f32(r->lw, &w, r->o->batch, r->x, r->y);
     return myo_attention_forward_f32(r->aw, &w, r->x, r->y);
 }
@@ -547,9 +438,8 @@ static myo_status runner_backward(runner *r)
 {
     if (r->method == M_SSM)
         return myo_ssm_backward_f32(r->sw, r->params, r->x, r->dy, r->dx, r->grads);
-    myo_qkvo_weights_f32 w = qkvo_f32(r);
-    const size_t DD = (size_t)(r->o->D * r->o->D);
-    myo_qkvo_grads_f32 g = {r->grads, r->grads + DD, r->grads + 2 * DD, r->grads + 3 * DD};
+    myo_qkvo_weights_f32 w = myo_bench_qkvo_f32(r->params, r->o->c.D);
+    myo_qkvo_grads_f32 g = myo_bench_qkvo_grads_f32(r->grads, r->o->c.D);
     if (r->method == M_MYOSOTIS)
         return myo_layer_backward_f32(r->lw, &w, r->o->batch, r->dy, r->dx, &g);
     return myo_attention_backward_f32(r->aw, &w, r->dy, r->dx, &g);
@@ -583,8 +473,7 @@ static double rel_err(const float *got, const double *ref, size_t count)
         double d = (double)got[i] - ref[i];
         num += d * d, den += ref[i] * ref[i];
     }
-    double e = den > 0 ? sqrt(num / den) : sqrt(num);
-    return isnan(e) ? INFINITY : e;
+    return myo_bench_rel_err(num, den);
 }
 
 /* The reference twin of runner r's method on x_d (and dy_d), in double. */
@@ -592,7 +481,7 @@ static myo_status reference(const runner *r, const double *x_d, const double *p_
                             const double *dy_d, double *y_d, double *dx_d, double *g_d)
 {
     const bench_opts *o = r->o;
-    const size_t DD = (size_t)(o->D * o->D);
+    const size_t DD = (size_t)(o->c.D * o->c.D);
     if (r->method == M_SSM) {
         if (!dy_d) return myo_ssm_forward_ref(&r->scfg, r->n, o->batch, p_d, x_d, y_d);
         return myo_ssm_backward_ref(&r->scfg, r->n, o->batch, p_d, x_d, dy_d, dx_d, g_d);
@@ -613,7 +502,7 @@ static double grad_err(const runner *r, const double *dx_d, const double *g_d, s
 {
     double e = rel_err(r->dx, dx_d, io);
     if (r->method != M_SSM) {
-        const size_t DD = (size_t)(r->o->D * r->o->D);
+        const size_t DD = (size_t)(r->o->c.D * r->o->c.D);
         for (int k = 0; k < 4; k++)
             e = fmax(e, rel_err(r->grads + k * DD, g_d + k * DD, DD));
         return e;
@@ -636,8 +525,8 @@ static int validate(int method, const bench_opts *o, const myo_ssm_layout *ly, i
     err[PH_FWD] = err[PH_FB] = NAN;
     runner r;
     myo_status s = runner_create(method, o, ly, n_val, &r);
-    const size_t io = (size_t)o->batch * (size_t)n_val * (size_t)o->D;
-    const size_t np = (size_t)(method == M_SSM ? ly->count : 4 * o->D * o->D);
+    const size_t io = (size_t)o->batch * (size_t)n_val * (size_t)o->c.D;
+    const size_t np = (size_t)(method == M_SSM ? ly->count : 4 * o->c.D * o->c.D);
     double *x_d = malloc(io * sizeof(double)), *dy_d = malloc(io * sizeof(double));
     double *y_d = malloc(io * sizeof(double)), *dx_d = malloc(io * sizeof(double));
     double *p_d = malloc(np * sizeof(double)), *g_d = malloc(np * sizeof(double));
@@ -658,8 +547,7 @@ static int validate(int method, const bench_opts *o, const myo_ssm_layout *ly, i
         myo_bench_say(1, "%s, validation case n = %lld: %s: %s: %s", METHOD_NAME[method],
                       (long long)n_val, what, myo_status_str(s),
                       r.why ? r.why : myo_error_detail());
-        code = s == MYO_ERR_NOMEM ? MYO_EXIT_INTERNAL : myo_cli_exit_code(s);
-        if (code == MYO_EXIT_USAGE) code = MYO_EXIT_INTERNAL; /* our call, not the user's */
+        code = myo_bench_status_code(s);
     }
     free(x_d), free(dy_d), free(y_d), free(dx_d), free(p_d), free(g_d);
     runner_free(&r);
@@ -694,8 +582,7 @@ typedef struct {
     const bench_opts *o;
     const myo_ssm_layout *ly;
     const myo_bench_flush *fl;
-    double max_memory; /* bytes on this host */
-    int node_ranks;
+    myo_bench_budget mem;
     method_hist hist[M_COUNT];
 } sweep;
 
@@ -725,9 +612,7 @@ static int decide_skip(sweep *sw, int method, int64_t n, phase_row rows[PH_COUNT
         return 1;
     }
     /* memory: the point's arrays on top of what every rank holds now */
-    double v[2] = {predict_bytes(method, o, sw->ly, &ts), fmax(myo_bench_rss_mib(), 0) * 1048576.0};
-    myo_bench_max_over_ranks(v, 2);
-    double need = (v[0] + v[1]) * sw->node_ranks;
+    double need = myo_bench_budget_need(&sw->mem, predict_bytes(method, o, sw->ly, &ts));
     /* time: extrapolated from the previous point, or bounded by the flops */
     double pred;
     const char *how;
@@ -740,15 +625,13 @@ static int decide_skip(sweep *sw, int method, int64_t n, phase_row rows[PH_COUNT
         count_flops(method, o, sw->ly, &ts, &f, &b);
         double per_rep = (o->phase[PH_FWD] ? phase_flops(PH_FWD, &f, &b) : 0.0) +
                          (o->phase[PH_FB] ? phase_flops(PH_FB, &f, &b) : 0.0);
-        pred = (double)(o->warmup + o->reps) * per_rep / (PEAK_GFLOPS * 1e9);
+        pred = (double)(o->c.warmup + o->c.reps) * per_rep / (PEAK_GFLOPS * 1e9);
         how = "lower bound from the flops";
     }
     int code = 0;
-    if (need > sw->max_memory) {
+    if (need > sw->mem.bytes) {
         code = ST_SKIP_MEMORY;
-        snprintf(note, sizeof note, "memory: predicted %.2f GiB (%d rank%s) > %.2f GiB",
-                 need / 1073741824.0, sw->node_ranks, sw->node_ranks > 1 ? "s" : "",
-                 sw->max_memory / 1073741824.0);
+        myo_bench_budget_note(&sw->mem, need, note, sizeof note);
     } else if (pred > o->time_budget) {
         code = ST_SKIP_TIME;
         snprintf(note, sizeof note, "time: predicted %.3g s (%s) > budget %.3g s", pred, how,
@@ -768,9 +651,9 @@ static int decide_skip(sweep *sw, int method, int64_t n, phase_row rows[PH_COUNT
     return 1;
 }
 
-typedef struct {
-    double *t[PH_COUNT], *proj[PH_COUNT], *mix[PH_COUNT]; /* (reps,) each */
-} rep_times;
+/* The series of a point's repetitions: per phase, the time and the
+ * layer's own projection and mixing times. */
+enum { R_T, R_PROJ, R_MIX, R_KINDS };
 
 /* Validate, warm up, time method at n.  Collective on MPI_COMM_WORLD.
  * Returns an exit code (the same on every rank); rows receive the rows
@@ -809,18 +692,15 @@ static int run_point(sweep *sw, int method, int64_t n, phase_row rows[PH_COUNT])
         return MYO_EXIT_OK;
     }
 
-    rep_times rt;
-    double *all = myo_bench_alloc((size_t)(3 * PH_COUNT * o->reps), sizeof(double));
-    code = myo_bench_agree(all ? MYO_EXIT_OK : MYO_EXIT_INTERNAL);
+    myo_bench_reps rt;
+    code =
+        myo_bench_agree(myo_bench_reps_create(R_KINDS * PH_COUNT, o->c.reps, o->c.warmup, &rt) == 0
+                            ? MYO_EXIT_OK
+                            : MYO_EXIT_INTERNAL);
     if (code != MYO_EXIT_OK) {
-        free(all);
+        myo_bench_reps_free(&rt);
         runner_free(&r);
         return code;
-    }
-    for (int p = 0; p < PH_COUNT; p++) {
-        rt.t[p] = all + (3 * p) * o->reps;
-        rt.proj[p] = all + (3 * p + 1) * o->reps;
-        rt.mix[p] = all + (3 * p + 2) * o->reps;
     }
 
     /* Each repetition runs the phases in turn, so that a slow moment of a
@@ -828,11 +708,10 @@ static int run_point(sweep *sw, int method, int64_t n, phase_row rows[PH_COUNT])
      * barrier (untimed). */
     myo_status fail = MYO_OK;
     double timed = 0.0;
-    for (int64_t it = 0; it < o->warmup + o->reps && fail == MYO_OK; it++) {
+    for (int64_t it = 0; it < o->c.warmup + o->c.reps && fail == MYO_OK; it++) {
         for (int p = 0; p < PH_COUNT && fail == MYO_OK; p++) {
             if (!o->phase[p]) continue;
-            myo_bench_flush_caches(sw->fl);
-            myo_bench_mpi_check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+            myo_bench_sync(sw->fl);
             double t0 = MPI_Wtime();
             s = runner_forward(&r);
             if (s == MYO_OK && p == PH_FB) s = runner_backward(&r);
@@ -841,30 +720,24 @@ static int run_point(sweep *sw, int method, int64_t n, phase_row rows[PH_COUNT])
             timed += t;
             myo_phase_times pt;
             runner_times(&r, &pt);
-            if (it >= o->warmup) {
-                int64_t k = it - o->warmup;
-                rt.t[p][k] = t;
-                rt.proj[p][k] = pt.forward_projection + (p == PH_FB ? pt.backward_projection : 0);
-                rt.mix[p][k] = pt.forward_mixing + (p == PH_FB ? pt.backward_mixing : 0);
-            }
+            myo_bench_reps_put(&rt, R_KINDS * p + R_T, it, t);
+            myo_bench_reps_put(&rt, R_KINDS * p + R_PROJ, it,
+                               pt.forward_projection + (p == PH_FB ? pt.backward_projection : 0));
+            myo_bench_reps_put(&rt, R_KINDS * p + R_MIX, it,
+                               pt.forward_mixing + (p == PH_FB ? pt.backward_mixing : 0));
         }
-        /* all ranks leave together: one leaving alone would hang the others' barriers */
-        if (myo_bench_agree(fail != MYO_OK)) {
-            if (fail == MYO_OK) fail = MYO_ERR_MPI; /* another rank failed */
-            break;
-        }
+        if (myo_bench_any_failed(&fail)) break;
     }
     if (fail != MYO_OK) {
         if (fail != MYO_ERR_MPI)
             myo_bench_say(1, "%s, n = %lld: %s: %s", METHOD_NAME[method], (long long)n,
                           myo_status_str(fail), myo_error_detail());
-        free(all);
+        myo_bench_reps_free(&rt);
         runner_free(&r);
         return MYO_EXIT_INTERNAL;
     }
 
-    /* The time of a repetition is that of its slowest rank. */
-    myo_bench_max_over_ranks(all, (int)(3 * PH_COUNT * o->reps));
+    myo_bench_reps_max_over_ranks(&rt);
     flops f, b;
     count_flops(method, o, sw->ly, &r.shape, &f, &b);
     double mem[2] = {(double)runner_work_bytes(&r) / 1048576.0, myo_bench_peak_rss_mib()};
@@ -875,17 +748,17 @@ static int run_point(sweep *sw, int method, int64_t n, phase_row rows[PH_COUNT])
         row->nodes = r.shape.N;
         if (!o->phase[p]) continue;
         double st3[3];
-        myo_bench_summarize(rt.t[p], o->reps, row->t);
-        myo_bench_summarize(rt.proj[p], o->reps, st3);
+        myo_bench_reps_stat(&rt, R_KINDS * p + R_T, row->t);
+        myo_bench_reps_stat(&rt, R_KINDS * p + R_PROJ, st3);
         row->proj = st3[1];
-        myo_bench_summarize(rt.mix[p], o->reps, st3);
+        myo_bench_reps_stat(&rt, R_KINDS * p + R_MIX, st3);
         row->mix = st3[1];
         row->gflop = phase_flops(p, &f, &b) * 1e-9;
         row->work_mib = mem[0], row->rss_mib = mem[1];
         row->err = err[p];
         row->valid = err[p] <= VAL_TOL;
     }
-    free(all);
+    myo_bench_reps_free(&rt);
     runner_free(&r);
 
     /* what the next point's prediction starts from (the same on every rank) */
@@ -935,14 +808,14 @@ static void print_row(int method, const bench_opts *o, int64_t n, int phase, con
         snprintf(cols, sizeof cols, "%11s %11s %11s %11s %11s %9s %8s %9s %9s %9s %-7s", "-", "-",
                  "-", "-", "-", "-", "-", "-", "-", "-", "-");
     myo_bench_row("%-18s %-6s %8lld %8lld %5lld %3lld %3lld %-7s %s %-11s %s\n",
-                  METHOD_NAME[method], form, (long long)n, (long long)r->nodes, (long long)o->D,
-                  (long long)o->H, (long long)o->batch, PHASE_NAME[phase], cols,
+                  METHOD_NAME[method], form, (long long)n, (long long)r->nodes, (long long)o->c.D,
+                  (long long)o->c.H, (long long)o->batch, PHASE_NAME[phase], cols,
                   STATUS_NAME[r->status], r->status == ST_OK ? "-" : r->note);
 }
 
 static void print_header(const bench_opts *o, const myo_ssm_layout *ly, const char *hosts,
-                         const myo_bench_flush *fl, double max_memory, int memory_default,
-                         double rss0, int rss_reset)
+                         const myo_bench_flush *fl, const myo_bench_budget *mem, double rss0,
+                         int rss_reset)
 {
     myo_bench_print_machine(hosts, "cblas_sgemm", "cblas_sgemm");
     const char *phases = o->phase[PH_FWD] && o->phase[PH_FB] ? "fwd and fwd+bwd"
@@ -950,9 +823,9 @@ static void print_header(const bench_opts *o, const myo_ssm_layout *ly, const ch
                                                              : "fwd+bwd";
     printf("# float32, D = %lld, H = %lld (d = %lld), batch = %lld, n = %lld .. %lld (x%lld), "
            "phases %s, reps = %lld timed after warmup = %lld, seed 0x%llx\n",
-           (long long)o->D, (long long)o->H, (long long)(o->D / o->H), (long long)o->batch,
+           (long long)o->c.D, (long long)o->c.H, (long long)(o->c.D / o->c.H), (long long)o->batch,
            (long long)o->n_min, (long long)o->n_max, (long long)o->n_factor, phases,
-           (long long)o->reps, (long long)o->warmup, (unsigned long long)SEED);
+           (long long)o->c.reps, (long long)o->c.warmup, (unsigned long long)SEED);
     printf("# methods:");
     for (int i = 0; i < o->n_methods; i++) {
         int m = o->method[i];
@@ -988,7 +861,7 @@ static void print_header(const bench_opts *o, const myo_ssm_layout *ly, const ch
            "mix_ms = medians of the layer's own timers (myo_*_work_times: projection = the\n"
            "#   products with weight matrices and their gradients, mixing = everything else).\n",
            fl->buf ? "evicting the caches (reading a buffer)" : "no cache eviction (--no-flush)");
-    if (fl->buf) printf("#   eviction buffer: %.0f MiB\n", (double)fl->bytes / 1048576.0);
+    myo_bench_print_flush_buffer(fl, "");
     printf("# memory: work_MiB = myo_*_work_bytes after the point (forward cache and backward "
            "scratch); rss_MiB = peak resident set of the process %s (max over ranks),\n#   "
            "which includes the baseline, %.0f MiB at start (eviction buffer, libraries), and x, "
@@ -1003,8 +876,7 @@ static void print_header(const bench_opts *o, const myo_ssm_layout *ly, const ch
            "skips for time,\n#   its larger n are skipped too; or when its predicted memory "
            "(the analytic bytes of the work object and arrays, plus the resident set now) times "
            "the ranks on\n#   the host > %.2f GiB (%s).\n",
-           o->time_budget, PEAK_GFLOPS, max_memory / 1073741824.0,
-           memory_default ? "MemAvailable at start" : "--max-memory");
+           o->time_budget, PEAK_GFLOPS, mem->bytes / 1073741824.0, myo_bench_budget_source(mem));
     printf("# flops, per sequence (times B); GFLOP is the phase's count (fwd, or fwd + bwd), "
            "GFLOP/s = GFLOP / t_ms; an exp, log or division counts 1:\n");
     printf("#   myosotis fwd = 2 D^2 (3N + n) [Q, K, V on N nodes, Wo on n tokens] + 4 E D "
@@ -1175,21 +1047,19 @@ static int bench_main(int argc, char **argv)
     const double t_start = MPI_Wtime();
 
     myo_ssm_layout ly;
-    myo_ssm_config scfg = {.d_model = o.D};
+    myo_ssm_config scfg = {.d_model = o.c.D};
     if (myo_ssm_layout_of(&scfg, &ly) != MYO_OK) {
-        myo_bench_say(0, "--d-model %lld: %s", (long long)o.D, myo_error_detail());
+        myo_bench_say(0, "--d-model %lld: %s", (long long)o.c.D, myo_error_detail());
         return MYO_EXIT_USAGE;
     }
 
     char hosts[512] = "";
     myo_bench_hosts(hosts, sizeof hosts);
     sweep sw = {.o = &o, .ly = &ly};
-    sw.node_ranks = myo_bench_node_ranks();
-    int memory_default = !(o.max_memory > 0);
-    sw.max_memory = memory_default ? myo_bench_host_available() : o.max_memory;
+    myo_bench_budget_init(o.c.max_memory, &sw.mem);
 
     myo_bench_flush fl;
-    if ((code = myo_bench_flush_create(o.flush, &fl)) != MYO_EXIT_OK) return code;
+    if ((code = myo_bench_flush_create(o.c.flush, &fl)) != MYO_EXIT_OK) return code;
     sw.fl = &fl;
 
     results res = {0};
@@ -1213,8 +1083,7 @@ static int bench_main(int argc, char **argv)
 
     double rss0[2] = {myo_bench_rss_mib(), myo_bench_peak_rss_reset() == 0 ? 0.0 : 1.0};
     myo_bench_max_over_ranks(rss0, 2);
-    if (myo_bench_rank() == 0)
-        print_header(&o, &ly, hosts, &fl, sw.max_memory, memory_default, rss0[0], rss0[1] == 0.0);
+    if (myo_bench_rank() == 0) print_header(&o, &ly, hosts, &fl, &sw.mem, rss0[0], rss0[1] == 0.0);
 
     int invalid = 0;
     for (int i = 0; i < res.count && code == MYO_EXIT_OK; i++)
@@ -1259,12 +1128,5 @@ static int bench_main(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
-        fprintf(stderr, "%s: MPI_Init failed\n", TOOL);
-        return MYO_EXIT_INTERNAL;
-    }
-    myo_bench_init(TOOL);
-    int code = bench_main(argc, argv);
-    MPI_Finalize();
-    return code;
+    return myo_bench_main(argc, argv, TOOL, bench_main);
 }

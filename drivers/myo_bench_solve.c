@@ -48,9 +48,9 @@ typedef struct {
     int n_m;
     myo_bench_tree_spec trees[MAX_LIST];
     int n_trees;
-    int64_t reps, warmup;
     myo_precision prec;
-    int flush; /* evict the caches before every timed operation */
+    myo_bench_common_opts c; /* --reps, --warmup, --no-flush */
+    const char *m_text, *trees_text;
 } bench_opts;
 
 /* One tree and its matrix, set up once and shared by every m. */
@@ -78,6 +78,9 @@ typedef struct {
 } bench_row;
 
 /* ---------------------------------------------------------------- options */
+
+/* The codes of the tool's own options: 256 + their index in longopts. */
+enum { OPT_N = 256, OPT_M, OPT_TREES, OPT_PREC };
 
 static void usage(FILE *f)
 {
@@ -107,75 +110,46 @@ static void usage(FILE *f)
             TOOL);
 }
 
+static int own_option(int c, const char *arg, void *ctx)
+{
+    bench_opts *o = ctx;
+    static const char *const precisions[] = {"single", "double", NULL};
+    int k;
+    switch (c) {
+    case OPT_N:
+        if (myo_bench_parse_int(arg, 2, INT64_C(1) << 40, &o->n) == 0) return MYO_EXIT_OK;
+        myo_bench_say(0, "--n: '%s' is not an integer in [2, 2^40] (K, M, G suffixes allowed)",
+                      arg);
+        return MYO_EXIT_USAGE;
+    case OPT_M:
+        o->m_text = arg;
+        return MYO_EXIT_OK;
+    case OPT_TREES:
+        o->trees_text = arg;
+        return MYO_EXIT_OK;
+    default: /* OPT_PREC */
+        if (myo_bench_choice_option("--precision", arg, precisions, &k) != MYO_EXIT_OK)
+            return MYO_EXIT_USAGE;
+        o->prec = k == 0 ? MYO_F32 : MYO_F64;
+        return MYO_EXIT_OK;
+    }
+}
+
 /* Returns -1 to go on, otherwise the exit code (0 after --help/--version). */
 static int parse_options(int argc, char **argv, bench_opts *o)
 {
-    enum { OPT_N = 256, OPT_M, OPT_TREES, OPT_REPS, OPT_WARMUP, OPT_PREC, OPT_NOFLUSH };
-    static const struct option longopts[] = {
-        {"n", required_argument, NULL, OPT_N},
-        {"m", required_argument, NULL, OPT_M},
-        {"trees", required_argument, NULL, OPT_TREES},
-        {"reps", required_argument, NULL, OPT_REPS},
-        {"warmup", required_argument, NULL, OPT_WARMUP},
-        {"precision", required_argument, NULL, OPT_PREC},
-        {"no-flush", no_argument, NULL, OPT_NOFLUSH},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
-    };
-    char m_default[] = "1,8,16,32,128", trees_default[] = "chain,kary2";
-    const char *m_text = m_default, *trees_text = trees_default;
+    static const char *const longopts[] = {"n=", "m=", "trees=", "precision=", NULL}; /* OPT_* */
     memset(o, 0, sizeof *o);
     o->n = INT64_C(1) << 20;
-    o->reps = 11;
-    o->warmup = 2;
     o->prec = MYO_F32;
-    o->flush = 1;
-
-    opterr = 0; /* our own one-line messages, from rank 0 only */
-    int c;
-    while ((c = getopt_long(argc, argv, ":hV", longopts, NULL)) != -1) {
-        switch (c) {
-        case OPT_N:
-            if (myo_bench_parse_int(optarg, 2, INT64_C(1) << 40, &o->n) != 0) {
-                myo_bench_say(0,
-                              "--n: '%s' is not an integer in [2, 2^40] (K, M, G suffixes allowed)",
-                              optarg);
-                return MYO_EXIT_USAGE;
-            }
-            break;
-        case OPT_M:
-            m_text = optarg;
-            break;
-        case OPT_TREES:
-            trees_text = optarg;
-            break;
-        case OPT_REPS:
-            if (myo_bench_int_option("--reps", optarg, 1, 1000000, &o->reps) != MYO_EXIT_OK)
-                return MYO_EXIT_USAGE;
-            break;
-        case OPT_WARMUP:
-            if (myo_bench_int_option("--warmup", optarg, 0, 1000000, &o->warmup) != MYO_EXIT_OK)
-                return MYO_EXIT_USAGE;
-            break;
-        case OPT_PREC:
-            if (strcmp(optarg, "single") == 0)
-                o->prec = MYO_F32;
-            else if (strcmp(optarg, "double") == 0)
-                o->prec = MYO_F64;
-            else {
-                myo_bench_say(0, "--precision: '%s' is neither single nor double", optarg);
-                return MYO_EXIT_USAGE;
-            }
-            break;
-        case OPT_NOFLUSH:
-            o->flush = 0;
-            break;
-        default: /* --help, --version, a missing value, an unknown option */
-            return myo_bench_common_option(c, argv, TOOL, usage);
-        }
-    }
-    if (myo_bench_no_operands(argc, argv) != MYO_EXIT_OK) return MYO_EXIT_USAGE;
+    myo_bench_common_defaults(&o->c);
+    o->c.reps = 11, o->c.warmup = 2;
+    o->m_text = "1,8,16,32,128", o->trees_text = "chain,kary2";
+    int code = myo_bench_parse_options(
+        argc, argv, longopts, MYO_BENCH_OPT_REPS | MYO_BENCH_OPT_WARMUP | MYO_BENCH_OPT_NOFLUSH,
+        &o->c, own_option, o, usage);
+    if (code >= 0) return code;
+    const char *m_text = o->m_text, *trees_text = o->trees_text;
 
     char buf[1024], *items[MAX_LIST];
     if (strlen(m_text) >= sizeof buf) {
@@ -393,13 +367,14 @@ typedef struct {
     void *col0, *col;      /* chains: (N, m) column-major, pristine and LAPACK's */
     void *d, *e;           /* chains: LAPACK's work copies of d and e */
     double *ref;           /* (N, kb) the reference solve of kb <= REF_BLOCK channels */
-    double *times;         /* (T_KINDS, reps) */
+    myo_bench_reps times;  /* (T_KINDS, reps) */
 } point_bufs;
 
 static void point_bufs_free(point_bufs *b)
 {
     free(b->pristine), free(b->work), free(b->col0), free(b->col);
-    free(b->d), free(b->e), free(b->ref), free(b->times);
+    free(b->d), free(b->e), free(b->ref);
+    myo_bench_reps_free(&b->times);
     memset(b, 0, sizeof *b);
 }
 
@@ -459,14 +434,10 @@ static int validate(const bench_tree *bt, int64_t m, myo_precision p, int lapack
                 double r = b->ref[i * kb + k];
                 double x = get_real(b->work, (size_t)(i * m + k0 + k), p);
                 ref_max = fmax(ref_max, fabs(r));
-                /* !(<=) so that a NaN counts as an infinite error */
-                double d = fabs(x - r);
-                diff = !(d <= diff) ? (isnan(d) ? INFINITY : d) : diff;
-                if (lapack && lapack_ok) {
-                    double y = get_real(b->col, (size_t)((k0 + k) * N + i), p);
-                    double dl = fabs(y - r);
-                    diff_lapack = !(dl <= diff_lapack) ? (isnan(dl) ? INFINITY : dl) : diff_lapack;
-                }
+                diff = myo_bench_max_abs_err(diff, x, r);
+                if (lapack && lapack_ok)
+                    diff_lapack = myo_bench_max_abs_err(
+                        diff_lapack, get_real(b->col, (size_t)((k0 + k) * N + i), p), r);
             }
     }
     row->err = ref_max > 0 ? diff / ref_max : diff;
@@ -493,7 +464,7 @@ static int run_point(const bench_tree *bt, int64_t m, const bench_opts *o, doubl
     b.pristine = myo_bench_alloc((size_t)N * (size_t)m, rs);
     b.work = myo_bench_alloc((size_t)N * (size_t)m, rs);
     b.ref = myo_bench_alloc((size_t)N * (size_t)kb, sizeof(double));
-    b.times = myo_bench_alloc((size_t)(T_KINDS * o->reps), sizeof(double));
+    const int no_times = myo_bench_reps_create(T_KINDS, o->c.reps, o->c.warmup, &b.times) != 0;
     if (lapack) {
         b.col0 = myo_bench_alloc((size_t)N * (size_t)m, rs);
         b.col = myo_bench_alloc((size_t)N * (size_t)m, rs);
@@ -501,7 +472,7 @@ static int run_point(const bench_tree *bt, int64_t m, const bench_opts *o, doubl
         b.e = myo_bench_alloc((size_t)N, rs);
     }
     int code = MYO_EXIT_OK;
-    if (!b.pristine || !b.work || !b.ref || !b.times ||
+    if (!b.pristine || !b.work || !b.ref || no_times ||
         (lapack && (!b.col0 || !b.col || !b.d || !b.e))) {
         myo_bench_say(1, "%s, m = %lld: out of memory for %s %.1f MiB right-hand sides",
                       bt->spec.name, (long long)m, lapack ? "four" : "two",
@@ -531,8 +502,7 @@ static int run_point(const bench_tree *bt, int64_t m, const bench_opts *o, doubl
         return code;
     }
     double errs[3] = {row->err, lapack ? row->err_lapack : 0.0, row->same_bits ? 0.0 : 1.0};
-    myo_bench_mpi_check(MPI_Allreduce(MPI_IN_PLACE, errs, 3, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD),
-                        "MPI_Allreduce");
+    myo_bench_max_over_ranks(errs, 3);
     row->err = errs[0];
     if (lapack) row->err_lapack = errs[1];
     row->same_bits = errs[2] == 0.0;
@@ -544,29 +514,25 @@ static int run_point(const bench_tree *bt, int64_t m, const bench_opts *o, doubl
     myo_factor *f = NULL;
     myo_status s = factor_create(bt, p, &f), fail = s;
     lapack_int linfo = 0;
-    if (myo_bench_agree(fail != MYO_OK) && fail == MYO_OK)
-        fail = MYO_ERR_MPI; /* failed elsewhere */
-    for (int64_t it = 0; it < o->warmup + o->reps && fail == MYO_OK; it++) {
+    myo_bench_any_failed(&fail);
+    for (int64_t it = 0; it < o->c.warmup + o->c.reps && fail == MYO_OK; it++) {
         double t[T_KINDS] = {0}, t0;
 
         memcpy(b.work, b.pristine, bytes);
-        myo_bench_flush_caches(fl);
-        myo_bench_mpi_check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+        myo_bench_sync(fl);
         t0 = MPI_Wtime();
         s = factor_and_solve(bt, p, b.work, m, f);
         t[T_FS] = MPI_Wtime() - t0;
         if (s != MYO_OK) fail = s;
 
         memcpy(b.work, b.pristine, bytes);
-        myo_bench_flush_caches(fl);
-        myo_bench_mpi_check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+        myo_bench_sync(fl);
         t0 = MPI_Wtime();
         s = solve_in_place(f, p, b.work, m);
         t[T_SOLVE] = MPI_Wtime() - t0;
         if (s != MYO_OK) fail = s;
 
-        myo_bench_flush_caches(fl);
-        myo_bench_mpi_check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+        myo_bench_sync(fl);
         t0 = MPI_Wtime();
         memcpy(b.work, b.pristine, bytes);
         t[T_COPY] = MPI_Wtime() - t0;
@@ -575,21 +541,16 @@ static int run_point(const bench_tree *bt, int64_t m, const bench_opts *o, doubl
             memcpy(b.col, b.col0, bytes);
             memcpy(b.d, bt->lap_d, (size_t)N * rs);
             memcpy(b.e, bt->lap_e, (size_t)N * rs);
-            myo_bench_flush_caches(fl);
-            myo_bench_mpi_check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+            myo_bench_sync(fl);
             t0 = MPI_Wtime();
             lapack_int info = lapack_pt(p, N, m, b.d, b.e, b.col);
             t[T_LAPACK] = MPI_Wtime() - t0;
-            if (info != 0) linfo = info;
+            if (info != 0)
+                linfo = info, fail = fail == MYO_OK ? MYO_ERR_DATA : fail; /* said below */
         }
-        if (it >= o->warmup)
-            for (int k = 0; k < T_KINDS; k++)
-                b.times[k * o->reps + (it - o->warmup)] = t[k];
-        /* all ranks leave together: one leaving alone would hang the others' barriers */
-        if (myo_bench_agree(fail != MYO_OK || linfo != 0)) {
-            if (fail == MYO_OK && linfo == 0) fail = MYO_ERR_MPI; /* another rank failed */
-            break;
-        }
+        for (int k = 0; k < T_KINDS; k++)
+            myo_bench_reps_put(&b.times, k, it, t[k]);
+        if (myo_bench_any_failed(&fail)) break;
     }
     myo_factor_destroy(&f);
     if (fail != MYO_OK || linfo != 0) {
@@ -603,12 +564,9 @@ static int run_point(const bench_tree *bt, int64_t m, const bench_opts *o, doubl
         return myo_bench_agree(MYO_EXIT_INTERNAL);
     }
 
-    /* The time of a repetition is that of its slowest rank. */
-    myo_bench_mpi_check(MPI_Allreduce(MPI_IN_PLACE, b.times, (int)(T_KINDS * o->reps), MPI_DOUBLE,
-                                      MPI_MAX, MPI_COMM_WORLD),
-                        "MPI_Allreduce");
+    myo_bench_reps_max_over_ranks(&b.times);
     for (int k = 0; k < T_KINDS; k++)
-        myo_bench_summarize(b.times + k * o->reps, o->reps, row->stat[k]);
+        myo_bench_reps_stat(&b.times, k, row->stat[k]);
     point_bufs_free(&b);
     return MYO_EXIT_OK;
 }
@@ -674,7 +632,7 @@ static void print_header(const bench_opts *o, const bench_tree *trees, double to
     /* the object that defines the symbol LAPACKE will call */
     myo_bench_print_machine(hosts, "LAPACK symbols", o->prec == MYO_F32 ? "spttrs_" : "dpttrs_");
     printf("# precision %s, n = %lld, reps = %lld timed after warmup = %lld, seed 0x%llx\n", prec,
-           (long long)o->n, (long long)o->reps, (long long)o->warmup, (unsigned long long)SEED);
+           (long long)o->n, (long long)o->c.reps, (long long)o->c.warmup, (unsigned long long)SEED);
     for (int t = 0; t < o->n_trees; t++)
         printf("# tree %-6s N = %lld nodes%s, height %lld, myo_solve kernel: %s\n",
                trees[t].spec.name, (long long)trees[t].N,
@@ -692,7 +650,7 @@ static void print_header(const bench_opts *o, const bench_tree *trees, double to
            "# before each timed operation (untimed): the in-place input is restored from a "
            "pristine copy and %s.\n",
            fl->buf ? "the caches are evicted by reading a buffer" : "nothing else (--no-flush)");
-    if (fl->buf) printf("#   eviction buffer: %.0f MiB\n", (double)fl->bytes / 1048576.0);
+    myo_bench_print_flush_buffer(fl, "");
     printf("# fs = myo_refactor + solve (in place, op N): new pivots in an existing factor's "
            "storage (no allocation), on chains computed inside the solve's first pass;\n"
            "# solve = myo_solve alone with the pivots already computed (validated to reproduce fs "
@@ -740,6 +698,7 @@ static double memory_estimate(const bench_opts *o, size_t flush_bytes)
 /* Returns the exit code; MPI is initialised and finalised by main. */
 static int bench_main(int argc, char **argv)
 {
+    LAPACKE_set_nancheck(0); /* time LAPACK, not LAPACKE's extra NaN scans of d, e and b */
     bench_opts o;
     int code = parse_options(argc, argv, &o);
     if (code >= 0) return code;
@@ -749,7 +708,7 @@ static int bench_main(int argc, char **argv)
     char hosts[512] = "";
     myo_bench_hosts(hosts, sizeof hosts);
 
-    code = myo_bench_check_host_memory(memory_estimate(&o, o.flush ? myo_bench_flush_bytes() : 0),
+    code = myo_bench_check_host_memory(memory_estimate(&o, o.c.flush ? myo_bench_flush_bytes() : 0),
                                        "lower --n or --m");
     if (code != 0) return code;
     code = -1;
@@ -763,7 +722,7 @@ static int bench_main(int argc, char **argv)
 
     myo_bench_flush fl = {0};
     if (code < 0) {
-        code = myo_bench_flush_create(o.flush, &fl);
+        code = myo_bench_flush_create(o.c.flush, &fl);
         if (code == 0) code = -1;
     }
 
@@ -800,13 +759,5 @@ static int bench_main(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
-        fprintf(stderr, "%s: MPI_Init failed\n", TOOL);
-        return MYO_EXIT_INTERNAL;
-    }
-    myo_bench_init(TOOL);
-    LAPACKE_set_nancheck(0); /* time LAPACK, not LAPACKE's extra NaN scans of d, e and b */
-    int code = bench_main(argc, argv);
-    MPI_Finalize();
-    return code;
+    return myo_bench_main(argc, argv, TOOL, bench_main);
 }

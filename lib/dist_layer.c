@@ -1,8 +1,8 @@
 /* dist_layer.c -- the Myosotis layer (DESIGN.md section 2) over MPI ranks
  * (myosotis_dist.h, "distributed Myosotis layer"): sequence parallel on
  * one tree split by pre-order position ranges, and data parallel around
- * the serial layer (layer.c), whose logic the sequence-parallel passes
- * repeat on a rank's rows.
+ * the serial layer (layer.c), whose per-edge kernels (layer_kernels.h)
+ * the sequence-parallel passes run on a rank's rows.
  *
  * Letters as in myosotis_layer.h; per rank: nl = hi - lo local nodes
  * ("local rows", in position order), ntl local tokens, P ranks.
@@ -69,13 +69,11 @@
 #include <config.h>
 
 #include "internal.h"
-#include "mathfn.h"
+#include "layer_kernels.h"
 #include "mpi_util.h"
 
-#include <cblas.h>
 #include <limits.h>
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,89 +107,48 @@ struct myo_layer_dist_work {
 #define BWD "myo_layer_dist_backward_f32"
 #define CRE "myo_layer_dist_work_create"
 
-/* ------------------------------------------------------------- kernels */
-
-static inline float dot_f32(const float *restrict a, const float *restrict b, int64_t len)
-{
-    float acc[8] = {0};
-    int64_t k = 0;
-    for (; k + 8 <= len; k += 8)
-        for (int l = 0; l < 8; l++)
-            acc[l] += a[k + l] * b[k + l];
-    float tail = 0;
-    for (; k < len; k++)
-        tail += a[k] * b[k];
-    return tail +
-           (((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])));
-}
-
-static inline float dot_diff_f32(const float *restrict g, const float *restrict a,
-                                 const float *restrict b, int64_t len)
-{
-    float acc[8] = {0};
-    int64_t k = 0;
-    for (; k + 8 <= len; k += 8)
-        for (int l = 0; l < 8; l++)
-            acc[l] += g[k + l] * (a[k + l] - b[k + l]);
-    float tail = 0;
-    for (; k < len; k++)
-        tail += g[k] * (a[k] - b[k]);
-    return tail +
-           (((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])));
-}
-
-static inline void axpy_f32(float *restrict y, float s, const float *restrict x, int64_t len)
-{
-    for (int64_t k = 0; k < len; k++)
-        y[k] += s * x[k];
-}
-
-/* C (rows, D) = A (rows, D) W (D, D), or W^T when trans; C += when accumulate. */
-static void gemm_rows(int64_t rows, int64_t D, const float *a, const float *w, int trans,
-                      int accumulate, float *c)
-{
-    if (rows < 1) return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, trans ? CblasTrans : CblasNoTrans, (int)rows, (int)D,
-                (int)D, 1.0f, a, (int)D, w, (int)D, accumulate ? 1.0f : 0.0f, c, (int)D);
-}
-
-/* dW (D, D) (+)= A^T (D, rows) B (rows, D). */
-static void gemm_weight_grad(int64_t rows, int64_t D, const float *a, const float *b,
-                             int accumulate, float *dw)
-{
-    if (rows < 1) {
-        if (!accumulate) memset(dw, 0, (size_t)(D * D) * sizeof(float));
-        return;
-    }
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)D, (int)D, (int)rows, 1.0f, a, (int)D,
-                b, (int)D, accumulate ? 1.0f : 0.0f, dw, (int)D);
-}
-
-static int weights_ok(const myo_qkvo_weights_f32 *w)
-{
-    return w && w->wq && w->wk && w->wv && w->wo;
-}
-
-static int grads_ok(const myo_qkvo_grads_f32 *g)
-{
-    return g && g->wq && g->wk && g->wv && g->wo;
-}
+/* ------------------------------------------------------------- helpers */
 
 /* The ranks agree on this rank's status mine (the first failing rank's
- * wins); this rank's own detail is prefixed with its rank, as the others
- * name it.  One MPI_Allreduce of nv long longs (v[2 ..) the caller's).
- * Collective on comm. */
-static myo_status agree(MPI_Comm comm, const char *who, myo_status mine, long long *v, int nv)
+ * wins) and on the configuration values val[0 .. nval) named name
+ * (myo_mpi_agree_config); this rank's own detail is prefixed with its
+ * rank, as the others name it.  One MPI_Allreduce.  Collective on comm. */
+static myo_status agree(MPI_Comm comm, const char *who, myo_status mine, int nval,
+                        const long long *val, const char *const *name)
 {
     int rank = 0, size = 1;
     MYO_CHECK(myo_mpi_status(MPI_Comm_rank(comm, &rank), who, "MPI_Comm_rank"));
     MYO_CHECK(myo_mpi_status(MPI_Comm_size(comm, &size), who, "MPI_Comm_size"));
-    if (mine != MYO_OK) {
-        char detail[512];
-        snprintf(detail, sizeof detail, "%s", myo_error_detail());
-        myo_fail(mine, "rank %d of %d: %s", rank, size, detail);
-    }
-    return myo_mpi_agree(comm, who, mine, rank, size, v, nv);
+    myo_mpi_name_rank(mine, rank, size);
+    return myo_mpi_agree_config(comm, who, mine, rank, size, nval, val, name);
+}
+
+/* The four weight gradients g <-> red (4 D^2): [dWq | dWk | dWv | dWo]. */
+static void grads_pack(float *red, const myo_qkvo_grads_f32 *g, int64_t DD)
+{
+    memcpy(red, g->wq, (size_t)DD * sizeof(float));
+    memcpy(red + DD, g->wk, (size_t)DD * sizeof(float));
+    memcpy(red + 2 * DD, g->wv, (size_t)DD * sizeof(float));
+    memcpy(red + 3 * DD, g->wo, (size_t)DD * sizeof(float));
+}
+
+static void grads_unpack(const myo_qkvo_grads_f32 *g, const float *red, int64_t DD)
+{
+    memcpy(g->wq, red, (size_t)DD * sizeof(float));
+    memcpy(g->wk, red + DD, (size_t)DD * sizeof(float));
+    memcpy(g->wv, red + 2 * DD, (size_t)DD * sizeof(float));
+    memcpy(g->wo, red + 3 * DD, (size_t)DD * sizeof(float));
+}
+
+/* The row (D,) of the virtual parent at position pp (>= 0) of local row j
+ * where pooling and its adjoint meet it: in the table tab (nT, D) when the
+ * parent is a row of T (a remote parent always is), else in the local
+ * rows loc (nl, D). */
+static float *pool_parent_row(const myo_layer_dist_work *w, int64_t j, int64_t pp, float *tab,
+                              float *loc)
+{
+    const int64_t tp = pp >= w->lo ? w->tloc[pp - w->lo] : w->ptab[j];
+    return tp >= 0 ? tab + tp * w->D : loc + (pp - w->lo) * w->D;
 }
 
 /* ----------------------------------------------------------- workspace */
@@ -294,11 +251,7 @@ static int build(myo_layer_dist_work *w)
         if (t->order[lo + j] < n) w->tok[k++] = j;
 
     /* the child counts of the virtual nodes, as layer.c */
-    memset(w->inv_count, 0, (size_t)(N > n ? N - n : 1) * sizeof(float));
-    for (int64_t i = 0; i < N; i++)
-        if (t->parent[i] >= n) w->inv_count[t->parent[i] - n] += 1.0f;
-    for (int64_t v = 0; v < N - n; v++)
-        w->inv_count[v] = w->inv_count[v] > 0 ? 1.0f / w->inv_count[v] : 0.0f;
+    layer_inv_counts(t, w->inv_count);
 
     const size_t fs = sizeof(float);
     w->xl = take(nl * D, fs, &fail), w->ql = take(nl * D, fs, &fail);
@@ -335,22 +288,11 @@ static myo_status create_body(MPI_Comm comm, const myo_tree *t, const myo_layer_
                         CRE ": d_model = %lld or %lld local rows exceed the BLAS's and MPI's int "
                             "counts",
                         (long long)cfg->d_model, (long long)(hi - lo));
-    int ok = mine == MYO_OK;
-    long long v[8] = {0,
-                      0,
-                      ok ? cfg->d_model : 0,
-                      ok ? -cfg->d_model : LLONG_MIN,
-                      ok ? cfg->heads : 0,
-                      ok ? -cfg->heads : LLONG_MIN,
-                      ok ? (long long)cfg->direction : 0,
-                      ok ? -(long long)cfg->direction : LLONG_MIN};
-    MYO_CHECK(agree(comm, CRE, mine, v, 8));
-    if (v[2] != -v[3] || v[4] != -v[5] || v[6] != -v[7])
-        return myo_fail(MYO_ERR_ARG,
-                        CRE
-                        ": d_model (%lld .. %lld), heads (%lld .. %lld) or direction (%lld .. "
-                        "%lld) differ between ranks (every rank must use the same configuration)",
-                        -v[3], v[2], -v[5], v[4], -v[7], v[6]);
+    static const char *const names[3] = {"d_model", "heads", "direction"};
+    const int ok = mine == MYO_OK;
+    const long long vals[3] = {ok ? cfg->d_model : 0, ok ? cfg->heads : 0,
+                               ok ? (long long)cfg->direction : 0};
+    MYO_CHECK(agree(comm, CRE, mine, 3, vals, names));
 
     myo_layer_dist_work *w = calloc(1, sizeof *w);
     int fail = w == NULL;
@@ -420,16 +362,12 @@ static myo_status pool(MPI_Comm comm, myo_layer_dist_work *w, const float *x)
         float *row = xl + j * D;
         const int virt = u >= n;
         if (virt && w->tloc[j] >= 0) continue; /* finished from the table */
-        if (virt) {
-            float s = w->inv_count[u - n];
-            for (int64_t c = 0; c < D; c++)
-                row[c] *= s;
-        } else if (w->tloc[j] >= 0) {
+        if (virt)
+            scale_f32(row, w->inv_count[u - n], D);
+        else if (w->tloc[j] >= 0)
             axpy_f32(xT + w->tloc[j] * D, 1.0f, row, D); /* a token of T: its own row */
-        }
-        if (pp < 0 || t->order[pp] < n) continue; /* only virtual parents pool */
-        int64_t tp = pp >= lo ? w->tloc[pp - lo] : w->ptab[j];
-        axpy_f32(tp >= 0 ? xT + tp * D : xl + (pp - lo) * D, 1.0f, row, D);
+        if (pp < 0 || t->order[pp] < n) continue;        /* only virtual parents pool */
+        axpy_f32(pool_parent_row(w, j, pp, xT, xl), 1.0f, row, D);
     }
     myo_status st =
         myo_mpi_status(MPI_Allreduce(MPI_IN_PLACE, xT, (int)(nT * D), MPI_FLOAT, MPI_SUM, comm),
@@ -440,9 +378,7 @@ static myo_status pool(MPI_Comm comm, myo_layer_dist_work *w, const float *x)
         const int64_t u = t->order[w->tpos[k]];
         if (u < n) continue;
         float *row = xT + k * D;
-        float s = w->inv_count[u - n];
-        for (int64_t c = 0; c < D; c++)
-            row[c] *= s;
+        scale_f32(row, w->inv_count[u - n], D);
         if (w->tpar[k] >= 0) axpy_f32(xT + w->tpar[k] * D, 1.0f, row, D);
     }
     for (int64_t j = 0; j < nl; j++)
@@ -456,30 +392,17 @@ static myo_status pool(MPI_Comm comm, myo_layer_dist_work *w, const float *x)
 static void build_weights(myo_layer_dist_work *w)
 {
     const myo_tree *t = w->t;
-    const int64_t lo = w->lo, nl = w->nl, D = w->D, H = w->H, d = w->d;
-    const float scale = (float)(1.0 / sqrt((double)d));
-    const int want_up = w->cfg.direction != MYO_DIR_DOWN,
-              want_down = w->cfg.direction != MYO_DIR_UP;
+    const int64_t lo = w->lo, nl = w->nl, D = w->D, H = w->H;
+    const layer_edges e = layer_edges_of(&w->cfg);
     for (int64_t j = 0; j < nl; j++) {
         const int64_t pp = t->parent_pos[lo + j];
-        const float *qi = w->ql + j * D, *ki = w->kl + j * D, *qp = NULL, *kp = NULL;
+        const float *qp = NULL, *kp = NULL;
         if (pp >= lo)
             qp = w->ql + (pp - lo) * D, kp = w->kl + (pp - lo) * D;
         else if (pp >= 0)
             qp = w->qT + w->ptab[j] * D, kp = w->kT + w->ptab[j] * D;
-        for (int64_t h = 0; h < H; h++) {
-            float su = 0, sd = 0, wu = 0, wd = 0;
-            if (pp >= 0 && want_up) {
-                su = scale * dot_f32(qi + h * d, kp + h * d, d);
-                wu = myo_softplus_vf(su, NULL);
-            }
-            if (pp >= 0 && want_down) {
-                sd = scale * dot_f32(qp + h * d, ki + h * d, d);
-                wd = myo_softplus_vf(sd, NULL);
-            }
-            w->w_up[j * H + h] = wu, w->w_down[j * H + h] = wd;
-            w->s_up[j * H + h] = su, w->s_down[j * H + h] = sd;
-        }
+        layer_edge_weights(&e, w->ql + j * D, w->kl + j * D, qp, kp, w->w_up + j * H,
+                           w->w_down + j * H, w->s_up + j * H, w->s_down + j * H);
     }
 }
 
@@ -489,7 +412,7 @@ static myo_status forward_body(MPI_Comm comm, myo_layer_dist_work *w,
     myo_status mine = MYO_OK;
     if (!w)
         mine = myo_fail(MYO_ERR_ARG, FWD ": the workspace is NULL");
-    else if (!weights_ok(wts))
+    else if (!layer_weights_ok(wts))
         mine = myo_fail(MYO_ERR_ARG, FWD ": the weights wq, wk, wv and wo are required");
     else if (w->ntl > 0 && (!x || !y))
         mine = myo_fail(MYO_ERR_ARG, FWD ": x and y are required (%lld local tokens)",
@@ -504,8 +427,7 @@ static myo_status forward_body(MPI_Comm comm, myo_layer_dist_work *w,
                 break;
             }
     if (w) w->have_forward = 0;
-    long long v[2];
-    MYO_CHECK(agree(comm, FWD, mine, v, 2));
+    MYO_CHECK(agree(comm, FWD, mine, 0, NULL, NULL));
 
     const int64_t nl = w->nl, nT = w->nT, D = w->D, d = w->d;
     MYO_CHECK(pool(comm, w, x));
@@ -542,10 +464,8 @@ myo_status myo_layer_dist_forward_f32(MPI_Comm comm, myo_layer_dist_work *w,
 static void mixing_backward(myo_layer_dist_work *w)
 {
     const myo_tree *t = w->t;
-    const int64_t lo = w->lo, nl = w->nl, D = w->D, H = w->H, d = w->d;
-    const float scale = (float)(1.0 / sqrt((double)d));
-    const int want_up = w->cfg.direction != MYO_DIR_DOWN,
-              want_down = w->cfg.direction != MYO_DIR_UP;
+    const int64_t lo = w->lo, nl = w->nl, D = w->D, H = w->H;
+    const layer_edges e = layer_edges_of(&w->cfg);
     memset(w->dql, 0, (size_t)(nl * D) * sizeof(float));
     memset(w->dkl, 0, (size_t)(nl * D) * sizeof(float));
     memset(w->dqT, 0, (size_t)(w->nT * D) * sizeof(float));
@@ -553,35 +473,20 @@ static void mixing_backward(myo_layer_dist_work *w)
     for (int64_t j = 0; j < nl; j++) {
         const int64_t pp = t->parent_pos[lo + j];
         if (pp < 0) continue;
-        const float *gi = w->gl + j * D, *yi = w->yl + j * D;
-        const float *qi = w->ql + j * D, *ki = w->kl + j * D;
-        const float *gp, *yp, *qp, *kp;
-        float *dqp, *dkp;
+        const int64_t ri = j * D;
+        const layer_edge_rows ei = {w->gl + ri, w->yl + ri,  w->ql + ri,
+                                    w->kl + ri, w->dql + ri, w->dkl + ri};
+        layer_edge_rows ep;
         if (pp >= lo) {
             const int64_t r = (pp - lo) * D;
-            gp = w->gl + r, yp = w->yl + r, qp = w->ql + r, kp = w->kl + r;
-            dqp = w->dql + r, dkp = w->dkl + r;
+            ep = (layer_edge_rows){w->gl + r, w->yl + r,  w->ql + r,
+                                   w->kl + r, w->dql + r, w->dkl + r};
         } else {
             const int64_t r = w->ptab[j] * D;
-            gp = w->gyT + 2 * r, yp = w->gyT + 2 * r + D, qp = w->qT + r, kp = w->kT + r;
-            dqp = w->dqT + r, dkp = w->dkT + r;
+            ep = (layer_edge_rows){w->gyT + 2 * r, w->gyT + 2 * r + D, w->qT + r,
+                                   w->kT + r,      w->dqT + r,         w->dkT + r};
         }
-        float *dqi = w->dql + j * D, *dki = w->dkl + j * D;
-        for (int64_t h = 0; h < H; h++) {
-            const int64_t c = h * d;
-            if (want_up) {
-                float dw = dot_diff_f32(gi + c, yp + c, yi + c, d);
-                float ds = dw * myo_sigmoid_vf(w->s_up[j * H + h]) * scale;
-                axpy_f32(dqi + c, ds, kp + c, d);
-                axpy_f32(dkp + c, ds, qi + c, d);
-            }
-            if (want_down) {
-                float dw = dot_diff_f32(gp + c, yi + c, yp + c, d);
-                float ds = dw * myo_sigmoid_vf(w->s_down[j * H + h]) * scale;
-                axpy_f32(dqp + c, ds, ki + c, d);
-                axpy_f32(dki + c, ds, qp + c, d);
-            }
-        }
+        layer_edge_grads(&e, &ei, &ep, w->s_up + j * H, w->s_down + j * H);
     }
 }
 
@@ -592,7 +497,7 @@ static myo_status backward_body(MPI_Comm comm, myo_layer_dist_work *w,
     myo_status mine = MYO_OK;
     if (!w)
         mine = myo_fail(MYO_ERR_ARG, BWD ": the workspace is NULL");
-    else if (!weights_ok(wts) || !grads_ok(g))
+    else if (!layer_weights_ok(wts) || !layer_grads_ok(g))
         mine = myo_fail(MYO_ERR_ARG, BWD ": the four weights and the four weight gradients are "
                                          "required");
     else if (w->ntl > 0 && (!dy || !dx))
@@ -603,8 +508,7 @@ static myo_status backward_body(MPI_Comm comm, myo_layer_dist_work *w,
     else if (!w->have_forward)
         mine = myo_fail(MYO_ERR_ARG, BWD ": no successful forward on this workspace to "
                                          "differentiate");
-    long long v[2];
-    MYO_CHECK(agree(comm, BWD, mine, v, 2));
+    MYO_CHECK(agree(comm, BWD, mine, 0, NULL, NULL));
 
     const myo_tree *t = w->t;
     const int64_t n = w->n, lo = w->lo, nl = w->nl, nT = w->nT, D = w->D, d = w->d;
@@ -654,10 +558,7 @@ static myo_status backward_body(MPI_Comm comm, myo_layer_dist_work *w,
     MYO_CHECK(myo_mpi_status(
         MPI_Allreduce(MPI_IN_PLACE, red, (int)(nT * D + 4 * DD), MPI_FLOAT, MPI_SUM, comm), BWD,
         "MPI_Allreduce of the shared rows' dX and the weight gradients"));
-    memcpy(g->wq, gw, (size_t)DD * sizeof(float));
-    memcpy(g->wk, gw + DD, (size_t)DD * sizeof(float));
-    memcpy(g->wv, gw + 2 * DD, (size_t)DD * sizeof(float));
-    memcpy(g->wo, gw + 3 * DD, (size_t)DD * sizeof(float));
+    grads_unpack(g, gw, DD);
 
     /* (6) unpooling top-down: over T, then over the local rows */
     for (int64_t k = 0; k < nT; k++)
@@ -673,9 +574,7 @@ static myo_status backward_body(MPI_Comm comm, myo_layer_dist_work *w,
         }
         const int64_t pp = t->parent_pos[lo + j];
         if (pp < 0 || t->order[pp] < n) continue;
-        const int64_t tp = pp >= lo ? w->tloc[pp - lo] : w->ptab[j];
-        const float *src = tp >= 0 ? dxT + tp * D : w->dxl + (pp - lo) * D;
-        axpy_f32(row, w->inv_count[t->order[pp] - n], src, D);
+        axpy_f32(row, w->inv_count[t->order[pp] - n], pool_parent_row(w, j, pp, dxT, w->dxl), D);
     }
     for (int64_t k = 0; k < w->ntl; k++)
         memcpy(dx + k * D, w->dxl + w->tok[k] * D, (size_t)D * sizeof(float));
@@ -701,14 +600,9 @@ myo_status myo_layer_dist_backward_f32(MPI_Comm comm, myo_layer_dist_work *w,
 /* The ranks agree on mine and on d_model (with both signs). */
 static myo_status dp_agree(MPI_Comm comm, const char *who, myo_status mine, int64_t d_model)
 {
-    long long v[4] = {0, 0, d_model, -d_model};
-    MYO_CHECK(agree(comm, who, mine, v, 4));
-    if (v[2] != -v[3])
-        return myo_fail(MYO_ERR_ARG,
-                        "%s: d_model (%lld .. %lld) differs between ranks (every rank must use "
-                        "the same configuration)",
-                        who, -v[3], v[2]);
-    return MYO_OK;
+    static const char *const names[1] = {"d_model"};
+    const long long vals[1] = {d_model};
+    return agree(comm, who, mine, 1, vals, names);
 }
 
 static myo_status dp_check(const char *who, myo_layer_work *ws, int64_t d_model,
@@ -724,7 +618,7 @@ static myo_status dp_check(const char *who, myo_layer_work *ws, int64_t d_model,
     if (batch > 0 && !ws)
         return myo_fail(MYO_ERR_ARG, "%s: the workspace is NULL (batch = %lld)", who,
                         (long long)batch);
-    if (!weights_ok(wts))
+    if (!layer_weights_ok(wts))
         return myo_fail(MYO_ERR_ARG, "%s: the weights wq, wk, wv and wo are required", who);
     return MYO_OK;
 }
@@ -751,18 +645,13 @@ myo_status myo_layer_dp_backward_f32(MPI_Comm comm, myo_layer_work *ws, int64_t 
     myo_status mine = dp_check(DPB, ws, d_model, wts, batch);
     float *red = NULL;
     const int64_t DD = mine == MYO_OK ? d_model * d_model : 0;
-    if (mine == MYO_OK && !grads_ok(g))
+    if (mine == MYO_OK && !layer_grads_ok(g))
         mine = myo_fail(MYO_ERR_ARG, DPB ": the four weight gradients are required");
     if (mine == MYO_OK && !(red = myo_alloc((size_t)(4 * DD), sizeof(float), DPB ": gradients")))
         mine = MYO_ERR_NOMEM;
     if (mine == MYO_OK && batch > 0) {
         mine = myo_layer_backward_f32(ws, wts, batch, dy, dx, g);
-        if (mine == MYO_OK) {
-            memcpy(red, g->wq, (size_t)DD * sizeof(float));
-            memcpy(red + DD, g->wk, (size_t)DD * sizeof(float));
-            memcpy(red + 2 * DD, g->wv, (size_t)DD * sizeof(float));
-            memcpy(red + 3 * DD, g->wo, (size_t)DD * sizeof(float));
-        }
+        if (mine == MYO_OK) grads_pack(red, g, DD);
     } else if (mine == MYO_OK) {
         memset(red, 0, (size_t)(4 * DD) * sizeof(float));
     }
@@ -771,12 +660,7 @@ myo_status myo_layer_dp_backward_f32(MPI_Comm comm, myo_layer_work *ws, int64_t 
         st = myo_mpi_status(
             MPI_Allreduce(MPI_IN_PLACE, red, (int)(4 * DD), MPI_FLOAT, MPI_SUM, comm), DPB,
             "MPI_Allreduce of the weight gradients");
-    if (st == MYO_OK) {
-        memcpy(g->wq, red, (size_t)DD * sizeof(float));
-        memcpy(g->wk, red + DD, (size_t)DD * sizeof(float));
-        memcpy(g->wv, red + 2 * DD, (size_t)DD * sizeof(float));
-        memcpy(g->wo, red + 3 * DD, (size_t)DD * sizeof(float));
-    }
+    if (st == MYO_OK) grads_unpack(g, red, DD);
     free(red);
     myo_mpi_leave(comm, &saved);
     return st;

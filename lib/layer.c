@@ -11,9 +11,8 @@
 #include <config.h>
 
 #include "internal.h"
-#include "mathfn.h"
+#include "layer_kernels.h"
 
-#include <cblas.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -65,45 +64,6 @@ myo_status myo_layer_config_check(const myo_layer_config *cfg)
 
 /* ------------------------------------------------------------- kernels */
 
-/* <a, b> over len floats; eight partial sums so that the loop vectorises
- * without reassociation flags. */
-static inline float dot_f32(const float *restrict a, const float *restrict b, int64_t len)
-{
-    float acc[8] = {0};
-    int64_t k = 0;
-    for (; k + 8 <= len; k += 8)
-        for (int l = 0; l < 8; l++)
-            acc[l] += a[k + l] * b[k + l];
-    float tail = 0;
-    for (; k < len; k++)
-        tail += a[k] * b[k];
-    return tail +
-           (((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])));
-}
-
-/* <g, a - b> over len floats. */
-static inline float dot_diff_f32(const float *restrict g, const float *restrict a,
-                                 const float *restrict b, int64_t len)
-{
-    float acc[8] = {0};
-    int64_t k = 0;
-    for (; k + 8 <= len; k += 8)
-        for (int l = 0; l < 8; l++)
-            acc[l] += g[k + l] * (a[k + l] - b[k + l]);
-    float tail = 0;
-    for (; k < len; k++)
-        tail += g[k] * (a[k] - b[k]);
-    return tail +
-           (((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])));
-}
-
-/* y (len,) += s x */
-static inline void axpy_f32(float *restrict y, float s, const float *restrict x, int64_t len)
-{
-    for (int64_t k = 0; k < len; k++)
-        y[k] += s * x[k];
-}
-
 /* x_all (N, D), token rows 0 .. n-1 filled: each virtual row n .. N-1
  * becomes the mean of its children's rows.  Reverse pre-order visits every
  * child before its parent, so a virtual child is complete when it is added
@@ -116,11 +76,7 @@ static void pool_virtual_rows(const myo_tree *t, const float *inv_count, float *
     for (int64_t pos = N - 1; pos >= 0; pos--) {
         int64_t u = t->order[pos], p = t->parent[u];
         float *xu = x_all + u * D;
-        if (u >= n) {
-            float s = inv_count[u - n];
-            for (int64_t c = 0; c < D; c++)
-                xu[c] *= s;
-        }
+        if (u >= n) scale_f32(xu, inv_count[u - n], D);
         if (p >= n) axpy_f32(x_all + p * D, 1.0f, xu, D);
     }
 }
@@ -143,7 +99,6 @@ static void pool_virtual_rows_adjoint(const myo_tree *t, const float *inv_count,
     }
 }
 
-/* float (double) rounded towards +Inf. */
 /* q, k (N, D) -> w_up, w_down, s_up, s_down (N, H): the edge weights of the
  * H matrices I + L of one sequence (see myosotis_layer.h), 0 at roots and
  * for the direction left out.  s_up and s_down may be NULL.  Rows are
@@ -154,25 +109,13 @@ static void pool_virtual_rows_adjoint(const myo_tree *t, const float *inv_count,
 static void build_weights(const myo_tree *t, const myo_layer_config *cfg, const float *q,
                           const float *k, float *w_up, float *w_down, float *s_up, float *s_down)
 {
-    const int64_t N = t->n, D = cfg->d_model, H = cfg->heads, d = D / H;
-    const float scale = (float)(1.0 / sqrt((double)d));
-    const int want_up = cfg->direction != MYO_DIR_DOWN, want_down = cfg->direction != MYO_DIR_UP;
+    const int64_t N = t->n, D = cfg->d_model, H = cfg->heads;
+    const layer_edges e = layer_edges_of(cfg);
     for (int64_t i = 0; i < N; i++) {
         const int64_t p = t->parent[i];
-        for (int64_t h = 0; h < H; h++) {
-            float su = 0, sd = 0, wu = 0, wd = 0;
-            if (p >= 0 && want_up) {
-                su = scale * dot_f32(q + i * D + h * d, k + p * D + h * d, d);
-                wu = myo_softplus_vf(su, NULL);
-            }
-            if (p >= 0 && want_down) {
-                sd = scale * dot_f32(q + p * D + h * d, k + i * D + h * d, d);
-                wd = myo_softplus_vf(sd, NULL);
-            }
-            w_up[i * H + h] = wu, w_down[i * H + h] = wd;
-            if (s_up) s_up[i * H + h] = su;
-            if (s_down) s_down[i * H + h] = sd;
-        }
+        layer_edge_weights(&e, q + i * D, k + i * D, p >= 0 ? q + p * D : NULL,
+                           p >= 0 ? k + p * D : NULL, w_up + i * H, w_down + i * H,
+                           s_up ? s_up + i * H : NULL, s_down ? s_down + i * H : NULL);
     }
 }
 
@@ -295,12 +238,8 @@ myo_status myo_layer_work_create(const myo_tree *tree, const myo_layer_config *c
         s = myo_fail(MYO_ERR_NOMEM, "myo_layer_work_create: cannot allocate the factors");
     if (s == MYO_OK) {
         carve_forward(ws, &c);
-        const int64_t n = ws->n, H = ws->H;
-        memset(ws->inv_count, 0, (size_t)(N - n) * sizeof(float));
-        for (int64_t i = 0; i < N; i++)
-            if (tree->parent[i] >= n) ws->inv_count[tree->parent[i] - n] += 1.0f;
-        for (int64_t v = 0; v < N - n; v++)
-            ws->inv_count[v] = ws->inv_count[v] > 0 ? 1.0f / ws->inv_count[v] : 0.0f;
+        const int64_t H = ws->H;
+        layer_inv_counts(tree, ws->inv_count);
         /* Factor storage only; forward refactors it in place. */
         for (int64_t b = 0; b < max_batch && s == MYO_OK; b++)
             s = myo_factor_create_empty(tree, H, MYO_F32, &ws->factor[b]);
@@ -361,33 +300,11 @@ static myo_status check_pass(const myo_layer_work *ws, const void *w, int64_t ba
     return MYO_OK;
 }
 
-static int weights_missing(const myo_qkvo_weights_f32 *w)
-{
-    return !w->wq || !w->wk || !w->wv || !w->wo;
-}
-
-/* C (rows, D) = A (rows, D) W (D, D), or with W^T when trans; C += when accumulate. */
-static void gemm_rows(int64_t rows, int64_t D, const float *a, const float *w, int trans,
-                      int accumulate, float *c)
-{
-    if (rows < 1) return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, trans ? CblasTrans : CblasNoTrans, (int)rows, (int)D,
-                (int)D, 1.0f, a, (int)D, w, (int)D, accumulate ? 1.0f : 0.0f, c, (int)D);
-}
-
-/* dW (D, D) (+)= A^T (D, rows) B (rows, D): a weight gradient over rows. */
-static void gemm_weight_grad(int64_t rows, int64_t D, const float *a, const float *b,
-                             int accumulate, float *dw)
-{
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)D, (int)D, (int)rows, 1.0f, a, (int)D,
-                b, (int)D, accumulate ? 1.0f : 0.0f, dw, (int)D);
-}
-
 myo_status myo_layer_forward_f32(myo_layer_work *ws, const myo_qkvo_weights_f32 *w, int64_t batch,
                                  const float *x, float *y)
 {
     MYO_CHECK(check_pass(ws, w, batch, "myo_layer_forward_f32"));
-    if (!x || !y || weights_missing(w))
+    if (!x || !y || !layer_weights_ok(w))
         return myo_fail(MYO_ERR_ARG, "myo_layer_forward_f32: x, y, wq, wk, wv and wo are required");
     const myo_tree *t = ws->tree;
     const int64_t n = ws->n, N = ws->N, D = ws->D, H = ws->H, d = ws->d;
@@ -447,27 +364,15 @@ static void mixing_backward(const myo_tree *t, const myo_layer_config *cfg, cons
                             const float *y, const float *q, const float *k, const float *s_up,
                             const float *s_down, float *dq, float *dk)
 {
-    const int64_t N = t->n, D = cfg->d_model, H = cfg->heads, d = D / H;
-    const float scale = (float)(1.0 / sqrt((double)d));
-    const int want_up = cfg->direction != MYO_DIR_DOWN, want_down = cfg->direction != MYO_DIR_UP;
+    const int64_t N = t->n, D = cfg->d_model, H = cfg->heads;
+    const layer_edges e = layer_edges_of(cfg);
     for (int64_t i = 0; i < N; i++) {
         const int64_t p = t->parent[i];
         if (p < 0) continue;
-        for (int64_t h = 0; h < H; h++) {
-            const int64_t ci = i * D + h * d, cp = p * D + h * d;
-            if (want_up) {
-                float dw = dot_diff_f32(g + ci, y + cp, y + ci, d);
-                float ds = dw * myo_sigmoid_vf(s_up[i * H + h]) * scale;
-                axpy_f32(dq + ci, ds, k + cp, d);
-                axpy_f32(dk + cp, ds, q + ci, d);
-            }
-            if (want_down) {
-                float dw = dot_diff_f32(g + cp, y + ci, y + cp, d);
-                float ds = dw * myo_sigmoid_vf(s_down[i * H + h]) * scale;
-                axpy_f32(dq + cp, ds, k + ci, d);
-                axpy_f32(dk + ci, ds, q + cp, d);
-            }
-        }
+        const int64_t ri = i * D, rp = p * D;
+        const layer_edge_rows ei = {g + ri, y + ri, q + ri, k + ri, dq + ri, dk + ri};
+        const layer_edge_rows ep = {g + rp, y + rp, q + rp, k + rp, dq + rp, dk + rp};
+        layer_edge_grads(&e, &ei, &ep, s_up + i * H, s_down + i * H);
     }
 }
 
@@ -475,7 +380,7 @@ myo_status myo_layer_backward_f32(myo_layer_work *ws, const myo_qkvo_weights_f32
                                   const float *dy, float *dx, const myo_qkvo_grads_f32 *dw)
 {
     MYO_CHECK(check_pass(ws, w, batch, "myo_layer_backward_f32"));
-    if (!dy || !dx || !dw || weights_missing(w) || !dw->wq || !dw->wk || !dw->wv || !dw->wo)
+    if (!dy || !dx || !layer_weights_ok(w) || !layer_grads_ok(dw))
         return myo_fail(MYO_ERR_ARG, "myo_layer_backward_f32: dy, dx, the weights and all four "
                                      "weight gradients are required");
     if (ws->batch == 0)

@@ -3,6 +3,9 @@
 
 #include "mpi_util.h"
 
+#include <limits.h>
+#include <stdio.h>
+
 myo_status myo_mpi_enter(MPI_Comm comm, const char *who, MPI_Errhandler *saved)
 {
     if (comm == MPI_COMM_NULL) return myo_fail(MYO_ERR_ARG, "%s: comm is MPI_COMM_NULL", who);
@@ -50,6 +53,42 @@ myo_status myo_mpi_agree(MPI_Comm comm, const char *who, myo_status mine, int ra
     myo_status st = (myo_status)v[0];
     if (st != MYO_OK && mine == MYO_OK) myo_mpi_failed_elsewhere(st, who, size - v[1], size);
     return st;
+}
+
+void myo_mpi_name_rank(myo_status mine, int rank, int size)
+{
+    if (mine == MYO_OK) return;
+    char detail[512];
+    snprintf(detail, sizeof detail, "%s", myo_error_detail());
+    myo_fail(mine, "rank %d of %d: %s", rank, size, detail);
+}
+
+myo_status myo_mpi_agree_config(MPI_Comm comm, const char *who, myo_status mine, int rank, int size,
+                                int nval, const long long *val, const char *const *name)
+{
+    long long v[2 + 2 * 3];
+    const int ok = mine == MYO_OK;
+    for (int k = 0; k < nval; k++) {
+        v[2 + 2 * k] = ok ? val[k] : 0;
+        v[3 + 2 * k] = ok ? -val[k] : LLONG_MIN;
+    }
+    MYO_CHECK(myo_mpi_agree(comm, who, mine, rank, size, v, 2 + 2 * nval));
+    int differ = 0;
+    for (int k = 0; k < nval; k++)
+        differ |= v[2 + 2 * k] != -v[3 + 2 * k];
+    if (!differ) return MYO_OK;
+    /* every value with its range over the ranks: "a (..), b (..) or c (..)" */
+    char list[512];
+    size_t at = 0;
+    for (int k = 0; k < nval && at < sizeof list; k++)
+        at += (size_t)snprintf(list + at, sizeof list - at, "%s%s (%lld .. %lld)",
+                               k == 0          ? ""
+                               : k == nval - 1 ? " or "
+                                               : ", ",
+                               name[k], -v[3 + 2 * k], v[2 + 2 * k]);
+    return myo_fail(MYO_ERR_ARG,
+                    "%s: %s %s between ranks (every rank must use the same configuration)", who,
+                    list, nval == 1 ? "differs" : "differ");
 }
 
 myo_status myo_mpi_any(MPI_Comm comm, const char *who, int flag, int *any)

@@ -1,5 +1,5 @@
 /* mpi_util.h -- what the library's MPI modules (dist_scan.c, dist_solve.c,
- * ring_attention.c) share: the error handler around a call, MPI error codes
+ * dist_layer.c, ring_attention.c) share: the error handler around a call, MPI error codes
  * as MYO_ERR_MPI messages, and the ranks' agreement on a status (not
  * installed). */
 #ifndef MYO_MPI_UTIL_H
@@ -46,6 +46,20 @@ myo_status myo_mpi_failed_elsewhere(myo_status st, const char *who, long long fa
  * fail records which one did) or MYO_ERR_MPI.  Collective on comm. */
 myo_status myo_mpi_agree(MPI_Comm comm, const char *who, myo_status mine, int rank, int size,
                          long long *v, int nv);
+
+/* Name this rank in its own failure detail as the other ranks name it
+ * ("rank <rank> of <size>: <detail>"); nothing when mine is MYO_OK.  Local. */
+void myo_mpi_name_rank(myo_status mine, int rank, int size);
+
+/* myo_mpi_agree on mine and on the configuration values val[0 .. nval)
+ * (0 <= nval <= 3), named name[0 .. nval): each goes into the one
+ * MPI_Allreduce with both signs (a failing rank's are left out), so that
+ * when the ranks agree on MYO_OK but a value differs between them the
+ * result is MYO_ERR_ARG "who: d_model (lo .. hi), heads (lo .. hi) or ...
+ * differ between ranks (every rank must use the same configuration)" (one
+ * value: "differs").  Collective on comm. */
+myo_status myo_mpi_agree_config(MPI_Comm comm, const char *who, myo_status mine, int rank, int size,
+                                int nval, const long long *val, const char *const *name);
 
 /* *any = the maximum over ranks of flag (e.g. a local allocation failure):
  * one MPI_Allreduce.  MYO_OK or MYO_ERR_MPI.  Collective on comm. */

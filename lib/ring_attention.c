@@ -25,7 +25,6 @@
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,31 +130,14 @@ static myo_status agree(MPI_Comm comm, const char *who, myo_status mine,
     rg->off = malloc((size_t)(p + 1) * sizeof *rg->off);
     if (mine == MYO_OK && (!rg->cnt || !rg->off))
         mine = myo_fail(MYO_ERR_NOMEM, "%s: out of memory for the ring's layout", who);
-    if (mine != MYO_OK) {
-        /* name this rank in its own detail, as the others will */
-        char detail[512];
-        snprintf(detail, sizeof detail, "%s", myo_error_detail());
-        myo_fail(mine, "rank %d of %d: %s", rg->rank, p, detail);
-    }
-    /* the configuration with both signs (to see whether it differs) */
-    int ok = mine == MYO_OK;
-    long long v[8] = {0,
-                      0,
-                      ok ? w->D : 0,
-                      ok ? -w->D : LLONG_MIN,
-                      ok ? w->H : 0,
-                      ok ? -w->H : LLONG_MIN,
-                      ok ? w->cfg.causal : 0,
-                      ok ? -w->cfg.causal : LLONG_MIN};
-    st = myo_mpi_agree(comm, who, mine, rg->rank, p, v, 8);
+    /* name this rank in its own detail, as the others will; then the
+     * status and the configuration (to see whether it differs) */
+    myo_mpi_name_rank(mine, rg->rank, p);
+    static const char *const names[3] = {"d_model", "heads", "causal"};
+    const int ok = mine == MYO_OK;
+    const long long vals[3] = {ok ? w->D : 0, ok ? w->H : 0, ok ? w->cfg.causal : 0};
+    st = myo_mpi_agree_config(comm, who, mine, rg->rank, p, 3, vals, names);
     if (st != MYO_OK) goto done;
-    if (v[2] != -v[3] || v[4] != -v[5] || v[6] != -v[7]) {
-        st = myo_fail(MYO_ERR_ARG,
-                      "%s: d_model (%lld .. %lld), heads (%lld .. %lld) or causal (%lld .. %lld) "
-                      "differ between ranks (every rank must use the same configuration)",
-                      who, -v[3], v[2], -v[5], v[4], -v[7], v[6]);
-        goto done;
-    }
     int64_t mine_n = w->n;
     MPI_TRY(MPI_Allgather(&mine_n, 1, MPI_INT64_T, rg->cnt, 1, MPI_INT64_T, comm), "MPI_Allgather");
     rg->off[0] = 0, rg->n_max = 0;

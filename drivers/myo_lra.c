@@ -1,0 +1,1391 @@
+/* myo_lra.c -- myo-lra, Long Range Arena-style workloads (issue: myo-lra).
+ *
+ * Times training steps (forward, backward, the data-parallel gradient
+ * all-reduce, an AdamW update) and inference steps (forward alone) of the
+ * LRA encoder classifier (myosotis_model.h) with the LRA tasks' published
+ * configurations, for each token mixer at the same width -- Myosotis on the
+ * task's tree, exact softmax attention (tiled, and materialized as the LRA
+ * Transformer) and a Mamba-style SSM -- and reproduces the LRA paper's
+ * efficiency table (training steps per second and peak memory relative to
+ * the dense Transformer at 1K..4K), then extends it to lengths the dense
+ * model cannot reach.
+ *
+ * Data: datasets/ does not exist yet, so every batch comes from a
+ * deterministic synthetic stream with the task's shape (token ids uniform
+ * over the vocabulary, labels uniform over the classes); every row and the
+ * '#' header say data = "synthetic", and nothing here measures accuracy.
+ *
+ * Per point (task, mixer, n, batch): skip what is predicted to exceed the
+ * memory or time budget (a SKIP row with the reason); create the model;
+ * validate (one forward on one example: a finite loss near ln C; one
+ * backward: finite, non-zero gradients); warm up; time; append the row to
+ * the HDF5 file (rank 0, flushed) and print it on stdout.
+ * Under MPI with P ranks the run is data parallel: each rank takes its
+ * share of the batch and the gradients are summed with MPI_Allreduce
+ * before the update (timed inside the step, and reported on its own). */
+#include <config.h>
+
+#include "bench.h"
+#include "cli.h"
+#include "run_meta.h"
+#include "sweep.h"
+#include "myosotis.h"
+#include "myosotis_h5log.h"
+#include "myosotis_model.h"
+
+#include <mpi.h>
+
+#ifdef __GLIBC__
+#include <malloc.h> /* malloc_trim */
+#endif
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const TOOL = "myo-lra";
+#define SCHEMA "myo-lra/1"
+#define DEFAULT_OUTPUT "myo-lra.h5"
+#define DEFAULT_SEED 0x6c7261ULL /* "lra" */
+#define MAX_LENGTHS 32
+#define EFF_DENSE_MAX 4096 /* the LRA efficiency table's largest length (4K) */
+#define VAL_LOSS_TOL 1.0   /* |loss - ln C| <= max(1, ln C / 2) on one example at init */
+
+/* ------------------------------------------------------------ presets */
+
+/* The LRA tasks as published (../shared/research/lra.md; section 1 for n,
+ * V, C; section 4, "LRA Transformer baselines (repo configs)", for L, D,
+ * H, F and the batch):
+ *
+ *   task       n      V    C  L  D    H  F     batch  source
+ *   listops    2000   18   10 4  512  8  1024  32     s1 row ListOps ("<=2000 ... pads to 2000";
+ *                                                     V: S4 "actual size 18" with pad/unk/eos);
+ *                                                     s4 row ListOps
+ *   text       4096   257  2  4  256  4  1024  32     s1 row Text (S4 l_max 4096, the LRA
+ *                                                     paper's 4K; the LRA repo config says
+ *                                                     max_length 1000); V: bytes 0-255 + pad;
+ *                                                     s4 row Text
+ *   retrieval  4000   257  2  4  128  4  512   32     s1 row Retrieval (4,000 bytes x 2
+ *                                                     documents, dual encoder); s4 row Retrieval
+ *   image      1024   256  10 1  128  8  128   256    s1 row Image (32x32 gray levels);
+ *                                                     s4 row Image
+ *   pathfinder 1024   256  2  4  32   4  32    512    s1 row Pathfinder; s4 row Pathfinder32
+ *   pathx      16384  256  2  1  32   2  32    64     s1 row Path-X (128x128); s4 row Path-X
+ *
+ * Not reproduced: the LRA configs' separate qkv width (image 64,
+ * pathfinder and Path-X 16: here every mixer works at width D, the
+ * issue's "same width"), the CLS token (the model mean-pools), dropout
+ * and the learning-rate schedules (timing only). */
+typedef struct {
+    const char *name;
+    int64_t n, vocab, classes, layers, d_model, heads, mlp_dim, batch;
+    int dual;             /* two documents per example (Retrieval) */
+    int image;            /* pixels: a quad-tree and Morton order for Myosotis */
+    const char *tree;     /* Myosotis' tree when --tree auto */
+    const char *tree_why; /* what that tree stands for */
+} lra_task;
+
+enum { T_LISTOPS, T_TEXT, T_RETRIEVAL, T_IMAGE, T_PATHFINDER, T_PATHX, T_COUNT };
+static const lra_task TASKS[T_COUNT] = {
+    {"listops", 2000, 18, 10, 4, 512, 8, 1024, 32, 0, 0, "kary2",
+     "binary hierarchy (no parse trees yet: they need datasets/)"},
+    {"text", 4096, 257, 2, 4, 256, 4, 1024, 32, 0, 0, "kary2", "binary hierarchy over the bytes"},
+    {"retrieval", 4000, 257, 2, 4, 128, 4, 512, 32, 1, 0, "kary2",
+     "binary hierarchy over the bytes of each document"},
+    {"image", 1024, 256, 10, 1, 128, 8, 128, 256, 0, 1, "kary4",
+     "quad-tree over the pixels in Morton order"},
+    {"pathfinder", 1024, 256, 2, 4, 32, 4, 32, 512, 0, 1, "kary4",
+     "quad-tree over the pixels in Morton order"},
+    {"pathx", 16384, 256, 2, 1, 32, 2, 32, 64, 0, 1, "kary4",
+     "quad-tree over the pixels in Morton order"},
+};
+
+static const char *const TASK_NAME[T_COUNT + 1] = {"listops",    "text",  "retrieval", "image",
+                                                   "pathfinder", "pathx", NULL};
+
+enum { M_MYOSOTIS, M_DENSE_TILED, M_DENSE_MAT, M_SSM, M_COUNT };
+static const char *const MIXER_NAME[M_COUNT + 1] = {"myosotis", "dense-tiled", "dense-materialized",
+                                                    "ssm", NULL};
+static const myo_mixer_kind MIXER_KIND[M_COUNT] = {MYO_MIXER_MYOSOTIS, MYO_MIXER_DENSE_TILED,
+                                                   MYO_MIXER_DENSE_MATERIALIZED, MYO_MIXER_SSM};
+static const int MIXER_POWER[M_COUNT] = {1, 2, 2, 1}; /* time ~ n^p, for the time budget */
+
+enum { ST_OK, ST_SKIP_MEMORY, ST_SKIP_TIME, ST_INTERRUPTED };
+static const char *const STATUS_NAME[] = {"OK", "SKIP:memory", "SKIP:time", "INTERRUPTED"};
+
+/* ------------------------------------------------------------ options */
+
+typedef struct {
+    int task;
+    int mixer[M_COUNT], n_mixers;
+    int64_t lengths[MAX_LENGTHS];
+    int n_lengths, lengths_given;
+    int efficiency;
+    int64_t batch; /* examples per step over all ranks */
+    int64_t steps, warmup, infer_steps;
+    int64_t D, H, F, L;
+    int tree_auto;
+    myo_bench_tree_spec tree;
+    const char *output;
+    int resume;
+    double max_memory; /* bytes per host; <= 0: MemAvailable at start */
+    double time_budget;
+    int progress;
+    uint64_t seed;
+    myo_adam_config adam;
+} lra_opts;
+
+static void usage(FILE *f)
+{
+    fprintf(
+        f,
+        "Usage: %s --task TASK [OPTION]...\n"
+        "Time training steps (forward, backward, gradient all-reduce, AdamW) and inference\n"
+        "steps of the LRA encoder classifier with the task's published configuration, for\n"
+        "the Myosotis mixer, exact softmax attention (tiled, and materialized as the LRA\n"
+        "Transformer) and a Mamba-style SSM at the same width; append one row per point\n"
+        "to an HDF5 file and print it.  Data: a deterministic SYNTHETIC stream with the\n"
+        "task's shape (datasets/ does not exist yet); no accuracy is measured.  Under\n"
+        "mpiexec the batch is split over the ranks (data parallel).\n"
+        "\n"
+        "  --task TASK          listops, text, retrieval, image, pathfinder or pathx\n"
+        "  --mixer LIST         comma list of myosotis, dense-tiled, dense-materialized, ssm\n"
+        "                       (default: all four)\n"
+        "  --lengths LIST       sequence lengths n, comma list (K = 1024; default: the\n"
+        "                       task's own length; with --efficiency-table 1K,2K,3K,4K,8K,\n"
+        "                       16K,32K,64K)\n"
+        "  --efficiency-table   the LRA paper's efficiency table: the task's full batch,\n"
+        "                       the lengths above; dense-materialized only up to 4K\n"
+        "  --batch B            examples per training step over all ranks (default: the\n"
+        "                       task's with --efficiency-table, else max(2, ranks))\n"
+        "  --steps S            timed training steps (default 3; 5 with --efficiency-table)\n"
+        "  --warmup W           untimed training steps before them (default 1)\n"
+        "  --infer-steps I      timed inference steps (default 3; 5 with --efficiency-table)\n"
+        "  --d-model D, --heads H, --layers L, --mlp-dim F\n"
+        "                       override the task's model (H must divide D)\n"
+        "  --tree T             Myosotis' tree: auto (kary2 for listops, text, retrieval;\n"
+        "                       kary4 with Morton order for image, pathfinder, pathx), chain,\n"
+        "                       kary<k> or heap<k>\n"
+        "  --output FILE        HDF5 results file, created or appended to (default %s)\n"
+        "  --resume             skip the points FILE already holds (status OK or SKIP)\n"
+        "  --max-memory BYTES   memory this host may use (K, M, G; default: MemAvailable at\n"
+        "                       start); points predicted to exceed it are recorded SKIP:memory\n"
+        "  --time-budget S      seconds a point may take (default 900), predicted from the\n"
+        "                       mixer's previous length; larger points are recorded SKIP:time\n"
+        "  --progress WHEN      progress lines on stderr: auto (when stderr is a terminal\n"
+        "                       outside mpiexec and Slurm; the default), lines, none\n"
+        "  --seed S             seed of the parameters and the synthetic data (default %llu)\n"
+        "  --help, --version\n"
+        "\n"
+        "Exit status: 0 when every measured point is VALID, 2 for a bad command line or\n"
+        "model, 3 when FILE has an incompatible schema, 5 when FILE cannot be read or\n"
+        "written or is not HDF5 (an existing FILE is never modified then), 6 when out of\n"
+        "memory or on an internal failure, 7 when a point fails validation, 128 + the\n"
+        "signal after SIGTERM, SIGINT or SIGUSR1 (the file holds every finished point and\n"
+        "the interrupted one as INTERRUPTED; --resume reruns it).\n",
+        TOOL, DEFAULT_OUTPUT, (unsigned long long)DEFAULT_SEED);
+}
+
+/* --mixer: a comma list of distinct mixers.  MYO_EXIT_OK, or
+ * MYO_EXIT_USAGE after a one-line message. */
+static int parse_mixers(const char *text, lra_opts *o)
+{
+    char buf[256], *items[M_COUNT + 1];
+    int count = -1, seen = 0;
+    if (strlen(text) < sizeof buf) {
+        strcpy(buf, text);
+        count = myo_bench_split_list(buf, items, M_COUNT);
+    }
+    if (count < 1) {
+        myo_bench_say(0, "--mixer: '%s' is not a comma list of at most %d mixers", text, M_COUNT);
+        return MYO_EXIT_USAGE;
+    }
+    for (int i = 0; i < count; i++) {
+        if (myo_bench_choice_option("--mixer", items[i], MIXER_NAME, &o->mixer[i]) != MYO_EXIT_OK)
+            return MYO_EXIT_USAGE;
+        if (seen & (1 << o->mixer[i])) {
+            myo_bench_say(0, "--mixer: '%s' is given twice", items[i]);
+            return MYO_EXIT_USAGE;
+        }
+        seen |= 1 << o->mixer[i];
+    }
+    o->n_mixers = count;
+    return MYO_EXIT_OK;
+}
+
+/* A comma list of distinct lengths in [2, 2^30], sorted increasing. */
+static int parse_lengths(const char *text, lra_opts *o)
+{
+    char buf[1024], *items[MAX_LENGTHS + 1];
+    if (strlen(text) >= sizeof buf) return -1;
+    strcpy(buf, text);
+    int count = myo_bench_split_list(buf, items, MAX_LENGTHS);
+    if (count < 1) return -1;
+    for (int i = 0; i < count; i++) {
+        int64_t v;
+        if (myo_bench_parse_int(items[i], 2, INT64_C(1) << 30, &v) != 0) return -1;
+        int j = i;
+        while (j > 0 && o->lengths[j - 1] > v) {
+            o->lengths[j] = o->lengths[j - 1];
+            j--;
+        }
+        if (j > 0 && o->lengths[j - 1] == v) return -1;
+        o->lengths[j] = v;
+    }
+    o->n_lengths = count;
+    return 0;
+}
+
+/* The tool's own options, in the order of OWN_OPTIONS. */
+enum {
+    OPT_TASK = 256,
+    OPT_MIXER,
+    OPT_LENGTHS,
+    OPT_EFF,
+    OPT_BATCH,
+    OPT_STEPS,
+    OPT_INFER,
+    OPT_D,
+    OPT_H,
+    OPT_L,
+    OPT_F,
+    OPT_TREE,
+    OPT_OUTPUT,
+    OPT_RESUME,
+    OPT_BUDGET,
+    OPT_PROGRESS,
+    OPT_SEED
+};
+static const char *const OWN_OPTIONS[] = {
+    "task=",        "mixer=",   "lengths=",     "efficiency-table", "batch=",   "steps=",
+    "infer-steps=", "d-model=", "heads=",       "layers=",          "mlp-dim=", "tree=",
+    "output=",      "resume",   "time-budget=", "progress=",        "seed=",    NULL};
+
+static const char *const PROGRESS_WORDS[] = {"auto", "lines", "none", NULL};
+
+static int own_option(int c, const char *arg, void *ctx)
+{
+    lra_opts *o = ctx;
+    int64_t v;
+    switch (c) {
+    case OPT_TASK:
+        return myo_bench_choice_option("--task", arg, TASK_NAME, &o->task);
+    case OPT_MIXER:
+        return parse_mixers(arg, o);
+    case OPT_LENGTHS:
+        if (parse_lengths(arg, o) != 0) {
+            myo_bench_say(0,
+                          "--lengths: '%s' is not a comma list of at most %d distinct lengths "
+                          "in [2, 1G] (K, M, G = powers of 1024)",
+                          arg, MAX_LENGTHS);
+            return MYO_EXIT_USAGE;
+        }
+        o->lengths_given = 1;
+        return MYO_EXIT_OK;
+    case OPT_EFF:
+        o->efficiency = 1;
+        return MYO_EXIT_OK;
+    case OPT_BATCH:
+        return myo_bench_int_option("--batch", arg, 1, 1 << 20, &o->batch);
+    case OPT_STEPS:
+        return myo_bench_int_option("--steps", arg, 1, 1000000, &o->steps);
+    case OPT_INFER:
+        return myo_bench_int_option("--infer-steps", arg, 1, 1000000, &o->infer_steps);
+    case OPT_D:
+        return myo_bench_int_option("--d-model", arg, 1, 1 << 16, &o->D);
+    case OPT_H:
+        return myo_bench_int_option("--heads", arg, 1, 1 << 16, &o->H);
+    case OPT_L:
+        return myo_bench_int_option("--layers", arg, 1, 1024, &o->L);
+    case OPT_F:
+        return myo_bench_int_option("--mlp-dim", arg, 1, 1 << 20, &o->F);
+    case OPT_TREE:
+        if (strcmp(arg, "auto") == 0) {
+            o->tree_auto = 1;
+        } else if (myo_bench_parse_tree(arg, &o->tree) == 0) {
+            o->tree_auto = 0;
+        } else {
+            myo_bench_say(
+                0, "--tree: '%s' is not auto, chain, kary<k> or heap<k> with 2 <= k <= 64", arg);
+            return MYO_EXIT_USAGE;
+        }
+        return MYO_EXIT_OK;
+    case OPT_OUTPUT:
+        if (!*arg) {
+            myo_bench_say(0, "--output: an empty file name");
+            return MYO_EXIT_USAGE;
+        }
+        o->output = arg;
+        return MYO_EXIT_OK;
+    case OPT_RESUME:
+        o->resume = 1;
+        return MYO_EXIT_OK;
+    case OPT_BUDGET:
+        return myo_bench_seconds_option("--time-budget", arg, &o->time_budget);
+    case OPT_PROGRESS: /* the words in the order of MYO_SWEEP_PROGRESS_* */
+        return myo_bench_choice_option("--progress", arg, PROGRESS_WORDS, &o->progress);
+    case OPT_SEED:
+        if (myo_bench_parse_int(arg, 0, INT64_MAX, &v) != 0) {
+            myo_bench_say(0, "--seed: '%s' is not a non-negative integer", arg);
+            return MYO_EXIT_USAGE;
+        }
+        o->seed = (uint64_t)v;
+        return MYO_EXIT_OK;
+    }
+    return MYO_EXIT_USAGE; /* not reached: every code of OWN_OPTIONS is above */
+}
+
+/* Returns -1 to go on, otherwise the exit code (0 after --help/--version). */
+static int parse_options(int argc, char **argv, lra_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->task = -1;
+    for (int m = 0; m < M_COUNT; m++)
+        o->mixer[m] = m;
+    o->n_mixers = M_COUNT;
+    o->steps = o->infer_steps = -1;
+    o->tree_auto = 1;
+    o->output = DEFAULT_OUTPUT;
+    o->time_budget = 900.0;
+    o->progress = MYO_SWEEP_PROGRESS_AUTO;
+    o->seed = DEFAULT_SEED;
+    /* AdamW as LRA's configs (beta2 0.98, eps 1e-9); lr and decay only
+     * keep the loss finite over a few steps: the run times, it does not train */
+    o->adam = (myo_adam_config){
+        .lr = 1e-4, .beta1 = 0.9, .beta2 = 0.98, .eps = 1e-9, .weight_decay = 0.01};
+    myo_bench_common_opts common;
+    myo_bench_common_defaults(&common); /* --warmup 1 */
+    int code = myo_bench_parse_options(argc, argv, OWN_OPTIONS,
+                                       MYO_BENCH_OPT_WARMUP | MYO_BENCH_OPT_MAXMEM, &common,
+                                       own_option, o, usage);
+    if (code >= 0) return code;
+    o->warmup = common.warmup;
+    o->max_memory = common.max_memory;
+    if (o->task < 0) {
+        myo_bench_say(0, "--task is required (listops, text, retrieval, image, pathfinder, "
+                         "pathx; see --help)");
+        return MYO_EXIT_USAGE;
+    }
+    const lra_task *t = &TASKS[o->task];
+    if (!o->D) o->D = t->d_model;
+    if (!o->H) o->H = t->heads;
+    if (!o->F) o->F = t->mlp_dim;
+    if (!o->L) o->L = t->layers;
+    if (o->D % o->H != 0) {
+        myo_bench_say(0,
+                      "--heads %lld does not divide --d-model %lld (every head needs the same "
+                      "width d = D / H)",
+                      (long long)o->H, (long long)o->D);
+        return MYO_EXIT_USAGE;
+    }
+    if (o->tree_auto) myo_bench_parse_tree(t->tree, &o->tree);
+    if (!o->lengths_given) {
+        if (o->efficiency) {
+            static const int64_t eff[] = {1024, 2048, 3072, 4096, 8192, 16384, 32768, 65536};
+            o->n_lengths = (int)(sizeof eff / sizeof *eff);
+            memcpy(o->lengths, eff, sizeof eff);
+        } else {
+            o->n_lengths = 1;
+            o->lengths[0] = t->n;
+        }
+    }
+    const int64_t P = myo_bench_size();
+    if (!o->batch) o->batch = o->efficiency ? t->batch : (P > 2 ? P : 2);
+    if (o->batch < P) {
+        myo_bench_say(0,
+                      "--batch %lld is smaller than the %lld ranks (data parallel: every rank "
+                      "needs at least one example)",
+                      (long long)o->batch, (long long)P);
+        return MYO_EXIT_USAGE;
+    }
+    if (o->steps < 0) o->steps = o->efficiency ? 5 : 3;
+    if (o->infer_steps < 0) o->infer_steps = o->efficiency ? 5 : 3;
+    o->progress = myo_sweep_progress_enabled(o->progress);
+    return -1;
+}
+
+/* ------------------------------------------------------------ points */
+
+/* One (mixer, n) of the sweep, in the order run: by n, then mixer. */
+typedef struct {
+    int mixer;
+    int64_t n;
+} point_id;
+
+/* Rows of the HDF5 tables (schema "myo-lra/1"); strings NUL-padded. */
+typedef struct {
+    int64_t run_id, point;
+    char point_key[160], task[16], data[16], mixer[24], tree[16], order[16];
+    int64_t n, vocab, classes, documents, layers, d_model, heads, mlp_dim, batch, ranks, params;
+    int64_t steps, warmup, infer_steps, seed;
+    double train_step_med, train_step_min, train_step_max, infer_step_med, allreduce_med;
+    double examples_per_s, tokens_per_s, steps_per_s, infer_examples_per_s, mixer_share;
+    double peak_rss_mib, model_mib, predicted_mib, loss_valid, loss_first, loss_last;
+    char valid[8], status[16], note[200];
+} point_row;
+
+typedef struct {
+    int64_t run_id, point;
+    char kind[16]; /* train, infer, allreduce */
+    int64_t rep;
+    double seconds;
+} rep_row;
+
+typedef struct {
+    int64_t run_id, point;
+    char task[16], mixer[24];
+    int64_t n, batch;
+    double steps_per_s, speed_rel, peak_rss_mib, memory_rel, model_mib, model_memory_rel;
+    char note[120];
+} eff_row;
+
+#define COL_I(S, f)                                                                                \
+    {                                                                                              \
+#f, MYO_H5COL_INT64, offsetof(S, f), 0                                                     \
+    }
+#define COL_D(S, f)                                                                                \
+    {                                                                                              \
+#f, MYO_H5COL_DOUBLE, offsetof(S, f), 0                                                    \
+    }
+#define COL_S(S, f)                                                                                \
+    {                                                                                              \
+#f, MYO_H5COL_STRING, offsetof(S, f), sizeof(((S *)0)->f)                                  \
+    }
+
+static const myo_h5col POINT_COLS[] = {
+    COL_I(point_row, run_id),
+    COL_I(point_row, point),
+    COL_S(point_row, point_key),
+    COL_S(point_row, task),
+    COL_S(point_row, data),
+    COL_S(point_row, mixer),
+    COL_S(point_row, tree),
+    COL_S(point_row, order),
+    COL_I(point_row, n),
+    COL_I(point_row, vocab),
+    COL_I(point_row, classes),
+    COL_I(point_row, documents),
+    COL_I(point_row, layers),
+    COL_I(point_row, d_model),
+    COL_I(point_row, heads),
+    COL_I(point_row, mlp_dim),
+    COL_I(point_row, batch),
+    COL_I(point_row, ranks),
+    COL_I(point_row, params),
+    COL_I(point_row, steps),
+    COL_I(point_row, warmup),
+    COL_I(point_row, infer_steps),
+    COL_I(point_row, seed),
+    COL_D(point_row, train_step_med),
+    COL_D(point_row, train_step_min),
+    COL_D(point_row, train_step_max),
+    COL_D(point_row, infer_step_med),
+    COL_D(point_row, allreduce_med),
+    COL_D(point_row, examples_per_s),
+    COL_D(point_row, tokens_per_s),
+    COL_D(point_row, steps_per_s),
+    COL_D(point_row, infer_examples_per_s),
+    COL_D(point_row, mixer_share),
+    COL_D(point_row, peak_rss_mib),
+    COL_D(point_row, model_mib),
+    COL_D(point_row, predicted_mib),
+    COL_D(point_row, loss_valid),
+    COL_D(point_row, loss_first),
+    COL_D(point_row, loss_last),
+    COL_S(point_row, valid),
+    COL_S(point_row, status),
+    COL_S(point_row, note),
+};
+static const myo_h5col REP_COLS[] = {
+    COL_I(rep_row, run_id), COL_I(rep_row, point),   COL_S(rep_row, kind),
+    COL_I(rep_row, rep),    COL_D(rep_row, seconds),
+};
+static const myo_h5col EFF_COLS[] = {
+    COL_I(eff_row, run_id),      COL_I(eff_row, point),     COL_S(eff_row, task),
+    COL_S(eff_row, mixer),       COL_I(eff_row, n),         COL_I(eff_row, batch),
+    COL_D(eff_row, steps_per_s), COL_D(eff_row, speed_rel), COL_D(eff_row, peak_rss_mib),
+    COL_D(eff_row, memory_rel),  COL_D(eff_row, model_mib), COL_D(eff_row, model_memory_rel),
+    COL_S(eff_row, note),
+};
+enum { TAB_POINTS, TAB_REPS, TAB_EFF, TAB_COUNT };
+static const myo_h5table TABLES[TAB_COUNT] = {
+    {"points", POINT_COLS, (int)(sizeof POINT_COLS / sizeof *POINT_COLS), sizeof(point_row)},
+    {"repetitions", REP_COLS, (int)(sizeof REP_COLS / sizeof *REP_COLS), sizeof(rep_row)},
+    {"efficiency", EFF_COLS, (int)(sizeof EFF_COLS / sizeof *EFF_COLS), sizeof(eff_row)},
+};
+
+/* Everything the sweep shares. */
+typedef struct {
+    const lra_opts *o;
+    const lra_task *t;
+    int P, rank;
+    int64_t b_local, b_offset; /* this rank's share of the batch, its first example */
+    myo_bench_budget budget;   /* memory on this host */
+    myo_h5log *log;            /* rank 0 */
+    int64_t run_id;
+    myo_sweep_keys done;
+    int64_t point_seq; /* the next point number in this run */
+    /* the time budget's history, per mixer */
+    int have[M_COUNT];
+    int64_t prev_n[M_COUNT];
+    double prev_wall[M_COUNT];
+    int invalid;
+} sweep_ctx;
+
+static int docs_of(const lra_task *t)
+{
+    return t->dual ? 2 : 1;
+}
+
+/* Morton order applies to a 2^k x 2^k image under a 4-ary hierarchy. */
+static int morton_side(const sweep_ctx *c, int mixer, int64_t n)
+{
+    if (!c->t->image || mixer != M_MYOSOTIS || c->o->tree.kind != MYO_BENCH_TREE_KARY ||
+        c->o->tree.arity != 4)
+        return 0;
+    int64_t side = 1;
+    while (side * side < n)
+        side *= 2;
+    return side * side == n ? (int)side : 0;
+}
+
+static const char *order_name(const sweep_ctx *c, int mixer, int64_t n)
+{
+    if (!c->t->image) return "sequence";
+    return morton_side(c, mixer, n) ? "morton" : "raster";
+}
+
+static const char *tree_name(const sweep_ctx *c, int mixer)
+{
+    return mixer == M_MYOSOTIS ? c->o->tree.name : "-";
+}
+
+/* The key --resume matches: everything that defines a point's work. */
+static void point_key(const sweep_ctx *c, int mixer, int64_t n, char *buf, size_t size)
+{
+    const lra_opts *o = c->o;
+    snprintf(buf, size,
+             "%s/%s/%s/%s/n=%lld/B=%lld/L=%lld/D=%lld/H=%lld/F=%lld/V=%lld/C=%lld/P=%d/s=%lld/"
+             "i=%lld",
+             c->t->name, MIXER_NAME[mixer], tree_name(c, mixer), order_name(c, mixer, n),
+             (long long)n, (long long)o->batch, (long long)o->L, (long long)o->D, (long long)o->H,
+             (long long)o->F, (long long)c->t->vocab, (long long)c->t->classes, c->P,
+             (long long)o->steps, (long long)o->infer_steps);
+}
+
+/* Bytes one rank's model is predicted to hold at (mixer, n), from the
+ * shapes (a deliberate over-estimate; the rows record it beside
+ * myo_model_bytes): parameters with their gradients and two Adam moments;
+ * per sequence and layer the activations backward keeps (about 10 n D +
+ * 3 n F floats) and the mixer's (Myosotis ~8 N D on N tree nodes; dense
+ * 8 n D, materialized + 2 H n^2 for the kept probabilities and their
+ * scratch; SSM ~16 n D with Mamba's expansion 2). */
+static double predict_bytes(const sweep_ctx *c, int mixer, int64_t n_)
+{
+    const lra_opts *o = c->o;
+    const double n = (double)n_, D = (double)o->D, H = (double)o->H, F = (double)o->F;
+    const double L = (double)o->L, V = (double)c->t->vocab, C = (double)c->t->classes;
+    const double S = (double)c->b_local * docs_of(c->t);
+    double mix_params = mixer == M_SSM ? 7 * D * D : 4 * D * D;
+    double params = V * D + n * D + L * (mix_params + 2 * D * F + F + 5 * D) + 4 * D * F + F * C;
+    double mix;
+    if (mixer == M_MYOSOTIS) {
+        double N = (double)myo_bench_tree_nodes_bound(&o->tree, n_);
+        mix = 8 * N * D + 4 * N * H;
+    } else if (mixer == M_DENSE_TILED) {
+        mix = 8 * n * D;
+    } else if (mixer == M_DENSE_MAT) {
+        mix = 8 * n * D + 2 * H * n * n;
+    } else {
+        mix = 16 * n * D;
+    }
+    double act = S * L * (10 * n * D + 3 * n * F + mix);
+    return 4.0 * (4 * params + act);
+}
+
+/* Relative cost of a point (flops, roughly), for the ETA. */
+static double point_cost(const sweep_ctx *c, int mixer, int64_t n_)
+{
+    const lra_opts *o = c->o;
+    const double n = (double)n_, D = (double)o->D, F = (double)o->F;
+    double per_seq = n * (8 * D * D + 4 * D * F) + (MIXER_POWER[mixer] == 2 ? 4 * n * n * D : 0);
+    if (mixer == M_MYOSOTIS) per_seq += n * 8 * D * D; /* Q, K, V on the virtual nodes too */
+    return per_seq * (double)o->L * docs_of(c->t) * (double)o->batch *
+           (3.0 * (double)(o->steps + o->warmup) + (double)o->infer_steps);
+}
+
+/* The model of (mixer, n); tree: Myosotis' (borrowed), NULL otherwise. */
+static myo_model_config model_config(const sweep_ctx *c, int mixer, int64_t n, const myo_tree *tree)
+{
+    return (myo_model_config){.vocab = c->t->vocab,
+                              .n = n,
+                              .d_model = c->o->D,
+                              .heads = c->o->H,
+                              .mlp_dim = c->o->F,
+                              .layers = c->o->L,
+                              .classes = c->t->classes,
+                              .dual = c->t->dual,
+                              .mixer = MIXER_KIND[mixer],
+                              .tree = tree,
+                              .direction = MYO_DIR_BOTH};
+}
+
+/* ------------------------------------------------------------- data */
+
+/* The synthetic stream: example e of step s has tokens uniform over
+ * [0, V) and a label uniform over [0, C), from a generator seeded by
+ * (seed, task, stream, s, e) alone -- the same batch for any rank count.
+ * Image tasks under Morton order relabel the raster pixels (a no-op for
+ * the statistics of i.i.d. synthetic pixels, but the work of the real
+ * pipeline). */
+enum { STREAM_TRAIN = 1, STREAM_INFER = 2, STREAM_VALID = 3 };
+
+static void fill_batch(const sweep_ctx *c, int64_t n, int side, int stream, int64_t step,
+                       int64_t first, int64_t count, int32_t *tokens, int32_t *labels,
+                       int32_t *raster)
+{
+    const lra_task *t = c->t;
+    const int docs = docs_of(t);
+    for (int64_t i = 0; i < count; i++) {
+        uint64_t e = (uint64_t)(first + i);
+        myo_rng rng =
+            myo_rng_seed(c->o->seed ^ myo_bench_hash_str(t->name) ^ ((uint64_t)stream << 56) ^
+                         ((uint64_t)step * 0x9e3779b97f4a7c15ULL) ^ (e * 0xd1b54a32d192ed03ULL));
+        for (int d = 0; d < docs; d++) {
+            int32_t *x = tokens + ((size_t)i * docs + d) * (size_t)n;
+            int32_t *dst = side ? raster : x;
+            for (int64_t j = 0; j < n; j++)
+                dst[j] = (int32_t)myo_rng_below(&rng, t->vocab);
+            if (side) /* x[morton(col, row)] = raster[row * side + col] */
+                for (int64_t row = 0; row < side; row++)
+                    for (int64_t col = 0; col < side; col++) {
+                        uint64_t m = 0;
+                        for (int b = 0; (1 << b) < side; b++)
+                            m |= (((uint64_t)col >> b) & 1) << (2 * b) | (((uint64_t)row >> b) & 1)
+                                                                             << (2 * b + 1);
+                        x[m] = raster[row * side + col];
+                    }
+        }
+        labels[i] = (int32_t)myo_rng_below(&rng, t->classes);
+    }
+}
+
+/* ------------------------------------------------------------ output */
+
+static void row_init(const sweep_ctx *c, int mixer, int64_t n, point_row *r)
+{
+    const lra_opts *o = c->o;
+    memset(r, 0, sizeof *r);
+    r->run_id = c->run_id;
+    r->point = c->point_seq;
+    point_key(c, mixer, n, r->point_key, sizeof r->point_key);
+    snprintf(r->task, sizeof r->task, "%s", c->t->name);
+    snprintf(r->data, sizeof r->data, "synthetic");
+    snprintf(r->mixer, sizeof r->mixer, "%s", MIXER_NAME[mixer]);
+    snprintf(r->tree, sizeof r->tree, "%s", tree_name(c, mixer));
+    snprintf(r->order, sizeof r->order, "%s", order_name(c, mixer, n));
+    r->n = n, r->vocab = c->t->vocab, r->classes = c->t->classes, r->documents = docs_of(c->t);
+    r->layers = o->L, r->d_model = o->D, r->heads = o->H, r->mlp_dim = o->F;
+    r->batch = o->batch, r->ranks = c->P, r->steps = o->steps, r->warmup = o->warmup;
+    r->infer_steps = o->infer_steps, r->seed = (int64_t)o->seed;
+    r->params = -1;
+    r->train_step_med = r->train_step_min = r->train_step_max = r->infer_step_med = NAN;
+    r->allreduce_med = r->examples_per_s = r->tokens_per_s = r->steps_per_s = NAN;
+    r->infer_examples_per_s = r->mixer_share = r->peak_rss_mib = r->model_mib = NAN;
+    r->loss_valid = r->loss_first = r->loss_last = NAN;
+    r->predicted_mib = predict_bytes(c, mixer, n) / 1048576.0;
+    snprintf(r->valid, sizeof r->valid, "-");
+    snprintf(r->note, sizeof r->note, "-");
+}
+
+#define COLS_FMT                                                                                   \
+    "%-18s %-6s %-8s %7s %5s %4s %3s %5s %2s %3s %10s %10s %10s %10s %10s %10s %10s %10s %8s "     \
+    "%6s %9s %9s %8s %8s %-7s %-11s %s\n"
+
+static void print_columns(void)
+{
+    myo_bench_row(COLS_FMT, "#mixer", "tree", "order", "n", "B", "D", "H", "F", "L", "P", "params",
+                  "train_ms", "train_min", "train_max", "infer_ms", "allred_ms", "examples/s",
+                  "tokens/s", "steps/s", "mix%", "rss_MiB", "model_MiB", "loss0", "loss_end",
+                  "valid", "status", "note");
+}
+
+static void print_row(const point_row *r)
+{
+    char cols[512];
+    const double ms = 1e3;
+    if (strcmp(r->status, "OK") == 0)
+        snprintf(cols, sizeof cols,
+                 "%10lld %10.2f %10.2f %10.2f %10.2f %10.3f %10.3g %10.4g %8.4g %6.1f %9.1f %9.1f "
+                 "%8.4f %8.4f",
+                 (long long)r->params, r->train_step_med * ms, r->train_step_min * ms,
+                 r->train_step_max * ms, r->infer_step_med * ms, r->allreduce_med * ms,
+                 r->examples_per_s, r->tokens_per_s, r->steps_per_s, 100 * r->mixer_share,
+                 r->peak_rss_mib, r->model_mib, r->loss_first, r->loss_last);
+    else {
+        char params[24] = "-";
+        if (r->params >= 0) snprintf(params, sizeof params, "%lld", (long long)r->params);
+        snprintf(cols, sizeof cols,
+                 "%10s %10s %10s %10s %10s %10s %10s %10s %8s %6s %9s %9s %8s %8s", params, "-",
+                 "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-");
+    }
+    myo_bench_row("%-18s %-6s %-8s %7lld %5lld %4lld %3lld %5lld %2lld %3lld %s %-7s %-11s %s\n",
+                  r->mixer, r->tree, r->order, (long long)r->n, (long long)r->batch,
+                  (long long)r->d_model, (long long)r->heads, (long long)r->mlp_dim,
+                  (long long)r->layers, (long long)r->ranks, cols, r->valid, r->status, r->note);
+}
+
+/* Rank 0 appends rows; every rank learns whether it worked.  Collective. */
+static int append_agreed(sweep_ctx *c, int table, const void *rows, int64_t count)
+{
+    int code = MYO_EXIT_OK;
+    if (c->rank == 0 && count > 0) {
+        myo_status s = myo_h5log_append(c->log, table, rows, count);
+        if (s != MYO_OK) {
+            myo_bench_say(0, "%s: appending to table '%s': %s", c->o->output, TABLES[table].name,
+                          myo_error_detail());
+            code =
+                myo_cli_exit_code(s) == MYO_EXIT_USAGE ? MYO_EXIT_INTERNAL : myo_cli_exit_code(s);
+        }
+    }
+    return myo_bench_agree(code);
+}
+
+/* -------------------------------------------------------- one point */
+
+/* The measured series of a point: per training step (timed ones only). */
+enum { S_TRAIN, S_ALLREDUCE, S_SHARE, S_COUNT };
+
+typedef struct {
+    myo_tree *tree;
+    myo_model *model;
+    int32_t *tokens, *labels, *raster;
+    myo_bench_reps train; /* S_COUNT series of steps values */
+    myo_bench_reps infer; /* 1 series of infer_steps values */
+    double *loss;         /* (steps,) this rank's weighted share of each step's mean loss */
+} point_work;
+
+static void work_free(point_work *w)
+{
+    myo_model_destroy(&w->model);
+    myo_tree_destroy(&w->tree);
+    free(w->tokens), free(w->labels), free(w->raster), free(w->loss);
+    myo_bench_reps_free(&w->train);
+    myo_bench_reps_free(&w->infer);
+    memset(w, 0, sizeof *w);
+}
+
+static int all_finite(const float *v, int64_t count, int *nonzero)
+{
+    *nonzero = 0;
+    for (int64_t i = 0; i < count; i++) {
+        if (!isfinite(v[i])) return 0;
+        if (v[i] != 0.0f) *nonzero = 1;
+    }
+    return 1;
+}
+
+/* Sum the ranks' gradients into every rank's model, each weighted by its
+ * share of the batch: the data-parallel step.  The model exposes its
+ * gradient vector read-only (myosotis_model.h has no all-reduce of its
+ * own); the update reads that same buffer, so the weighted sum is written
+ * back in place. */
+static void allreduce_grads(const sweep_ctx *c, myo_model *m)
+{
+    if (c->P == 1) return;
+    float *g = myo_model_grads(m);
+    const int64_t count = myo_model_num_params(m);
+    const float w = (float)((double)c->b_local / (double)c->o->batch);
+    for (int64_t i = 0; i < count; i++)
+        g[i] *= w;
+    for (int64_t done = 0; done < count;) { /* MPI counts are int */
+        int chunk = count - done > (1 << 30) ? 1 << 30 : (int)(count - done);
+        myo_bench_mpi_check(
+            MPI_Allreduce(MPI_IN_PLACE, g + done, chunk, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
+            "MPI_Allreduce (gradients)");
+        done += chunk;
+    }
+}
+
+/* Training step it (warm-up ones included) on the batch in w: forward,
+ * backward, the gradient all-reduce, AdamW; its times go into w->train.
+ * Collective.  MYO_OK, the failure, or MYO_ERR_MPI on the ranks that did
+ * not fail themselves. */
+static myo_status train_step(const sweep_ctx *c, point_work *w, int64_t it, double *loss)
+{
+    myo_bench_sync(NULL);
+    double t0 = MPI_Wtime();
+    myo_status s = myo_model_forward(w->model, c->b_local, w->tokens, w->labels, loss, NULL);
+    if (s == MYO_OK) s = myo_model_backward(w->model);
+    /* every rank reaches the all-reduce, or none does */
+    if (myo_bench_any_failed(&s)) return s;
+    double t1 = MPI_Wtime();
+    allreduce_grads(c, w->model);
+    double t2 = MPI_Wtime();
+    s = myo_model_adam_step(w->model, &c->o->adam);
+    double t3 = MPI_Wtime();
+    if (myo_bench_any_failed(&s)) return s;
+    myo_model_times mt;
+    myo_model_last_times(w->model, &mt);
+    double fb = mt.forward + mt.backward;
+    myo_bench_reps_put(&w->train, S_TRAIN, it, t3 - t0);
+    myo_bench_reps_put(&w->train, S_ALLREDUCE, it, t2 - t1);
+    myo_bench_reps_put(&w->train, S_SHARE, it,
+                       fb > 0 ? (mt.mixer_forward + mt.mixer_backward) / fb : NAN);
+    return MYO_OK;
+}
+
+/* Say what failed (the failing ranks) and return the exit code. */
+static int point_fail(int mixer, int64_t n, const char *what, myo_status s)
+{
+    if (s != MYO_ERR_MPI) /* MYO_ERR_MPI: another rank failed and says why */
+        myo_bench_say(1, "%s, n = %lld: %s: %s: %s", MIXER_NAME[mixer], (long long)n, what,
+                      myo_status_str(s), myo_error_detail());
+    return myo_bench_status_code(s);
+}
+
+/* Run (mixer, n).  Collective.  Fills r (status OK, SKIP:*, INTERRUPTED)
+ * and, when measured, reps (*n_reps rows, malloc'ed).  Returns an exit
+ * code, the same on every rank. */
+static int run_point(sweep_ctx *c, int mixer, int64_t n, point_row *r, rep_row **reps,
+                     int64_t *n_reps)
+{
+    const lra_opts *o = c->o;
+    const lra_task *t = c->t;
+    *reps = NULL, *n_reps = 0;
+
+    /* budgets: memory first (an out-of-memory kill loses the run), then time */
+    double need = myo_bench_budget_need(&c->budget, predict_bytes(c, mixer, n));
+    if (myo_bench_agree(need > c->budget.bytes)) { /* hosts may differ: the worst verdict */
+        snprintf(r->status, sizeof r->status, "%s", STATUS_NAME[ST_SKIP_MEMORY]);
+        if (need > c->budget.bytes)
+            myo_bench_budget_note(&c->budget, need, r->note, sizeof r->note);
+        else
+            snprintf(r->note, sizeof r->note, "memory: predicted over the budget on another host");
+        return MYO_EXIT_OK;
+    }
+    if (c->have[mixer]) { /* the same history on every rank */
+        double ratio = (double)n / (double)c->prev_n[mixer];
+        double pred = c->prev_wall[mixer] * pow(ratio, MIXER_POWER[mixer]);
+        if (pred > o->time_budget) {
+            snprintf(r->status, sizeof r->status, "%s", STATUS_NAME[ST_SKIP_TIME]);
+            snprintf(r->note, sizeof r->note,
+                     "time: predicted %.3g s (from n = %lld, ~n^%d) > --time-budget %.3g s", pred,
+                     (long long)c->prev_n[mixer], MIXER_POWER[mixer], o->time_budget);
+            return MYO_EXIT_OK;
+        }
+    }
+
+    const double t_point = MPI_Wtime();
+#ifdef __GLIBC__
+    malloc_trim(0); /* the previous points' freed heap back to the kernel: a lower baseline */
+#endif
+    myo_bench_peak_rss_reset();
+    point_work w;
+    memset(&w, 0, sizeof w);
+    const int docs = docs_of(t);
+    const int side = morton_side(c, mixer, n);
+    myo_status s = MYO_OK;
+    if (mixer == M_MYOSOTIS) s = myo_bench_tree_create(&o->tree, n, &w.tree);
+    myo_model_config cfg = model_config(c, mixer, n, w.tree);
+    if (s == MYO_OK) s = myo_model_create(&cfg, c->b_local, o->seed, &w.model);
+    if (s == MYO_OK) {
+        w.tokens = myo_bench_alloc((size_t)c->b_local * docs * (size_t)n, sizeof(int32_t));
+        w.labels = myo_bench_alloc((size_t)c->b_local, sizeof(int32_t));
+        w.raster = side ? myo_bench_alloc((size_t)n, sizeof(int32_t)) : NULL;
+        w.loss = myo_bench_alloc((size_t)o->steps, sizeof(double));
+        if (!w.tokens || !w.labels || (side && !w.raster) || !w.loss ||
+            myo_bench_reps_create(S_COUNT, o->steps, o->warmup, &w.train) != 0 ||
+            myo_bench_reps_create(1, o->infer_steps, 0, &w.infer) != 0)
+            s = MYO_ERR_NOMEM;
+    }
+    /* an allocation refused is a skip for memory, not a failure */
+    int st = s == MYO_OK ? 0 : s == MYO_ERR_NOMEM ? 1 : 2;
+    if (st == 2) point_fail(mixer, n, "creating the model", s);
+    st = myo_bench_agree(st);
+    if (st != 0) {
+        work_free(&w);
+        if (st == 2) return MYO_EXIT_INTERNAL;
+        snprintf(r->status, sizeof r->status, "%s", STATUS_NAME[ST_SKIP_MEMORY]);
+        snprintf(r->note, sizeof r->note, "memory: an allocation of the model failed");
+        return MYO_EXIT_OK;
+    }
+    r->params = myo_model_num_params(w.model);
+
+    /* validation: one example (the same on every rank), one forward and
+     * one backward, no update */
+    double loss = NAN;
+    fill_batch(c, n, side, STREAM_VALID, 0, 0, 1, w.tokens, w.labels, w.raster);
+    s = myo_model_forward(w.model, 1, w.tokens, w.labels, &loss, NULL);
+    if (s == MYO_OK) s = myo_model_backward(w.model);
+    int nonzero = 0, finite = 0;
+    if (s == MYO_OK) finite = all_finite(myo_model_grads(w.model), r->params, &nonzero);
+    if (myo_bench_any_failed(&s)) {
+        work_free(&w);
+        return point_fail(mixer, n, "validation", s);
+    }
+    const double lnC = log((double)t->classes);
+    int valid =
+        isfinite(loss) && fabs(loss - lnC) <= fmax(VAL_LOSS_TOL, 0.5 * lnC) && finite && nonzero;
+    valid = !myo_bench_agree(!valid);
+    r->loss_valid = loss;
+    snprintf(r->valid, sizeof r->valid, "%s", valid ? "VALID" : "INVALID");
+    if (!valid) {
+        c->invalid = 1;
+        myo_bench_say(0, "%s, n = %lld: INVALID: validation loss %.4g (ln C = %.4g), gradients %s",
+                      MIXER_NAME[mixer], (long long)n, loss, lnC,
+                      !finite   ? "not finite"
+                      : nonzero ? "finite"
+                                : "all zero");
+    }
+
+    /* warm-up and timed training steps, then timed inference steps; a
+     * signal abandons the point between two steps */
+    int sig = 0;
+    int64_t done_train = 0, done_infer = 0;
+    for (int64_t it = 0; it < o->warmup + o->steps; it++) {
+        if ((sig = myo_sweep_stop_agreed()) != 0) break;
+        fill_batch(c, n, side, STREAM_TRAIN, it, c->b_offset, c->b_local, w.tokens, w.labels,
+                   w.raster);
+        if ((s = train_step(c, &w, it, &loss)) != MYO_OK) {
+            work_free(&w);
+            return point_fail(mixer, n, "training step", s);
+        }
+        if (it >= o->warmup) {
+            w.loss[it - o->warmup] = loss * (double)c->b_local / (double)o->batch;
+            done_train++;
+        }
+    }
+    for (int64_t it = 0; !sig && it < o->infer_steps; it++) {
+        if ((sig = myo_sweep_stop_agreed()) != 0) break;
+        fill_batch(c, n, side, STREAM_INFER, it, c->b_offset, c->b_local, w.tokens, w.labels,
+                   w.raster);
+        myo_bench_sync(NULL);
+        double t0 = MPI_Wtime();
+        s = myo_model_forward(w.model, c->b_local, w.tokens, NULL, NULL, NULL);
+        myo_bench_reps_put(&w.infer, 0, it, MPI_Wtime() - t0);
+        if (myo_bench_any_failed(&s)) {
+            work_free(&w);
+            return point_fail(mixer, n, "inference step", s);
+        }
+        done_infer++;
+    }
+    if (sig) {
+        snprintf(r->status, sizeof r->status, "%s", STATUS_NAME[ST_INTERRUPTED]);
+        snprintf(r->note, sizeof r->note,
+                 "signal %d after %lld of %lld training and %lld of %lld inference steps: "
+                 "abandoned",
+                 sig, (long long)done_train, (long long)o->steps, (long long)done_infer,
+                 (long long)o->infer_steps);
+        work_free(&w);
+        return MYO_EXIT_OK;
+    }
+
+    /* a step takes as long as its slowest rank; the loss is the batch's mean */
+    myo_bench_reps_max_over_ranks(&w.train);
+    myo_bench_reps_max_over_ranks(&w.infer);
+    myo_bench_sum_over_ranks(w.loss, (int)o->steps);
+    double mem[2] = {myo_bench_peak_rss_mib(), (double)myo_model_bytes(w.model) / 1048576.0};
+    myo_bench_max_over_ranks(mem, 2);
+
+    /* every repetition, before the statistics sort them */
+    *n_reps = o->steps + o->infer_steps + (c->P > 1 ? o->steps : 0);
+    *reps = calloc((size_t)*n_reps, sizeof **reps);
+    if (myo_bench_agree(*reps ? MYO_EXIT_OK : MYO_EXIT_INTERNAL) != MYO_EXIT_OK) {
+        free(*reps), *reps = NULL, *n_reps = 0;
+        work_free(&w);
+        myo_bench_say(1, "out of memory for the repetition rows");
+        return MYO_EXIT_INTERNAL;
+    }
+    int64_t k = 0;
+    for (int64_t i = 0; i < o->steps; i++)
+        (*reps)[k++] =
+            (rep_row){r->run_id, r->point, "train", i, w.train.v[S_TRAIN * o->steps + i]};
+    for (int64_t i = 0; i < o->infer_steps; i++)
+        (*reps)[k++] = (rep_row){r->run_id, r->point, "infer", i, w.infer.v[i]};
+    for (int64_t i = 0; c->P > 1 && i < o->steps; i++)
+        (*reps)[k++] =
+            (rep_row){r->run_id, r->point, "allreduce", i, w.train.v[S_ALLREDUCE * o->steps + i]};
+
+    double st3[3];
+    r->loss_first = w.loss[0], r->loss_last = w.loss[o->steps - 1];
+    myo_bench_reps_stat(&w.train, S_TRAIN, st3);
+    r->train_step_min = st3[0], r->train_step_med = st3[1], r->train_step_max = st3[2];
+    myo_bench_reps_stat(&w.train, S_ALLREDUCE, st3);
+    r->allreduce_med = c->P > 1 ? st3[1] : 0.0;
+    myo_bench_reps_stat(&w.train, S_SHARE, st3);
+    r->mixer_share = st3[1];
+    myo_bench_reps_stat(&w.infer, 0, st3);
+    r->infer_step_med = st3[1];
+    r->infer_examples_per_s = (double)o->batch / st3[1];
+    r->steps_per_s = 1.0 / r->train_step_med;
+    r->examples_per_s = (double)o->batch / r->train_step_med;
+    r->tokens_per_s = r->examples_per_s * (double)(docs * n);
+    r->peak_rss_mib = mem[0], r->model_mib = mem[1];
+    snprintf(r->status, sizeof r->status, "%s", STATUS_NAME[ST_OK]);
+    if (mixer == M_MYOSOTIS && o->tree_auto)
+        snprintf(r->note, sizeof r->note, "%s%s", t->tree_why,
+                 t->image && !side ? " (n is no 2^k x 2^k image: raster order)" : "");
+    work_free(&w);
+
+    double wall = MPI_Wtime() - t_point;
+    myo_bench_max_over_ranks(&wall, 1);
+    c->have[mixer] = 1, c->prev_n[mixer] = n, c->prev_wall[mixer] = wall;
+    return MYO_EXIT_OK;
+}
+
+/* ------------------------------------------------------------ header */
+
+static void print_header(const sweep_ctx *c, const run_meta *meta, int64_t n_points)
+{
+    const lra_opts *o = c->o;
+    const lra_task *t = c->t;
+    run_meta_print(stdout, meta);
+    printf("# results: %s, run %lld, schema %s (tables points, repetitions, efficiency; "
+           "/runs/run-%06lld holds the metadata)%s\n",
+           o->output, (long long)c->run_id, SCHEMA, (long long)c->run_id,
+           o->resume ? "; --resume: points the file holds (OK or SKIP) are skipped" : "");
+    printf("# data: SYNTHETIC -- datasets/ does not exist yet: a deterministic stream (seed %llu) "
+           "with the task's shape, token ids uniform over [0, V), labels uniform over [0, C);\n"
+           "#   timing only, no accuracy is measured or claimed\n",
+           (unsigned long long)o->seed);
+    printf("# task %s (LRA preset, ../shared/research/lra.md s1 and s4): n = %lld, V = %lld, "
+           "C = %lld, L = %lld, D = %lld, H = %lld, F = %lld, batch %lld%s\n",
+           t->name, (long long)t->n, (long long)t->vocab, (long long)t->classes,
+           (long long)t->layers, (long long)t->d_model, (long long)t->heads, (long long)t->mlp_dim,
+           (long long)t->batch, t->dual ? ", dual encoder over 2 documents of n tokens" : "");
+    printf("# this run: L = %lld, D = %lld, H = %lld, F = %lld, batch %lld over %d rank%s (%lld "
+           "on rank 0), %lld timed training steps after %lld warm-up, %lld inference steps, "
+           "%lld points%s\n",
+           (long long)o->L, (long long)o->D, (long long)o->H, (long long)o->F, (long long)o->batch,
+           c->P, c->P > 1 ? "s" : "", (long long)c->b_local, (long long)o->steps,
+           (long long)o->warmup, (long long)o->infer_steps, (long long)n_points,
+           o->efficiency ? "; --efficiency-table (dense-materialized only up to 4K)" : "");
+    printf("# model: myosotis_model.h -- embedding + learned positions, L x (LayerNorm, mixer, "
+           "residual, LayerNorm, MLP D->F->D gelu, residual), LayerNorm, mean pooling, "
+           "classifier%s;\n#   every mixer at width D (LRA's separate qkv width and CLS "
+           "token are not reproduced); AdamW lr %g, betas %g/%g, eps %g, decay %g\n",
+           t->dual ? " on [u1, u2, u1*u2, u1-u2] through F gelu units" : "", o->adam.lr,
+           o->adam.beta1, o->adam.beta2, o->adam.eps, o->adam.weight_decay);
+    printf("# myosotis: tree %s%s, direction both; %s\n", o->tree.name,
+           o->tree.kind == MYO_BENCH_TREE_KARY ? " (virtual internal nodes)" : "",
+           o->tree_auto ? t->tree_why : "--tree given");
+    if (t->image)
+        printf("#   pixels: Morton order for myosotis on kary4 when n is a 2^k x 2^k image, "
+               "raster (LRA's) otherwise; with synthetic i.i.d. pixels the order only relabels "
+               "them\n");
+    printf("# validation per point: one example, one forward (loss finite and within max(%g, "
+           "ln C / 2) of ln C = %.4g) and one backward (gradients finite, not all zero): VALID\n",
+           VAL_LOSS_TOL, log((double)t->classes));
+    printf("# timing: per step MPI_Barrier, MPI_Wtime; a training step = forward + backward + "
+           "gradient MPI_Allreduce (data parallel, weighted by each rank's share) + AdamW, the\n"
+           "#   slowest rank's time; medians over steps; allred_ms = the all-reduce inside it "
+           "(0 on 1 rank); infer_ms = forward alone; mix%% = mixers' share of forward+backward "
+           "(myo_model_last_times);\n#   examples/s = batch / train_ms, tokens/s = examples/s "
+           "x n x documents, steps/s = 1 / train_ms; loss0, loss_end = batch mean loss of the "
+           "first and last timed step\n");
+    printf("# memory: rss_MiB = peak resident set during the point (VmHWM reset before it; max "
+           "over ranks), model_MiB = myo_model_bytes; a point whose predicted bytes (per rank, "
+           "times the ranks on the host,\n#   plus the resident set now) exceed %.2f GiB (%s) is "
+           "recorded SKIP:memory; one predicted from the mixer's previous length to take more "
+           "than %.3g s SKIP:time\n",
+           c->budget.bytes / 1073741824.0, myo_bench_budget_source(&c->budget), o->time_budget);
+    print_columns();
+    fflush(stdout);
+}
+
+/* ------------------------------------------------------ efficiency */
+
+/* The LRA paper's efficiency table from this run's measured rows: per
+ * length, each mixer's training steps per second and memory relative to
+ * dense-materialized (the LRA Transformer) at the same n.  Printed as '#'
+ * lines and stored in the table "efficiency" (rank 0).  Collective. */
+static int efficiency_table(sweep_ctx *c, const point_row *rows, int64_t count)
+{
+    int code = MYO_EXIT_OK;
+    eff_row *eff = calloc((size_t)(count ? count : 1), sizeof *eff);
+    int64_t k = 0;
+    if (c->rank == 0 && eff) {
+        printf("# efficiency table (LRA paper style), task %s, batch %lld, %d rank%s: training "
+               "steps/s and memory relative to dense-materialized (the LRA Transformer) at the "
+               "same n\n",
+               c->t->name, (long long)c->o->batch, c->P, c->P > 1 ? "s" : "");
+        printf("#%-18s %7s %10s %8s %10s %8s %10s %8s\n", "mixer", "n", "steps/s", "speed",
+               "rss_MiB", "memory", "model_MiB", "model");
+        for (int64_t i = 0; i < count; i++) {
+            const point_row *r = &rows[i];
+            if (strcmp(r->status, "OK") != 0) continue;
+            const point_row *base = NULL;
+            for (int64_t j = 0; j < count; j++)
+                if (rows[j].n == r->n && strcmp(rows[j].mixer, MIXER_NAME[M_DENSE_MAT]) == 0 &&
+                    strcmp(rows[j].status, "OK") == 0)
+                    base = &rows[j];
+            eff_row *e = &eff[k++];
+            e->run_id = r->run_id, e->point = r->point, e->n = r->n, e->batch = r->batch;
+            snprintf(e->task, sizeof e->task, "%s", r->task);
+            snprintf(e->mixer, sizeof e->mixer, "%s", r->mixer);
+            e->steps_per_s = r->steps_per_s, e->peak_rss_mib = r->peak_rss_mib;
+            e->model_mib = r->model_mib;
+            e->speed_rel = base ? r->steps_per_s / base->steps_per_s : NAN;
+            e->memory_rel = base ? r->peak_rss_mib / base->peak_rss_mib : NAN;
+            e->model_memory_rel = base ? r->model_mib / base->model_mib : NAN;
+            snprintf(e->note, sizeof e->note, "%s",
+                     base ? "-" : "no dense-materialized row at this n (skipped or not run)");
+            char sp[16] = "-", me[16] = "-", mo[16] = "-";
+            if (base) {
+                snprintf(sp, sizeof sp, "%.2fx", e->speed_rel);
+                snprintf(me, sizeof me, "%.2fx", e->memory_rel);
+                snprintf(mo, sizeof mo, "%.2fx", e->model_memory_rel);
+            }
+            printf("# %-18s %7lld %10.4g %8s %10.1f %8s %10.1f %8s\n", e->mixer, (long long)e->n,
+                   e->steps_per_s, sp, e->peak_rss_mib, me, e->model_mib, mo);
+        }
+        if (k == 0) printf("#   (no measured point)\n");
+        fflush(stdout);
+    }
+    if (myo_bench_agree(eff ? MYO_EXIT_OK : MYO_EXIT_INTERNAL) != MYO_EXIT_OK) {
+        free(eff);
+        return MYO_EXIT_INTERNAL;
+    }
+    code = append_agreed(c, TAB_EFF, eff, k);
+    free(eff);
+    return code;
+}
+
+/* ------------------------------------------------------------ main */
+
+/* Rank 0 opens the log (creating or appending; the schema checked before
+ * anything is written) and loads the keys for --resume; all ranks agree. */
+static int open_log(sweep_ctx *c, const run_meta *meta)
+{
+    int code = MYO_EXIT_OK;
+    if (c->rank == 0) {
+        myo_status s = myo_h5log_open(c->o->output, SCHEMA, TABLES, TAB_COUNT, &c->log);
+        if (s != MYO_OK) {
+            myo_bench_say(0, "%s", myo_error_detail());
+            code = myo_cli_exit_code(s);
+            if (code == MYO_EXIT_USAGE) code = MYO_EXIT_INTERNAL; /* our schema, not the user */
+        } else {
+            c->run_id = myo_h5log_run_id(c->log);
+            if (c->o->resume) {
+                static const char *const done[] = {"OK", "SKIP", NULL};
+                s = myo_sweep_keys_load(c->log, TAB_POINTS, "point_key", "status", done, &c->done);
+                if (s != MYO_OK) {
+                    myo_bench_say(0, "%s: reading the recorded points: %s", c->o->output,
+                                  myo_error_detail());
+                    code = MYO_EXIT_IO;
+                }
+            }
+            if (code == MYO_EXIT_OK && run_meta_write(c->log, meta) != MYO_OK) {
+                myo_bench_say(0, "%s: writing the run's metadata: %s", c->o->output,
+                              myo_error_detail());
+                code = MYO_EXIT_IO;
+            }
+        }
+    }
+    code = myo_bench_agree(code);
+    int64_t id = c->run_id;
+    myo_bench_mpi_check(MPI_Bcast(&id, 1, MPI_INT64_T, 0, MPI_COMM_WORLD), "MPI_Bcast");
+    c->run_id = id;
+    return code;
+}
+
+/* The run's own metadata, after run_meta_collect's (Local): what the
+ * rows hold too, and the preset with its source. */
+static myo_status add_meta(const sweep_ctx *c, run_meta *meta)
+{
+    const lra_opts *o = c->o;
+    const lra_task *t = c->t;
+    char lengths[512] = "", mixers[128] = "", preset[256], config[512];
+    size_t used = 0;
+    for (int i = 0; i < o->n_lengths && used < sizeof lengths; i++)
+        used += (size_t)snprintf(lengths + used, sizeof lengths - used, "%s%lld", i ? "," : "",
+                                 (long long)o->lengths[i]);
+    used = 0;
+    for (int i = 0; i < o->n_mixers && used < sizeof mixers; i++)
+        used += (size_t)snprintf(mixers + used, sizeof mixers - used, "%s%s", i ? "," : "",
+                                 MIXER_NAME[o->mixer[i]]);
+    snprintf(preset, sizeof preset,
+             "n=%lld V=%lld C=%lld L=%lld D=%lld H=%lld F=%lld batch=%lld documents=%d "
+             "(../shared/research/lra.md sections 1 and 4)",
+             (long long)t->n, (long long)t->vocab, (long long)t->classes, (long long)t->layers,
+             (long long)t->d_model, (long long)t->heads, (long long)t->mlp_dim, (long long)t->batch,
+             docs_of(t));
+    snprintf(config, sizeof config,
+             "L=%lld D=%lld H=%lld F=%lld batch=%lld ranks=%d steps=%lld warmup=%lld "
+             "infer_steps=%lld seed=%llu time_budget=%g adamw lr=%g beta1=%g beta2=%g eps=%g "
+             "weight_decay=%g",
+             (long long)o->L, (long long)o->D, (long long)o->H, (long long)o->F,
+             (long long)o->batch, c->P, (long long)o->steps, (long long)o->warmup,
+             (long long)o->infer_steps, (unsigned long long)o->seed, o->time_budget, o->adam.lr,
+             o->adam.beta1, o->adam.beta2, o->adam.eps, o->adam.weight_decay);
+    const char *kv[][2] = {
+        {"schema", SCHEMA},
+        {"task", t->name},
+        {"data", "synthetic"},
+        {"data_note", "datasets/ does not exist yet: a deterministic synthetic stream with the "
+                      "task's shape (ids uniform over [0, V), labels uniform over [0, C)); "
+                      "timing only, no accuracy claims"},
+        {"preset", preset},
+        {"config", config},
+        {"mixers", mixers},
+        {"lengths", lengths},
+        {"efficiency_table", o->efficiency ? "yes" : "no"},
+        {"tree", o->tree.name},
+        {"tree_note", o->tree_auto ? t->tree_why : "--tree given"},
+        {"resume", o->resume ? "yes" : "no"},
+    };
+    myo_status s = MYO_OK;
+    for (size_t i = 0; i < sizeof kv / sizeof *kv && s == MYO_OK; i++)
+        s = run_meta_set(meta, kv[i][0], kv[i][1]);
+    return s;
+}
+
+static int lra_main(int argc, char **argv)
+{
+    lra_opts o;
+    int code = parse_options(argc, argv, &o);
+    if (code >= 0) return code;
+    myo_bench_blas_single_thread();
+    const double t_start = MPI_Wtime();
+
+    sweep_ctx c;
+    memset(&c, 0, sizeof c);
+    c.o = &o, c.t = &TASKS[o.task];
+    c.P = myo_bench_size(), c.rank = myo_bench_rank();
+    c.b_local = o.batch / c.P + (c.rank < o.batch % c.P);
+    c.b_offset = c.rank * (o.batch / c.P) + (c.rank < o.batch % c.P ? c.rank : o.batch % c.P);
+
+    /* the points, and every model configuration checked before any work */
+    point_id *pts = calloc((size_t)(o.n_lengths * o.n_mixers), sizeof *pts);
+    int64_t n_pts = 0;
+    if (!pts) {
+        myo_bench_say(1, "out of memory");
+        return MYO_EXIT_INTERNAL;
+    }
+    for (int i = 0; i < o.n_lengths && code < 0; i++)
+        for (int k = 0; k < o.n_mixers && code < 0; k++) {
+            const int m = o.mixer[k];
+            const int64_t n = o.lengths[i];
+            if (o.efficiency && m == M_DENSE_MAT && n > EFF_DENSE_MAX) continue;
+            myo_tree *tree = NULL;
+            myo_status s = m == M_MYOSOTIS ? myo_bench_tree_create(&o.tree, n, &tree) : MYO_OK;
+            myo_model_config cfg = model_config(&c, m, n, tree);
+            if (s == MYO_OK) s = myo_model_config_check(&cfg);
+            myo_tree_destroy(&tree);
+            if (s != MYO_OK) {
+                myo_bench_say(0, "%s at n = %lld: %s", MIXER_NAME[m], (long long)n,
+                              myo_error_detail());
+                code = s == MYO_ERR_NOMEM ? MYO_EXIT_INTERNAL : MYO_EXIT_USAGE;
+                break;
+            }
+            pts[n_pts++] = (point_id){m, n};
+        }
+    code = myo_bench_agree(code < 0 ? MYO_EXIT_OK : code);
+    if (code != MYO_EXIT_OK) {
+        free(pts);
+        return code;
+    }
+
+    run_meta meta;
+    myo_status s = run_meta_collect(MPI_COMM_WORLD, argc, argv, &meta);
+    if (s == MYO_OK) s = add_meta(&c, &meta);
+    if (s != MYO_OK) myo_bench_say(1, "collecting the run's metadata: %s", myo_error_detail());
+    code = myo_bench_agree(s == MYO_OK ? MYO_EXIT_OK : myo_bench_status_code(s));
+    if (code == MYO_EXIT_OK) code = open_log(&c, &meta);
+    if (code != MYO_EXIT_OK) {
+        if (c.rank == 0) myo_h5log_close(&c.log);
+        myo_sweep_keys_free(&c.done);
+        run_meta_free(&meta);
+        free(pts);
+        return code;
+    }
+    myo_sweep_catch_signals();
+    myo_bench_budget_init(o.max_memory, &c.budget);
+    if (c.rank == 0) print_header(&c, &meta, n_pts);
+
+    point_row *rows = calloc((size_t)(n_pts ? n_pts : 1), sizeof *rows);
+    code = myo_bench_agree(rows ? MYO_EXIT_OK : MYO_EXIT_INTERNAL);
+    int64_t n_rows = 0, resumed = 0;
+    double cost_all = 0;
+    for (int64_t i = 0; i < n_pts; i++)
+        cost_all += point_cost(&c, pts[i].mixer, pts[i].n);
+    myo_sweep_progress prog;
+    myo_sweep_progress_start(&prog, o.progress, n_pts, cost_all);
+    int sig = 0;
+    for (int64_t i = 0; i < n_pts && code == MYO_EXIT_OK; i++) {
+        const int m = pts[i].mixer;
+        const int64_t n = pts[i].n;
+        const double cost = point_cost(&c, m, n);
+        char what[96];
+        if ((sig = myo_sweep_stop_agreed()) != 0) break;
+        point_row *r = &rows[n_rows];
+        c.point_seq = n_rows + 1;
+        row_init(&c, m, n, r);
+        if (o.resume && myo_sweep_keys_has_agreed(&c.done, r->point_key)) {
+            resumed++;
+            snprintf(what, sizeof what, "%s n = %lld: recorded already (--resume)", MIXER_NAME[m],
+                     (long long)n);
+            myo_sweep_progress_point(&prog, cost, 0, what);
+            continue;
+        }
+        rep_row *reps = NULL;
+        int64_t n_reps = 0;
+        code = run_point(&c, m, n, r, &reps, &n_reps);
+        if (code != MYO_EXIT_OK) {
+            free(reps);
+            break;
+        }
+        n_rows++;
+        /* the file first: a row on stdout is a row in the file */
+        code = append_agreed(&c, TAB_REPS, reps, n_reps);
+        if (code == MYO_EXIT_OK) code = append_agreed(&c, TAB_POINTS, r, 1);
+        free(reps);
+        if (code == MYO_EXIT_OK && c.rank == 0) print_row(r);
+        int ran = strcmp(r->status, "OK") == 0;
+        snprintf(what, sizeof what, "%s n = %lld: %s%s", MIXER_NAME[m], (long long)n, r->status,
+                 ran                                     ? ""
+                 : strcmp(r->status, "INTERRUPTED") == 0 ? ""
+                                                         : " (skipped)");
+        myo_sweep_progress_point(&prog, cost, ran, what);
+        if (strcmp(r->status, "INTERRUPTED") == 0) { /* the same on every rank */
+            sig = myo_sweep_stop_agreed();
+            break;
+        }
+    }
+    if (code == MYO_EXIT_OK) code = efficiency_table(&c, rows, n_rows);
+    if (c.rank == 0) {
+        if (resumed)
+            printf("# --resume: %lld point%s recorded by earlier runs skipped\n",
+                   (long long)resumed, resumed > 1 ? "s" : "");
+        if (sig)
+            printf("# stopped by signal %d: %lld of %lld points not run (rerun with --resume)\n",
+                   sig, (long long)(n_pts - n_rows - resumed), (long long)n_pts);
+        fflush(stdout);
+    }
+    if (code == MYO_EXIT_OK) myo_bench_print_totals(t_start);
+    if (c.rank == 0) {
+        s = myo_h5log_close(&c.log);
+        if (s != MYO_OK) {
+            myo_bench_say(0, "%s: closing: %s", o.output, myo_error_detail());
+            if (code == MYO_EXIT_OK) code = MYO_EXIT_IO;
+        }
+    }
+    code = myo_bench_agree(code);
+    myo_sweep_keys_free(&c.done);
+    run_meta_free(&meta);
+    free(rows), free(pts);
+    if (code == MYO_EXIT_OK && sig) {
+        int ssig = myo_bench_agree(sig);
+        return 128 + ssig;
+    }
+    if (code == MYO_EXIT_OK && c.invalid) code = MYO_EXIT_CHECK;
+    return code;
+}
+
+int main(int argc, char **argv)
+{
+    return myo_bench_main(argc, argv, TOOL, lra_main);
+}

@@ -1,0 +1,157 @@
+/*
+ * myosotis_model.h -- the Long Range Arena encoder classifier (LRA paper,
+ * ../shared/research/lra.md sections 1 and 4) around any of the suite's
+ * token mixers, float32, with its backward pass and an Adam update: what
+ * myo-lra times.
+ *
+ * Letters: B sequences in a batch, n tokens per sequence (the task's
+ * length; shorter inputs are padded with token 0), D d_model, H heads,
+ * F mlp_dim, L layers, C classes, V vocabulary.
+ *
+ * Per sequence (tokens (n,) of ids in [0, V)):
+ *     X = E[tokens] + P                        embedding (V, D), learned
+ *                                              positions P (n, D)
+ *     L times:  X = X + Mix(LayerNorm_1(X))     the mixer, width D
+ *               X = X + W2 gelu(W1 LayerNorm_2(X) + b1) + b2   (D->F->D)
+ *     u = mean over the n rows of LayerNorm_f(X)                (D,)
+ *     logits = u Wc + bc                                         (C,)
+ *     loss = cross-entropy(logits, label), averaged over the batch
+ * Dual encoder (dual = 1, LRA Retrieval): two documents per example
+ * share the encoder; the classifier reads [u1, u2, u1 * u2, u1 - u2]
+ * (4 D,) through a hidden layer of F units with gelu (LRA's Retrieval
+ * head), then (C,): h = gelu(z Wh + bh), logits = h Wc + bc.
+ *
+ * Mixers: MYO_MIXER_MYOSOTIS (myosotis_layer.h on cfg->tree, which must
+ * have n tokens), MYO_MIXER_DENSE_TILED / _MATERIALIZED
+ * (myosotis_attention.h, bidirectional), MYO_MIXER_SSM (myosotis_ssm.h,
+ * Mamba's defaults).
+ *
+ * LayerNorm: gain and bias, epsilon 1e-6 (flax's, as LRA).  gelu is the
+ * tanh approximation x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), flax's
+ * nn.gelu default, used in the MLPs and the dual head.
+ * Initialisation, deterministic from the seed (myo_rng): E normal(0, 1)
+ * (LRA's nn.Embed), P normal(0, 0.02), every dense weight (the mixers'
+ * Wq, Wk, Wv, Wo, the MLPs', the head's) Xavier-uniform
+ * U(+-sqrt(6 / (fan_in + fan_out))), biases 0, LayerNorm gains 1 and
+ * biases 0, the SSM's parameters as myo_ssm_params_init_f32 (Mamba's).
+ * The same seed gives the same parameters whatever max_batch.
+ * AdamW decays the weight matrices and the embeddings E and P only: never
+ * LayerNorm gains or biases, biases (the MLPs', the head's, the SSM's
+ * conv_b and dt_bias), nor the SSM's a_log and d_skip (Mamba's
+ * _no_weight_decay).
+ *
+ * Memory: everything is allocated by myo_model_create (the mixers' work
+ * objects add their backward scratch at the first backward); forward,
+ * backward and the update allocate nothing.  The attention and SSM work
+ * objects run a fixed number of sequences, so a batch smaller than
+ * max_batch runs them on zero rows beyond its own (exact, but timed).
+ *
+ * All calls are Local; they never print and never exit.
+ */
+#ifndef MYOSOTIS_MODEL_H
+#define MYOSOTIS_MODEL_H
+
+#include "myosotis.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    MYO_MIXER_MYOSOTIS = 0,
+    MYO_MIXER_DENSE_TILED = 1,
+    MYO_MIXER_DENSE_MATERIALIZED = 2,
+    MYO_MIXER_SSM = 3
+} myo_mixer_kind;
+
+typedef struct {
+    int64_t vocab;   /* V >= 2 */
+    int64_t n;       /* tokens per sequence */
+    int64_t d_model; /* D */
+    int64_t heads;   /* H, dividing D (attention, Myosotis) */
+    int64_t mlp_dim; /* F */
+    int64_t layers;  /* L >= 1 */
+    int64_t classes; /* C >= 2 */
+    int dual;        /* 1: two documents per example (Retrieval) */
+    myo_mixer_kind mixer;
+    const myo_tree *tree;          /* Myosotis: the tree over the n tokens (borrowed) */
+    myo_layer_direction direction; /* Myosotis */
+} myo_model_config;
+
+/* Adam with decoupled weight decay (AdamW; LRA's optimizer). */
+typedef struct {
+    double lr, beta1, beta2, eps, weight_decay;
+} myo_adam_config;
+
+typedef struct myo_model myo_model;
+
+/* Local.  MYO_OK when cfg describes a model (vocab >= 2, n, d_model,
+ * heads, mlp_dim, layers >= 1, classes >= 2, dual 0 or 1, a known mixer;
+ * heads dividing d_model for attention and Myosotis; for Myosotis a tree
+ * of n tokens and a valid direction); MYO_ERR_ARG naming the problem
+ * otherwise. */
+myo_status myo_model_config_check(const myo_model_config *cfg);
+
+/* Local.  A model for batches of up to max_batch examples, parameters
+ * initialised from seed (deterministic), with its mixers' workspaces, the
+ * activations backward needs, the gradients and Adam's moments.
+ * MYO_ERR_ARG, MYO_ERR_NOMEM. */
+myo_status myo_model_create(const myo_model_config *cfg, int64_t max_batch, uint64_t seed,
+                            myo_model **out);
+void myo_model_destroy(myo_model **m);
+
+/* Local.  Trainable parameters; bytes the model holds now (parameters,
+ * gradients, moments, activations and workspaces). */
+int64_t myo_model_num_params(const myo_model *m);
+size_t myo_model_bytes(const myo_model *m);
+
+/* Local.  Forward on batch examples: tokens (batch, n) int32 ids in
+ * [0, V) ((batch, 2, n) when dual), labels (batch,) in [0, C) or NULL (no
+ * loss).  Writes the mean cross-entropy to *loss and the number of
+ * correct argmax predictions to *correct (either may be NULL); keeps what
+ * backward needs.  MYO_ERR_ARG for a bad batch; MYO_ERR_DATA for an id or
+ * label out of range (naming example and position). */
+myo_status myo_model_forward(myo_model *m, int64_t batch, const int32_t *tokens,
+                             const int32_t *labels, double *loss, int64_t *correct);
+
+/* Local.  Gradients of the last forward's mean loss with respect to every
+ * parameter, overwriting the previous ones.  MYO_ERR_ARG when the last
+ * forward had no labels or none ran. */
+myo_status myo_model_backward(myo_model *m);
+
+/* Local.  One AdamW step on every parameter with the current gradients
+ * (those of the last myo_model_backward), step t counted from 1:
+ *     m = beta1 m + (1 - beta1) g,  v = beta2 v + (1 - beta2) g^2
+ *     p = p (1 - lr weight_decay)   (decayed tensors only, see above)
+ *         - lr (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)
+ * MYO_ERR_ARG for lr < 0, a beta outside [0, 1), eps <= 0, a negative
+ * weight_decay, a non-finite value, or no backward yet. */
+myo_status myo_model_adam_step(myo_model *m, const myo_adam_config *a);
+
+/* Local.  Seconds of the last forward, backward and update, the mixers'
+ * share of forward and backward. */
+typedef struct {
+    double forward, backward, update, mixer_forward, mixer_backward;
+} myo_model_times;
+void myo_model_last_times(const myo_model *m, myo_model_times *out);
+
+/* Local.  The flat parameter and gradient vectors (myo_model_num_params
+ * floats each), for tests (finite differences) and checkpoints.  Tensor
+ * after tensor: E (V, D), P (n, D); per layer ln1 g, b (D); the mixer's
+ * Wq, Wk, Wv, Wo (D, D) or the SSM's flat array (myosotis_ssm.h); ln2 g,
+ * b; W1 (D, F), b1 (F), W2 (F, D), b2 (D); then lnf g, b; dual: Wh
+ * (4D, F), bh (F); Wc (D or F, C), bc (C).  Weights are (in, out)
+ * row-major: a row x maps to x W.  Both are writable: a data-parallel
+ * driver sums the gradients over its ranks in place (MPI_Allreduce)
+ * between myo_model_backward and myo_model_adam_step. */
+float *myo_model_params(myo_model *m);
+float *myo_model_grads(myo_model *m);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MYOSOTIS_MODEL_H */

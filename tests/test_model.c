@@ -1,0 +1,731 @@
+/* test_model.c -- the LRA encoder classifier (myosotis_model.h): its float
+ * kernels against their double reference twins (lib/model_ref.h), the
+ * twins' gradients against central finite differences, the whole model's
+ * gradient against central finite differences of its own float loss for
+ * every mixer, single and dual, AdamW training on a fixed batch, batches
+ * smaller than max_batch, the parameter table, and argument errors.
+ *
+ * Tolerances, |a - b| <= atol + rtol |ref| (max errors printed on failure,
+ * and with MYO_TEST_VERBOSE=1 for every comparison; each test prints its
+ * worst case):
+ *   float kernel vs double twin (inputs rounded to float first): rtol 1e-4,
+ *     atol 1e-5 (values O(1), D <= 12, F <= 20);
+ *   twin gradient vs central differences (double, h 1e-5): rtol 1e-6,
+ *     atol 1e-8 (truncation h^2 ~ 1e-10, rounding eps / h ~ 1e-11);
+ *   model gradient vs central differences of the float model's loss (the
+ *     loss summed in double, h 1e-2, divided by the float difference of the
+ *     perturbed parameters): atol 5e-4, rtol 1e-2 (rounding ~1e-7 / 2h ~
+ *     1e-5, truncation h^2 f''' / 6 ~ 1e-5 f'''; measured at most 5e-5
+ *     absolute, 1% of the tolerance).  Three entries of every tensor (its
+ *     first, last and one at random), every parameter first moved off its
+ *     initial value by U(-0.1, 0.1) so that gains are not 1 nor biases 0;
+ *   gelu float vs double on [-16, 16]: atol 2e-6, rtol 1e-5 (its
+ *     derivative's cancellation costs a few float ulps of 1). */
+#include <config.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_ref.h"
+#include "myosotis.h"
+#include "myosotis_model.h"
+#include "support.h"
+
+#define RTOL_F32 1e-4
+#define ATOL_F32 1e-5
+#define RTOL_FD 1e-6
+#define ATOL_FD 1e-8
+#define FD_STEP 1e-5
+#define MODEL_FD_STEP 1e-2
+#define MODEL_ATOL 5e-4
+#define MODEL_RTOL 1e-2
+
+#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+static int verbose(void)
+{
+    const char *v = getenv("MYO_TEST_VERBOSE");
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+/* count random values in [-scale, scale) in double and the same in float. */
+static double *rand_pair(int64_t count, double scale, uint64_t seed, float **f)
+{
+    double *d = test_alloc((size_t)count, sizeof(double));
+    test_random_values(d, count, seed);
+    for (int64_t i = 0; i < count; i++)
+        d[i] *= scale;
+    *f = test_alloc((size_t)count, sizeof(float));
+    test_round_to_f32(d, *f, count);
+    return d;
+}
+
+static void close_f32(const float *got, const double *ref, int64_t count, const char *what)
+{
+    test_assert_close_f32(got, ref, count, ATOL_F32, RTOL_F32, what);
+}
+
+/* ================================================ kernels vs twins */
+
+static void test_model_layernorm_and_mlp_match_reference(void **state)
+{
+    (void)state;
+    const int64_t rows = 7, D = 12, F = 20;
+    float *xf, *gf, *bf, *dyf, *w1f, *b1f, *w2f, *b2f;
+    double *x = rand_pair(rows * D, 2.0, 1, &xf), *g = rand_pair(D, 1.0, 2, &gf);
+    double *b = rand_pair(D, 1.0, 3, &bf), *dy = rand_pair(rows * D, 1.0, 4, &dyf);
+    double *w1 = rand_pair(D * F, 0.4, 5, &w1f), *b1 = rand_pair(F, 0.5, 6, &b1f);
+    double *w2 = rand_pair(F * D, 0.4, 7, &w2f), *b2 = rand_pair(D, 0.5, 8, &b2f);
+    for (int64_t j = 0; j < D; j++) /* a row mean far from 0: the two-pass variance */
+        x[j] += 30.0, xf[j] += 30.0f;
+
+    /* LayerNorm forward and backward. */
+    double *y = test_alloc((size_t)(rows * D), sizeof(double));
+    double *dx = test_alloc((size_t)(rows * D), sizeof(double));
+    double dg[12], db[12], acc[64];
+    float *yf = test_alloc((size_t)(rows * D), sizeof(float));
+    float *xhat = test_alloc((size_t)(rows * D), sizeof(float)), rstd[7];
+    float *dxf = test_alloc((size_t)(rows * D), sizeof(float)), dgf[12], dbf[12];
+    myo_model_ln_forward_ref(rows, D, x, g, b, y);
+    myo_model_ln_forward_f32(rows, D, xf, gf, bf, xhat, rstd, yf);
+    close_f32(yf, y, rows * D, "layernorm forward");
+    myo_model_ln_backward_ref(rows, D, x, g, dy, dx, dg, db);
+    for (int64_t i = 0; i < rows * D; i++)
+        dxf[i] = 0.5f; /* backward accumulates into dx */
+    myo_model_ln_backward_f32(rows, D, xhat, rstd, gf, dyf, dxf, dgf, dbf, acc);
+    for (int64_t i = 0; i < rows * D; i++)
+        dx[i] += 0.5;
+    close_f32(dxf, dx, rows * D, "layernorm backward dx (accumulated)");
+    close_f32(dgf, dg, D, "layernorm backward dg");
+    close_f32(dbf, db, D, "layernorm backward db");
+
+    /* MLP forward (accumulating into y) and backward. */
+    float *hpre = test_alloc((size_t)(rows * F), sizeof(float));
+    float *act = test_alloc((size_t)(rows * F), sizeof(float));
+    float *dw1f = test_alloc((size_t)(D * F), sizeof(float)), db1f[20];
+    float *dw2f = test_alloc((size_t)(F * D), sizeof(float)), db2f[12];
+    double *dw1 = test_alloc((size_t)(D * F), sizeof(double)), db1[20];
+    double *dw2 = test_alloc((size_t)(F * D), sizeof(double)), db2[12];
+    assert_int_equal(myo_model_mlp_forward_ref(rows, D, F, x, w1, b1, w2, b2, y), MYO_OK);
+    for (int64_t i = 0; i < rows * D; i++)
+        yf[i] = 0.25f, y[i] += 0.25;
+    myo_model_mlp_forward_f32(rows, D, F, xf, w1f, b1f, w2f, b2f, hpre, act, yf);
+    close_f32(yf, y, rows * D, "mlp forward (accumulated)");
+    assert_int_equal(
+        myo_model_mlp_backward_ref(rows, D, F, x, w1, b1, w2, dy, dx, dw1, db1, dw2, db2), MYO_OK);
+    myo_model_mlp_backward_f32(rows, D, F, xf, hpre, w1f, w2f, dyf, act, dxf, dw1f, db1f, dw2f,
+                               db2f, acc);
+    close_f32(dxf, dx, rows * D, "mlp backward dx");
+    close_f32(dw1f, dw1, D * F, "mlp backward dw1");
+    close_f32(db1f, db1, F, "mlp backward db1");
+    close_f32(dw2f, dw2, F * D, "mlp backward dw2");
+    close_f32(db2f, db2, D, "mlp backward db2");
+
+    /* GELU: the tanh form, float against double over a range (and saturated). */
+    double worst = 0;
+    for (int i = -4000; i <= 4000; i++) {
+        double v = i * 0.004, dr, gr = myo_model_gelu_ref((double)(float)v, &dr);
+        float df, gf1 = myo_model_gelu_f32((float)v, &df);
+        worst = fmax(worst, fabs(gf1 - gr) / (2e-6 + 1e-5 * fabs(gr)));
+        worst = fmax(worst, fabs(df - dr) / (2e-6 + 1e-5 * fabs(dr)));
+    }
+    float dbig, dsmall;
+    assert_true(myo_model_gelu_f32(1e30f, &dbig) == 1e30f && dbig == 1.0f);
+    assert_true(myo_model_gelu_f32(-1e30f, &dsmall) == 0.0f && dsmall == 0.0f);
+    assert_true(fabs(myo_model_gelu_ref(1.0, NULL) - 0.841191990608276) < 1e-12); /* tanh form */
+    if (verbose() || worst > 1)
+        printf("gelu float vs double on [-16, 16]: max scaled error %.3g (atol 2e-6, rtol 1e-5)\n",
+               worst);
+    assert_true(worst <= 1);
+
+    free(x), free(xf), free(g), free(gf), free(b), free(bf), free(dy), free(dyf), free(w1);
+    free(w1f), free(b1), free(b1f), free(w2), free(w2f), free(b2), free(b2f), free(y), free(dx);
+    free(yf), free(xhat), free(dxf), free(hpre), free(act), free(dw1f), free(dw2f), free(dw1);
+    free(dw2);
+}
+
+static void test_model_pool_embed_head_match_reference(void **state)
+{
+    (void)state;
+    const int64_t S = 4, n = 5, D = 6, V = 9, F = 10, C = 3, B = 2;
+    float *xf, *duf;
+    double *x = rand_pair(S * n * D, 1.0, 11, &xf), *du = rand_pair(S * D, 1.0, 12, &duf);
+    double acc[64], u[24], dxr[120];
+    float uf[24], dxf[120];
+    myo_model_pool_forward_ref(S, n, D, x, u);
+    myo_model_pool_forward_f32(S, n, D, xf, uf, acc);
+    close_f32(uf, u, S * D, "mean pool forward");
+    myo_model_pool_backward_ref(S, n, D, du, dxr);
+    myo_model_pool_backward_f32(S, n, D, duf, dxf);
+    close_f32(dxf, dxr, S * n * D, "mean pool backward");
+
+    /* Embedding: token 8 never occurs (its gradient row is 0). */
+    int32_t tok[20];
+    myo_rng r = myo_rng_seed(13);
+    for (int i = 0; i < 20; i++)
+        tok[i] = (int32_t)myo_rng_below(&r, V - 1);
+    float *ef, *pf;
+    double *emb = rand_pair(V * D, 1.0, 14, &ef), *pos = rand_pair(n * D, 0.1, 15, &pf);
+    double demb[54], dpos[30];
+    float xo[120], dembf[54], dposf[30];
+    myo_model_embed_forward_ref(S, n, D, tok, emb, pos, dxr);
+    myo_model_embed_forward_f32(S, n, D, tok, ef, pf, xo);
+    close_f32(xo, dxr, S * n * D, "embedding forward");
+    myo_model_embed_backward_ref(S, n, D, V, tok, x, demb, dpos);
+    myo_model_embed_backward_f32(S, n, D, V, tok, xf, dembf, dposf);
+    close_f32(dembf, demb, V * D, "embedding backward demb");
+    close_f32(dposf, dpos, n * D, "embedding backward dpos");
+    for (int64_t j = 0; j < D; j++)
+        assert_true(dembf[8 * D + j] == 0.0f);
+
+    /* The head, single (B = S examples) and dual (B = S / 2 pairs). */
+    for (int dual = 0; dual <= 1; dual++) {
+        const int64_t Bx = dual ? B : S, K = dual ? F : D;
+        float *whf, *bhf, *wcf, *bcf;
+        double *wh = rand_pair(4 * D * F, 0.5, 16, &whf), *bh = rand_pair(F, 0.3, 17, &bhf);
+        double *wc = rand_pair(K * C, 0.5, 18, &wcf), *bc = rand_pair(C, 0.3, 19, &bcf);
+        int32_t lab[4] = {0, 2, 1, 2};
+        myo_model_head_f64 h64 = {D, F, C, dual, wh, bh, wc, bc};
+        myo_model_head_f32 h32 = {D, F, C, dual, whf, bhf, wcf, bcf};
+        float z[4 * 6 * 4], hpre[40], act[40], logits[12], probs[12], dl[12], dact[40], dz[96];
+        myo_model_head_cache cache = {z, hpre, act, logits, probs};
+        double lg[12], loss_ref, dur[24], dwh[240], dbh[10], dwc[30], dbc[3];
+        int64_t cr = -1, cf = -1;
+        assert_int_equal(myo_model_head_forward_ref(&h64, Bx, u, lab, lg, &loss_ref, &cr), MYO_OK);
+        double loss_f = myo_model_head_forward_f32(&h32, Bx, uf, lab, &cache, &cf);
+        close_f32(logits, lg, Bx * C, dual ? "dual head logits" : "head logits");
+        assert_true(fabs(loss_f - loss_ref) <= 1e-5 + 1e-4 * fabs(loss_ref));
+        assert_int_equal(cf, cr);
+        float duf2[24], dwhf[240], dbhf[10], dwcf[30], dbcf[3];
+        assert_int_equal(myo_model_head_backward_ref(&h64, Bx, u, lab, dur, dwh, dbh, dwc, dbc),
+                         MYO_OK);
+        myo_model_head_backward_f32(&h32, Bx, uf, lab, &cache, duf2, dwhf, dbhf, dwcf, dbcf, dl,
+                                    dact, dz, acc);
+        close_f32(duf2, dur, S * D, "head backward du");
+        close_f32(dwcf, dwc, K * C, "head backward dwc");
+        close_f32(dbcf, dbc, C, "head backward dbc");
+        if (dual) {
+            close_f32(dwhf, dwh, 4 * D * F, "head backward dwh");
+            close_f32(dbhf, dbh, F, "head backward dbh");
+        }
+        free(wh), free(whf), free(bh), free(bhf), free(wc), free(wcf), free(bc), free(bcf);
+    }
+    free(x), free(xf), free(du), free(duf), free(emb), free(ef), free(pos), free(pf);
+}
+
+/* ========================================= twins vs finite differences */
+
+/* A twin's scalar loss sum(w .* f(inputs)) (or the head's own loss). */
+typedef struct {
+    int kind; /* 0 layernorm, 1 mlp, 2 pool, 3 embed, 4 head */
+    int64_t rows, D, F, S, n, V, C, B;
+    double *x, *g, *b, *w1, *b1, *w2, *b2, *w, *out;
+    int32_t *tok, *lab;
+    myo_model_head_f64 head;
+} twin_ctx;
+
+static double twin_loss(void *p)
+{
+    twin_ctx *c = p;
+    int64_t count = 0;
+    switch (c->kind) {
+    case 0:
+        myo_model_ln_forward_ref(c->rows, c->D, c->x, c->g, c->b, c->out);
+        count = c->rows * c->D;
+        break;
+    case 1:
+        assert_int_equal(myo_model_mlp_forward_ref(c->rows, c->D, c->F, c->x, c->w1, c->b1, c->w2,
+                                                   c->b2, c->out),
+                         MYO_OK);
+        count = c->rows * c->D;
+        break;
+    case 2:
+        myo_model_pool_forward_ref(c->S, c->n, c->D, c->x, c->out);
+        count = c->S * c->D;
+        break;
+    case 3:
+        myo_model_embed_forward_ref(c->S, c->n, c->D, c->tok, c->g, c->b, c->out);
+        count = c->S * c->n * c->D;
+        break;
+    default: {
+        double loss;
+        assert_int_equal(
+            myo_model_head_forward_ref(&c->head, c->B, c->x, c->lab, NULL, &loss, NULL), MYO_OK);
+        return loss;
+    }
+    }
+    double s = 0;
+    for (int64_t i = 0; i < count; i++)
+        s += c->w[i] * c->out[i];
+    return s;
+}
+
+static double *rnd(int64_t count, double scale, uint64_t seed)
+{
+    double *v = test_alloc((size_t)count, sizeof(double));
+    test_random_values(v, count, seed);
+    for (int64_t i = 0; i < count; i++)
+        v[i] *= scale;
+    return v;
+}
+
+static void test_model_reference_gradients_match_finite_differences(void **state)
+{
+    (void)state;
+    const int64_t rows = 3, D = 5, F = 7, S = 4, n = 3, V = 6, C = 4;
+    twin_ctx c = {0};
+    c.rows = rows, c.D = D, c.F = F, c.S = S, c.n = n, c.V = V, c.C = C;
+    c.out = test_alloc(256, sizeof(double));
+    c.w = rnd(256, 1.0, 21);
+    double *gx = test_alloc(256, sizeof(double)), *gg = test_alloc(256, sizeof(double));
+    double *gb = test_alloc(256, sizeof(double)), *g1 = test_alloc(256, sizeof(double));
+    double *g2 = test_alloc(256, sizeof(double)), *gb1 = test_alloc(64, sizeof(double));
+    double *gb2 = test_alloc(64, sizeof(double));
+
+    /* LayerNorm: x, g, b. */
+    c.kind = 0, c.x = rnd(rows * D, 1.5, 22), c.g = rnd(D, 1.0, 23), c.b = rnd(D, 1.0, 24);
+    myo_model_ln_backward_ref(rows, D, c.x, c.g, c.w, gx, gg, gb);
+    test_check_gradient("layernorm twin dx", c.x, rows * D, 1, gx, twin_loss, &c, FD_STEP, ATOL_FD,
+                        RTOL_FD);
+    test_check_gradient("layernorm twin dg", c.g, D, 1, gg, twin_loss, &c, FD_STEP, ATOL_FD,
+                        RTOL_FD);
+    test_check_gradient("layernorm twin db", c.b, D, 1, gb, twin_loss, &c, FD_STEP, ATOL_FD,
+                        RTOL_FD);
+
+    /* MLP: x, W1, b1, W2, b2. */
+    c.kind = 1, c.w1 = rnd(D * F, 0.7, 25), c.b1 = rnd(F, 0.5, 26), c.w2 = rnd(F * D, 0.7, 27);
+    c.b2 = rnd(D, 0.5, 28);
+    assert_int_equal(
+        myo_model_mlp_backward_ref(rows, D, F, c.x, c.w1, c.b1, c.w2, c.w, gx, g1, gb1, g2, gb2),
+        MYO_OK);
+    test_check_gradient("mlp twin dx", c.x, rows * D, 1, gx, twin_loss, &c, FD_STEP, ATOL_FD,
+                        RTOL_FD);
+    test_check_gradient("mlp twin dw1", c.w1, D * F, 1, g1, twin_loss, &c, FD_STEP, ATOL_FD,
+                        RTOL_FD);
+    test_check_gradient("mlp twin db1", c.b1, F, 1, gb1, twin_loss, &c, FD_STEP, ATOL_FD, RTOL_FD);
+    test_check_gradient("mlp twin dw2", c.w2, F * D, 1, g2, twin_loss, &c, FD_STEP, ATOL_FD,
+                        RTOL_FD);
+    test_check_gradient("mlp twin db2", c.b2, D, 1, gb2, twin_loss, &c, FD_STEP, ATOL_FD, RTOL_FD);
+
+    /* Mean pool: x (S, n, D). */
+    c.kind = 2;
+    double *xp = rnd(S * n * D, 1.0, 29), *xsave = c.x;
+    c.x = xp;
+    myo_model_pool_backward_ref(S, n, D, c.w, gx);
+    test_check_gradient("mean pool twin dx", c.x, S * n * D, 1, gx, twin_loss, &c, FD_STEP, ATOL_FD,
+                        RTOL_FD);
+
+    /* Embedding: E (V, D) in g, P (n, D) in b (token 5 unused). */
+    c.kind = 3;
+    int32_t tok[12] = {0, 1, 2, 3, 4, 0, 1, 1, 2, 3, 3, 0};
+    c.tok = tok;
+    double *e = rnd(V * D, 1.0, 30), *pz = rnd(n * D, 1.0, 31), *gsave = c.g, *bsave = c.b;
+    c.g = e, c.b = pz;
+    myo_model_embed_backward_ref(S, n, D, V, tok, c.w, gg, gb);
+    test_check_gradient("embedding twin demb", e, V * D, 1, gg, twin_loss, &c, FD_STEP, ATOL_FD,
+                        RTOL_FD);
+    test_check_gradient("embedding twin dpos", pz, n * D, 1, gb, twin_loss, &c, FD_STEP, ATOL_FD,
+                        RTOL_FD);
+
+    /* The head, single (B = S) and dual (B = S / 2): u, Wh, bh, Wc, bc. */
+    c.kind = 4;
+    int32_t lab[4] = {3, 0, 2, 1};
+    c.lab = lab;
+    double *u = rnd(S * D, 1.0, 32), *wh = rnd(4 * D * F, 0.6, 33), *bh = rnd(F, 0.3, 34);
+    double *wc = rnd(F * C, 0.6, 35), *bc = rnd(C, 0.3, 36);
+    c.x = u;
+    for (int dual = 0; dual <= 1; dual++) {
+        const int64_t K = dual ? F : D;
+        c.B = dual ? S / 2 : S;
+        c.head = (myo_model_head_f64){D, F, C, dual, wh, bh, wc, bc};
+        assert_int_equal(myo_model_head_backward_ref(&c.head, c.B, u, lab, gx, g1, gb1, g2, gb2),
+                         MYO_OK);
+        test_check_gradient(dual ? "dual head twin du" : "head twin du", u, S * D, 1, gx, twin_loss,
+                            &c, FD_STEP, ATOL_FD, RTOL_FD);
+        test_check_gradient("head twin dwc", wc, K * C, 1, g2, twin_loss, &c, FD_STEP, ATOL_FD,
+                            RTOL_FD);
+        test_check_gradient("head twin dbc", bc, C, 1, gb2, twin_loss, &c, FD_STEP, ATOL_FD,
+                            RTOL_FD);
+        if (dual) {
+            test_check_gradient("dual head twin dwh", wh, 4 * D * F, 1, g1, twin_loss, &c, FD_STEP,
+                                ATOL_FD, RTOL_FD);
+            test_check_gradient("dual head twin dbh", bh, F, 1, gb1, twin_loss, &c, FD_STEP,
+                                ATOL_FD, RTOL_FD);
+        }
+    }
+    free(xsave), free(gsave), free(bsave), free(xp), free(e), free(pz), free(u), free(wh);
+    free(bh), free(wc), free(bc), free(c.w1), free(c.b1), free(c.w2), free(c.b2), free(c.w);
+    free(c.out), free(gx), free(gg), free(gb), free(g1), free(g2), free(gb1), free(gb2);
+}
+
+/* ============================================================ the model */
+
+static const char *const mixer_names[] = {"myosotis(kary2)", "dense-tiled", "dense-materialized",
+                                          "ssm"};
+
+/* The tiny model of the end-to-end tests: D 8, H 2, F 16, L 2, C 3, V 11,
+ * n 16; the Myosotis mixer on a binary hierarchy over the 16 tokens. */
+static myo_model_config tiny_config(myo_mixer_kind mixer, int dual, myo_tree **tree)
+{
+    myo_model_config cfg = {11, 16, 8, 2, 16, 2, 3, dual, mixer, NULL, MYO_DIR_BOTH};
+    if (mixer == MYO_MIXER_MYOSOTIS) {
+        assert_int_equal(myo_tree_create_kary(16, 2, tree), MYO_OK);
+        cfg.tree = *tree;
+    }
+    return cfg;
+}
+
+/* tokens (batch, docs, n), labels (batch,) from seed. */
+static void tiny_batch(const myo_model_config *cfg, int64_t batch, uint64_t seed, int32_t *tokens,
+                       int32_t *labels)
+{
+    myo_rng r = myo_rng_seed(seed);
+    for (int64_t i = 0; i < batch * (cfg->dual ? 2 : 1) * cfg->n; i++)
+        tokens[i] = (int32_t)myo_rng_below(&r, cfg->vocab);
+    for (int64_t b = 0; b < batch; b++)
+        labels[b] = (int32_t)myo_rng_below(&r, cfg->classes);
+}
+
+typedef struct {
+    myo_model *m;
+    int64_t batch;
+    const int32_t *tokens, *labels;
+} model_ctx;
+
+static double model_loss(model_ctx *c)
+{
+    double loss = 0;
+    assert_int_equal(myo_model_forward(c->m, c->batch, c->tokens, c->labels, &loss, NULL), MYO_OK);
+    return loss;
+}
+
+static void test_model_gradients_match_finite_differences(void **state)
+{
+    (void)state;
+    int32_t tokens[3 * 2 * 16], labels[3];
+    double worst_all = 0;
+    for (int mixer = 0; mixer < 4; mixer++)
+        for (int dual = 0; dual <= 1; dual++) {
+            myo_tree *t = NULL;
+            myo_model_config cfg = tiny_config((myo_mixer_kind)mixer, dual, &t);
+            myo_model *m = NULL;
+            assert_int_equal(myo_model_create(&cfg, 3, 42, &m), MYO_OK);
+            const int64_t P = myo_model_num_params(m);
+            float *p = myo_model_params(m);
+            /* Move every parameter off its initial value (gains off 1, biases off 0). */
+            myo_rng r = myo_rng_seed(7 + (uint64_t)mixer);
+            for (int64_t i = 0; i < P; i++)
+                p[i] += (float)myo_rng_uniform(&r, -0.1, 0.1);
+            tiny_batch(&cfg, 3, 100 + (uint64_t)(2 * mixer + dual), tokens, labels);
+            model_ctx c = {m, 3, tokens, labels};
+            (void)model_loss(&c);
+            assert_int_equal(myo_model_backward(m), MYO_OK);
+            float *grad = test_alloc((size_t)P, sizeof(float));
+            memcpy(grad, myo_model_grads(m), (size_t)P * sizeof(float));
+
+            double worst = 0, worst_abs = 0;
+            const char *worst_name = "";
+            int64_t checked = 0;
+            for (int64_t ti = 0; ti < myo_model_num_tensors(m); ti++) {
+                const myo_model_tensor *te = myo_model_tensor_at(m, ti);
+                int64_t idx[3] = {0, te->count - 1, myo_rng_below(&r, te->count)};
+                for (int k = 0; k < 3; k++) {
+                    const int64_t i = te->offset + idx[k];
+                    const float v = p[i], vp = (float)(v + MODEL_FD_STEP),
+                                vm = (float)(v - MODEL_FD_STEP);
+                    p[i] = vp;
+                    double lp = model_loss(&c);
+                    p[i] = vm;
+                    double lm = model_loss(&c);
+                    p[i] = v;
+                    const double fd = (lp - lm) / ((double)vp - (double)vm);
+                    const double err = fabs(grad[i] - fd),
+                                 sc = err / (MODEL_ATOL + MODEL_RTOL * fabs(fd));
+                    if (sc > 1)
+                        printf("  %s dual=%d %s[%lld]: grad %.6g, central difference %.6g\n",
+                               mixer_names[mixer], dual, te->name, (long long)idx[k],
+                               (double)grad[i], fd);
+                    if (sc > worst) worst = sc, worst_name = te->name;
+                    worst_abs = fmax(worst_abs, err);
+                    checked++;
+                }
+            }
+            printf("model gradient vs central differences, %s, dual=%d: %lld entries of %lld "
+                   "parameters, max |g - fd| %.3g, max scaled error %.3g (%s; <= 1 passes)\n",
+                   mixer_names[mixer], dual, (long long)checked, (long long)P, worst_abs, worst,
+                   worst_name);
+            assert_true(worst <= 1);
+            worst_all = fmax(worst_all, worst);
+            free(grad);
+            myo_model_destroy(&m);
+            myo_tree_destroy(&t);
+        }
+    (void)worst_all;
+}
+
+static void test_model_adamw_reduces_the_loss(void **state)
+{
+    (void)state;
+    int32_t tokens[3 * 2 * 16], labels[3];
+    const myo_adam_config adam = {1e-2, 0.9, 0.999, 1e-8, 0.01};
+    for (int mixer = 0; mixer < 4; mixer++)
+        for (int dual = 0; dual <= 1; dual++) {
+            myo_tree *t = NULL;
+            myo_model_config cfg = tiny_config((myo_mixer_kind)mixer, dual, &t);
+            myo_model *m = NULL;
+            assert_int_equal(myo_model_create(&cfg, 3, 5, &m), MYO_OK);
+            tiny_batch(&cfg, 3, 200 + (uint64_t)(2 * mixer + dual), tokens, labels);
+            double first = 0, loss = 0;
+            int64_t correct = 0;
+            for (int step = 0; step < 30; step++) {
+                assert_int_equal(myo_model_forward(m, 3, tokens, labels, &loss, &correct), MYO_OK);
+                if (step == 0) first = loss;
+                assert_int_equal(myo_model_backward(m), MYO_OK);
+                assert_int_equal(myo_model_adam_step(m, &adam), MYO_OK);
+            }
+            assert_int_equal(myo_model_forward(m, 3, tokens, labels, &loss, &correct), MYO_OK);
+            printf("AdamW, %s, dual=%d: loss %.4f -> %.4f after 30 steps, %lld/3 correct\n",
+                   mixer_names[mixer], dual, first, loss, (long long)correct);
+            assert_true(isfinite(loss));
+            assert_true(loss < 0.25 * first);
+            assert_int_equal(correct, 3);
+            myo_model_times tm;
+            myo_model_last_times(m, &tm);
+            assert_true(tm.forward > 0 && tm.backward > 0 && tm.update > 0);
+            assert_true(tm.mixer_forward > 0 && tm.mixer_forward <= tm.forward);
+            assert_true(tm.mixer_backward > 0 && tm.mixer_backward <= tm.backward);
+            myo_model_destroy(&m);
+            myo_tree_destroy(&t);
+        }
+}
+
+/* A batch of 2 on a model for 3 (the attention and SSM works run a zero
+ * third example) gives the loss and gradients of a model made for 2. */
+static void test_model_smaller_batch_matches(void **state)
+{
+    (void)state;
+    int32_t tokens[3 * 2 * 16], labels[3];
+    for (int mixer = 0; mixer < 4; mixer++)
+        for (int dual = 0; dual <= 1; dual++) {
+            myo_tree *t = NULL;
+            myo_model_config cfg = tiny_config((myo_mixer_kind)mixer, dual, &t);
+            myo_model *m3 = NULL, *m2 = NULL;
+            assert_int_equal(myo_model_create(&cfg, 3, 9, &m3), MYO_OK);
+            assert_int_equal(myo_model_create(&cfg, 2, 9, &m2), MYO_OK);
+            const int64_t P = myo_model_num_params(m3);
+            assert_int_equal(P, myo_model_num_params(m2));
+            assert_memory_equal(myo_model_params(m3), myo_model_params(m2), (size_t)P * 4);
+            tiny_batch(&cfg, 3, 300, tokens, labels);
+            double l3, l2;
+            /* A full batch first, so that stale rows would show. */
+            assert_int_equal(myo_model_forward(m3, 3, tokens, labels, &l3, NULL), MYO_OK);
+            assert_int_equal(myo_model_forward(m3, 2, tokens, labels, &l3, NULL), MYO_OK);
+            assert_int_equal(myo_model_forward(m2, 2, tokens, labels, &l2, NULL), MYO_OK);
+            assert_true(fabs(l3 - l2) <= 1e-6 * fabs(l2));
+            assert_int_equal(myo_model_backward(m3), MYO_OK);
+            assert_int_equal(myo_model_backward(m2), MYO_OK);
+            double *g2 = test_alloc((size_t)P, sizeof(double));
+            test_widen_to_f64(myo_model_grads(m2), g2, P);
+            char what[80];
+            snprintf(what, sizeof what, "batch 2 of 3 vs of 2, %s, dual=%d", mixer_names[mixer],
+                     dual);
+            test_assert_close_f32(myo_model_grads(m3), g2, P, 1e-6, 1e-4, what);
+            free(g2);
+            myo_model_destroy(&m3), myo_model_destroy(&m2);
+            myo_tree_destroy(&t);
+        }
+}
+
+static void test_model_parameters_layout_and_init(void **state)
+{
+    (void)state;
+    for (int mixer = 0; mixer < 4; mixer++)
+        for (int dual = 0; dual <= 1; dual++) {
+            myo_tree *t = NULL;
+            myo_model_config cfg = tiny_config((myo_mixer_kind)mixer, dual, &t);
+            myo_model *a = NULL, *b = NULL, *c = NULL;
+            assert_int_equal(myo_model_create(&cfg, 2, 1, &a), MYO_OK);
+            assert_int_equal(myo_model_create(&cfg, 4, 1, &b), MYO_OK);
+            assert_int_equal(myo_model_create(&cfg, 2, 2, &c), MYO_OK);
+            const int64_t P = myo_model_num_params(a);
+            /* Deterministic from the seed, whatever max_batch. */
+            assert_memory_equal(myo_model_params(a), myo_model_params(b), (size_t)P * 4);
+            assert_memory_not_equal(myo_model_params(a), myo_model_params(c), (size_t)P * 4);
+            /* The tensors tile [0, P) exactly; LayerNorms and biases are not decayed. */
+            int64_t at = 0;
+            const float *p = myo_model_params(a);
+            for (int64_t i = 0; i < myo_model_num_tensors(a); i++) {
+                const myo_model_tensor *te = myo_model_tensor_at(a, i);
+                assert_int_equal(te->offset, at);
+                at += te->count;
+                int norm_or_bias = strstr(te->name, ".g") || strstr(te->name, ".b") ||
+                                   strstr(te->name, "bias") || strstr(te->name, "a_log") ||
+                                   strstr(te->name, "d_skip") || strstr(te->name, "conv_b");
+                assert_int_equal(te->decay, !norm_or_bias);
+                if (strstr(te->name, "ln") && strstr(te->name, ".g"))
+                    for (int64_t j = 0; j < te->count; j++)
+                        assert_true(p[te->offset + j] == 1.0f);
+            }
+            assert_int_equal(at, P);
+            assert_null(myo_model_tensor_at(a, -1));
+            assert_null(myo_model_tensor_at(a, myo_model_num_tensors(a)));
+            /* Parameters, gradients and two moments at least; more for a larger batch. */
+            assert_true(myo_model_bytes(a) >= (size_t)(16 * P));
+            assert_true(myo_model_bytes(b) > myo_model_bytes(a));
+            myo_model_destroy(&a), myo_model_destroy(&b), myo_model_destroy(&c);
+            myo_tree_destroy(&t);
+        }
+}
+
+static void test_model_rejects_bad_config(void **state)
+{
+    (void)state;
+    myo_tree *t = NULL, *t8 = NULL;
+    const myo_model_config good = tiny_config(MYO_MIXER_MYOSOTIS, 0, &t);
+    assert_int_equal(myo_tree_create_kary(8, 2, &t8), MYO_OK);
+    assert_int_equal(myo_model_config_check(&good), MYO_OK);
+    myo_model_config bad[14];
+    const char *expect[14];
+    int nb = 0;
+#define BAD(field, value, text)                                                                    \
+    do {                                                                                           \
+        bad[nb] = good;                                                                            \
+        bad[nb].field = value;                                                                     \
+        expect[nb++] = text;                                                                       \
+    } while (0)
+    BAD(vocab, 1, "vocab = 1");
+    BAD(n, 0, "n = 0");
+    BAD(d_model, 0, "d_model = 0");
+    BAD(heads, 0, "heads = 0");
+    BAD(heads, 3, "not divisible by heads");
+    BAD(mlp_dim, 0, "mlp_dim = 0");
+    BAD(layers, 0, "layers = 0");
+    BAD(classes, 1, "classes = 1");
+    BAD(dual, 2, "dual = 2");
+    BAD(mixer, (myo_mixer_kind)9, "mixer = 9");
+    BAD(tree, NULL, "needs a tree");
+    BAD(tree, t8, "8 tokens");
+    BAD(direction, (myo_layer_direction)7, "direction");
+    BAD(vocab, (int64_t)1 << 40, "too large");
+#undef BAD
+    for (int j = 0; j < nb; j++) {
+        myo_model *m = (myo_model *)&m;
+        assert_int_equal(myo_model_config_check(&bad[j]), MYO_ERR_ARG);
+        if (!strstr(myo_error_detail(), expect[j]))
+            fail_msg("config %d: detail '%s' does not mention '%s'", j, myo_error_detail(),
+                     expect[j]);
+        assert_int_equal(myo_model_create(&bad[j], 1, 0, &m), MYO_ERR_ARG);
+        assert_null(m);
+    }
+    assert_int_equal(myo_model_config_check(NULL), MYO_ERR_ARG);
+    /* The SSM ignores the heads' divisibility; attention does not. */
+    myo_model_config ssm = good;
+    ssm.mixer = MYO_MIXER_SSM, ssm.heads = 3, ssm.tree = NULL;
+    assert_int_equal(myo_model_config_check(&ssm), MYO_OK);
+    ssm.mixer = MYO_MIXER_DENSE_TILED;
+    assert_int_equal(myo_model_config_check(&ssm), MYO_ERR_ARG);
+    myo_model *m = NULL;
+    assert_int_equal(myo_model_create(&good, 0, 0, &m), MYO_ERR_ARG);
+    assert_null(m);
+    assert_int_equal(myo_model_create(&good, 1, 0, NULL), MYO_ERR_ARG);
+    assert_int_equal(myo_model_create(NULL, 1, 0, &m), MYO_ERR_ARG);
+    myo_model_destroy(&m);
+    myo_model_destroy(NULL);
+    myo_tree_destroy(&t), myo_tree_destroy(&t8);
+}
+
+static void test_model_rejects_bad_inputs(void **state)
+{
+    (void)state;
+    int32_t tokens[2 * 2 * 16], labels[2] = {0, 1};
+    const myo_adam_config adam = {1e-3, 0.9, 0.999, 1e-8, 0.0};
+    for (int dual = 0; dual <= 1; dual++) {
+        myo_tree *t = NULL;
+        myo_model_config cfg = tiny_config(MYO_MIXER_DENSE_TILED, dual, &t);
+        myo_model *m = NULL;
+        assert_int_equal(myo_model_create(&cfg, 2, 3, &m), MYO_OK);
+        tiny_batch(&cfg, 2, 400, tokens, labels);
+        /* Nothing to differentiate or apply yet. */
+        assert_int_equal(myo_model_backward(m), MYO_ERR_ARG);
+        assert_non_null(strstr(myo_error_detail(), "no successful forward"));
+        assert_int_equal(myo_model_adam_step(m, &adam), MYO_ERR_ARG);
+        assert_non_null(strstr(myo_error_detail(), "no gradients"));
+        assert_int_equal(myo_model_backward(NULL), MYO_ERR_ARG);
+        /* Batch and pointers. */
+        assert_int_equal(myo_model_forward(m, 0, tokens, labels, NULL, NULL), MYO_ERR_ARG);
+        assert_int_equal(myo_model_forward(m, 3, tokens, labels, NULL, NULL), MYO_ERR_ARG);
+        assert_non_null(strstr(myo_error_detail(), "batch = 3"));
+        assert_int_equal(myo_model_forward(m, 1, NULL, labels, NULL, NULL), MYO_ERR_ARG);
+        assert_int_equal(myo_model_forward(NULL, 1, tokens, labels, NULL, NULL), MYO_ERR_ARG);
+        /* An id out of range, named by example (and document) and position. */
+        const int64_t docs = dual ? 2 : 1, at = 1 * docs * 16 + (docs - 1) * 16 + 5;
+        const int32_t saved = tokens[at];
+        tokens[at] = 11;
+        assert_int_equal(myo_model_forward(m, 2, tokens, labels, NULL, NULL), MYO_ERR_DATA);
+        assert_non_null(strstr(myo_error_detail(), "example 1"));
+        assert_non_null(strstr(myo_error_detail(), "position 5"));
+        assert_non_null(strstr(myo_error_detail(), "token id 11"));
+        if (dual) assert_non_null(strstr(myo_error_detail(), "document 1"));
+        tokens[at] = -1;
+        assert_int_equal(myo_model_forward(m, 2, tokens, labels, NULL, NULL), MYO_ERR_DATA);
+        tokens[at] = saved;
+        /* A label out of range. */
+        int32_t bad_labels[2] = {0, 3};
+        assert_int_equal(myo_model_forward(m, 2, tokens, bad_labels, NULL, NULL), MYO_ERR_DATA);
+        assert_non_null(strstr(myo_error_detail(), "example 1: label 3"));
+        bad_labels[1] = -2;
+        assert_int_equal(myo_model_forward(m, 2, tokens, bad_labels, NULL, NULL), MYO_ERR_DATA);
+        /* No labels: predictions only, and then nothing to differentiate. */
+        double loss = -1;
+        int64_t correct = -1;
+        assert_int_equal(myo_model_forward(m, 2, tokens, NULL, &loss, &correct), MYO_OK);
+        assert_true(loss == 0.0 && correct == 0);
+        assert_int_equal(myo_model_backward(m), MYO_ERR_ARG);
+        assert_non_null(strstr(myo_error_detail(), "no labels"));
+        /* A failed forward leaves nothing to differentiate. */
+        assert_int_equal(myo_model_forward(m, 2, tokens, labels, &loss, NULL), MYO_OK);
+        tokens[0] = 99;
+        assert_int_equal(myo_model_forward(m, 2, tokens, labels, &loss, NULL), MYO_ERR_DATA);
+        tokens[0] = 0;
+        assert_int_equal(myo_model_forward(m, 2, tokens, labels, &loss, NULL), MYO_OK);
+        assert_int_equal(myo_model_backward(m), MYO_OK);
+        /* Bad AdamW settings. */
+        const myo_adam_config bad[] = {{-1, 0.9, 0.999, 1e-8, 0},    {1e-3, 1.0, 0.999, 1e-8, 0},
+                                       {1e-3, 0.9, -0.1, 1e-8, 0},   {1e-3, 0.9, 0.999, 0, 0},
+                                       {1e-3, 0.9, 0.999, 1e-8, -1}, {NAN, 0.9, 0.999, 1e-8, 0}};
+        for (int j = 0; j < COUNT(bad); j++)
+            assert_int_equal(myo_model_adam_step(m, &bad[j]), MYO_ERR_ARG);
+        assert_int_equal(myo_model_adam_step(m, NULL), MYO_ERR_ARG);
+        assert_int_equal(myo_model_adam_step(m, &adam), MYO_OK);
+        assert_null(myo_model_params(NULL));
+        assert_null(myo_model_grads(NULL));
+        assert_int_equal(myo_model_num_params(NULL), 0);
+        assert_int_equal(myo_model_bytes(NULL), 0);
+        myo_model_destroy(&m);
+        assert_null(m);
+        myo_tree_destroy(&t);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_model_layernorm_and_mlp_match_reference),
+        cmocka_unit_test(test_model_pool_embed_head_match_reference),
+        cmocka_unit_test(test_model_reference_gradients_match_finite_differences),
+        cmocka_unit_test(test_model_gradients_match_finite_differences),
+        cmocka_unit_test(test_model_adamw_reduces_the_loss),
+        cmocka_unit_test(test_model_smaller_batch_matches),
+        cmocka_unit_test(test_model_parameters_layout_and_init),
+        cmocka_unit_test(test_model_rejects_bad_config),
+        cmocka_unit_test(test_model_rejects_bad_inputs),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,208 @@
+#!/bin/sh
+# test_myo_bench.sh -- end-to-end test of myo-bench and its HDF5 results
+# (make check runs it through SH_LOG_COMPILER; Makefile.am's
+# AM_TESTS_ENVIRONMENT gives it MYO_BINDIR, MYO_MPIEXEC, MYO_MPIEXEC_FLAGS
+# and MYO_PYTHON, a python3 with numpy and h5py).
+#
+# 1. a tiny sweep on 1 rank and on 2 ranks: exit 0, one row per point on
+#    stdout, the file read back by h5py (tests/myo_bench_check.py): the
+#    columns, one row per point, every OK row VALID, the repetitions, the
+#    run metadata (git_revision, ranks, command_line, utc_start, utc_end);
+# 2. a second run appends (run_id 2); --resume measures nothing again;
+# 3. SIGKILL in the middle of a sweep: the file opens and holds every
+#    point the run printed, each complete;
+# 4. SIGTERM to the ranks: the run stops, exit 143, utc_end written;
+# 5. bad input (unknown method, malformed range, D not divisible by H, a
+#    text file as --output, an HDF5 file of another layout): the documented
+#    exit code, one line on stderr, nothing on stdout, the file untouched.
+# Exit 0 when all hold, 1 otherwise (naming each failed check), 99 when
+# the program or python is missing.
+me=test_myo_bench.sh
+bindir=${MYO_BINDIR:-drivers}
+mpiexec=${MYO_MPIEXEC:-mpiexec}
+flags=${MYO_MPIEXEC_FLAGS-}
+python=${MYO_PYTHON:-python3}
+prog=$bindir/myo-bench
+here=`dirname "$0"`
+check="$here/myo_bench_check.py"
+if test ! -x "$prog"; then
+    echo "$me: $prog is not built (make check builds it first)" >&2
+    exit 99
+fi
+if ! "$python" -c 'import h5py, numpy' 2>/dev/null; then
+    echo "$me: $python cannot import h5py and numpy (set MYO_PYTHON)" >&2
+    exit 99
+fi
+
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"; export ASAN_OPTIONS
+OMPI_ALLOW_RUN_AS_ROOT=1; export OMPI_ALLOW_RUN_AS_ROOT
+OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM
+OPENBLAS_NUM_THREADS=1; export OPENBLAS_NUM_THREADS
+limit=${MYO_MPI_TIMEOUT-300}
+timeout=
+if test "$limit" != 0 && command -v timeout >/dev/null 2>&1; then
+    timeout="timeout -k 10 $limit"
+fi
+
+tmp=`mktemp -d "${TMPDIR:-/tmp}/test_myo_bench.XXXXXX"` || exit 99
+bg=
+cleanup() {
+    if test -n "$bg"; then kill -9 -- "-$bg" "$bg" 2>/dev/null; fi
+    rm -rf "$tmp"
+}
+trap cleanup 0
+failed=0
+fail() {
+    echo "$me: FAIL: $*"
+    failed=1
+}
+
+# A tiny sweep: every method, both modes and phases, both precisions (double:
+# solve only), n = 64 and 128.
+tiny="--n 64,128 --d-model 16 --heads 2 --precision single,double --reps 2 --warmup 1 --no-flush --triad-mib 1 --progress none"
+
+# run NP OUT ARGS...: the tool under mpiexec, stdout to OUT, stderr to OUT.err
+run() {
+    np=$1 out=$2
+    shift 2
+    echo "$me: === $mpiexec -n $np $flags $prog $*"
+    # $flags and $timeout split into words on purpose.
+    $timeout "$mpiexec" -n "$np" $flags "$prog" "$@" >"$out" 2>"$out.err"
+    rc=$?
+    cat "$out.err" >&2
+    return $rc
+}
+
+# data rows on stdout: lines not starting with '#'
+rows_of() {
+    grep -c -v '^#' "$1"
+}
+
+# ---------------------------------------------------------------- 1, 2
+for np in 1 2; do
+    f=$tmp/r$np.h5
+    run $np "$tmp/out$np" $tiny --output "$f"
+    rc=$?
+    test $rc -eq 0 || fail "$np rank(s): exit status $rc (expected 0)"
+    grep -q '^# myo-bench ' "$tmp/out$np" || fail "$np rank(s): no '# myo-bench' header line"
+    grep -q '^# git_revision: ' "$tmp/out$np" || fail "$np rank(s): no git_revision header line"
+    n=`rows_of "$tmp/out$np"`
+    test "$n" -ge 20 || fail "$np rank(s): $n rows on stdout (expected one per point, >= 20)"
+    "$python" "$check" run "$f" --run 1 --ranks $np --rows "$n" ||
+        fail "$np rank(s): the HDF5 file (above)"
+done
+cat "$tmp/out2"
+
+# a second run appends run 2; --resume then measures nothing again
+f=$tmp/r2.h5
+run 2 "$tmp/out2b" $tiny --output "$f"
+rc=$?
+test $rc -eq 0 || fail "second run: exit status $rc"
+"$python" "$check" run "$f" --run 2 --ranks 2 --rows `rows_of "$tmp/out2b"` ||
+    fail "second run: the appended run 2 (above)"
+run 2 "$tmp/out2c" $tiny --output "$f" --resume
+rc=$?
+test $rc -eq 0 || fail "--resume: exit status $rc"
+grep -q '^# sweep: .*recorded OK before: skipped by --resume' "$tmp/out2c" ||
+    fail "--resume: no '# sweep: ... skipped by --resume' line"
+if grep -v '^#' "$tmp/out2c" | grep -q ' OK '; then fail "--resume: OK rows measured again"; fi
+"$python" "$check" run "$f" --run 3 --ranks 2 --no-ok || fail "--resume: run 3 (above)"
+
+# ------------------------------------------------------------------- 3
+# A sweep long enough to be killed half-way, in its own process group.
+long="--n 256:1M:x2 --method myosotis,solve --mode data --d-model 16 --heads 2 --reps 3 --no-flush --triad-mib 1 --progress none"
+start_bg() {
+    out=$1
+    shift
+    echo "$me: === (background) $mpiexec -n 2 $flags $prog $*"
+    setsid "$mpiexec" -n 2 $flags "$prog" "$@" >"$out" 2>"$out.err" &
+    bg=$!
+}
+# wait_rows FILE K: until the file holds >= K points (30 s at most)
+wait_rows() {
+    i=0
+    while test $i -lt 300; do
+        r=`HDF5_USE_FILE_LOCKING=FALSE "$python" "$check" rows "$1" 2>/dev/null`
+        test "${r:-0}" -ge "$2" && return 0
+        sleep 0.1
+        i=`expr $i + 1`
+    done
+    return 1
+}
+if command -v setsid >/dev/null 2>&1 && command -v pgrep >/dev/null 2>&1; then
+    k=$tmp/kill.h5
+    start_bg "$tmp/outk" $long --output "$k"
+    wait_rows "$k" 3 || fail "SIGKILL: the file never held 3 points"
+    # the ranks (children of mpiexec; Open MPI gives them their own process
+    # group), mpiexec and its group, all at once
+    ranks=`pgrep -P "$bg" -d ' '`
+    kill -9 $ranks "$bg" 2>/dev/null
+    kill -9 -- "-$bg" 2>/dev/null
+    wait "$bg" 2>/dev/null
+    bg=
+    for pid in $ranks; do
+        while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+    done
+    printed=`rows_of "$tmp/outk"`
+    echo "$me: killed with SIGKILL after $printed printed rows"
+    "$python" "$check" complete "$k" --min-rows "$printed" || fail "SIGKILL: the file (above)"
+    if command -v h5dump >/dev/null 2>&1; then
+        h5dump -H "$k" >/dev/null 2>&1 || fail "SIGKILL: h5dump cannot read the file"
+    fi
+
+    # ------------------------------------------------------------- 4
+    t=$tmp/term.h5
+    start_bg "$tmp/outt" $long --output "$t"
+    wait_rows "$t" 3 || fail "SIGTERM: the file never held 3 points"
+    ranks=`pgrep -P "$bg" -d ' ' -f myo-bench`
+    test -n "$ranks" || ranks=$bg
+    kill -TERM $ranks
+    wait "$bg"
+    rc=$?
+    bg=
+    test $rc -eq 143 || fail "SIGTERM: exit status $rc (expected 143 = 128 + SIGTERM)"
+    grep -q '^# stopped by signal 15' "$tmp/outt" || fail "SIGTERM: no '# stopped by signal 15' line"
+    "$python" "$check" closed "$t" --run 1 || fail "SIGTERM: the file (above)"
+    "$python" "$check" complete "$t" --min-rows `rows_of "$tmp/outt"` || fail "SIGTERM: the rows (above)"
+else
+    echo "$me: no setsid or pgrep: the SIGKILL and SIGTERM checks are skipped"
+fi
+
+# ------------------------------------------------------------------- 5
+# bad NAME CODE ARGS...: exit CODE, one line from the tool, no stdout, and
+# $target unchanged (byte for byte)
+bad() {
+    name=$1 code=$2
+    shift 2
+    before=`cksum <"$target"`
+    run 2 "$tmp/bad" "$@"
+    rc=$?
+    test $rc -eq $code || fail "$name: exit status $rc (expected $code)"
+    lines=`grep -c '^myo-bench: ' "$tmp/bad.err"`
+    test "$lines" -eq 1 || fail "$name: $lines lines from the tool on stderr (expected 1)"
+    if test -s "$tmp/bad"; then fail "$name: printed on stdout"; fi
+    after=`cksum <"$target"`
+    test "$before" = "$after" || fail "$name: $target was modified"
+}
+target=$tmp/r2.h5
+bad "unknown method" 2 --method bogus --output "$target"
+bad "malformed range" 2 --n 1K:x2:foo --output "$target"
+bad "D not divisible by H" 2 --d-model 30 --heads 4 --output "$target"
+target=$tmp/notes.txt
+echo "not an HDF5 file" >"$target"
+bad "a text file as --output" 5 $tiny --output "$target"
+target=$tmp/other.h5
+"$python" -c 'import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], "w") as f:
+    f.attrs["schema"] = np.bytes_("myo-bench/1")
+    f.attrs["schema_version"] = np.int64(1)
+    f.create_dataset("points", data=np.zeros(3, dtype=[("run_id", "<i8"), ("x", "<f8")]), maxshape=(None,))
+' "$target" || fail "could not make the incompatible HDF5 file"
+bad "an incompatible HDF5 file" 3 $tiny --output "$target"
+
+if test $failed -ne 0; then
+    echo "$me: FAILED" >&2
+    exit 1
+fi
+echo "$me: PASS"
+exit 0

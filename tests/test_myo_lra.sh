@@ -1,0 +1,295 @@
+#!/bin/sh
+# test_myo_lra.sh -- end-to-end test of myo-lra (make check runs it through
+# SH_LOG_COMPILER; Makefile.am's AM_TESTS_ENVIRONMENT gives it MYO_BINDIR,
+# MYO_MPIEXEC, MYO_MPIEXEC_FLAGS and MYO_PYTHON, a python3 with numpy and
+# h5py).
+#
+# Tiny runs (n = 32, 64; D = 16; one layer; two steps) of every mixer on 1
+# rank (listops) and 2 ranks (retrieval, the dual encoder) into one file,
+# read back with h5py: tables, columns, row counts per run, metadata
+# attributes (utc_end included), VALID, data 'synthetic'; listops on 2
+# ranks follows the 1-rank loss trajectory (data parallel).  Then: a second
+# command appends a run; --resume runs only the points the file lacks;
+# --max-memory records SKIP:memory rows; SIGKILL in the middle of a sweep
+# leaves a file h5py opens with every point printed so far; SIGTERM stops
+# cleanly (exit 143, the file closed); bad inputs (unknown task or mixer,
+# malformed --lengths, D not divisible by H, a text file or an incompatible
+# HDF5 file as --output) exit with the documented code, one line from the
+# tool, nothing on stdout, and leave the file byte-identical.
+# Exit 0 when all hold, 1 otherwise (naming each failed check), 99 when
+# the program is not built or no python with h5py is found.
+me=test_myo_lra.sh
+bindir=${MYO_BINDIR:-drivers}
+mpiexec=${MYO_MPIEXEC:-mpiexec}
+flags=${MYO_MPIEXEC_FLAGS-}
+python=${MYO_PYTHON:-python3}
+prog=$bindir/myo-lra
+if test ! -x "$prog"; then
+    echo "$me: $prog is not built (make check builds it first)" >&2
+    exit 99
+fi
+if ! "$python" -c 'import numpy, h5py' 2>/dev/null; then
+    echo "$me: $python cannot import numpy and h5py (set MYO_PYTHON)" >&2
+    exit 99
+fi
+
+# As tests/mpi-run.sh: no leak report from Open MPI's components in a
+# sanitizer build, and Open MPI runs as root in containers.
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"; export ASAN_OPTIONS
+OMPI_ALLOW_RUN_AS_ROOT=1; export OMPI_ALLOW_RUN_AS_ROOT
+OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM
+OPENBLAS_NUM_THREADS=1; export OPENBLAS_NUM_THREADS
+limit=${MYO_MPI_TIMEOUT-300}
+timeout=
+if test "$limit" != 0 && command -v timeout >/dev/null 2>&1; then
+    timeout="timeout -k 10 $limit"
+fi
+
+tmp=`mktemp -d "${TMPDIR:-/tmp}/test_myo_lra.XXXXXX"` || exit 99
+trap 'rm -rf "$tmp"' 0
+failed=0
+fail() {
+    echo "$me: FAIL: $*"
+    failed=1
+}
+
+# tiny: every run takes about a second
+tiny="--d-model 16 --heads 2 --layers 1 --mlp-dim 32 --steps 2 --warmup 1 --infer-steps 2 --progress none"
+out=$tmp/r.h5
+
+# run NAME RANKS ARGS...: myo-lra under mpiexec, stdout and stderr into
+# $tmp/NAME.out, .err; sets rc.
+run() {
+    name=$1 ranks=$2
+    shift 2
+    echo "$me: === $name: $mpiexec -n $ranks $prog $*"
+    # $flags and $timeout split into words on purpose.
+    $timeout "$mpiexec" -n "$ranks" $flags "$prog" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
+    rc=$?
+}
+
+# py NAME SCRIPT: the python check SCRIPT (reads sys.argv[1] = $out);
+# its output names what failed.
+py() {
+    name=$1
+    shift
+    "$python" -c "$1" "$out" >"$tmp/py.out" 2>&1 || fail "$name: `cat "$tmp/py.out"`"
+}
+
+# 1. listops on 1 rank, every mixer at n = 32, 64
+run one 1 --task listops --lengths 32,64 $tiny --output "$out"
+test $rc -eq 0 || { fail "listops on 1 rank exited $rc (expected 0)"; cat "$tmp/one.err"; }
+grep -q '^# data: SYNTHETIC' "$tmp/one.out" || fail "no '# data: SYNTHETIC' header line"
+grep -q '^# efficiency table' "$tmp/one.out" || fail "no efficiency table"
+rows=`grep -c '^[a-z]' "$tmp/one.out"`
+test "$rows" -eq 8 || fail "listops on 1 rank printed $rows rows (expected 8)"
+
+# 2. retrieval (dual encoder) on 2 ranks appends run 2
+run two 2 --task retrieval --lengths 32,64 --batch 2 $tiny --output "$out"
+test $rc -eq 0 || { fail "retrieval on 2 ranks exited $rc (expected 0)"; cat "$tmp/two.err"; }
+
+py "read back" '
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+bad = []
+def check(cond, what):
+    if not cond: bad.append(what)
+check(f.attrs.get("schema") in (b"myo-lra/1", "myo-lra/1"), "schema attribute %r" % f.attrs.get("schema"))
+for t in ("points", "repetitions", "efficiency", "runs"):
+    check(t in f, "no /" + t)
+p = f["points"][...]
+cols = ("run_id point point_key task data mixer tree order n vocab classes documents layers d_model heads mlp_dim "
+        "batch ranks params steps warmup infer_steps seed train_step_med train_step_min train_step_max "
+        "infer_step_med allreduce_med examples_per_s tokens_per_s steps_per_s infer_examples_per_s mixer_share "
+        "peak_rss_mib model_mib predicted_mib loss_valid loss_first loss_last valid status note").split()
+missing = [c for c in cols if c not in p.dtype.names]
+check(not missing, "missing columns %s" % missing)
+check(len(p) == 16, "%d point rows (expected 16)" % len(p))
+for run, task, ranks, docs in ((1, b"listops", 1, 1), (2, b"retrieval", 2, 2)):
+    q = p[p["run_id"] == run]
+    check(len(q) == 8, "run %d: %d rows" % (run, len(q)))
+    check(set(q["task"]) == {task}, "run %d: task %s" % (run, set(q["task"])))
+    check(set(q["ranks"]) == {ranks}, "run %d: ranks %s" % (run, set(q["ranks"])))
+    check(set(q["documents"]) == {docs}, "run %d: documents %s" % (run, set(q["documents"])))
+    check(set(q["mixer"]) == {b"myosotis", b"dense-tiled", b"dense-materialized", b"ssm"},
+          "run %d: mixers %s" % (run, set(q["mixer"])))
+    check(sorted(set(q["n"])) == [32, 64], "run %d: n %s" % (run, sorted(set(q["n"]))))
+    check(list(q["point"]) == list(range(1, 9)), "run %d: point numbers %s" % (run, list(q["point"])))
+check(set(p["data"]) == {b"synthetic"}, "data column %s" % set(p["data"]))
+check(set(p["valid"]) == {b"VALID"}, "valid column %s" % set(p["valid"]))
+check(set(p["status"]) == {b"OK"}, "status column %s" % set(p["status"]))
+check(len(set(p["point_key"])) == 16, "point keys not distinct")
+for c in ("train_step_med", "infer_step_med", "examples_per_s", "tokens_per_s", "steps_per_s",
+          "peak_rss_mib", "model_mib", "loss_first", "loss_last"):
+    check(np.all(np.isfinite(p[c])) and np.all(p[c] > 0), "column %s not finite and positive" % c)
+check(np.all(p["tokens_per_s"] == p["examples_per_s"] * p["n"] * p["documents"]), "tokens_per_s")
+check(np.all(p["allreduce_med"][p["ranks"] == 1] == 0), "allreduce_med on 1 rank not 0")
+check(np.all(p["allreduce_med"][p["ranks"] == 2] > 0), "allreduce_med on 2 ranks not > 0")
+r = f["repetitions"][...]
+for run, per in ((1, 4), (2, 6)):
+    k = int(np.sum(r["run_id"] == run))
+    check(k == 8 * per, "run %d: %d repetition rows (expected %d)" % (run, k, 8 * per))
+check(set(r["kind"]) == {b"train", b"infer", b"allreduce"}, "kinds %s" % set(r["kind"]))
+e = f["efficiency"][...]
+check(len(e) == 16, "%d efficiency rows (expected 16)" % len(e))
+dm = e[e["mixer"] == b"dense-materialized"]
+check(len(dm) == 4 and np.allclose(dm["speed_rel"], 1.0), "dense-materialized speed_rel not 1")
+runs = sorted(f["runs"].keys())
+check(runs == ["run-000001", "run-000002"], "runs %s" % runs)
+for name in runs:
+    a = f["runs"][name].attrs
+    for key in ("utc_start", "utc_end", "git_revision", "command_line", "task", "data", "preset", "schema"):
+        check(key in a, "%s: no attribute %s" % (name, key))
+    check(a.get("data") in (b"synthetic", "synthetic"), "%s: data attribute %r" % (name, a.get("data")))
+if bad:
+    print("; ".join(bad))
+    sys.exit(1)
+'
+
+# 2b. data parallel = serial: the same global batch on 2 ranks follows the
+# same loss trajectory as on 1 (the gradient all-reduce is the whole
+# difference), to float rounding
+run dp 2 --task listops --lengths 32,64 $tiny --output "$tmp/dp.h5"
+test $rc -eq 0 || { fail "listops on 2 ranks exited $rc (expected 0)"; cat "$tmp/dp.err"; }
+"$python" -c '
+import sys, h5py, numpy as np
+a = h5py.File(sys.argv[1], "r")["points"][...]
+a = a[a["run_id"] == 1]
+b = h5py.File(sys.argv[2], "r")["points"][...]
+bad = []
+for x, y in zip(a, b):
+    for c in ("loss_valid", "loss_first", "loss_last"):
+        if not abs(x[c] - y[c]) <= 1e-5 * abs(x[c]):
+            bad.append("%s n=%d %s: 1 rank %.9g, 2 ranks %.9g" % (x["mixer"].decode(), x["n"], c, x[c], y[c]))
+if len(a) != 8 or len(b) != 8:
+    bad.append("%d and %d rows (expected 8 and 8)" % (len(a), len(b)))
+print("; ".join(bad))
+sys.exit(1 if bad else 0)
+' "$out" "$tmp/dp.h5" >"$tmp/py.out" 2>&1 || fail "1 rank vs 2 ranks: `cat "$tmp/py.out"`"
+
+# 3. --resume with one more length: only the 4 points at n = 128 run
+run resume 1 --task listops --lengths 32,64,128 $tiny --output "$out" --resume
+test $rc -eq 0 || { fail "--resume exited $rc (expected 0)"; cat "$tmp/resume.err"; }
+rows=`grep -c '^[a-z]' "$tmp/resume.out"`
+test "$rows" -eq 4 || fail "--resume ran $rows points (expected 4, those at n = 128)"
+grep -q '^# --resume: 8 points recorded by earlier runs skipped' "$tmp/resume.out" ||
+    fail "--resume did not say it skipped 8 points"
+py "after --resume" '
+import sys, h5py
+f = h5py.File(sys.argv[1], "r")
+p = f["points"][...]
+q = p[p["run_id"] == 3]
+ok = len(p) == 20 and len(q) == 4 and set(q["n"]) == {128} and "run-000003" in f["runs"]
+print("rows %d, run 3: %d rows, n %s" % (len(p), len(q), set(q["n"])))
+sys.exit(0 if ok else 1)
+'
+
+# 4. --max-memory below anything: SKIP:memory rows, exit 0
+run skip 1 --task image --lengths 64 --mixer myosotis,dense-materialized $tiny --output "$tmp/skip.h5" \
+    --max-memory 1M
+test $rc -eq 0 || { fail "--max-memory 1M exited $rc (expected 0)"; cat "$tmp/skip.err"; }
+n_skip=`grep -c ' SKIP:memory ' "$tmp/skip.out"`
+test "$n_skip" -eq 2 || fail "--max-memory 1M: $n_skip SKIP:memory rows (expected 2)"
+
+# 5. SIGKILL in the middle of a sweep: every point printed is in the file
+# (rank 0 appends and flushes before printing)
+kill_run() { # SIGNAL NAME: start a long sweep, signal the rank after 2 points
+    sig=$1 name=$2
+    echo "$me: === $name: kill -$sig the rank of a sweep after 2 points"
+    : >"$tmp/$name.out"
+    $timeout "$mpiexec" -n 1 $flags "$prog" --task image --mixer myosotis,ssm \
+        --lengths 64,256,1K,4K,16K --d-model 16 --heads 2 --layers 1 --mlp-dim 32 \
+        --steps 20 --infer-steps 20 --progress none --output "$tmp/$name.h5" \
+        >"$tmp/$name.out" 2>"$tmp/$name.err" &
+    launcher=$!
+    i=0
+    while test $i -lt 600 && test "`grep -c '^[a-z]' "$tmp/$name.out"`" -lt 2; do
+        sleep 0.1
+        i=`expr $i + 1`
+    done
+    # the rank: the myo-lra process among the launcher's descendants
+    # (timeout, mpiexec, then the rank)
+    pids=`ps -eo pid=,ppid=,comm= | awk -v l="$launcher" '
+        { parent[$1] = $2; comm[$1] = $3 }
+        END {
+            for (p in parent) {
+                if (comm[p] != "myo-lra") continue
+                for (q = p; q in parent && q != l && q > 1; q = parent[q]) {}
+                if (q == l) print p
+            }
+        }'`
+    test -n "$pids" || fail "$name: no myo-lra process found"
+    for p in $pids; do kill -$sig "$p" 2>/dev/null; done
+    wait $launcher
+    rc=$?
+    printed=`grep -c '^[a-z]' "$tmp/$name.out"`
+}
+kill_run KILL killed
+test "$printed" -ge 2 || fail "SIGKILL: only $printed rows printed before the kill"
+"$python" -c '
+import sys, h5py
+f = h5py.File(sys.argv[1], "r")
+p = f["points"][...]
+n = int(sys.argv[2])
+ok = len(p) >= n and len(p) <= n + 1 and set(p["status"]) <= {b"OK"}
+print("%d rows in the file, %d printed" % (len(p), n))
+sys.exit(0 if ok else 1)
+' "$tmp/killed.h5" "$printed" >"$tmp/py.out" 2>&1 ||
+    fail "after SIGKILL: `cat "$tmp/py.out"`"
+
+# 6. SIGTERM: the point in progress abandoned and recorded INTERRUPTED, the
+# file closed (utc_end), exit 143; image pixels in Morton order for
+# myosotis (kary4), raster for the others
+kill_run TERM termed
+test $rc -eq 143 || fail "SIGTERM: exit status $rc (expected 143)"
+grep -q '^# stopped by signal 15' "$tmp/termed.out" || fail "SIGTERM: no '# stopped by signal 15' line"
+"$python" -c '
+import sys, h5py
+f = h5py.File(sys.argv[1], "r")
+p = f["points"][...]
+st = list(p["status"])
+orders = {m: set(p["order"][p["mixer"] == m]) for m in (b"myosotis", b"ssm")}
+ok = len(st) >= 2 and st[-1] in (b"INTERRUPTED", b"OK") and set(st[:-1]) == {b"OK"} \
+    and "utc_end" in f["runs/run-000001"].attrs \
+    and orders == {b"myosotis": {b"morton"}, b"ssm": {b"raster"}}
+print("statuses %s, utc_end %s, pixel orders %s" % (st, "utc_end" in f["runs/run-000001"].attrs, orders))
+sys.exit(0 if ok else 1)
+' "$tmp/termed.h5" >"$tmp/py.out" 2>&1 || fail "after SIGTERM: `cat "$tmp/py.out"`"
+
+# 7. bad inputs: exit code, one line from the tool, no stdout, the file
+# untouched
+echo "not HDF5" >"$tmp/text.h5"
+"$python" -c '
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], "w") as f:
+    f.attrs["schema"] = np.bytes_("myo-lra/1")
+    f.attrs["schema_version"] = 1
+    f.create_dataset("points", data=np.zeros(1, dtype=[("run_id", "<i8"), ("n", "<i8")]), maxshape=(None,))
+' "$tmp/other.h5" || fail "could not write the incompatible HDF5 file"
+cp "$out" "$tmp/before.h5"
+bad() { # EXPECTED-EXIT FILE WHAT ARGS...
+    want=$1 file=$2 what=$3
+    shift 3
+    cp "$file" "$tmp/bad-before"
+    run bad 1 "$@" --output "$file"
+    test $rc -eq "$want" || fail "$what: exit status $rc (expected $want)"
+    lines=`grep -c '^myo-lra: ' "$tmp/bad.err"`
+    test "$lines" -eq 1 || fail "$what: $lines lines from the tool on stderr (expected 1)"
+    if test -s "$tmp/bad.out"; then fail "$what: printed on stdout"; fi
+    cmp -s "$file" "$tmp/bad-before" || fail "$what: $file changed"
+}
+bad 2 "$out" "unknown task" --task bogus $tiny
+bad 2 "$out" "unknown mixer" --task listops --mixer myosotis,bogus $tiny
+bad 2 "$out" "malformed --lengths" --task listops --lengths 1K,,2K $tiny
+bad 2 "$out" "malformed --lengths (not a number)" --task listops --lengths 64,abc $tiny
+bad 2 "$out" "D not divisible by H" --task listops --d-model 30 --heads 4 --lengths 32
+bad 5 "$tmp/text.h5" "a text file as --output" --task listops --lengths 32 $tiny
+bad 3 "$tmp/other.h5" "an incompatible HDF5 file as --output" --task listops --lengths 32 $tiny
+cmp -s "$out" "$tmp/before.h5" || fail "the results file changed during the bad-input runs"
+
+if test $failed -ne 0; then
+    echo "$me: FAILED" >&2
+    exit 1
+fi
+echo "$me: PASS"
+exit 0
