@@ -4,6 +4,7 @@
 
 #include "bench.h"
 #include "cli.h"
+#include "run_meta.h"
 
 #include <getopt.h>
 #include <math.h>
@@ -313,6 +314,8 @@ int myo_bench_parse_options(int argc, char **argv, const char *const *own, unsig
         if (table[i].bit & shared) all[n++] = table[i].opt;
     memset(&all[n], 0, sizeof all[n]);
 
+    /* defaults of 0 for D or H: the tool fills them in and checks later */
+    const int check_heads = common->D && common->H;
     opterr = 0; /* our own one-line messages, from rank 0 only */
     int c;
     while ((c = getopt_long(argc, argv, ":hV", all, NULL)) != -1) {
@@ -326,14 +329,20 @@ int myo_bench_parse_options(int argc, char **argv, const char *const *own, unsig
         if (code != MYO_EXIT_OK) return code;
     }
     if (myo_bench_no_operands(argc, argv) != MYO_EXIT_OK) return MYO_EXIT_USAGE;
-    if ((shared & MYO_BENCH_OPT_MODEL) && common->D % common->H != 0) {
-        myo_bench_say(0,
-                      "--heads %lld does not divide --d-model %lld (every head needs the same "
-                      "width d = D / H)",
-                      (long long)common->H, (long long)common->D);
+    if ((shared & MYO_BENCH_OPT_MODEL) && check_heads &&
+        myo_bench_heads_check(common->D, common->H) != MYO_EXIT_OK)
         return MYO_EXIT_USAGE;
-    }
     return -1;
+}
+
+int myo_bench_heads_check(int64_t D, int64_t H)
+{
+    if (D % H == 0) return MYO_EXIT_OK;
+    myo_bench_say(0,
+                  "--heads %lld does not divide --d-model %lld (every head needs the same "
+                  "width d = D / H)",
+                  (long long)H, (long long)D);
+    return MYO_EXIT_USAGE;
 }
 
 int myo_bench_split_list(char *text, char **items, int max)
@@ -348,6 +357,13 @@ int myo_bench_split_list(char *text, char **items, int max)
         if (!comma) return count;
         p = comma + 1;
     }
+}
+
+int myo_bench_split_copy(const char *text, char *buf, size_t size, char **items, int max)
+{
+    if (strlen(text) >= size) return -1;
+    strcpy(buf, text);
+    return myo_bench_split_list(buf, items, max);
 }
 
 int myo_bench_parse_tree(const char *text, myo_bench_tree_spec *out)
@@ -740,35 +756,28 @@ int myo_bench_blas_single_thread(void)
 
 void myo_bench_hosts(char *out, size_t out_size)
 {
-    char name[MPI_MAX_PROCESSOR_NAME] = {0};
-    int len = 0;
     out[0] = '\0';
-    myo_bench_mpi_check(MPI_Get_processor_name(name, &len), "MPI_Get_processor_name");
-    char *all = NULL;
-    if (g_rank == 0 && !(all = calloc((size_t)g_size, MPI_MAX_PROCESSOR_NAME))) {
-        myo_bench_say(1, "out of memory for the host names");
+    char *names = NULL;
+    int distinct = 0;
+    myo_status st = run_meta_hosts(MPI_COMM_WORLD, &names, &distinct);
+    if (st != MYO_OK) {
+        if (st == MYO_ERR_NOMEM)
+            myo_bench_say(1, "out of memory for the host names");
+        else
+            myo_bench_say(1, "gathering the host names: an MPI call failed");
         MPI_Abort(MPI_COMM_WORLD, MYO_EXIT_INTERNAL);
         exit(MYO_EXIT_INTERNAL);
     }
-    myo_bench_mpi_check(MPI_Gather(name, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, all,
-                                   MPI_MAX_PROCESSOR_NAME, MPI_CHAR, 0, MPI_COMM_WORLD),
-                        "MPI_Gather");
-    if (g_rank != 0) return;
-    int distinct = 0;
     size_t used = 0;
-    for (int r = 0; r < g_size; r++) {
-        const char *h = all + (size_t)r * MPI_MAX_PROCESSOR_NAME;
-        int seen = 0;
-        for (int q = 0; q < r && !seen; q++)
-            seen = strcmp(h, all + (size_t)q * MPI_MAX_PROCESSOR_NAME) == 0;
-        if (seen) continue;
-        if (++distinct <= 8 && used + strlen(h) + 2 < out_size)
+    for (int i = 0; g_rank == 0 && i < distinct && i < 8; i++) {
+        const char *h = names + (size_t)i * MPI_MAX_PROCESSOR_NAME;
+        if (used + strlen(h) + 2 < out_size)
             used += (size_t)snprintf(out + used, out_size - used, "%s%s", used ? " " : "", h);
     }
-    if (distinct > 1 && used + 32 < out_size)
+    if (g_rank == 0 && distinct > 1 && used + 32 < out_size)
         snprintf(out + used, out_size - used, "%s (%d distinct)", distinct > 8 ? " ..." : "",
                  distinct);
-    free(all);
+    free(names);
 }
 
 /* The first line of s, for library banners that span several. */

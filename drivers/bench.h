@@ -128,12 +128,18 @@ typedef int (*myo_bench_option_fn)(int c, const char *arg, void *ctx);
  * at most 31 characters, "NAME=" for one that takes a value) go to
  * own_option with the code 256 + their index, the shared ones the mask
  * names into common, --help prints usage on stdout; then no operand may
- * remain and, with MYO_BENCH_OPT_MODEL, H must divide D.  Messages: one
- * line from rank 0.  Returns -1 to go on, otherwise the exit code (0 after
- * --help or --version, MYO_EXIT_USAGE for a bad command line). */
+ * remain and, with MYO_BENCH_OPT_MODEL, H must divide D (not checked when
+ * the tool's default for D or H is 0: the tool fills it in afterwards and
+ * calls myo_bench_heads_check).  Messages: one line from rank 0.
+ * Returns -1 to go on, otherwise the exit code (0 after --help or
+ * --version, MYO_EXIT_USAGE for a bad command line). */
 int myo_bench_parse_options(int argc, char **argv, const char *const *own, unsigned shared,
                             myo_bench_common_opts *common, myo_bench_option_fn own_option,
                             void *ctx, void (*usage)(FILE *));
+
+/* Collective (no communication).  MYO_EXIT_OK when H (--heads) divides D
+ * (--d-model), else MYO_EXIT_USAGE after a one-line message. */
+int myo_bench_heads_check(int64_t D, int64_t H);
 
 /* Option `name` whose value text must be one of words (NULL-terminated):
  * *out = its index and MYO_EXIT_OK, otherwise MYO_EXIT_USAGE after
@@ -160,6 +166,9 @@ int myo_bench_seconds_option(const char *name, const char *text, double *out);
 /* Split a comma list in place into at most max items; an empty item is an
  * error.  Returns the count, or -1. */
 int myo_bench_split_list(char *text, char **items, int max);
+/* myo_bench_split_list on a copy of text in buf (size bytes), leaving text
+ * as it is; -1 also when text does not fit. */
+int myo_bench_split_copy(const char *text, char *buf, size_t size, char **items, int max);
 
 /* The trees a benchmark runs on: chain, kary<k> (a balanced hierarchy with
  * virtual internal nodes over the tokens), heap<k>; 2 <= k <= 64. */

@@ -175,9 +175,7 @@ static int lookup(const char *text, const char *const *names, int count)
 static int parse_names(const char *text, const char *const *names, int count, int *idx)
 {
     char buf[512], *items[MAX_LIST];
-    if (strlen(text) >= sizeof buf) return -1;
-    strcpy(buf, text);
-    int k = myo_bench_split_list(buf, items, count < MAX_LIST ? count : MAX_LIST);
+    int k = myo_bench_split_copy(text, buf, sizeof buf, items, count < MAX_LIST ? count : MAX_LIST);
     for (int i = 0; i < k; i++) {
         idx[i] = lookup(items[i], names, count);
         if (idx[i] < 0) return -1;
@@ -191,9 +189,7 @@ static int parse_names(const char *text, const char *const *names, int count, in
 static int parse_ints(const char *text, int64_t lo, int64_t hi, int64_t *out, int max)
 {
     char buf[512], *items[MAX_LIST];
-    if (strlen(text) >= sizeof buf) return -1;
-    strcpy(buf, text);
-    int k = myo_bench_split_list(buf, items, max);
+    int k = myo_bench_split_copy(text, buf, sizeof buf, items, max);
     for (int i = 0; i < k; i++)
         if (myo_bench_parse_int(items[i], lo, hi, &out[i]) != 0) return -1;
     return k;
@@ -203,9 +199,7 @@ static int parse_ints(const char *text, int64_t lo, int64_t hi, int64_t *out, in
 static int parse_n(const char *text, opts *o)
 {
     char buf[512], *items[MAX_LIST];
-    if (strlen(text) >= sizeof buf) return -1;
-    strcpy(buf, text);
-    int k = myo_bench_split_list(buf, items, MAX_LIST);
+    int k = myo_bench_split_copy(text, buf, sizeof buf, items, MAX_LIST);
     if (k < 1) return -1;
     int count = 0;
     const int cap = (int)(sizeof o->n / sizeof o->n[0]);
@@ -811,27 +805,26 @@ static myo_status solve_run(runner *r, int64_t b)
     const size_t o = (size_t)b * (size_t)r->rows * (size_t)p->D;
     const size_t wo = (size_t)b * (size_t)r->rows * (size_t)p->H;
     myo_status s;
-    if (r->f64) {
-        double *y = r->rows ? r->y64 + o : NULL;
-        const double *wu = r->wu64 + wo, *wd = r->wd64 + wo;
-        if (seq) {
-            s = myo_dist_refactor_laplacian_f64(MPI_COMM_WORLD, r->plan, wu, wd, MYO_OP_N, y, d);
-            if (s == MYO_OK && fb) s = myo_dist_solve_f64(MPI_COMM_WORLD, r->plan, MYO_OP_T, y, d);
-        } else {
-            s = myo_refactor_laplacian_f64(r->fac[b], wu, wd, MYO_OP_N, y, y, d);
-            if (s == MYO_OK && fb) s = myo_solve_f64(r->fac[b], MYO_OP_T, y, y, d);
-        }
-        return s;
-    }
-    float *y = r->rows ? r->y + o : NULL;
-    const float *wu = r->wup + wo, *wd = r->wdown + wo;
-    if (seq) {
-        s = myo_dist_refactor_laplacian_f32(MPI_COMM_WORLD, r->plan, wu, wd, MYO_OP_N, y, d);
-        if (s == MYO_OK && fb) s = myo_dist_solve_f32(MPI_COMM_WORLD, r->plan, MYO_OP_T, y, d);
-    } else {
-        s = myo_refactor_laplacian_f32(r->fac[b], wu, wd, MYO_OP_N, y, y, d);
-        if (s == MYO_OK && fb) s = myo_solve_f32(r->fac[b], MYO_OP_T, y, y, d);
-    }
+/* The body in one precision: T the element type, P the API's suffix (f32,
+ * f64), Y, WU, WD the runner's buffers of that precision. */
+#define SOLVE_RUN(T, P, Y, WU, WD)                                                                 \
+    do {                                                                                           \
+        T *y = r->rows ? (Y) + o : NULL;                                                           \
+        const T *wu = (WU) + wo, *wd = (WD) + wo;                                                  \
+        if (seq) {                                                                                 \
+            s = myo_dist_refactor_laplacian_##P(MPI_COMM_WORLD, r->plan, wu, wd, MYO_OP_N, y, d);  \
+            if (s == MYO_OK && fb)                                                                 \
+                s = myo_dist_solve_##P(MPI_COMM_WORLD, r->plan, MYO_OP_T, y, d);                   \
+        } else {                                                                                   \
+            s = myo_refactor_laplacian_##P(r->fac[b], wu, wd, MYO_OP_N, y, y, d);                  \
+            if (s == MYO_OK && fb) s = myo_solve_##P(r->fac[b], MYO_OP_T, y, y, d);                \
+        }                                                                                          \
+    } while (0)
+    if (r->f64)
+        SOLVE_RUN(double, f64, r->y64, r->wu64, r->wd64);
+    else
+        SOLVE_RUN(float, f32, r->y, r->wup, r->wdown);
+#undef SOLVE_RUN
     return s;
 }
 

@@ -122,9 +122,7 @@ static void usage(FILE *f)
 static int parse_methods(const char *text, bench_opts *o)
 {
     char buf[256], *items[M_COUNT + 1];
-    if (strlen(text) >= sizeof buf) return -1;
-    strcpy(buf, text);
-    int count = myo_bench_split_list(buf, items, M_COUNT);
+    int count = myo_bench_split_copy(text, buf, sizeof buf, items, M_COUNT);
     if (count < 1) return -1;
     int seen[M_COUNT] = {0};
     for (int i = 0; i < count; i++) {

@@ -193,11 +193,7 @@ static void usage(FILE *f)
 static int parse_mixers(const char *text, lra_opts *o)
 {
     char buf[256], *items[M_COUNT + 1];
-    int count = -1, seen = 0;
-    if (strlen(text) < sizeof buf) {
-        strcpy(buf, text);
-        count = myo_bench_split_list(buf, items, M_COUNT);
-    }
+    int count = myo_bench_split_copy(text, buf, sizeof buf, items, M_COUNT), seen = 0;
     if (count < 1) {
         myo_bench_say(0, "--mixer: '%s' is not a comma list of at most %d mixers", text, M_COUNT);
         return MYO_EXIT_USAGE;
@@ -219,9 +215,7 @@ static int parse_mixers(const char *text, lra_opts *o)
 static int parse_lengths(const char *text, lra_opts *o)
 {
     char buf[1024], *items[MAX_LENGTHS + 1];
-    if (strlen(text) >= sizeof buf) return -1;
-    strcpy(buf, text);
-    int count = myo_bench_split_list(buf, items, MAX_LENGTHS);
+    int count = myo_bench_split_copy(text, buf, sizeof buf, items, MAX_LENGTHS);
     if (count < 1) return -1;
     for (int i = 0; i < count; i++) {
         int64_t v;
@@ -247,8 +241,6 @@ enum {
     OPT_BATCH,
     OPT_STEPS,
     OPT_INFER,
-    OPT_D,
-    OPT_H,
     OPT_L,
     OPT_F,
     OPT_TREE,
@@ -259,9 +251,9 @@ enum {
     OPT_SEED
 };
 static const char *const OWN_OPTIONS[] = {
-    "task=",        "mixer=",   "lengths=",     "efficiency-table", "batch=",   "steps=",
-    "infer-steps=", "d-model=", "heads=",       "layers=",          "mlp-dim=", "tree=",
-    "output=",      "resume",   "time-budget=", "progress=",        "seed=",    NULL};
+    "task=",   "mixer=",   "lengths=", "efficiency-table", "batch=", "steps=",       "infer-steps=",
+    "layers=", "mlp-dim=", "tree=",    "output=",          "resume", "time-budget=", "progress=",
+    "seed=",   NULL};
 
 static const char *const PROGRESS_WORDS[] = {"auto", "lines", "none", NULL};
 
@@ -293,10 +285,6 @@ static int own_option(int c, const char *arg, void *ctx)
         return myo_bench_int_option("--steps", arg, 1, 1000000, &o->steps);
     case OPT_INFER:
         return myo_bench_int_option("--infer-steps", arg, 1, 1000000, &o->infer_steps);
-    case OPT_D:
-        return myo_bench_int_option("--d-model", arg, 1, 1 << 16, &o->D);
-    case OPT_H:
-        return myo_bench_int_option("--heads", arg, 1, 1 << 16, &o->H);
     case OPT_L:
         return myo_bench_int_option("--layers", arg, 1, 1024, &o->L);
     case OPT_F:
@@ -357,12 +345,14 @@ static int parse_options(int argc, char **argv, lra_opts *o)
         .lr = 1e-4, .beta1 = 0.9, .beta2 = 0.98, .eps = 1e-9, .weight_decay = 0.01};
     myo_bench_common_opts common;
     myo_bench_common_defaults(&common); /* --warmup 1 */
-    int code = myo_bench_parse_options(argc, argv, OWN_OPTIONS,
-                                       MYO_BENCH_OPT_WARMUP | MYO_BENCH_OPT_MAXMEM, &common,
-                                       own_option, o, usage);
+    common.D = common.H = 0;            /* the task's unless given */
+    int code = myo_bench_parse_options(
+        argc, argv, OWN_OPTIONS, MYO_BENCH_OPT_WARMUP | MYO_BENCH_OPT_MODEL | MYO_BENCH_OPT_MAXMEM,
+        &common, own_option, o, usage);
     if (code >= 0) return code;
     o->warmup = common.warmup;
     o->max_memory = common.max_memory;
+    o->D = common.D, o->H = common.H;
     if (o->task < 0) {
         myo_bench_say(0, "--task is required (listops, text, retrieval, image, pathfinder, "
                          "pathx; see --help)");
@@ -373,13 +363,7 @@ static int parse_options(int argc, char **argv, lra_opts *o)
     if (!o->H) o->H = t->heads;
     if (!o->F) o->F = t->mlp_dim;
     if (!o->L) o->L = t->layers;
-    if (o->D % o->H != 0) {
-        myo_bench_say(0,
-                      "--heads %lld does not divide --d-model %lld (every head needs the same "
-                      "width d = D / H)",
-                      (long long)o->H, (long long)o->D);
-        return MYO_EXIT_USAGE;
-    }
+    if (myo_bench_heads_check(o->D, o->H) != MYO_EXIT_OK) return MYO_EXIT_USAGE;
     if (o->tree_auto) myo_bench_parse_tree(t->tree, &o->tree);
     if (!o->lengths_given) {
         if (o->efficiency) {

@@ -119,46 +119,61 @@ static char *join_command_line(int argc, char **argv)
     return out;
 }
 
-/* The distinct host names of comm's ranks, in rank order, separated by
- * spaces (cut with " ..." past HOSTS_MAX bytes), and how many there are. */
-static myo_status gather_hosts(MPI_Comm comm, int size, char **hosts, int *distinct)
+myo_status run_meta_hosts(MPI_Comm comm, char **names, int *count)
 {
+    *names = NULL, *count = 0;
+    int size = 0;
+    if (MPI_Comm_size(comm, &size) != MPI_SUCCESS) return MYO_ERR_MPI;
     char name[MPI_MAX_PROCESSOR_NAME];
     int len = 0;
     memset(name, 0, sizeof name);
     if (MPI_Get_processor_name(name, &len) != MPI_SUCCESS) return MYO_ERR_MPI;
     char *all = calloc((size_t)size, MPI_MAX_PROCESSOR_NAME);
-    char *out = malloc(HOSTS_MAX + 8);
-    if (!all || !out) {
-        free(all), free(out);
-        return MYO_ERR_NOMEM;
-    }
+    if (!all) return MYO_ERR_NOMEM;
     if (MPI_Allgather(name, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, all, MPI_MAX_PROCESSOR_NAME, MPI_CHAR,
                       comm) != MPI_SUCCESS) {
-        free(all), free(out);
+        free(all);
         return MYO_ERR_MPI;
     }
-    size_t used = 0;
-    int n = 0, cut = 0;
-    out[0] = '\0';
+    int n = 0;
     for (int r = 0; r < size; r++) {
         const char *h = all + (size_t)r * MPI_MAX_PROCESSOR_NAME;
         int seen = 0;
-        for (int q = 0; q < r && !seen; q++)
+        for (int q = 0; q < n && !seen; q++)
             seen = strcmp(h, all + (size_t)q * MPI_MAX_PROCESSOR_NAME) == 0;
         if (seen) continue;
+        if (n != r) memcpy(all + (size_t)n * MPI_MAX_PROCESSOR_NAME, h, MPI_MAX_PROCESSOR_NAME);
         n++;
-        if (cut) continue;
+    }
+    *names = all;
+    *count = n;
+    return MYO_OK;
+}
+
+/* The distinct host names of comm's ranks, in rank order, separated by
+ * spaces (cut with " ..." past HOSTS_MAX bytes), and how many there are. */
+static myo_status gather_hosts(MPI_Comm comm, char **hosts, int *distinct)
+{
+    char *names = NULL;
+    myo_status st = run_meta_hosts(comm, &names, distinct);
+    if (st != MYO_OK) return st;
+    char *out = malloc(HOSTS_MAX + 8);
+    if (!out) {
+        free(names);
+        return MYO_ERR_NOMEM;
+    }
+    size_t used = 0;
+    out[0] = '\0';
+    for (int i = 0; i < *distinct; i++) {
+        const char *h = names + (size_t)i * MPI_MAX_PROCESSOR_NAME;
         if (used + strlen(h) + 1 > HOSTS_MAX) {
             strcpy(out + used, used ? " ..." : "...");
-            cut = 1;
-            continue;
+            break;
         }
         used += (size_t)sprintf(out + used, "%s%s", used ? " " : "", h);
     }
-    free(all);
+    free(names);
     *hosts = out;
-    *distinct = n;
     return MYO_OK;
 }
 
@@ -176,7 +191,7 @@ myo_status run_meta_collect(MPI_Comm comm, int argc, char **argv, run_meta *out)
     if (MPI_Comm_size(comm, &size) != MPI_SUCCESS) return MYO_ERR_MPI;
     char *hosts = NULL;
     int distinct = 0;
-    myo_status st = gather_hosts(comm, size, &hosts, &distinct);
+    myo_status st = gather_hosts(comm, &hosts, &distinct);
     if (st != MYO_OK) return st;
 
     char buf[512];

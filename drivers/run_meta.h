@@ -45,6 +45,14 @@ typedef struct {
  * when an MPI call fails (under MPI_ERRORS_RETURN) or MYO_ERR_NOMEM. */
 myo_status run_meta_collect(MPI_Comm comm, int argc, char **argv, run_meta *out);
 
+/* Collective on comm: the distinct host names (MPI_Get_processor_name) of
+ * comm's ranks, on every rank (MPI_Allgather), in the order of each host's
+ * first rank: *count of them, MPI_MAX_PROCESSOR_NAME bytes apart, in
+ * *names (free it; NULL after a failure).  Returns MYO_OK, MYO_ERR_MPI
+ * when an MPI call fails (under MPI_ERRORS_RETURN) or MYO_ERR_NOMEM.
+ * (run_meta_collect's hosts and host_count; myo_bench_hosts.) */
+myo_status run_meta_hosts(MPI_Comm comm, char **names, int *count);
+
 /* Local.  Set key (shorter than RUN_META_KEY_MAX) to a copy of value,
  * replacing an existing entry in place or adding one at the end; line
  * breaks in value become spaces.  MYO_ERR_ARG for a bad key or a full

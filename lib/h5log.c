@@ -7,6 +7,7 @@
  * automatic error printing is switched off inside every call. */
 #include <config.h>
 
+#include "h5util.h"
 #include "internal.h"
 #include "myosotis_h5log.h"
 
@@ -25,26 +26,6 @@
 /* Rows per chunk: small enough that a log of a few rows stays small, large
  * enough that appends do not touch a chunk index per row. */
 #define H5LOG_CHUNK_ROWS 64
-
-/* Silence HDF5's error stack printing, restoring the caller's handler later
- * (as lib/system_io.c does). */
-typedef struct {
-    H5E_auto2_t func;
-    void *data;
-} h5_quiet;
-
-static h5_quiet h5_quiet_begin(void)
-{
-    h5_quiet q = {NULL, NULL};
-    H5Eget_auto2(H5E_DEFAULT, &q.func, &q.data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    return q;
-}
-
-static void h5_quiet_end(h5_quiet q)
-{
-    H5Eset_auto2(H5E_DEFAULT, q.func, q.data);
-}
 
 /* A table of an open log: a deep copy of the caller's description, its
  * dataset and the memory type of its row struct. */
@@ -215,27 +196,39 @@ static int write_int_attr(hid_t obj, const char *key, int64_t value)
     return rc;
 }
 
-/* The fixed-length string attribute key of obj into buf (size bytes,
- * NUL-terminated, cut to fit).  1 when read, 0 when absent or not a
- * fixed-length string, -1 when HDF5 fails. */
-static int read_string_attr(hid_t obj, const char *key, char *buf, size_t size)
+/* The scalar attribute key of obj read as cls: 1 when read into out (a
+ * string: NUL-terminated into str_size bytes; an integer: an int64_t), 0
+ * when absent or not of that class (a string: not fixed-length), -1 when
+ * HDF5 fails. */
+static int read_attr(hid_t obj, const char *key, H5T_class_t cls, size_t str_size, void *out)
 {
-    buf[0] = '\0';
     htri_t exists = H5Aexists(obj, key);
     if (exists <= 0) return exists < 0 ? -1 : 0;
     hid_t attr = H5Aopen(obj, key, H5P_DEFAULT);
     if (attr < 0) return -1;
     hid_t ftype = H5Aget_type(attr);
     int rc = 0;
-    if (ftype >= 0 && H5Tget_class(ftype) == H5T_STRING && H5Tis_variable_str(ftype) == 0) {
-        hid_t mtype = string_type(size, H5T_STR_NULLTERM);
-        rc = mtype >= 0 && H5Aread(attr, mtype, buf) >= 0 ? 1 : -1;
-        if (mtype >= 0) H5Tclose(mtype);
+    if (ftype >= 0 && H5Tget_class(ftype) == cls &&
+        (cls != H5T_STRING || H5Tis_variable_str(ftype) == 0)) {
+        hid_t mtype =
+            cls == H5T_STRING ? string_type(str_size, H5T_STR_NULLTERM) : H5T_NATIVE_INT64;
+        rc = mtype >= 0 && H5Aread(attr, mtype, out) >= 0 ? 1 : -1;
+        if (cls == H5T_STRING && mtype >= 0) H5Tclose(mtype);
     } else if (ftype < 0) {
         rc = -1;
     }
     if (ftype >= 0) H5Tclose(ftype);
     H5Aclose(attr);
+    return rc;
+}
+
+/* The fixed-length string attribute key of obj into buf (size bytes,
+ * NUL-terminated, cut to fit).  1 when read, 0 when absent or not a
+ * fixed-length string, -1 when HDF5 fails. */
+static int read_string_attr(hid_t obj, const char *key, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    int rc = read_attr(obj, key, H5T_STRING, size, buf);
     buf[size - 1] = '\0';
     return rc;
 }
@@ -244,19 +237,7 @@ static int read_string_attr(hid_t obj, const char *key, char *buf, size_t size)
  * failure. */
 static int read_int_attr(hid_t obj, const char *key, int64_t *value)
 {
-    htri_t exists = H5Aexists(obj, key);
-    if (exists <= 0) return exists < 0 ? -1 : 0;
-    hid_t attr = H5Aopen(obj, key, H5P_DEFAULT);
-    if (attr < 0) return -1;
-    hid_t ftype = H5Aget_type(attr);
-    int rc = 0;
-    if (ftype >= 0 && H5Tget_class(ftype) == H5T_INTEGER)
-        rc = H5Aread(attr, H5T_NATIVE_INT64, value) >= 0 ? 1 : -1;
-    else if (ftype < 0)
-        rc = -1;
-    if (ftype >= 0) H5Tclose(ftype);
-    H5Aclose(attr);
-    return rc;
+    return read_attr(obj, key, H5T_INTEGER, 0, value);
 }
 
 /* ------------------------------------------------------ checking a file */
@@ -628,7 +609,7 @@ myo_status myo_h5log_open(const char *path, const char *schema, const myo_h5tabl
     myo_status st = copy_tables(tables, ntables, &log->tables);
     if (st == MYO_OK) log->ntables = ntables;
 
-    h5_quiet q = h5_quiet_begin();
+    myo_h5_quiet q = myo_h5_quiet_begin();
     struct stat sb;
     if (st != MYO_OK) {
         /* detail recorded */
@@ -655,7 +636,7 @@ myo_status myo_h5log_open(const char *path, const char *schema, const myo_h5tabl
     }
     if (st == MYO_OK) st = start_run(log);
     if (st != MYO_OK) log_free(log);
-    h5_quiet_end(q);
+    myo_h5_quiet_end(q);
     if (st == MYO_OK) *out = log;
     return st;
 }
@@ -669,14 +650,14 @@ myo_status myo_h5log_set_meta(myo_h5log *log, const char *key, const char *value
 {
     if (!log || !key || !key[0] || !value)
         return myo_fail(MYO_ERR_ARG, "myo_h5log_set_meta: a log, a key and a value are required");
-    h5_quiet q = h5_quiet_begin();
+    myo_h5_quiet q = myo_h5_quiet_begin();
     myo_status st = MYO_OK;
     if (write_string_attr(log->run, key, value) < 0)
         st = myo_fail(MYO_ERR_IO, "%s: cannot write the attribute '%s' of run %lld", log->path, key,
                       (long long)log->run_id);
     else if (H5Fflush(log->file, H5F_SCOPE_GLOBAL) < 0)
         st = myo_fail(MYO_ERR_IO, "%s: cannot flush the file (disk full?)", log->path);
-    h5_quiet_end(q);
+    myo_h5_quiet_end(q);
     return st;
 }
 
@@ -732,7 +713,7 @@ myo_status myo_h5log_append(myo_h5log *log, int table, const void *rows, int64_t
             memset(s + len, 0, col->size - len);
         }
 
-    h5_quiet q = h5_quiet_begin();
+    myo_h5_quiet q = myo_h5_quiet_begin();
     myo_status st = MYO_OK;
     hsize_t old = (hsize_t)tb->rows, n = (hsize_t)count, total = old + n;
     hid_t fspace = -1, mspace = -1;
@@ -755,7 +736,7 @@ myo_status myo_h5log_append(myo_h5log *log, int table, const void *rows, int64_t
     if (mspace >= 0) H5Sclose(mspace);
     if (st == MYO_OK && H5Fflush(log->file, H5F_SCOPE_GLOBAL) < 0)
         st = myo_fail(MYO_ERR_IO, "%s: cannot flush the file (disk full?)", log->path);
-    h5_quiet_end(q);
+    myo_h5_quiet_end(q);
     free(buf);
     return st;
 }
@@ -789,7 +770,7 @@ myo_status myo_h5log_read_strings(const myo_h5log *log, int table, const char *c
     int64_t n = tb->rows;
     char *buf = NULL;
     if (n > 0 && !(buf = myo_alloc((size_t)n, w, "the column's strings"))) return MYO_ERR_NOMEM;
-    h5_quiet q = h5_quiet_begin();
+    myo_h5_quiet q = myo_h5_quiet_begin();
     myo_status st = MYO_OK;
     if (n > 0) {
         hid_t str = string_type(w, H5T_STR_NULLTERM);
@@ -801,7 +782,7 @@ myo_status myo_h5log_read_strings(const myo_h5log *log, int table, const char *c
         if (mtype >= 0) H5Tclose(mtype);
         if (str >= 0) H5Tclose(str);
     }
-    h5_quiet_end(q);
+    myo_h5_quiet_end(q);
     if (st != MYO_OK) {
         free(buf);
         return st;
@@ -815,7 +796,7 @@ myo_status myo_h5log_close(myo_h5log **log)
     if (!log || !*log) return MYO_OK;
     myo_h5log *l = *log;
     *log = NULL;
-    h5_quiet q = h5_quiet_begin();
+    myo_h5_quiet q = myo_h5_quiet_begin();
     myo_status st = MYO_OK;
     char now[32];
     myo_h5log_utc_now(now, sizeof now);
@@ -831,7 +812,7 @@ myo_status myo_h5log_close(myo_h5log **log)
     if (H5Fclose(l->file) < 0 && st == MYO_OK)
         st = myo_fail(MYO_ERR_IO, "%s: cannot close the file (disk full?)", l->path);
     l->file = -1;
-    h5_quiet_end(q);
+    myo_h5_quiet_end(q);
     log_free(l);
     return st;
 }

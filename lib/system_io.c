@@ -6,6 +6,7 @@
  * statuses whose message names the file and the dataset. */
 #include <config.h>
 
+#include "h5util.h"
 #include "internal.h"
 
 #include <errno.h>
@@ -16,25 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* Silence HDF5's error stack printing, restoring the caller's handler later. */
-typedef struct {
-    H5E_auto2_t func;
-    void *data;
-} h5_quiet;
-
-static h5_quiet h5_quiet_begin(void)
-{
-    h5_quiet q = {NULL, NULL};
-    H5Eget_auto2(H5E_DEFAULT, &q.func, &q.data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    return q;
-}
-
-static void h5_quiet_end(h5_quiet q)
-{
-    H5Eset_auto2(H5E_DEFAULT, q.func, q.data);
-}
 
 /* The shape and class of dataset name; MYO_ERR_DATA when it is absent or
  * not a dataset. */
@@ -189,7 +171,7 @@ static myo_status read_file(const char *path, read_contents_fn read_fn, void *ou
 {
     if (access(path, R_OK) != 0)
         return myo_fail(MYO_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
-    h5_quiet q = h5_quiet_begin();
+    myo_h5_quiet q = myo_h5_quiet_begin();
     myo_status st;
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (file < 0) {
@@ -199,7 +181,7 @@ static myo_status read_file(const char *path, read_contents_fn read_fn, void *ou
         if (H5Fclose(file) < 0 && st == MYO_OK)
             st = myo_fail(MYO_ERR_IO, "%s: closing the file failed", path);
     }
-    h5_quiet_end(q);
+    myo_h5_quiet_end(q);
     return st;
 }
 
@@ -381,7 +363,7 @@ static myo_status write_atomic(const char *path, uint64_t data_bytes, write_cont
         return st;
     }
     close(fd);
-    h5_quiet q = h5_quiet_begin();
+    myo_h5_quiet q = myo_h5_quiet_begin();
     myo_status st = MYO_OK;
     hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (file < 0) st = myo_fail(MYO_ERR_IO, "%s: cannot create the output file", path);
@@ -390,7 +372,7 @@ static myo_status write_atomic(const char *path, uint64_t data_bytes, write_cont
     if (st == MYO_OK) st = contents_fn(file, path, contents);
     if (file >= 0 && H5Fclose(file) < 0 && st == MYO_OK)
         st = myo_fail(MYO_ERR_IO, "%s: cannot finish writing the output file (disk full?)", path);
-    h5_quiet_end(q);
+    myo_h5_quiet_end(q);
     if (st == MYO_OK && rename(tmp, path) != 0)
         st = myo_fail(MYO_ERR_IO, "%s: cannot move the finished file into place: %s", path,
                       strerror(errno));

@@ -3,9 +3,9 @@
  * test_myo_system.c): good ones and deliberately broken ones (a dataset
  * absent, a group in its place, another type or shape), written with the
  * plain HDF5 C API so that they do not go through the code under test; plus
- * file and directory inspection.
+ * file and directory inspection (also for test_h5log.c).
  *
- * Header-only (static inline) because only these three programs use it;
+ * Header-only (static inline) because only these few programs use it;
  * include after <cmocka.h> and "support.h". */
 #ifndef MYO_TEST_H5_FIXTURE_H
 #define MYO_TEST_H5_FIXTURE_H

@@ -10,6 +10,7 @@
 # failed.  MYO_MPI_TIMEOUT (seconds, default 300; 0 for none) stops a run
 # that hangs, through timeout(1) where it exists.
 me=mpi-run.sh
+. "`dirname "$0"`/driver-test-lib.sh"
 builddir=.
 mpiexec=mpiexec
 flags=
@@ -34,25 +35,8 @@ if test -z "$program" || test -z "$ranks"; then
     exit 99
 fi
 program=$builddir/$program
-if test ! -x "$program"; then
-    echo "$me: $program is not built (make check builds it first)" >&2
-    exit 99
-fi
-
-# In a sanitizer build: no leak report.  Open MPI's dlopen'ed components
-# leave allocations at MPI_Finalize and are unloaded before LeakSanitizer
-# runs, so they show as "<unknown module>" and cannot be suppressed by
-# name; leaks in the project's own code are caught by the serial tests.
-ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"; export ASAN_OPTIONS
-
-# Open MPI refuses to run as root without these (harmless otherwise).
-OMPI_ALLOW_RUN_AS_ROOT=1; export OMPI_ALLOW_RUN_AS_ROOT
-OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM
-limit=${MYO_MPI_TIMEOUT-300}
-timeout=
-if test "$limit" != 0 && command -v timeout >/dev/null 2>&1; then
-    timeout="timeout -k 10 $limit"
-fi
+require_built "$program"
+mpi_env
 
 failed=
 passed=0
@@ -60,8 +44,7 @@ skipped=0
 for n in $ranks; do
     echo "$me: === $mpiexec -n $n $flags $program"
     start=`date +%s`
-    # $flags and $timeout split into words on purpose.
-    $timeout "$mpiexec" -n "$n" $flags "$program"
+    mpi_launch "$n" "$program"
     rc=$?
     secs=$((`date +%s` - start))
     case $rc in

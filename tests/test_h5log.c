@@ -22,6 +22,7 @@
 #include "myosotis.h"
 #include "myosotis_h5log.h"
 #include "support.h"
+#include "h5_fixture.h"
 
 /* The row of the test table "points". */
 typedef struct {
@@ -58,19 +59,11 @@ typedef struct {
     char *path; /* dir/log.h5 */
 } log_state;
 
-static char *path_in(const char *dir, const char *name)
-{
-    size_t len = strlen(dir) + strlen(name) + 2;
-    char *p = test_alloc(len, 1);
-    snprintf(p, len, "%s/%s", dir, name);
-    return p;
-}
-
 static int log_setup(void **state)
 {
     log_state *s = test_alloc(1, sizeof *s);
     s->dir = test_make_temp_dir();
-    s->path = path_in(s->dir, "log.h5");
+    s->path = fix_path(s->dir, "log.h5");
     *state = s;
     return 0;
 }
@@ -170,16 +163,6 @@ static point_row *read_points(const char *path, int64_t *n)
     H5Tclose(mt), H5Tclose(str), H5Sclose(sp), H5Dclose(d), H5Fclose(f);
     *n = (int64_t)dims;
     return rows;
-}
-
-static void assert_file_equals(const char *path, const unsigned char *before, size_t before_size)
-{
-    size_t size = 0;
-    unsigned char *now = test_read_file(path, &size);
-    if (!now) fail_msg("%s: gone", path);
-    if (size != before_size || memcmp(now, before, size) != 0)
-        fail_msg("%s: changed (%zu bytes before, %zu now)", path, before_size, size);
-    free(now);
 }
 
 /* ------------------------------------------------------------ tests */
@@ -385,7 +368,7 @@ static void test_h5log_incompatible_schema_is_data_file_unchanged(void **state)
 
     const char *m1[] = {s->path, "incompatible schema", "other/1", NULL};
     expect_open_failure(s->path, "other/1", tables, 2, MYO_ERR_DATA, m1);
-    assert_file_equals(s->path, before, size);
+    fix_assert_file_bytes(s->path, before, size);
 
     myo_h5col cols[4];
     memcpy(cols, point_cols, sizeof cols);
@@ -394,29 +377,29 @@ static void test_h5log_incompatible_schema_is_data_file_unchanged(void **state)
     t[0].ncols = 3; /* no kernel */
     const char *m2[] = {"incompatible schema", "'points'", "'kernel'", NULL};
     expect_open_failure(s->path, SCHEMA, t, 2, MYO_ERR_DATA, m2);
-    assert_file_equals(s->path, before, size);
+    fix_assert_file_bytes(s->path, before, size);
 
     t[0].ncols = 4;
     cols[3].size = 12; /* kernel of another size */
     const char *m3[] = {
         "incompatible schema", "'points'", "'kernel'", "16 bytes", "12 bytes", NULL};
     expect_open_failure(s->path, SCHEMA, t, 2, MYO_ERR_DATA, m3);
-    assert_file_equals(s->path, before, size);
+    fix_assert_file_bytes(s->path, before, size);
 
     cols[3].size = 16;
     cols[2].type = MYO_H5COL_INT64; /* t of another class */
     const char *m4[] = {"'points'", "column 2", "'t'", "float", "integer", NULL};
     expect_open_failure(s->path, SCHEMA, t, 2, MYO_ERR_DATA, m4);
-    assert_file_equals(s->path, before, size);
+    fix_assert_file_bytes(s->path, before, size);
 
     cols[2].type = MYO_H5COL_DOUBLE;
     myo_h5table three[3] = {tables[0], tables[1], {"extra", note_cols, 2, sizeof(note_row)}};
     const char *m5[] = {"'extra'", "missing", NULL};
     expect_open_failure(s->path, SCHEMA, three, 3, MYO_ERR_DATA, m5);
-    assert_file_equals(s->path, before, size);
+    fix_assert_file_bytes(s->path, before, size);
 
     /* an HDF5 file that is not a log */
-    char *plain = path_in(s->dir, "plain.h5");
+    char *plain = fix_path(s->dir, "plain.h5");
     hid_t f = H5Fcreate(plain, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
     assert_true(f >= 0);
     H5Fclose(f);
@@ -424,7 +407,7 @@ static void test_h5log_incompatible_schema_is_data_file_unchanged(void **state)
     unsigned char *plain_before = test_read_file(plain, &plain_size);
     const char *m6[] = {plain, "incompatible schema", "'schema'", NULL};
     expect_open_failure(plain, SCHEMA, tables, 2, MYO_ERR_DATA, m6);
-    assert_file_equals(plain, plain_before, plain_size);
+    fix_assert_file_bytes(plain, plain_before, plain_size);
     free(plain_before), free(plain);
 
     /* a subset of the tables is fine */
@@ -447,7 +430,7 @@ static void test_h5log_unusable_path_is_io_file_unchanged(void **state)
     unsigned char *before = test_read_file(s->path, &size);
     const char *m1[] = {s->path, "not an HDF5 file", NULL};
     expect_open_failure(s->path, SCHEMA, tables, 2, MYO_ERR_IO, m1);
-    assert_file_equals(s->path, before, size);
+    fix_assert_file_bytes(s->path, before, size);
     free(before);
 
     /* a directory */
@@ -455,25 +438,25 @@ static void test_h5log_unusable_path_is_io_file_unchanged(void **state)
     expect_open_failure(s->dir, SCHEMA, tables, 2, MYO_ERR_IO, m2);
 
     /* a directory that does not exist: no file appears */
-    char *missing = path_in(s->dir, "no-such-dir/log.h5");
+    char *missing = fix_path(s->dir, "no-such-dir/log.h5");
     const char *m3[] = {missing, "No such file or directory", NULL};
     expect_open_failure(missing, SCHEMA, tables, 2, MYO_ERR_IO, m3);
     free(missing);
 
     /* a read-only log (root may write anyway, so only when not root) */
-    char *ro = path_in(s->dir, "ro.h5");
+    char *ro = fix_path(s->dir, "ro.h5");
     write_first_run(ro);
     before = test_read_file(ro, &size);
     assert_int_equal(chmod(ro, 0444), 0);
     if (geteuid() != 0) {
         const char *m4[] = {ro, "cannot write", NULL};
         expect_open_failure(ro, SCHEMA, tables, 2, MYO_ERR_IO, m4);
-        assert_file_equals(ro, before, size);
+        fix_assert_file_bytes(ro, before, size);
     }
     /* a read-only directory for a new file */
-    char *rodir = path_in(s->dir, "ro");
+    char *rodir = fix_path(s->dir, "ro");
     assert_int_equal(mkdir(rodir, 0555), 0);
-    char *inro = path_in(rodir, "log.h5");
+    char *inro = fix_path(rodir, "log.h5");
     if (geteuid() != 0) {
         const char *m5[] = {inro, "Permission denied", NULL};
         expect_open_failure(inro, SCHEMA, tables, 2, MYO_ERR_IO, m5);

@@ -382,6 +382,14 @@ static myo_model_config tiny_config(myo_mixer_kind mixer, int dual, myo_tree **t
     return cfg;
 }
 
+/* myo_model_create(cfg, max_batch, seed); fails the test unless MYO_OK. */
+static myo_model *tiny_model(const myo_model_config *cfg, int64_t max_batch, uint64_t seed)
+{
+    myo_model *m = NULL;
+    assert_int_equal(myo_model_create(cfg, max_batch, seed, &m), MYO_OK);
+    return m;
+}
+
 /* tokens (batch, docs, n), labels (batch,) from seed. */
 static void tiny_batch(const myo_model_config *cfg, int64_t batch, uint64_t seed, int32_t *tokens,
                        int32_t *labels)
@@ -415,8 +423,7 @@ static void test_model_gradients_match_finite_differences(void **state)
         for (int dual = 0; dual <= 1; dual++) {
             myo_tree *t = NULL;
             myo_model_config cfg = tiny_config((myo_mixer_kind)mixer, dual, &t);
-            myo_model *m = NULL;
-            assert_int_equal(myo_model_create(&cfg, 3, 42, &m), MYO_OK);
+            myo_model *m = tiny_model(&cfg, 3, 42);
             const int64_t P = myo_model_num_params(m);
             float *p = myo_model_params(m);
             /* Move every parameter off its initial value (gains off 1, biases off 0). */
@@ -479,8 +486,7 @@ static void test_model_adamw_reduces_the_loss(void **state)
         for (int dual = 0; dual <= 1; dual++) {
             myo_tree *t = NULL;
             myo_model_config cfg = tiny_config((myo_mixer_kind)mixer, dual, &t);
-            myo_model *m = NULL;
-            assert_int_equal(myo_model_create(&cfg, 3, 5, &m), MYO_OK);
+            myo_model *m = tiny_model(&cfg, 3, 5);
             tiny_batch(&cfg, 3, 200 + (uint64_t)(2 * mixer + dual), tokens, labels);
             double first = 0, loss = 0;
             int64_t correct = 0;
@@ -516,9 +522,7 @@ static void test_model_smaller_batch_matches(void **state)
         for (int dual = 0; dual <= 1; dual++) {
             myo_tree *t = NULL;
             myo_model_config cfg = tiny_config((myo_mixer_kind)mixer, dual, &t);
-            myo_model *m3 = NULL, *m2 = NULL;
-            assert_int_equal(myo_model_create(&cfg, 3, 9, &m3), MYO_OK);
-            assert_int_equal(myo_model_create(&cfg, 2, 9, &m2), MYO_OK);
+            myo_model *m3 = tiny_model(&cfg, 3, 9), *m2 = tiny_model(&cfg, 2, 9);
             const int64_t P = myo_model_num_params(m3);
             assert_int_equal(P, myo_model_num_params(m2));
             assert_memory_equal(myo_model_params(m3), myo_model_params(m2), (size_t)P * 4);
@@ -550,10 +554,8 @@ static void test_model_parameters_layout_and_init(void **state)
         for (int dual = 0; dual <= 1; dual++) {
             myo_tree *t = NULL;
             myo_model_config cfg = tiny_config((myo_mixer_kind)mixer, dual, &t);
-            myo_model *a = NULL, *b = NULL, *c = NULL;
-            assert_int_equal(myo_model_create(&cfg, 2, 1, &a), MYO_OK);
-            assert_int_equal(myo_model_create(&cfg, 4, 1, &b), MYO_OK);
-            assert_int_equal(myo_model_create(&cfg, 2, 2, &c), MYO_OK);
+            myo_model *a = tiny_model(&cfg, 2, 1), *b = tiny_model(&cfg, 4, 1),
+                      *c = tiny_model(&cfg, 2, 2);
             const int64_t P = myo_model_num_params(a);
             /* Deterministic from the seed, whatever max_batch. */
             assert_memory_equal(myo_model_params(a), myo_model_params(b), (size_t)P * 4);
@@ -649,8 +651,7 @@ static void test_model_rejects_bad_inputs(void **state)
     for (int dual = 0; dual <= 1; dual++) {
         myo_tree *t = NULL;
         myo_model_config cfg = tiny_config(MYO_MIXER_DENSE_TILED, dual, &t);
-        myo_model *m = NULL;
-        assert_int_equal(myo_model_create(&cfg, 2, 3, &m), MYO_OK);
+        myo_model *m = tiny_model(&cfg, 2, 3);
         tiny_batch(&cfg, 2, 400, tokens, labels);
         /* Nothing to differentiate or apply yet. */
         assert_int_equal(myo_model_backward(m), MYO_ERR_ARG);

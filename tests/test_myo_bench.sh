@@ -18,44 +18,18 @@
 # Exit 0 when all hold, 1 otherwise (naming each failed check), 99 when
 # the program or python is missing.
 me=test_myo_bench.sh
-bindir=${MYO_BINDIR:-drivers}
-mpiexec=${MYO_MPIEXEC:-mpiexec}
-flags=${MYO_MPIEXEC_FLAGS-}
-python=${MYO_PYTHON:-python3}
-prog=$bindir/myo-bench
 here=`dirname "$0"`
+. "$here/driver-test-lib.sh"
+driver_setup myo-bench
+require_h5py
 check="$here/myo_bench_check.py"
-if test ! -x "$prog"; then
-    echo "$me: $prog is not built (make check builds it first)" >&2
-    exit 99
-fi
-if ! "$python" -c 'import h5py, numpy' 2>/dev/null; then
-    echo "$me: $python cannot import h5py and numpy (set MYO_PYTHON)" >&2
-    exit 99
-fi
-
-ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"; export ASAN_OPTIONS
-OMPI_ALLOW_RUN_AS_ROOT=1; export OMPI_ALLOW_RUN_AS_ROOT
-OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM
-OPENBLAS_NUM_THREADS=1; export OPENBLAS_NUM_THREADS
-limit=${MYO_MPI_TIMEOUT-300}
-timeout=
-if test "$limit" != 0 && command -v timeout >/dev/null 2>&1; then
-    timeout="timeout -k 10 $limit"
-fi
-
-tmp=`mktemp -d "${TMPDIR:-/tmp}/test_myo_bench.XXXXXX"` || exit 99
+make_tmp
 bg=
 cleanup() {
     if test -n "$bg"; then kill -9 -- "-$bg" "$bg" 2>/dev/null; fi
     rm -rf "$tmp"
 }
 trap cleanup 0
-failed=0
-fail() {
-    echo "$me: FAIL: $*"
-    failed=1
-}
 
 # A tiny sweep: every method, both modes and phases, both precisions (double:
 # solve only), n = 64 and 128.
@@ -65,10 +39,7 @@ tiny="--n 64,128 --d-model 16 --heads 2 --precision single,double --reps 2 --war
 run() {
     np=$1 out=$2
     shift 2
-    echo "$me: === $mpiexec -n $np $flags $prog $*"
-    # $flags and $timeout split into words on purpose.
-    $timeout "$mpiexec" -n "$np" $flags "$prog" "$@" >"$out" 2>"$out.err"
-    rc=$?
+    run_tool "$np" "$out" "$out.err" "$@"
     cat "$out.err" >&2
     return $rc
 }
@@ -174,15 +145,11 @@ fi
 bad() {
     name=$1 code=$2
     shift 2
-    before=`cksum <"$target"`
+    keep_copy "$target"
     run 2 "$tmp/bad" "$@"
     rc=$?
-    test $rc -eq $code || fail "$name: exit status $rc (expected $code)"
-    lines=`grep -c '^myo-bench: ' "$tmp/bad.err"`
-    test "$lines" -eq 1 || fail "$name: $lines lines from the tool on stderr (expected 1)"
-    if test -s "$tmp/bad"; then fail "$name: printed on stdout"; fi
-    after=`cksum <"$target"`
-    test "$before" = "$after" || fail "$name: $target was modified"
+    check_refusal "$name" "$code" "$tmp/bad" "$tmp/bad.err"
+    check_unchanged "$name" "$target"
 }
 target=$tmp/r2.h5
 bad "unknown method" 2 --method bogus --output "$target"
@@ -200,9 +167,4 @@ with h5py.File(sys.argv[1], "w") as f:
 ' "$target" || fail "could not make the incompatible HDF5 file"
 bad "an incompatible HDF5 file" 3 $tiny --output "$target"
 
-if test $failed -ne 0; then
-    echo "$me: FAILED" >&2
-    exit 1
-fi
-echo "$me: PASS"
-exit 0
+finish

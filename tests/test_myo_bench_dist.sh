@@ -10,41 +10,13 @@
 # not built.  MYO_MPI_TIMEOUT (seconds, default 300; 0 for none) stops a
 # run that hangs, through timeout(1) where it exists.
 me=test_myo_bench_dist.sh
-bindir=${MYO_BINDIR:-drivers}
-mpiexec=${MYO_MPIEXEC:-mpiexec}
-flags=${MYO_MPIEXEC_FLAGS-}
-prog=$bindir/myo-bench-dist
-if test ! -x "$prog"; then
-    echo "$me: $prog is not built (make check builds it first)" >&2
-    exit 99
-fi
-
-# As tests/mpi-run.sh: no leak report from Open MPI's components in a
-# sanitizer build, and Open MPI runs as root in containers.
-ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"; export ASAN_OPTIONS
-OMPI_ALLOW_RUN_AS_ROOT=1; export OMPI_ALLOW_RUN_AS_ROOT
-OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM
-OPENBLAS_NUM_THREADS=1; export OPENBLAS_NUM_THREADS
-limit=${MYO_MPI_TIMEOUT-300}
-timeout=
-if test "$limit" != 0 && command -v timeout >/dev/null 2>&1; then
-    timeout="timeout -k 10 $limit"
-fi
-
-tmp=`mktemp -d "${TMPDIR:-/tmp}/test_myo_bench_dist.XXXXXX"` || exit 99
-trap 'rm -rf "$tmp"' 0
-failed=0
-fail() {
-    echo "$me: FAIL: $*"
-    failed=1
-}
+. "`dirname "$0"`/driver-test-lib.sh"
+driver_setup myo-bench-dist
+make_tmp
 
 # 1. a tiny run: exit 0, every data row OK and VALID, overhead a number
-echo "$me: === $mpiexec -n 2 $flags $prog --tokens 4096 --reps 2 --d-model 16 --heads 2 --kernel both --scaling weak --triad-mib 8"
-# $flags and $timeout split into words on purpose.
-$timeout "$mpiexec" -n 2 $flags "$prog" --tokens 4096 --reps 2 --d-model 16 --heads 2 \
-    --kernel both --scaling weak --triad-mib 8 >"$tmp/out" 2>"$tmp/err"
-rc=$?
+run_tool 2 "$tmp/out" "$tmp/err" --tokens 4096 --reps 2 --d-model 16 --heads 2 \
+    --kernel both --scaling weak --triad-mib 8
 cat "$tmp/out"
 cat "$tmp/err" >&2
 test $rc -eq 0 || fail "the run exited with status $rc (expected 0)"
@@ -68,17 +40,7 @@ awk '
     }' "$tmp/out" >"$tmp/check" || fail "`cat "$tmp/check"`"
 
 # 2. a bad option: exit 2 and one line from the tool on stderr
-echo "$me: === $mpiexec -n 2 $flags $prog --kernel bogus"
-$timeout "$mpiexec" -n 2 $flags "$prog" --kernel bogus >"$tmp/out2" 2>"$tmp/err2"
-rc=$?
-test $rc -eq 2 || fail "--kernel bogus exited with status $rc (expected 2)"
-lines=`grep -c '^myo-bench-dist: ' "$tmp/err2"`
-test "$lines" -eq 1 || fail "--kernel bogus printed $lines lines from the tool on stderr (expected 1)"
-if test -s "$tmp/out2"; then fail "--kernel bogus printed on stdout"; fi
+run_tool 2 "$tmp/out2" "$tmp/err2" --kernel bogus
+check_refusal "--kernel bogus" 2 "$tmp/out2" "$tmp/err2"
 
-if test $failed -ne 0; then
-    echo "$me: FAILED" >&2
-    exit 1
-fi
-echo "$me: PASS"
-exit 0
+finish

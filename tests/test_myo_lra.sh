@@ -19,39 +19,10 @@
 # Exit 0 when all hold, 1 otherwise (naming each failed check), 99 when
 # the program is not built or no python with h5py is found.
 me=test_myo_lra.sh
-bindir=${MYO_BINDIR:-drivers}
-mpiexec=${MYO_MPIEXEC:-mpiexec}
-flags=${MYO_MPIEXEC_FLAGS-}
-python=${MYO_PYTHON:-python3}
-prog=$bindir/myo-lra
-if test ! -x "$prog"; then
-    echo "$me: $prog is not built (make check builds it first)" >&2
-    exit 99
-fi
-if ! "$python" -c 'import numpy, h5py' 2>/dev/null; then
-    echo "$me: $python cannot import numpy and h5py (set MYO_PYTHON)" >&2
-    exit 99
-fi
-
-# As tests/mpi-run.sh: no leak report from Open MPI's components in a
-# sanitizer build, and Open MPI runs as root in containers.
-ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"; export ASAN_OPTIONS
-OMPI_ALLOW_RUN_AS_ROOT=1; export OMPI_ALLOW_RUN_AS_ROOT
-OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM
-OPENBLAS_NUM_THREADS=1; export OPENBLAS_NUM_THREADS
-limit=${MYO_MPI_TIMEOUT-300}
-timeout=
-if test "$limit" != 0 && command -v timeout >/dev/null 2>&1; then
-    timeout="timeout -k 10 $limit"
-fi
-
-tmp=`mktemp -d "${TMPDIR:-/tmp}/test_myo_lra.XXXXXX"` || exit 99
-trap 'rm -rf "$tmp"' 0
-failed=0
-fail() {
-    echo "$me: FAIL: $*"
-    failed=1
-}
+. "`dirname "$0"`/driver-test-lib.sh"
+driver_setup myo-lra
+require_h5py
+make_tmp
 
 # tiny: every run takes about a second
 tiny="--d-model 16 --heads 2 --layers 1 --mlp-dim 32 --steps 2 --warmup 1 --infer-steps 2 --progress none"
@@ -62,10 +33,7 @@ out=$tmp/r.h5
 run() {
     name=$1 ranks=$2
     shift 2
-    echo "$me: === $name: $mpiexec -n $ranks $prog $*"
-    # $flags and $timeout split into words on purpose.
-    $timeout "$mpiexec" -n "$ranks" $flags "$prog" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
-    rc=$?
+    run_tool "$ranks" "$tmp/$name.out" "$tmp/$name.err" "$@"
 }
 
 # py NAME SCRIPT: the python check SCRIPT (reads sys.argv[1] = $out);
@@ -197,7 +165,7 @@ kill_run() { # SIGNAL NAME: start a long sweep, signal the rank after 2 points
     sig=$1 name=$2
     echo "$me: === $name: kill -$sig the rank of a sweep after 2 points"
     : >"$tmp/$name.out"
-    $timeout "$mpiexec" -n 1 $flags "$prog" --task image --mixer myosotis,ssm \
+    mpi_launch 1 "$prog" --task image --mixer myosotis,ssm \
         --lengths 64,256,1K,4K,16K --d-model 16 --heads 2 --layers 1 --mlp-dim 32 \
         --steps 20 --infer-steps 20 --progress none --output "$tmp/$name.h5" \
         >"$tmp/$name.out" 2>"$tmp/$name.err" &
@@ -270,13 +238,10 @@ cp "$out" "$tmp/before.h5"
 bad() { # EXPECTED-EXIT FILE WHAT ARGS...
     want=$1 file=$2 what=$3
     shift 3
-    cp "$file" "$tmp/bad-before"
+    keep_copy "$file"
     run bad 1 "$@" --output "$file"
-    test $rc -eq "$want" || fail "$what: exit status $rc (expected $want)"
-    lines=`grep -c '^myo-lra: ' "$tmp/bad.err"`
-    test "$lines" -eq 1 || fail "$what: $lines lines from the tool on stderr (expected 1)"
-    if test -s "$tmp/bad.out"; then fail "$what: printed on stdout"; fi
-    cmp -s "$file" "$tmp/bad-before" || fail "$what: $file changed"
+    check_refusal "$what" "$want" "$tmp/bad.out" "$tmp/bad.err"
+    check_unchanged "$what" "$file"
 }
 bad 2 "$out" "unknown task" --task bogus $tiny
 bad 2 "$out" "unknown mixer" --task listops --mixer myosotis,bogus $tiny
@@ -287,9 +252,4 @@ bad 5 "$tmp/text.h5" "a text file as --output" --task listops --lengths 32 $tiny
 bad 3 "$tmp/other.h5" "an incompatible HDF5 file as --output" --task listops --lengths 32 $tiny
 cmp -s "$out" "$tmp/before.h5" || fail "the results file changed during the bad-input runs"
 
-if test $failed -ne 0; then
-    echo "$me: FAILED" >&2
-    exit 1
-fi
-echo "$me: PASS"
-exit 0
+finish
