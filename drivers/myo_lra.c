@@ -10,10 +10,17 @@
  * the dense Transformer at 1K..4K), then extends it to lengths the dense
  * model cannot reach.
  *
- * Data: datasets/ does not exist yet, so every batch comes from a
- * deterministic synthetic stream with the task's shape (token ids uniform
- * over the vocabulary, labels uniform over the classes); every row and the
- * '#' header say data = "synthetic", and nothing here measures accuracy.
+ * Data: by default every batch comes from a deterministic synthetic stream
+ * with the task's shape (token ids uniform over the vocabulary, labels
+ * uniform over the classes); every row and the '#' header say data =
+ * "synthetic".  With --data FILE (a myo-data dataset file,
+ * datasets/dataset_file.h) the task, n, V and C come from the file and the
+ * batches are its examples in order, wrapping around (the examples the run
+ * uses are read and validated before the results file is opened); the
+ * data column names the file and its source (generated, loaded).  On
+ * ListOps files with parse trees, Myosotis (--tree auto) runs every
+ * example on its own parse tree (myo_model_set_trees; tree "parse").
+ * Nothing here measures accuracy.
  *
  * Per point (task, mixer, n, batch): skip what is predicted to exceed the
  * memory or time budget (a SKIP row with the reason); create the model;
@@ -27,6 +34,7 @@
 
 #include "bench.h"
 #include "cli.h"
+#include "dataset_file.h"
 #include "run_meta.h"
 #include "sweep.h"
 #include "myosotis.h"
@@ -46,12 +54,16 @@
 #include <string.h>
 
 static const char *const TOOL = "myo-lra";
-#define SCHEMA "myo-lra/1"
+#define SCHEMA "myo-lra/2"
 #define DEFAULT_OUTPUT "myo-lra.h5"
 #define DEFAULT_SEED 0x6c7261ULL /* "lra" */
 #define MAX_LENGTHS 32
 #define EFF_DENSE_MAX 4096 /* the LRA efficiency table's largest length (4K) */
 #define VAL_LOSS_TOL 1.0   /* |loss - ln C| <= max(1, ln C / 2) on one example at init */
+/* --data: the file's example 0 and its label are fixed (the synthetic
+ * stream draws both), and one example's loss at init strays from ln C by
+ * the spread of the initial logits (std ~ 1 at D = 16): max(3, ln C / 2) */
+#define VAL_LOSS_TOL_DATA 3.0
 
 /* ------------------------------------------------------------ presets */
 
@@ -135,6 +147,16 @@ typedef struct {
     int progress;
     uint64_t seed;
     myo_adam_config adam;
+    /* --data: the file's header (arrays NULL), the task it defines (the
+     * preset's model with the file's n, V, C), what the rows say of it */
+    const char *data;
+    myo_dataset info;
+    int has_parents;
+    int parse_trees; /* Myosotis on the per-example parse trees */
+    lra_task data_task;
+    char data_label[96];     /* "FILE (generated)": the data column */
+    char data_order[16];     /* images: the file's pixel ordering */
+    char data_tree_why[160]; /* Myosotis' tree, said of the file */
 } lra_opts;
 
 static void usage(FILE *f)
@@ -142,15 +164,21 @@ static void usage(FILE *f)
     fprintf(
         f,
         "Usage: %s --task TASK [OPTION]...\n"
+        "       %s --data FILE.h5 [--task TASK] [OPTION]...\n"
         "Time training steps (forward, backward, gradient all-reduce, AdamW) and inference\n"
         "steps of the LRA encoder classifier with the task's published configuration, for\n"
         "the Myosotis mixer, exact softmax attention (tiled, and materialized as the LRA\n"
         "Transformer) and a Mamba-style SSM at the same width; append one row per point\n"
         "to an HDF5 file and print it.  Data: a deterministic SYNTHETIC stream with the\n"
-        "task's shape (datasets/ does not exist yet); no accuracy is measured.  Under\n"
-        "mpiexec the batch is split over the ranks (data parallel).\n"
+        "task's shape, or a myo-data dataset file (--data); no accuracy is measured.\n"
+        "Under mpiexec the batch is split over the ranks (data parallel).\n"
         "\n"
         "  --task TASK          listops, text, retrieval, image, pathfinder or pathx\n"
+        "  --data FILE          a myo-data dataset file (HDF5, myo-data/1): the task, n, V\n"
+        "                       and C come from it (--task, when given, must match; the\n"
+        "                       preset's model applies), batches are its examples in order,\n"
+        "                       wrapping around; ListOps files with parse trees run Myosotis\n"
+        "                       on each example's own tree (--tree auto: tree 'parse')\n"
         "  --mixer LIST         comma list of myosotis, dense-tiled, dense-materialized, ssm\n"
         "                       (default: all four)\n"
         "  --lengths LIST       sequence lengths n, comma list (K = 1024; default: the\n"
@@ -166,8 +194,9 @@ static void usage(FILE *f)
         "  --d-model D, --heads H, --layers L, --mlp-dim F\n"
         "                       override the task's model (H must divide D)\n"
         "  --tree T             Myosotis' tree: auto (kary2 for listops, text, retrieval;\n"
-        "                       kary4 with Morton order for image, pathfinder, pathx), chain,\n"
-        "                       kary<k> or heap<k>\n"
+        "                       kary4 with Morton order for image, pathfinder, pathx; with\n"
+        "                       --data: parse for ListOps files with parse trees, and the\n"
+        "                       file's pixel order), parse, chain, kary<k> or heap<k>\n"
         "  --output FILE        HDF5 results file, created or appended to (default %s)\n"
         "  --resume             skip the points FILE already holds (status OK or SKIP)\n"
         "  --max-memory BYTES   memory this host may use (K, M, G; default: MemAvailable at\n"
@@ -180,12 +209,14 @@ static void usage(FILE *f)
         "  --help, --version\n"
         "\n"
         "Exit status: 0 when every measured point is VALID, 2 for a bad command line or\n"
-        "model, 3 when FILE has an incompatible schema, 5 when FILE cannot be read or\n"
-        "written or is not HDF5 (an existing FILE is never modified then), 6 when out of\n"
+        "model, 3 when FILE has an incompatible schema or the --data file is invalid (not\n"
+        "myo-data/1, bad shapes or values, ids out of its vocabulary), 5 when FILE or the\n"
+        "--data file cannot be read or written or is not HDF5 (an existing FILE is never\n"
+        "modified then: every check precedes opening it), 6 when out of\n"
         "memory or on an internal failure, 7 when a point fails validation, 128 + the\n"
         "signal after SIGTERM, SIGINT or SIGUSR1 (the file holds every finished point and\n"
         "the interrupted one as INTERRUPTED; --resume reruns it).\n",
-        TOOL, DEFAULT_OUTPUT, (unsigned long long)DEFAULT_SEED);
+        TOOL, TOOL, DEFAULT_OUTPUT, (unsigned long long)DEFAULT_SEED);
 }
 
 /* --mixer: a comma list of distinct mixers.  MYO_EXIT_OK, or
@@ -248,12 +279,13 @@ enum {
     OPT_RESUME,
     OPT_BUDGET,
     OPT_PROGRESS,
-    OPT_SEED
+    OPT_SEED,
+    OPT_DATA
 };
 static const char *const OWN_OPTIONS[] = {
     "task=",   "mixer=",   "lengths=", "efficiency-table", "batch=", "steps=",       "infer-steps=",
     "layers=", "mlp-dim=", "tree=",    "output=",          "resume", "time-budget=", "progress=",
-    "seed=",   NULL};
+    "seed=",   "data=",    NULL};
 
 static const char *const PROGRESS_WORDS[] = {"auto", "lines", "none", NULL};
 
@@ -291,12 +323,15 @@ static int own_option(int c, const char *arg, void *ctx)
         return myo_bench_int_option("--mlp-dim", arg, 1, 1 << 20, &o->F);
     case OPT_TREE:
         if (strcmp(arg, "auto") == 0) {
-            o->tree_auto = 1;
+            o->tree_auto = 1, o->parse_trees = 0;
+        } else if (strcmp(arg, "parse") == 0) {
+            o->tree_auto = 0, o->parse_trees = 1;
         } else if (myo_bench_parse_tree(arg, &o->tree) == 0) {
-            o->tree_auto = 0;
+            o->tree_auto = 0, o->parse_trees = 0;
         } else {
             myo_bench_say(
-                0, "--tree: '%s' is not auto, chain, kary<k> or heap<k> with 2 <= k <= 64", arg);
+                0, "--tree: '%s' is not auto, parse, chain, kary<k> or heap<k> with 2 <= k <= 64",
+                arg);
             return MYO_EXIT_USAGE;
         }
         return MYO_EXIT_OK;
@@ -321,8 +356,88 @@ static int own_option(int c, const char *arg, void *ctx)
         }
         o->seed = (uint64_t)v;
         return MYO_EXIT_OK;
+    case OPT_DATA:
+        if (!*arg) {
+            myo_bench_say(0, "--data: an empty file name");
+            return MYO_EXIT_USAGE;
+        }
+        o->data = arg;
+        return MYO_EXIT_OK;
     }
     return MYO_EXIT_USAGE; /* not reached: every code of OWN_OPTIONS is above */
+}
+
+/* --data: read the file's header (shapes checked, values not yet: the
+ * examples the run uses are read and validated by load_data) and make the
+ * task it defines.  Local (every rank reads the same file).  -1 to go on,
+ * otherwise the exit code after a one-line message. */
+static int data_options(lra_opts *o)
+{
+    myo_status s = myo_dataset_read_info(o->data, &o->info, &o->has_parents);
+    if (s != MYO_OK) {
+        myo_bench_say(0, "--data: %s", myo_data_error());
+        return myo_cli_exit_code(s);
+    }
+    const myo_dataset *d = &o->info;
+    int task = -1;
+    for (int i = 0; i < T_COUNT; i++)
+        if (strcmp(d->task, TASK_NAME[i]) == 0) task = i;
+    if (task < 0) {
+        myo_bench_say(0,
+                      "--data %s: task '%s' is none of myo-lra's (listops, text, retrieval, "
+                      "image, pathfinder, pathx)",
+                      o->data, d->task);
+        return MYO_EXIT_DATA;
+    }
+    if (o->task >= 0 && o->task != task) {
+        myo_bench_say(0, "--task %s, but --data %s holds task %s", TASK_NAME[o->task], o->data,
+                      d->task);
+        return MYO_EXIT_USAGE;
+    }
+    o->task = task;
+    lra_task *t = &o->data_task;
+    *t = TASKS[task];
+    if (d->docs != (t->dual ? 2 : 1) || d->count < 1 || d->vocab < 2 || d->classes < 2) {
+        myo_bench_say(0,
+                      "--data %s: %lld examples of %lld documents, vocab %lld, classes %lld: "
+                      "myo-lra's %s needs at least one example of %d document%s, vocab and "
+                      "classes >= 2",
+                      o->data, (long long)d->count, (long long)d->docs, (long long)d->vocab,
+                      (long long)d->classes, t->name, t->dual ? 2 : 1, t->dual ? "s" : "");
+        return MYO_EXIT_DATA;
+    }
+    if (o->efficiency || (o->lengths_given && (o->n_lengths != 1 || o->lengths[0] != d->n))) {
+        myo_bench_say(0,
+                      "--data %s fixes n = %lld: --lengths must be %lld or absent, and "
+                      "--efficiency-table (lengths of its own) does not apply",
+                      o->data, (long long)d->n, (long long)d->n);
+        return MYO_EXIT_USAGE;
+    }
+    t->n = d->n, t->vocab = d->vocab, t->classes = d->classes;
+    const char *base = strrchr(o->data, '/');
+    base = base ? base + 1 : o->data;
+    snprintf(o->data_label, sizeof o->data_label, "%s (%s)", base, d->source);
+    const char *ord = myo_dataset_get_attr(d, "ordering");
+    snprintf(o->data_order, sizeof o->data_order, "%s", t->image ? (ord ? ord : "raster") : "-");
+    /* Myosotis' tree, said of the file */
+    if (o->parse_trees && !o->has_parents) {
+        myo_bench_say(0, "--tree parse: --data %s has no parse trees", o->data);
+        return MYO_EXIT_USAGE;
+    }
+    if (o->tree_auto && o->has_parents) o->parse_trees = 1;
+    if (o->parse_trees)
+        snprintf(o->data_tree_why, sizeof o->data_tree_why,
+                 "each example's own parse tree from the file (one forest over the batch)");
+    else if (t->image)
+        snprintf(o->data_tree_why, sizeof o->data_tree_why,
+                 "quad-tree over the pixels in the file's %s order%s", o->data_order,
+                 strcmp(o->data_order, "raster") == 0 ? " (kary4 is no quad-tree then)" : "");
+    else
+        snprintf(o->data_tree_why, sizeof o->data_tree_why, "%s%s", t->tree_why,
+                 task == T_LISTOPS ? "; the file has no parse trees" : "");
+    t->tree_why = o->data_tree_why;
+    o->lengths[0] = d->n, o->n_lengths = 1, o->lengths_given = 1;
+    return -1;
 }
 
 /* Returns -1 to go on, otherwise the exit code (0 after --help/--version). */
@@ -353,18 +468,23 @@ static int parse_options(int argc, char **argv, lra_opts *o)
     o->warmup = common.warmup;
     o->max_memory = common.max_memory;
     o->D = common.D, o->H = common.H;
-    if (o->task < 0) {
-        myo_bench_say(0, "--task is required (listops, text, retrieval, image, pathfinder, "
-                         "pathx; see --help)");
+    if (o->parse_trees && !o->data) {
+        myo_bench_say(0, "--tree parse needs --data (a ListOps file with parse trees)");
         return MYO_EXIT_USAGE;
     }
-    const lra_task *t = &TASKS[o->task];
+    if (o->data && (code = data_options(o)) >= 0) return code;
+    if (o->task < 0) {
+        myo_bench_say(0, "--task is required (listops, text, retrieval, image, pathfinder, "
+                         "pathx; see --help), or --data");
+        return MYO_EXIT_USAGE;
+    }
+    const lra_task *t = o->data ? &o->data_task : &TASKS[o->task];
     if (!o->D) o->D = t->d_model;
     if (!o->H) o->H = t->heads;
     if (!o->F) o->F = t->mlp_dim;
     if (!o->L) o->L = t->layers;
     if (myo_bench_heads_check(o->D, o->H) != MYO_EXIT_OK) return MYO_EXIT_USAGE;
-    if (o->tree_auto) myo_bench_parse_tree(t->tree, &o->tree);
+    if (o->tree_auto || o->parse_trees) myo_bench_parse_tree(t->tree, &o->tree);
     if (!o->lengths_given) {
         if (o->efficiency) {
             static const int64_t eff[] = {1024, 2048, 3072, 4096, 8192, 16384, 32768, 65536};
@@ -398,10 +518,11 @@ typedef struct {
     int64_t n;
 } point_id;
 
-/* Rows of the HDF5 tables (schema "myo-lra/1"); strings NUL-padded. */
+/* Rows of the HDF5 tables (schema "myo-lra/2": /1 with data 16 bytes wide,
+ * which only said "synthetic"); strings NUL-padded. */
 typedef struct {
     int64_t run_id, point;
-    char point_key[160], task[16], data[16], mixer[24], tree[16], order[16];
+    char point_key[192], task[16], data[96], mixer[24], tree[16], order[16];
     int64_t n, vocab, classes, documents, layers, d_model, heads, mlp_dim, batch, ranks, params;
     int64_t steps, warmup, infer_steps, seed;
     double train_step_med, train_step_min, train_step_max, infer_step_med, allreduce_med;
@@ -516,6 +637,7 @@ typedef struct {
     int64_t prev_n[M_COUNT];
     double prev_wall[M_COUNT];
     int invalid;
+    myo_dataset ds; /* --data: the file's first ds.count examples (load_data) */
 } sweep_ctx;
 
 static int docs_of(const lra_task *t)
@@ -523,11 +645,12 @@ static int docs_of(const lra_task *t)
     return t->dual ? 2 : 1;
 }
 
-/* Morton order applies to a 2^k x 2^k image under a 4-ary hierarchy. */
+/* Morton order applies to a 2^k x 2^k image under a 4-ary hierarchy (the
+ * synthetic stream's relabelling; a --data file comes in its own order). */
 static int morton_side(const sweep_ctx *c, int mixer, int64_t n)
 {
-    if (!c->t->image || mixer != M_MYOSOTIS || c->o->tree.kind != MYO_BENCH_TREE_KARY ||
-        c->o->tree.arity != 4)
+    if (c->o->data || !c->t->image || mixer != M_MYOSOTIS ||
+        c->o->tree.kind != MYO_BENCH_TREE_KARY || c->o->tree.arity != 4)
         return 0;
     int64_t side = 1;
     while (side * side < n)
@@ -538,12 +661,14 @@ static int morton_side(const sweep_ctx *c, int mixer, int64_t n)
 static const char *order_name(const sweep_ctx *c, int mixer, int64_t n)
 {
     if (!c->t->image) return "sequence";
+    if (c->o->data) return c->o->data_order; /* the file's, for every mixer */
     return morton_side(c, mixer, n) ? "morton" : "raster";
 }
 
 static const char *tree_name(const sweep_ctx *c, int mixer)
 {
-    return mixer == M_MYOSOTIS ? c->o->tree.name : "-";
+    if (mixer != M_MYOSOTIS) return "-";
+    return c->o->parse_trees ? "parse" : c->o->tree.name;
 }
 
 /* The key --resume matches: everything that defines a point's work. */
@@ -557,6 +682,10 @@ static void point_key(const sweep_ctx *c, int mixer, int64_t n, char *buf, size_
              (long long)n, (long long)o->batch, (long long)o->L, (long long)o->D, (long long)o->H,
              (long long)o->F, (long long)c->t->vocab, (long long)c->t->classes, c->P,
              (long long)o->steps, (long long)o->infer_steps);
+    if (o->data) { /* another data set is another point */
+        size_t at = strlen(buf);
+        if (at < size) snprintf(buf + at, size - at, "/data=%s", o->data_label);
+    }
 }
 
 /* Bytes one rank's model is predicted to hold at (mixer, n), from the
@@ -576,7 +705,10 @@ static double predict_bytes(const sweep_ctx *c, int mixer, int64_t n_)
     double params = V * D + n * D + L * (mix_params + 2 * D * F + F + 5 * D) + 4 * D * F + F * C;
     double mix;
     if (mixer == M_MYOSOTIS) {
-        double N = (double)myo_bench_tree_nodes_bound(&o->tree, n_);
+        /* parse trees: no virtual nodes, but a workspace for one sequence
+         * of the batch's S n tokens (myo_model_set_trees: ~10 n D per
+         * sequence with the backward scratch) */
+        double N = o->parse_trees ? 1.25 * n : (double)myo_bench_tree_nodes_bound(&o->tree, n_);
         mix = 8 * N * D + 4 * N * H;
     } else if (mixer == M_DENSE_TILED) {
         mix = 8 * n * D;
@@ -656,6 +788,51 @@ static void fill_batch(const sweep_ctx *c, int64_t n, int side, int stream, int6
     }
 }
 
+/* --data: the examples the run uses, read and validated before the
+ * results file is opened.  The run's example g -- validation: 0; training
+ * step it (warm-up included): it B + j; inference step it: (warmup + steps
+ * + it) B + j; j in [0, B), rank r taking its share b_offset .. b_offset +
+ * b_local - 1 -- is the file's example g mod E, so the run reads the first
+ * min(E, (warmup + steps + infer_steps) B) of them (every rank all of
+ * them: a point's steps see the same data whatever the ranks).
+ * Collective.  MYO_EXIT_OK, or the exit code after one line. */
+static int load_data(sweep_ctx *c)
+{
+    const lra_opts *o = c->o;
+    const int64_t E = o->info.count, need = (o->warmup + o->steps + o->infer_steps) * o->batch;
+    myo_status s = myo_dataset_read_range(o->data, 0, need < E ? need : E, &c->ds);
+    const myo_dataset *d = &c->ds;
+    if (s == MYO_OK && (d->n != c->t->n || d->vocab != c->t->vocab || d->classes != c->t->classes ||
+                        strcmp(d->task, c->t->name) != 0))
+        s = myo_data_fail(MYO_ERR_DATA, "%s changed while being read (its header differs)",
+                          o->data);
+    if (s == MYO_OK && o->parse_trees && !d->parents)
+        s = myo_data_fail(MYO_ERR_DATA, "%s: the parse trees are missing", o->data);
+    int code = s == MYO_OK ? MYO_EXIT_OK : myo_cli_exit_code(s), code0 = code;
+    myo_bench_mpi_check(MPI_Bcast(&code0, 1, MPI_INT, 0, MPI_COMM_WORLD), "MPI_Bcast");
+    if (code != MYO_EXIT_OK && (c->rank == 0 || code0 == MYO_EXIT_OK)) /* one line */
+        myo_bench_say(c->rank != 0, "--data: %s", myo_data_error());
+    return myo_bench_agree(code);
+}
+
+/* --data: the count examples of the run's order from first (global),
+ * wrapped into the file: tokens (count, docs, n), labels (count,) and,
+ * when parents is not NULL, the parse trees (count, n). */
+static void data_batch(const sweep_ctx *c, int64_t first, int64_t count, int32_t *tokens,
+                       int32_t *labels, int32_t *parents)
+{
+    const myo_dataset *d = &c->ds;
+    const size_t row = (size_t)d->docs * (size_t)d->n;
+    for (int64_t i = 0; i < count; i++) {
+        const int64_t e = (first + i) % c->o->info.count; /* < d->count (load_data) */
+        memcpy(tokens + (size_t)i * row, d->tokens + (size_t)e * row, row * sizeof(int32_t));
+        labels[i] = d->labels[e];
+        if (parents)
+            memcpy(parents + (size_t)i * (size_t)d->n, d->parents + (size_t)e * (size_t)d->n,
+                   (size_t)d->n * sizeof(int32_t));
+    }
+}
+
 /* ------------------------------------------------------------ output */
 
 static void row_init(const sweep_ctx *c, int mixer, int64_t n, point_row *r)
@@ -666,7 +843,7 @@ static void row_init(const sweep_ctx *c, int mixer, int64_t n, point_row *r)
     r->point = c->point_seq;
     point_key(c, mixer, n, r->point_key, sizeof r->point_key);
     snprintf(r->task, sizeof r->task, "%s", c->t->name);
-    snprintf(r->data, sizeof r->data, "synthetic");
+    snprintf(r->data, sizeof r->data, "%s", o->data ? o->data_label : "synthetic");
     snprintf(r->mixer, sizeof r->mixer, "%s", MIXER_NAME[mixer]);
     snprintf(r->tree, sizeof r->tree, "%s", tree_name(c, mixer));
     snprintf(r->order, sizeof r->order, "%s", order_name(c, mixer, n));
@@ -746,6 +923,7 @@ typedef struct {
     myo_tree *tree;
     myo_model *model;
     int32_t *tokens, *labels, *raster;
+    int32_t *parents;     /* (b_local, n): parse trees (o->parse_trees, Myosotis) */
     myo_bench_reps train; /* S_COUNT series of steps values */
     myo_bench_reps infer; /* 1 series of infer_steps values */
     double *loss;         /* (steps,) this rank's weighted share of each step's mean loss */
@@ -755,7 +933,7 @@ static void work_free(point_work *w)
 {
     myo_model_destroy(&w->model);
     myo_tree_destroy(&w->tree);
-    free(w->tokens), free(w->labels), free(w->raster), free(w->loss);
+    free(w->tokens), free(w->labels), free(w->raster), free(w->parents), free(w->loss);
     myo_bench_reps_free(&w->train);
     myo_bench_reps_free(&w->infer);
     memset(w, 0, sizeof *w);
@@ -821,6 +999,29 @@ static myo_status train_step(const sweep_ctx *c, point_work *w, int64_t it, doub
     return MYO_OK;
 }
 
+/* This rank's count examples from first (global) of the stream's step:
+ * the synthetic stream's, or the file's (load_data says which); with
+ * parse trees, they become the model's trees (myo_model_set_trees: a
+ * forest and the Myosotis workspaces, before the step's timing starts).
+ * Collective when w has parse trees (a failure stops every rank). */
+static myo_status get_batch(const sweep_ctx *c, point_work *w, int64_t n, int side, int stream,
+                            int64_t step, int64_t first, int64_t count)
+{
+    const lra_opts *o = c->o;
+    if (!o->data) {
+        fill_batch(c, n, side, stream, step, first, count, w->tokens, w->labels, w->raster);
+        return MYO_OK;
+    }
+    const int64_t base = stream == STREAM_VALID   ? 0
+                         : stream == STREAM_TRAIN ? step * o->batch
+                                                  : (o->warmup + o->steps + step) * o->batch;
+    data_batch(c, base + first, count, w->tokens, w->labels, w->parents);
+    if (!w->parents) return MYO_OK;
+    myo_status s = myo_model_set_trees(w->model, count, w->parents);
+    (void)myo_bench_any_failed(&s);
+    return s;
+}
+
 /* Say what failed (the failing ranks) and return the exit code. */
 static int point_fail(int mixer, int64_t n, const char *what, myo_status s)
 {
@@ -871,16 +1072,18 @@ static int run_point(sweep_ctx *c, int mixer, int64_t n, point_row *r, rep_row *
     memset(&w, 0, sizeof w);
     const int docs = docs_of(t);
     const int side = morton_side(c, mixer, n);
+    const int parse = mixer == M_MYOSOTIS && o->parse_trees; /* tree NULL: per example */
     myo_status s = MYO_OK;
-    if (mixer == M_MYOSOTIS) s = myo_bench_tree_create(&o->tree, n, &w.tree);
+    if (mixer == M_MYOSOTIS && !parse) s = myo_bench_tree_create(&o->tree, n, &w.tree);
     myo_model_config cfg = model_config(c, mixer, n, w.tree);
     if (s == MYO_OK) s = myo_model_create(&cfg, c->b_local, o->seed, &w.model);
     if (s == MYO_OK) {
         w.tokens = myo_bench_alloc((size_t)c->b_local * docs * (size_t)n, sizeof(int32_t));
         w.labels = myo_bench_alloc((size_t)c->b_local, sizeof(int32_t));
         w.raster = side ? myo_bench_alloc((size_t)n, sizeof(int32_t)) : NULL;
+        w.parents = parse ? myo_bench_alloc((size_t)c->b_local * (size_t)n, sizeof(int32_t)) : NULL;
         w.loss = myo_bench_alloc((size_t)o->steps, sizeof(double));
-        if (!w.tokens || !w.labels || (side && !w.raster) || !w.loss ||
+        if (!w.tokens || !w.labels || (side && !w.raster) || (parse && !w.parents) || !w.loss ||
             myo_bench_reps_create(S_COUNT, o->steps, o->warmup, &w.train) != 0 ||
             myo_bench_reps_create(1, o->infer_steps, 0, &w.infer) != 0)
             s = MYO_ERR_NOMEM;
@@ -901,8 +1104,8 @@ static int run_point(sweep_ctx *c, int mixer, int64_t n, point_row *r, rep_row *
     /* validation: one example (the same on every rank), one forward and
      * one backward, no update */
     double loss = NAN;
-    fill_batch(c, n, side, STREAM_VALID, 0, 0, 1, w.tokens, w.labels, w.raster);
-    s = myo_model_forward(w.model, 1, w.tokens, w.labels, &loss, NULL);
+    s = get_batch(c, &w, n, side, STREAM_VALID, 0, 0, 1);
+    if (s == MYO_OK) s = myo_model_forward(w.model, 1, w.tokens, w.labels, &loss, NULL);
     if (s == MYO_OK) s = myo_model_backward(w.model);
     int nonzero = 0, finite = 0;
     if (s == MYO_OK) finite = all_finite(myo_model_grads(w.model), r->params, &nonzero);
@@ -911,8 +1114,9 @@ static int run_point(sweep_ctx *c, int mixer, int64_t n, point_row *r, rep_row *
         return point_fail(mixer, n, "validation", s);
     }
     const double lnC = log((double)t->classes);
-    int valid =
-        isfinite(loss) && fabs(loss - lnC) <= fmax(VAL_LOSS_TOL, 0.5 * lnC) && finite && nonzero;
+    int valid = isfinite(loss) &&
+                fabs(loss - lnC) <= fmax(o->data ? VAL_LOSS_TOL_DATA : VAL_LOSS_TOL, 0.5 * lnC) &&
+                finite && nonzero;
     valid = !myo_bench_agree(!valid);
     r->loss_valid = loss;
     snprintf(r->valid, sizeof r->valid, "%s", valid ? "VALID" : "INVALID");
@@ -931,9 +1135,8 @@ static int run_point(sweep_ctx *c, int mixer, int64_t n, point_row *r, rep_row *
     int64_t done_train = 0, done_infer = 0;
     for (int64_t it = 0; it < o->warmup + o->steps; it++) {
         if ((sig = myo_sweep_stop_agreed()) != 0) break;
-        fill_batch(c, n, side, STREAM_TRAIN, it, c->b_offset, c->b_local, w.tokens, w.labels,
-                   w.raster);
-        if ((s = train_step(c, &w, it, &loss)) != MYO_OK) {
+        s = get_batch(c, &w, n, side, STREAM_TRAIN, it, c->b_offset, c->b_local);
+        if (s != MYO_OK || (s = train_step(c, &w, it, &loss)) != MYO_OK) {
             work_free(&w);
             return point_fail(mixer, n, "training step", s);
         }
@@ -944,8 +1147,10 @@ static int run_point(sweep_ctx *c, int mixer, int64_t n, point_row *r, rep_row *
     }
     for (int64_t it = 0; !sig && it < o->infer_steps; it++) {
         if ((sig = myo_sweep_stop_agreed()) != 0) break;
-        fill_batch(c, n, side, STREAM_INFER, it, c->b_offset, c->b_local, w.tokens, w.labels,
-                   w.raster);
+        if ((s = get_batch(c, &w, n, side, STREAM_INFER, it, c->b_offset, c->b_local)) != MYO_OK) {
+            work_free(&w);
+            return point_fail(mixer, n, "inference step", s);
+        }
         myo_bench_sync(NULL);
         double t0 = MPI_Wtime();
         s = myo_model_forward(w.model, c->b_local, w.tokens, NULL, NULL, NULL);
@@ -1009,9 +1214,9 @@ static int run_point(sweep_ctx *c, int mixer, int64_t n, point_row *r, rep_row *
     r->tokens_per_s = r->examples_per_s * (double)(docs * n);
     r->peak_rss_mib = mem[0], r->model_mib = mem[1];
     snprintf(r->status, sizeof r->status, "%s", STATUS_NAME[ST_OK]);
-    if (mixer == M_MYOSOTIS && o->tree_auto)
+    if (mixer == M_MYOSOTIS && (o->tree_auto || parse))
         snprintf(r->note, sizeof r->note, "%s%s", t->tree_why,
-                 t->image && !side ? " (n is no 2^k x 2^k image: raster order)" : "");
+                 t->image && !side && !o->data ? " (n is no 2^k x 2^k image: raster order)" : "");
     work_free(&w);
 
     double wall = MPI_Wtime() - t_point;
@@ -1031,15 +1236,26 @@ static void print_header(const sweep_ctx *c, const run_meta *meta, int64_t n_poi
            "/runs/run-%06lld holds the metadata)%s\n",
            o->output, (long long)c->run_id, SCHEMA, (long long)c->run_id,
            o->resume ? "; --resume: points the file holds (OK or SKIP) are skipped" : "");
-    printf("# data: SYNTHETIC -- datasets/ does not exist yet: a deterministic stream (seed %llu) "
-           "with the task's shape, token ids uniform over [0, V), labels uniform over [0, C);\n"
-           "#   timing only, no accuracy is measured or claimed\n",
-           (unsigned long long)o->seed);
-    printf("# task %s (LRA preset, ../shared/research/lra.md s1 and s4): n = %lld, V = %lld, "
+    if (o->data)
+        printf("# data: %s -- %s (%s, source %s): %lld examples of task %s, n = %lld, V = %lld, "
+               "C = %lld%s%s%s;\n#   batches in the file's order, wrapping around (rank r takes "
+               "its share of each), the first %lld examples read and validated; timing only, no "
+               "accuracy is measured or claimed\n",
+               o->data_label, o->data, MYO_DATA_FORMAT, o->info.source, (long long)o->info.count,
+               o->info.task, (long long)t->n, (long long)t->vocab, (long long)t->classes,
+               o->has_parents ? ", parse trees" : "", t->image ? ", pixel ordering " : "",
+               t->image ? o->data_order : "", (long long)c->ds.count);
+    else
+        printf("# data: SYNTHETIC -- a deterministic stream (seed %llu) with the task's shape, "
+               "token ids uniform over [0, V), labels uniform over [0, C);\n"
+               "#   timing only, no accuracy is measured or claimed\n",
+               (unsigned long long)o->seed);
+    printf("# task %s (LRA preset, ../shared/research/lra.md s1 and s4%s): n = %lld, V = %lld, "
            "C = %lld, L = %lld, D = %lld, H = %lld, F = %lld, batch %lld%s\n",
-           t->name, (long long)t->n, (long long)t->vocab, (long long)t->classes,
-           (long long)t->layers, (long long)t->d_model, (long long)t->heads, (long long)t->mlp_dim,
-           (long long)t->batch, t->dual ? ", dual encoder over 2 documents of n tokens" : "");
+           t->name, o->data ? "; n, V, C from --data" : "", (long long)t->n, (long long)t->vocab,
+           (long long)t->classes, (long long)t->layers, (long long)t->d_model, (long long)t->heads,
+           (long long)t->mlp_dim, (long long)t->batch,
+           t->dual ? ", dual encoder over 2 documents of n tokens" : "");
     printf("# this run: L = %lld, D = %lld, H = %lld, F = %lld, batch %lld over %d rank%s (%lld "
            "on rank 0), %lld timed training steps after %lld warm-up, %lld inference steps, "
            "%lld points%s\n",
@@ -1053,16 +1269,22 @@ static void print_header(const sweep_ctx *c, const run_meta *meta, int64_t n_poi
            "token are not reproduced); AdamW lr %g, betas %g/%g, eps %g, decay %g\n",
            t->dual ? " on [u1, u2, u1*u2, u1-u2] through F gelu units" : "", o->adam.lr,
            o->adam.beta1, o->adam.beta2, o->adam.eps, o->adam.weight_decay);
-    printf("# myosotis: tree %s%s, direction both; %s\n", o->tree.name,
-           o->tree.kind == MYO_BENCH_TREE_KARY ? " (virtual internal nodes)" : "",
-           o->tree_auto ? t->tree_why : "--tree given");
-    if (t->image)
+    if (o->parse_trees)
+        printf("# myosotis: tree parse, direction both; %s: myo_model_set_trees before each step "
+               "(outside its timing) builds the forest and one workspace per layer, and the "
+               "step's first backward allocates their scratch\n",
+               t->tree_why);
+    else
+        printf("# myosotis: tree %s%s, direction both; %s\n", o->tree.name,
+               o->tree.kind == MYO_BENCH_TREE_KARY ? " (virtual internal nodes)" : "",
+               o->tree_auto ? t->tree_why : "--tree given");
+    if (t->image && !o->data)
         printf("#   pixels: Morton order for myosotis on kary4 when n is a 2^k x 2^k image, "
                "raster (LRA's) otherwise; with synthetic i.i.d. pixels the order only relabels "
                "them\n");
     printf("# validation per point: one example, one forward (loss finite and within max(%g, "
            "ln C / 2) of ln C = %.4g) and one backward (gradients finite, not all zero): VALID\n",
-           VAL_LOSS_TOL, log((double)t->classes));
+           o->data ? VAL_LOSS_TOL_DATA : VAL_LOSS_TOL, log((double)t->classes));
     printf("# timing: per step MPI_Barrier, MPI_Wtime; a training step = forward + backward + "
            "gradient MPI_Allreduce (data parallel, weighted by each rank's share) + AdamW, the\n"
            "#   slowest rank's time; medians over steps; allred_ms = the all-reduce inside it "
@@ -1191,12 +1413,13 @@ static myo_status add_meta(const sweep_ctx *c, run_meta *meta)
     for (int i = 0; i < o->n_mixers && used < sizeof mixers; i++)
         used += (size_t)snprintf(mixers + used, sizeof mixers - used, "%s%s", i ? "," : "",
                                  MIXER_NAME[o->mixer[i]]);
+    const lra_task *pt = &TASKS[o->task]; /* the preset, whatever --data sets */
     snprintf(preset, sizeof preset,
              "n=%lld V=%lld C=%lld L=%lld D=%lld H=%lld F=%lld batch=%lld documents=%d "
-             "(../shared/research/lra.md sections 1 and 4)",
-             (long long)t->n, (long long)t->vocab, (long long)t->classes, (long long)t->layers,
-             (long long)t->d_model, (long long)t->heads, (long long)t->mlp_dim, (long long)t->batch,
-             docs_of(t));
+             "(../shared/research/lra.md sections 1 and 4)%s",
+             (long long)pt->n, (long long)pt->vocab, (long long)pt->classes, (long long)pt->layers,
+             (long long)pt->d_model, (long long)pt->heads, (long long)pt->mlp_dim,
+             (long long)pt->batch, docs_of(pt), o->data ? "; n, V, C from --data" : "");
     snprintf(config, sizeof config,
              "L=%lld D=%lld H=%lld F=%lld batch=%lld ranks=%d steps=%lld warmup=%lld "
              "infer_steps=%lld seed=%llu time_budget=%g adamw lr=%g beta1=%g beta2=%g eps=%g "
@@ -1205,19 +1428,37 @@ static myo_status add_meta(const sweep_ctx *c, run_meta *meta)
              (long long)o->batch, c->P, (long long)o->steps, (long long)o->warmup,
              (long long)o->infer_steps, (unsigned long long)o->seed, o->time_budget, o->adam.lr,
              o->adam.beta1, o->adam.beta2, o->adam.eps, o->adam.weight_decay);
+    char data_note[512], data_attrs[4096] = "";
+    if (o->data) {
+        snprintf(data_note, sizeof data_note,
+                 "%s (%s, source %s): %lld examples of task %s, n=%lld V=%lld C=%lld%s%s%s; "
+                 "batches in the file's order, wrapping around; timing only, no accuracy claims",
+                 o->data, MYO_DATA_FORMAT, o->info.source, (long long)o->info.count, o->info.task,
+                 (long long)t->n, (long long)t->vocab, (long long)t->classes,
+                 o->has_parents ? ", parse trees" : "", t->image ? ", pixel ordering " : "",
+                 t->image ? o->data_order : "");
+        used = 0; /* the file's own attributes (generator or loader parameters), one line */
+        for (int i = 0; i < o->info.nattrs && used < sizeof data_attrs; i++)
+            used += (size_t)snprintf(data_attrs + used, sizeof data_attrs - used, "%s%s=%s",
+                                     i ? "; " : "", o->info.attr_key[i], o->info.attr_value[i]);
+    } else
+        snprintf(data_note, sizeof data_note,
+                 "a deterministic synthetic stream with the task's shape (ids uniform over "
+                 "[0, V), labels uniform over [0, C)); timing only, no accuracy claims");
     const char *kv[][2] = {
         {"schema", SCHEMA},
         {"task", t->name},
-        {"data", "synthetic"},
-        {"data_note", "datasets/ does not exist yet: a deterministic synthetic stream with the "
-                      "task's shape (ids uniform over [0, V), labels uniform over [0, C)); "
-                      "timing only, no accuracy claims"},
+        {"data", o->data ? o->data_label : "synthetic"},
+        {"data_note", data_note},
+        {"data_file", o->data ? o->data : "-"},
+        {"data_source", o->data ? o->info.source : "synthetic"},
+        {"data_attrs", o->data ? (data_attrs[0] ? data_attrs : "-") : "-"},
         {"preset", preset},
         {"config", config},
         {"mixers", mixers},
         {"lengths", lengths},
         {"efficiency_table", o->efficiency ? "yes" : "no"},
-        {"tree", o->tree.name},
+        {"tree", o->parse_trees ? "parse" : o->tree.name},
         {"tree_note", o->tree_auto ? t->tree_why : "--tree given"},
         {"resume", o->resume ? "yes" : "no"},
     };
@@ -1237,7 +1478,7 @@ static int lra_main(int argc, char **argv)
 
     sweep_ctx c;
     memset(&c, 0, sizeof c);
-    c.o = &o, c.t = &TASKS[o.task];
+    c.o = &o, c.t = o.data ? &o.data_task : &TASKS[o.task];
     c.P = myo_bench_size(), c.rank = myo_bench_rank();
     c.b_local = o.batch / c.P + (c.rank < o.batch % c.P);
     c.b_offset = c.rank * (o.batch / c.P) + (c.rank < o.batch % c.P ? c.rank : o.batch % c.P);
@@ -1255,7 +1496,9 @@ static int lra_main(int argc, char **argv)
             const int64_t n = o.lengths[i];
             if (o.efficiency && m == M_DENSE_MAT && n > EFF_DENSE_MAX) continue;
             myo_tree *tree = NULL;
-            myo_status s = m == M_MYOSOTIS ? myo_bench_tree_create(&o.tree, n, &tree) : MYO_OK;
+            myo_status s = m == M_MYOSOTIS && !o.parse_trees
+                               ? myo_bench_tree_create(&o.tree, n, &tree)
+                               : MYO_OK;
             myo_model_config cfg = model_config(&c, m, n, tree);
             if (s == MYO_OK) s = myo_model_config_check(&cfg);
             myo_tree_destroy(&tree);
@@ -1268,7 +1511,11 @@ static int lra_main(int argc, char **argv)
             pts[n_pts++] = (point_id){m, n};
         }
     code = myo_bench_agree(code < 0 ? MYO_EXIT_OK : code);
+    /* --data: the examples the run uses, read and validated before the
+     * results file is opened (a bad file leaves it untouched) */
+    if (code == MYO_EXIT_OK && o.data) code = load_data(&c);
     if (code != MYO_EXIT_OK) {
+        myo_dataset_free(&c.ds);
         free(pts);
         return code;
     }
@@ -1283,6 +1530,7 @@ static int lra_main(int argc, char **argv)
         if (c.rank == 0) myo_h5log_close(&c.log);
         myo_sweep_keys_free(&c.done);
         run_meta_free(&meta);
+        myo_dataset_free(&c.ds);
         free(pts);
         return code;
     }
@@ -1360,6 +1608,7 @@ static int lra_main(int argc, char **argv)
     code = myo_bench_agree(code);
     myo_sweep_keys_free(&c.done);
     run_meta_free(&meta);
+    myo_dataset_free(&c.ds);
     free(rows), free(pts);
     if (code == MYO_EXIT_OK && sig) {
         int ssig = myo_bench_agree(sig);

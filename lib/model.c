@@ -38,7 +38,16 @@
  * they are created for max_batch examples, and a smaller batch runs them
  * on zero rows beyond its own (exact: those rows' output gradients are 0,
  * so they add nothing to the weight gradients; only their time is
- * wasted).  The Myosotis work takes any batch up to its maximum. */
+ * wasted).  The Myosotis work takes any batch up to its maximum.
+ *
+ * Per-example trees (myo_model_set_trees, ListOps' parse trees): example
+ * b's token i (document-major when dual: sequence s = docs b + doc) is
+ * node s n + i of ONE forest over the S n tokens of the batch, its parent
+ * s n + parents[s][i].  The (S, n, D) activations are exactly the (S n,
+ * D) rows of one sequence, and a forest couples no two of its trees, so
+ * each Myosotis layer runs once as a batch of 1 sequence of S n tokens on
+ * that forest (its workspace tw, made for it) and computes what S
+ * separate sequences on their own trees would. */
 #include <config.h>
 
 #include "internal.h"
@@ -56,7 +65,8 @@
 
 typedef struct {
     int64_t ln1_g, ln1_b, mix, ln2_g, ln2_b, w1, b1, w2, b2; /* offsets in the flat vector */
-    myo_layer_work *lw;
+    myo_layer_work *lw; /* Myosotis on cfg.tree (NULL when cfg.tree is) */
+    myo_layer_work *tw; /* Myosotis on the per-example forest (myo_model_set_trees) */
     myo_attention_work *aw;
     myo_ssm_work *sw;
     float *xhat1, *xhat2, *rstd1, *rstd2, *hpre; /* kept by forward */
@@ -88,6 +98,12 @@ struct myo_model {
     int have_grads; /* a backward ran since the parameters were made */
     int64_t step;   /* AdamW steps taken */
     myo_model_times times;
+    /* per-example trees (myo_model_set_trees): the forest over S n tokens
+     * of trees_batch examples, and a copy of their parents (S_max n,
+     * allocated at the first call) to skip rebuilding an identical forest */
+    myo_tree *forest;
+    int64_t trees_batch; /* 0: none set (cfg.tree serves) */
+    int32_t *trees_parents;
 };
 
 /* ============================================================== kernels */
@@ -437,10 +453,8 @@ myo_status myo_model_config_check(const myo_model_config *cfg)
         return myo_fail(MYO_ERR_ARG, "myo_model: d_model = %lld is not divisible by heads = %lld",
                         (long long)cfg->d_model, (long long)cfg->heads);
     if (cfg->mixer == MYO_MIXER_MYOSOTIS) {
-        if (!cfg->tree)
-            return myo_fail(MYO_ERR_ARG, "myo_model: the Myosotis mixer needs a tree (cfg->tree "
-                                         "is NULL)");
-        if (myo_tree_num_tokens(cfg->tree) != cfg->n)
+        /* cfg->tree NULL: per-example trees, myo_model_set_trees */
+        if (cfg->tree && myo_tree_num_tokens(cfg->tree) != cfg->n)
             return myo_fail(MYO_ERR_ARG, "myo_model: the tree has %lld tokens, but n = %lld",
                             (long long)myo_tree_num_tokens(cfg->tree), (long long)cfg->n);
         myo_layer_config lc = {cfg->d_model, cfg->heads, cfg->direction};
@@ -647,10 +661,13 @@ void myo_model_destroy(myo_model **mp)
     if (m->layers)
         for (int64_t l = 0; l < m->L; l++) {
             myo_layer_work_destroy(&m->layers[l].lw);
+            myo_layer_work_destroy(&m->layers[l].tw);
             myo_attention_work_destroy(&m->layers[l].aw);
             myo_ssm_work_destroy(&m->layers[l].sw);
         }
     free(m->layers);
+    myo_tree_destroy(&m->forest);
+    free(m->trees_parents);
     free(m->tensors);
     free(m->block);
     free(m);
@@ -707,8 +724,8 @@ myo_status myo_model_create(const myo_model_config *cfg, int64_t max_batch, uint
     for (int64_t l = 0; l < m->L && s == MYO_OK; l++) {
         model_layer *ly = &m->layers[l];
         switch (cfg->mixer) {
-        case MYO_MIXER_MYOSOTIS:
-            s = myo_layer_work_create(cfg->tree, &m->layer_cfg, m->S_max, &ly->lw);
+        case MYO_MIXER_MYOSOTIS: /* no tree: per-example trees only (myo_model_set_trees) */
+            if (cfg->tree) s = myo_layer_work_create(cfg->tree, &m->layer_cfg, m->S_max, &ly->lw);
             break;
         case MYO_MIXER_DENSE_TILED:
         case MYO_MIXER_DENSE_MATERIALIZED:
@@ -742,8 +759,11 @@ size_t myo_model_bytes(const myo_model *m)
     size_t b = sizeof *m + m->block_bytes + (size_t)m->L * sizeof *m->layers +
                (size_t)m->cap_tensors * sizeof *m->tensors;
     for (int64_t l = 0; l < m->L; l++)
-        b += myo_layer_work_bytes(m->layers[l].lw) + myo_attention_work_bytes(m->layers[l].aw) +
-             myo_ssm_work_bytes(m->layers[l].sw);
+        b += myo_layer_work_bytes(m->layers[l].lw) + myo_layer_work_bytes(m->layers[l].tw) +
+             myo_attention_work_bytes(m->layers[l].aw) + myo_ssm_work_bytes(m->layers[l].sw);
+    if (m->trees_parents) b += (size_t)m->R_max * sizeof(int32_t);
+    if (m->forest) /* the tree's own arrays: a few int64 per node (an estimate) */
+        b += (size_t)myo_tree_num_nodes(m->forest) * 8 * sizeof(int64_t);
     return b;
 }
 
@@ -772,6 +792,110 @@ void myo_model_last_times(const myo_model *m, myo_model_times *out)
     if (m && out) *out = m->times;
 }
 
+/* Drop the per-example forest and its workspaces (cfg.tree serves again). */
+static void clear_trees(myo_model *m)
+{
+    for (int64_t l = 0; l < m->L; l++)
+        myo_layer_work_destroy(&m->layers[l].tw);
+    myo_tree_destroy(&m->forest);
+    m->trees_batch = 0;
+}
+
+/* MYO_OK when every parents[s][i] of the S sequences is -1 or another
+ * token of [0, n) and no sequence has a cycle; MYO_ERR_DATA naming the
+ * example (and document), the position and the problem otherwise.
+ * state (n,) is scratch. */
+static myo_status check_parents(const myo_model *m, int64_t S, const int32_t *parents,
+                                unsigned char *state)
+{
+    const int64_t n = m->n, seqs = m->cfg.dual ? 2 : 1;
+    for (int64_t s = 0; s < S; s++) {
+        const int32_t *p = parents + s * n;
+        char where[64];
+        if (m->cfg.dual)
+            snprintf(where, sizeof where, "example %lld, document %lld", (long long)(s / seqs),
+                     (long long)(s % seqs));
+        else
+            snprintf(where, sizeof where, "example %lld", (long long)s);
+        for (int64_t i = 0; i < n; i++)
+            if (p[i] < -1 || p[i] >= n || p[i] == i)
+                return myo_fail(MYO_ERR_DATA,
+                                "myo_model_set_trees: %s, position %lld: parent %d, need -1 (a "
+                                "root) or another position in [0, %lld)",
+                                where, (long long)i, (int)p[i], (long long)n);
+        /* 0 unseen, 1 on the current path up, 2 known to reach a root */
+        for (int64_t i = 0; i < n; i++)
+            state[i] = 0;
+        for (int64_t i = 0; i < n; i++) {
+            int64_t j = i;
+            while (j >= 0 && state[j] == 0)
+                state[j] = 1, j = p[j];
+            if (j >= 0 && state[j] == 1)
+                return myo_fail(MYO_ERR_DATA,
+                                "myo_model_set_trees: %s: the parents of position %lld form a "
+                                "cycle",
+                                where, (long long)j);
+            for (j = i; j >= 0 && state[j] == 1; j = p[j])
+                state[j] = 2;
+        }
+    }
+    return MYO_OK;
+}
+
+myo_status myo_model_set_trees(myo_model *m, int64_t batch, const int32_t *parents)
+{
+    if (!m) return myo_fail(MYO_ERR_ARG, "myo_model_set_trees: the model is NULL");
+    if (m->cfg.mixer != MYO_MIXER_MYOSOTIS)
+        return myo_fail(MYO_ERR_ARG, "myo_model_set_trees: per-example trees need the Myosotis "
+                                     "mixer (MYO_MIXER_MYOSOTIS)");
+    if (!parents) {
+        if (m->trees_batch) m->batch = 0; /* the last forward ran on the forest */
+        clear_trees(m);
+        return MYO_OK;
+    }
+    if (batch < 1 || batch > m->max_batch)
+        return myo_fail(MYO_ERR_ARG,
+                        "myo_model_set_trees: batch = %lld, need 1 <= batch <= %lld (max_batch)",
+                        (long long)batch, (long long)m->max_batch);
+    const int64_t n = m->n, S = (m->cfg.dual ? 2 : 1) * batch, R = S * n;
+    /* The same trees as now: nothing to build. */
+    if (m->trees_batch == batch &&
+        memcmp(m->trees_parents, parents, (size_t)R * sizeof(int32_t)) == 0)
+        return MYO_OK;
+    unsigned char *state = malloc((size_t)n);
+    if (!state) return myo_fail(MYO_ERR_NOMEM, "myo_model_set_trees: cannot allocate");
+    myo_status s = check_parents(m, S, parents, state);
+    free(state);
+    MYO_CHECK(s);
+    if (!m->trees_parents) {
+        m->trees_parents = malloc((size_t)m->R_max * sizeof(int32_t));
+        if (!m->trees_parents)
+            return myo_fail(MYO_ERR_NOMEM, "myo_model_set_trees: cannot allocate the parents");
+    }
+    /* The old forest goes first (lower peak memory); a failure below
+     * leaves no per-example trees set. */
+    m->batch = 0; /* the last forward's cache is in the workspaces dropped here */
+    clear_trees(m);
+    int64_t *fp = malloc((size_t)R * sizeof(int64_t));
+    if (!fp) return myo_fail(MYO_ERR_NOMEM, "myo_model_set_trees: cannot allocate the forest");
+    for (int64_t q = 0; q < S; q++)
+        for (int64_t i = 0; i < n; i++) {
+            const int32_t p = parents[q * n + i];
+            fp[q * n + i] = p < 0 ? -1 : q * n + p;
+        }
+    s = myo_tree_create(fp, R, &m->forest);
+    free(fp);
+    for (int64_t l = 0; l < m->L && s == MYO_OK; l++)
+        s = myo_layer_work_create(m->forest, &m->layer_cfg, 1, &m->layers[l].tw);
+    if (s != MYO_OK) {
+        clear_trees(m);
+        return s;
+    }
+    memcpy(m->trees_parents, parents, (size_t)R * sizeof(int32_t));
+    m->trees_batch = batch;
+    return MYO_OK;
+}
+
 /* ============================================================ passes */
 
 static myo_qkvo_weights_f32 qkvo(const myo_model *m, const model_layer *ly)
@@ -787,6 +911,10 @@ static myo_qkvo_weights_f32 qkvo(const myo_model *m, const model_layer *ly)
 static myo_status mixer_forward(myo_model *m, model_layer *ly, int64_t S, float *in, float *out)
 {
     const int64_t nD = m->n * m->D;
+    if (ly->tw) { /* per-example trees: the S sequences are one sequence on the forest */
+        myo_qkvo_weights_f32 w = qkvo(m, ly);
+        return myo_layer_forward_f32(ly->tw, &w, 1, in, out);
+    }
     if (!ly->lw && S < m->S_max)
         memset(in + S * nD, 0, (size_t)((m->S_max - S) * nD) * sizeof(float));
     if (ly->lw) {
@@ -812,6 +940,7 @@ static myo_status mixer_backward(myo_model *m, model_layer *ly, int64_t S, const
     float *gw = m->grads + ly->mix;
     const int64_t DD = m->D * m->D;
     myo_qkvo_grads_f32 g = {gw, gw + DD, gw + 2 * DD, gw + 3 * DD};
+    if (ly->tw) return myo_layer_backward_f32(ly->tw, &w, 1, dy, dx, &g);
     if (ly->lw) return myo_layer_backward_f32(ly->lw, &w, S, dy, dx, &g);
     return myo_attention_backward_f32(ly->aw, &w, dy, dx, &g);
 }
@@ -845,6 +974,14 @@ myo_status myo_model_forward(myo_model *m, int64_t batch, const int32_t *tokens,
                         (long long)batch, (long long)m->max_batch);
     const int64_t n = m->n, D = m->D, F = m->F, V = m->V, seqs = m->cfg.dual ? 2 : 1;
     const int64_t S = seqs * batch, R = S * n;
+    if (m->cfg.mixer == MYO_MIXER_MYOSOTIS && m->trees_batch && batch != m->trees_batch)
+        return myo_fail(MYO_ERR_ARG,
+                        "myo_model_forward: batch = %lld, but myo_model_set_trees set the trees "
+                        "of %lld examples",
+                        (long long)batch, (long long)m->trees_batch);
+    if (m->cfg.mixer == MYO_MIXER_MYOSOTIS && !m->trees_batch && !m->cfg.tree)
+        return myo_fail(MYO_ERR_ARG, "myo_model_forward: no tree: the configuration's tree is "
+                                     "NULL and myo_model_set_trees has set none");
     for (int64_t i = 0; i < R; i++)
         if (tokens[i] < 0 || tokens[i] >= V) {
             const int64_t ex = i / (seqs * n), doc = (i / n) % seqs, t = i % n;

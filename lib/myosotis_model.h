@@ -22,7 +22,8 @@
  * head), then (C,): h = gelu(z Wh + bh), logits = h Wc + bc.
  *
  * Mixers: MYO_MIXER_MYOSOTIS (myosotis_layer.h on cfg->tree, which must
- * have n tokens), MYO_MIXER_DENSE_TILED / _MATERIALIZED
+ * have n tokens, or on a different tree per example: myo_model_set_trees),
+ * MYO_MIXER_DENSE_TILED / _MATERIALIZED
  * (myosotis_attention.h, bidirectional), MYO_MIXER_SSM (myosotis_ssm.h,
  * Mamba's defaults).
  *
@@ -45,6 +46,10 @@
  * backward and the update allocate nothing.  The attention and SSM work
  * objects run a fixed number of sequences, so a batch smaller than
  * max_batch runs them on zero rows beyond its own (exact, but timed).
+ * Per-example trees are the exception: each myo_model_set_trees that
+ * changes the trees builds a forest and L Myosotis workspaces for it, and
+ * the first backward after it allocates their backward scratch (see
+ * there).
  *
  * All calls are Local; they never print and never exit.
  */
@@ -77,7 +82,8 @@ typedef struct {
     int64_t classes; /* C >= 2 */
     int dual;        /* 1: two documents per example (Retrieval) */
     myo_mixer_kind mixer;
-    const myo_tree *tree;          /* Myosotis: the tree over the n tokens (borrowed) */
+    const myo_tree *tree;          /* Myosotis: the tree over the n tokens (borrowed), or
+                                      NULL: per-example trees (myo_model_set_trees) */
     myo_layer_direction direction; /* Myosotis */
 } myo_model_config;
 
@@ -90,9 +96,9 @@ typedef struct myo_model myo_model;
 
 /* Local.  MYO_OK when cfg describes a model (vocab >= 2, n, d_model,
  * heads, mlp_dim, layers >= 1, classes >= 2, dual 0 or 1, a known mixer;
- * heads dividing d_model for attention and Myosotis; for Myosotis a tree
- * of n tokens and a valid direction); MYO_ERR_ARG naming the problem
- * otherwise. */
+ * heads dividing d_model for attention and Myosotis; for Myosotis a valid
+ * direction and a tree of n tokens or NULL, when every batch's trees come
+ * from myo_model_set_trees); MYO_ERR_ARG naming the problem otherwise. */
 myo_status myo_model_config_check(const myo_model_config *cfg);
 
 /* Local.  A model for batches of up to max_batch examples, parameters
@@ -112,10 +118,44 @@ size_t myo_model_bytes(const myo_model *m);
  * [0, V) ((batch, 2, n) when dual), labels (batch,) in [0, C) or NULL (no
  * loss).  Writes the mean cross-entropy to *loss and the number of
  * correct argmax predictions to *correct (either may be NULL); keeps what
- * backward needs.  MYO_ERR_ARG for a bad batch; MYO_ERR_DATA for an id or
- * label out of range (naming example and position). */
+ * backward needs.  MYO_ERR_ARG for a bad batch (with per-example trees
+ * set: another batch than theirs; Myosotis with no tree at all);
+ * MYO_ERR_DATA for an id or label out of range (naming example and
+ * position). */
 myo_status myo_model_forward(myo_model *m, int64_t batch, const int32_t *tokens,
                              const int32_t *labels, double *loss, int64_t *correct);
+
+/* Local.  Per-example trees for the Myosotis mixer (ListOps' parse trees):
+ * the forwards that follow run example b's sequence on its own tree,
+ * parents (batch, n) ((batch, 2, n) when dual: one tree per document):
+ * parents[b][i] is the position of token i's parent in [0, n), or -1 at a
+ * root (padding tokens are usually roots of their own: the tree of an
+ * example may be a forest).  Internally one forest over the batch n
+ * tokens -- example b's token i is node b n + i, its parent
+ * b n + parents[b][i] -- and each Myosotis layer runs the (batch, n, D)
+ * activations as ONE sequence of batch n tokens on it: the forest couples
+ * no two examples, so losses and gradients are those of each example on
+ * its own tree (to float rounding).
+ * The trees stay until the next call; every forward must then have this
+ * batch (MYO_ERR_ARG otherwise).  parents NULL drops them (batch ignored):
+ * cfg->tree serves again, or, when it is NULL, forward fails until trees
+ * are set.  With cfg->tree given, per-example trees take precedence while
+ * set.  Either change discards the last forward (run forward again before
+ * backward).
+ * Cost: a call with other trees than the current ones (compared with
+ * memcmp; the same trees again cost nothing) builds the forest
+ * (myo_tree_create, O(batch n)) and one Myosotis workspace per layer for
+ * one sequence of batch n tokens (myo_layer_work_create: about 7 batch n D
+ * floats each, against (4 max_batch + 3) n D for cfg->tree's), dropping the
+ * previous ones first; and the first backward after it allocates each
+ * workspace's backward scratch (about 3 batch n D floats per layer).  Call
+ * it outside the timed part of a step; the scratch allocation stays in the
+ * first backward.
+ * MYO_ERR_ARG for a NULL model, another mixer, a batch outside
+ * [1, max_batch]; MYO_ERR_DATA for a parent outside [-1, n), a self-loop
+ * or a cycle (naming example and position); MYO_ERR_NOMEM (then no
+ * per-example trees are set). */
+myo_status myo_model_set_trees(myo_model *m, int64_t batch, const int32_t *parents);
 
 /* Local.  Gradients of the last forward's mean loss with respect to every
  * parameter, overwriting the previous ones.  MYO_ERR_ARG when the last

@@ -3,7 +3,9 @@
  * twins' gradients against central finite differences, the whole model's
  * gradient against central finite differences of its own float loss for
  * every mixer, single and dual, AdamW training on a fixed batch, batches
- * smaller than max_batch, the parameter table, and argument errors.
+ * smaller than max_batch, per-example trees for Myosotis (the batch on one
+ * forest = each example alone on its own tree, and central differences),
+ * the parameter table, and argument errors.
  *
  * Tolerances, |a - b| <= atol + rtol |ref| (max errors printed on failure,
  * and with MYO_TEST_VERBOSE=1 for every comparison; each test prints its
@@ -414,11 +416,52 @@ static double model_loss(model_ctx *c)
     return loss;
 }
 
+/* The gradient m holds (of c's batch) against central differences of the
+ * model's own float loss on three entries of every tensor (first, last, one
+ * drawn from r); prints the worst case under label.  Returns the worst
+ * scaled error (<= 1 passes). */
+static double check_model_fd(model_ctx *c, myo_rng *r, const char *label)
+{
+    myo_model *m = c->m;
+    const int64_t P = myo_model_num_params(m);
+    float *p = myo_model_params(m);
+    float *grad = test_alloc((size_t)P, sizeof(float));
+    memcpy(grad, myo_model_grads(m), (size_t)P * sizeof(float));
+    double worst = 0, worst_abs = 0;
+    const char *worst_name = "";
+    int64_t checked = 0;
+    for (int64_t ti = 0; ti < myo_model_num_tensors(m); ti++) {
+        const myo_model_tensor *te = myo_model_tensor_at(m, ti);
+        int64_t idx[3] = {0, te->count - 1, myo_rng_below(r, te->count)};
+        for (int k = 0; k < 3; k++) {
+            const int64_t i = te->offset + idx[k];
+            const float v = p[i], vp = (float)(v + MODEL_FD_STEP), vm = (float)(v - MODEL_FD_STEP);
+            p[i] = vp;
+            double lp = model_loss(c);
+            p[i] = vm;
+            double lm = model_loss(c);
+            p[i] = v;
+            const double fd = (lp - lm) / ((double)vp - (double)vm);
+            const double err = fabs(grad[i] - fd), sc = err / (MODEL_ATOL + MODEL_RTOL * fabs(fd));
+            if (sc > 1)
+                printf("  %s %s[%lld]: grad %.6g, central difference %.6g\n", label, te->name,
+                       (long long)idx[k], (double)grad[i], fd);
+            if (sc > worst) worst = sc, worst_name = te->name;
+            worst_abs = fmax(worst_abs, err);
+            checked++;
+        }
+    }
+    printf("model gradient vs central differences, %s: %lld entries of %lld parameters, max "
+           "|g - fd| %.3g, max scaled error %.3g (%s; <= 1 passes)\n",
+           label, (long long)checked, (long long)P, worst_abs, worst, worst_name);
+    free(grad);
+    return worst;
+}
+
 static void test_model_gradients_match_finite_differences(void **state)
 {
     (void)state;
     int32_t tokens[3 * 2 * 16], labels[3];
-    double worst_all = 0;
     for (int mixer = 0; mixer < 4; mixer++)
         for (int dual = 0; dual <= 1; dual++) {
             myo_tree *t = NULL;
@@ -434,47 +477,184 @@ static void test_model_gradients_match_finite_differences(void **state)
             model_ctx c = {m, 3, tokens, labels};
             (void)model_loss(&c);
             assert_int_equal(myo_model_backward(m), MYO_OK);
-            float *grad = test_alloc((size_t)P, sizeof(float));
-            memcpy(grad, myo_model_grads(m), (size_t)P * sizeof(float));
-
-            double worst = 0, worst_abs = 0;
-            const char *worst_name = "";
-            int64_t checked = 0;
-            for (int64_t ti = 0; ti < myo_model_num_tensors(m); ti++) {
-                const myo_model_tensor *te = myo_model_tensor_at(m, ti);
-                int64_t idx[3] = {0, te->count - 1, myo_rng_below(&r, te->count)};
-                for (int k = 0; k < 3; k++) {
-                    const int64_t i = te->offset + idx[k];
-                    const float v = p[i], vp = (float)(v + MODEL_FD_STEP),
-                                vm = (float)(v - MODEL_FD_STEP);
-                    p[i] = vp;
-                    double lp = model_loss(&c);
-                    p[i] = vm;
-                    double lm = model_loss(&c);
-                    p[i] = v;
-                    const double fd = (lp - lm) / ((double)vp - (double)vm);
-                    const double err = fabs(grad[i] - fd),
-                                 sc = err / (MODEL_ATOL + MODEL_RTOL * fabs(fd));
-                    if (sc > 1)
-                        printf("  %s dual=%d %s[%lld]: grad %.6g, central difference %.6g\n",
-                               mixer_names[mixer], dual, te->name, (long long)idx[k],
-                               (double)grad[i], fd);
-                    if (sc > worst) worst = sc, worst_name = te->name;
-                    worst_abs = fmax(worst_abs, err);
-                    checked++;
-                }
-            }
-            printf("model gradient vs central differences, %s, dual=%d: %lld entries of %lld "
-                   "parameters, max |g - fd| %.3g, max scaled error %.3g (%s; <= 1 passes)\n",
-                   mixer_names[mixer], dual, (long long)checked, (long long)P, worst_abs, worst,
-                   worst_name);
-            assert_true(worst <= 1);
-            worst_all = fmax(worst_all, worst);
-            free(grad);
+            char label[64];
+            snprintf(label, sizeof label, "%s, dual=%d", mixer_names[mixer], dual);
+            assert_true(check_model_fd(&c, &r, label) <= 1);
             myo_model_destroy(&m);
             myo_tree_destroy(&t);
         }
-    (void)worst_all;
+}
+
+/* ============================================== per-example trees */
+
+/* parents (S, n) of S random parse-tree-like forests: a random length in
+ * [n - n/4, n]; token 0 a root, token i < length a child of an earlier
+ * token (a root with probability 1/8), the padding roots of their own. */
+static void random_parse_trees(int64_t S, int64_t n, uint64_t seed, int32_t *parents)
+{
+    myo_rng r = myo_rng_seed(seed);
+    for (int64_t s = 0; s < S; s++) {
+        const int64_t len = n - myo_rng_below(&r, n / 4 + 1);
+        for (int64_t i = 0; i < n; i++)
+            parents[s * n + i] = i == 0 || i >= len || myo_rng_below(&r, 8) == 0
+                                     ? -1
+                                     : (int32_t)myo_rng_below(&r, i);
+    }
+}
+
+/* Per-example trees: the batch's loss and gradients are the mean of each
+ * example's alone (batch 1) on its own tree; a batch whose examples share
+ * one tree gives what cfg->tree = that tree gives; central differences of
+ * the loss agree with the gradient. */
+static void test_model_per_example_trees_match_each_alone(void **state)
+{
+    (void)state;
+    enum { B = 3, n = 16 };
+    int32_t tokens[B * 2 * n], labels[B], parents[B * 2 * n], same[B * 2 * n];
+    for (int dual = 0; dual <= 1; dual++) {
+        const int64_t docs = dual ? 2 : 1, S = docs * B;
+        myo_model_config cfg = {11,   n,           8, 2, 16, 2, 3, dual, MYO_MIXER_MYOSOTIS,
+                                NULL, MYO_DIR_BOTH};
+        myo_model *mb = tiny_model(&cfg, B, 21), *m1 = tiny_model(&cfg, 1, 21);
+        const int64_t P = myo_model_num_params(mb);
+        /* Parameters off their initial values, the same in both models. */
+        float *pb = myo_model_params(mb), *p1 = myo_model_params(m1);
+        myo_rng r = myo_rng_seed(33 + (uint64_t)dual);
+        for (int64_t i = 0; i < P; i++)
+            pb[i] += (float)myo_rng_uniform(&r, -0.1, 0.1);
+        memcpy(p1, pb, (size_t)P * sizeof(float));
+        tiny_batch(&cfg, B, 500 + (uint64_t)dual, tokens, labels);
+        random_parse_trees(S, n, 600 + (uint64_t)dual, parents);
+
+        /* The batch on the forest. */
+        double loss = 0;
+        int64_t correct = 0;
+        assert_int_equal(myo_model_set_trees(mb, B, parents), MYO_OK);
+        assert_int_equal(myo_model_forward(mb, B, tokens, labels, &loss, &correct), MYO_OK);
+        assert_int_equal(myo_model_backward(mb), MYO_OK);
+        /* Each example alone on its own tree; the batch's loss is the mean. */
+        double *want = test_alloc((size_t)P, sizeof(double)), want_loss = 0;
+        int64_t want_correct = 0;
+        for (int64_t b = 0; b < B; b++) {
+            double lb = 0;
+            int64_t cb = 0;
+            assert_int_equal(myo_model_set_trees(m1, 1, parents + b * docs * n), MYO_OK);
+            assert_int_equal(myo_model_forward(m1, 1, tokens + b * docs * n, labels + b, &lb, &cb),
+                             MYO_OK);
+            assert_int_equal(myo_model_backward(m1), MYO_OK);
+            const float *g = myo_model_grads(m1);
+            for (int64_t i = 0; i < P; i++)
+                want[i] += (double)g[i] / B;
+            want_loss += lb / B, want_correct += cb;
+        }
+        printf("per-example trees, dual=%d: batch loss %.9g, mean of the %d alone %.9g\n", dual,
+               loss, (int)B, want_loss);
+        assert_true(fabs(loss - want_loss) <= 1e-6 * fabs(want_loss));
+        assert_int_equal(correct, want_correct);
+        char what[80];
+        snprintf(what, sizeof what, "per-example trees vs each alone, dual=%d", dual);
+        test_assert_close_f32(myo_model_grads(mb), want, P, 1e-6, 1e-4, what);
+
+        /* One tree for all: the forest equals cfg->tree = that tree. */
+        int64_t fp[n];
+        for (int64_t i = 0; i < n; i++)
+            fp[i] = parents[i];
+        for (int64_t s = 0; s < S; s++)
+            memcpy(same + s * n, parents, n * sizeof(int32_t));
+        myo_tree *t0 = NULL;
+        assert_int_equal(myo_tree_create(fp, n, &t0), MYO_OK);
+        myo_model_config cfg0 = cfg;
+        cfg0.tree = t0;
+        myo_model *m0 = tiny_model(&cfg0, B, 21);
+        memcpy(myo_model_params(m0), pb, (size_t)P * sizeof(float));
+        double l0 = 0, ls = 0;
+        assert_int_equal(myo_model_forward(m0, B, tokens, labels, &l0, NULL), MYO_OK);
+        assert_int_equal(myo_model_backward(m0), MYO_OK);
+        assert_int_equal(myo_model_set_trees(mb, B, same), MYO_OK);
+        assert_int_equal(myo_model_forward(mb, B, tokens, labels, &ls, NULL), MYO_OK);
+        assert_int_equal(myo_model_backward(mb), MYO_OK);
+        assert_true(fabs(l0 - ls) <= 1e-6 * fabs(l0));
+        test_widen_to_f64(myo_model_grads(m0), want, P);
+        snprintf(what, sizeof what, "one tree for all: forest vs cfg->tree, dual=%d", dual);
+        test_assert_close_f32(myo_model_grads(mb), want, P, 1e-6, 1e-4, what);
+        /* cfg->tree's model with per-example trees set, then dropped. */
+        assert_int_equal(myo_model_set_trees(m0, B, parents), MYO_OK);
+        assert_int_equal(myo_model_forward(m0, B, tokens, labels, &l0, NULL), MYO_OK);
+        assert_true(fabs(l0 - loss) <= 1e-6 * fabs(loss));
+        assert_int_equal(myo_model_set_trees(m0, 0, NULL), MYO_OK);
+        assert_int_equal(myo_model_forward(m0, B, tokens, labels, &l0, NULL), MYO_OK);
+        assert_true(fabs(l0 - ls) <= 1e-6 * fabs(ls));
+
+        /* Central differences on the forest (a tiny batch of 2). */
+        assert_int_equal(myo_model_set_trees(mb, 2, parents), MYO_OK);
+        model_ctx c = {mb, 2, tokens, labels};
+        (void)model_loss(&c);
+        assert_int_equal(myo_model_backward(mb), MYO_OK);
+        snprintf(what, sizeof what, "myosotis per-example trees, dual=%d", dual);
+        assert_true(check_model_fd(&c, &r, what) <= 1);
+
+        free(want);
+        myo_model_destroy(&mb), myo_model_destroy(&m1), myo_model_destroy(&m0);
+        myo_tree_destroy(&t0);
+    }
+}
+
+static void test_model_per_example_trees_reject_bad_input(void **state)
+{
+    (void)state;
+    enum { n = 16 };
+    int32_t tokens[2 * n], labels[2], parents[2 * n];
+    myo_model_config cfg = {11, n, 8, 2, 16, 2, 3, 0, MYO_MIXER_MYOSOTIS, NULL, MYO_DIR_BOTH};
+    assert_int_equal(myo_model_config_check(&cfg), MYO_OK);
+    myo_model *m = tiny_model(&cfg, 2, 4);
+    tiny_batch(&cfg, 2, 700, tokens, labels);
+    random_parse_trees(2, n, 701, parents);
+    /* No tree yet. */
+    assert_int_equal(myo_model_forward(m, 2, tokens, labels, NULL, NULL), MYO_ERR_ARG);
+    assert_non_null(strstr(myo_error_detail(), "no tree"));
+    /* Arguments. */
+    assert_int_equal(myo_model_set_trees(NULL, 1, parents), MYO_ERR_ARG);
+    assert_int_equal(myo_model_set_trees(m, 0, parents), MYO_ERR_ARG);
+    assert_int_equal(myo_model_set_trees(m, 3, parents), MYO_ERR_ARG);
+    assert_non_null(strstr(myo_error_detail(), "batch = 3"));
+    /* Bad parents, named by example and position; nothing set then. */
+    const int32_t bad[][2] = {{5, n}, {5, -2}, {5, 5}};
+    for (int j = 0; j < COUNT(bad); j++) {
+        const int32_t saved = parents[n + bad[j][0]];
+        parents[n + bad[j][0]] = bad[j][1];
+        assert_int_equal(myo_model_set_trees(m, 2, parents), MYO_ERR_DATA);
+        assert_non_null(strstr(myo_error_detail(), "example 1, position 5"));
+        parents[n + bad[j][0]] = saved;
+    }
+    parents[n + 3] = 7, parents[n + 7] = 3; /* a cycle 3 -> 7 -> 3 */
+    assert_int_equal(myo_model_set_trees(m, 2, parents), MYO_ERR_DATA);
+    assert_non_null(strstr(myo_error_detail(), "example 1"));
+    assert_non_null(strstr(myo_error_detail(), "cycle"));
+    parents[n + 3] = 0, parents[n + 7] = 0;
+    /* Set: forward needs that batch; the same trees again keep the forward. */
+    assert_int_equal(myo_model_set_trees(m, 2, parents), MYO_OK);
+    assert_int_equal(myo_model_forward(m, 1, tokens, labels, NULL, NULL), MYO_ERR_ARG);
+    assert_non_null(strstr(myo_error_detail(), "set the trees of 2 examples"));
+    assert_int_equal(myo_model_forward(m, 2, tokens, labels, NULL, NULL), MYO_OK);
+    const size_t bytes = myo_model_bytes(m);
+    assert_true(bytes > 0);
+    assert_int_equal(myo_model_set_trees(m, 2, parents), MYO_OK);
+    assert_int_equal(myo_model_backward(m), MYO_OK);
+    /* Other trees discard the forward. */
+    parents[n + 9] = 2;
+    assert_int_equal(myo_model_set_trees(m, 2, parents), MYO_OK);
+    assert_int_equal(myo_model_backward(m), MYO_ERR_ARG);
+    /* Dropped: no tree again. */
+    assert_int_equal(myo_model_set_trees(m, 0, NULL), MYO_OK);
+    assert_int_equal(myo_model_forward(m, 2, tokens, labels, NULL, NULL), MYO_ERR_ARG);
+    myo_model_destroy(&m);
+    /* Other mixers have no trees. */
+    myo_tree *t = NULL;
+    myo_model_config ssm = tiny_config(MYO_MIXER_SSM, 0, &t);
+    m = tiny_model(&ssm, 2, 4);
+    assert_int_equal(myo_model_set_trees(m, 2, parents), MYO_ERR_ARG);
+    assert_non_null(strstr(myo_error_detail(), "Myosotis"));
+    myo_model_destroy(&m);
 }
 
 static void test_model_adamw_reduces_the_loss(void **state)
@@ -612,7 +792,6 @@ static void test_model_rejects_bad_config(void **state)
     BAD(classes, 1, "classes = 1");
     BAD(dual, 2, "dual = 2");
     BAD(mixer, (myo_mixer_kind)9, "mixer = 9");
-    BAD(tree, NULL, "needs a tree");
     BAD(tree, t8, "8 tokens");
     BAD(direction, (myo_layer_direction)7, "direction");
     BAD(vocab, (int64_t)1 << 40, "too large");
@@ -722,6 +901,8 @@ int main(void)
         cmocka_unit_test(test_model_pool_embed_head_match_reference),
         cmocka_unit_test(test_model_reference_gradients_match_finite_differences),
         cmocka_unit_test(test_model_gradients_match_finite_differences),
+        cmocka_unit_test(test_model_per_example_trees_match_each_alone),
+        cmocka_unit_test(test_model_per_example_trees_reject_bad_input),
         cmocka_unit_test(test_model_adamw_reduces_the_loss),
         cmocka_unit_test(test_model_smaller_batch_matches),
         cmocka_unit_test(test_model_parameters_layout_and_init),

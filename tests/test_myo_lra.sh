@@ -15,7 +15,13 @@
 # cleanly (exit 143, the file closed); bad inputs (unknown task or mixer,
 # malformed --lengths, D not divisible by H, a text file or an incompatible
 # HDF5 file as --output) exit with the documented code, one line from the
-# tool, nothing on stdout, and leave the file byte-identical.
+# tool, nothing on stdout, and leave the file byte-identical.  --data: a
+# small ListOps dataset file (myo-data listops when built, else written
+# with h5py in datasets/dataset_file.h's layout) runs myosotis on the
+# parse trees (tree 'parse') and ssm, rows VALID naming the file; 2 ranks
+# follow 1; bad dataset files (not HDF5, not myo-data, an id out of the
+# vocabulary) and --task or --lengths against the file are refused before
+# the results file is opened.
 # Exit 0 when all hold, 1 otherwise (naming each failed check), 99 when
 # the program is not built or no python with h5py is found.
 me=test_myo_lra.sh
@@ -62,7 +68,7 @@ f = h5py.File(sys.argv[1], "r")
 bad = []
 def check(cond, what):
     if not cond: bad.append(what)
-check(f.attrs.get("schema") in (b"myo-lra/1", "myo-lra/1"), "schema attribute %r" % f.attrs.get("schema"))
+check(f.attrs.get("schema") in (b"myo-lra/2", "myo-lra/2"), "schema attribute %r" % f.attrs.get("schema"))
 for t in ("points", "repetitions", "efficiency", "runs"):
     check(t in f, "no /" + t)
 p = f["points"][...]
@@ -251,5 +257,108 @@ bad 2 "$out" "D not divisible by H" --task listops --d-model 30 --heads 4 --leng
 bad 5 "$tmp/text.h5" "a text file as --output" --task listops --lengths 32 $tiny
 bad 3 "$tmp/other.h5" "an incompatible HDF5 file as --output" --task listops --lengths 32 $tiny
 cmp -s "$out" "$tmp/before.h5" || fail "the results file changed during the bad-input runs"
+
+# 8. --data: a ListOps dataset file of 8 examples of 32 tokens with parse
+# trees; myo-data makes it when built, else h5py writes the same layout
+# (datasets/dataset_file.h: /tokens (E, 1, n), /labels, /lengths,
+# /parents (E, n), root attributes; strings fixed-length ASCII)
+data=$tmp/d.h5
+if test -x "$bindir/myo-data"; then
+    "$bindir/myo-data" listops --n 8 --seed 1 --length 32 -o "$data" >"$tmp/data.out" 2>&1 ||
+        fail "myo-data listops exited $?: `cat "$tmp/data.out"`"
+    made_by=myo-data
+else
+    "$python" -c '
+import sys, h5py, numpy as np
+E, n = 8, 32
+rng = np.random.default_rng(1)
+tok = np.zeros((E, 1, n), np.int32); lab = rng.integers(0, 10, E).astype(np.int32)
+ln = np.zeros((E, 1), np.int32); par = np.full((E, n), -1, np.int32)
+for e in range(E):  # ids of operators and digits; each token a child of an earlier one
+    L = int(rng.integers(n // 2, n + 1)); ln[e, 0] = L
+    tok[e, 0, :L] = rng.integers(3, 18, L)
+    for i in range(1, L):
+        par[e, i] = rng.integers(0, i)
+def sattr(f, k, v):  # fixed-length ASCII with its NUL, as dataset_file.c writes
+    f.attrs.create(k, np.array(v.encode(), dtype="S%d" % (len(v) + 1)))
+with h5py.File(sys.argv[1], "w") as f:
+    for k, v in (("tokens", tok), ("labels", lab), ("lengths", ln), ("parents", par)):
+        f.create_dataset(k, data=v)
+    for k, v in (("format", "myo-data/1"), ("task", "listops"), ("source", "generated"),
+                 ("generator", "test_myo_lra.sh (h5py)")):
+        sattr(f, k, v)
+    for k, v in (("count", E), ("docs", 1), ("n", n), ("vocab", 18), ("classes", 10)):
+        f.attrs[k] = np.int64(v)
+' "$data" || fail "could not write the dataset file with h5py"
+    made_by=h5py
+fi
+echo "$me: the dataset file made by $made_by"
+run data 1 --data "$data" --mixer myosotis,ssm $tiny --output "$tmp/data.h5"
+test $rc -eq 0 || { fail "--data exited $rc (expected 0)"; cat "$tmp/data.err"; }
+grep -q '^# data: d.h5 (generated)' "$tmp/data.out" || fail "no '# data: d.h5 (generated)' header line"
+rows=`grep -c '^[a-z]' "$tmp/data.out"`
+test "$rows" -eq 2 || fail "--data printed $rows rows (expected 2)"
+"$python" -c '
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+p = f["points"][...]
+bad = []
+def check(cond, what):
+    if not cond: bad.append(what)
+check(len(p) == 2, "%d rows (expected 2)" % len(p))
+check(set(p["data"]) == {b"d.h5 (generated)"}, "data column %s" % set(p["data"]))
+check(set(p["valid"]) == {b"VALID"} and set(p["status"]) == {b"OK"},
+      "valid %s, status %s" % (set(p["valid"]), set(p["status"])))
+tree = dict(zip(p["mixer"], p["tree"]))
+check(tree == {b"myosotis": b"parse", b"ssm": b"-"}, "trees %s" % tree)
+check(set(p["n"]) == {32} and set(p["vocab"]) == {18} and set(p["classes"]) == {10},
+      "n %s, vocab %s, classes %s" % (set(p["n"]), set(p["vocab"]), set(p["classes"])))
+check(all(b"parse tree" in x for x in p["note"][p["mixer"] == b"myosotis"]), "myosotis note %s" % p["note"])
+a = f["runs/run-000001"].attrs
+for k, v in (("data", "d.h5 (generated)"), ("data_source", "generated"), ("tree", "parse")):
+    got = a.get(k)
+    got = got.decode() if isinstance(got, bytes) else got
+    check(got == v, "attribute %s = %r (expected %r)" % (k, got, v))
+df = a.get("data_file", b"")
+df = df.decode() if isinstance(df, bytes) else df
+check(df.endswith("d.h5"), "data_file %r" % df)
+print("; ".join(bad))
+sys.exit(1 if bad else 0)
+' "$tmp/data.h5" >"$tmp/py.out" 2>&1 || fail "--data read back: `cat "$tmp/py.out"`"
+
+# 8b. the file's batches split over 2 ranks follow 1 rank's losses
+run data1 1 --data "$data" --mixer myosotis,ssm --batch 4 $tiny --output "$tmp/data1.h5"
+test $rc -eq 0 || { fail "--data --batch 4 on 1 rank exited $rc"; cat "$tmp/data1.err"; }
+run data2 2 --data "$data" --mixer myosotis,ssm --batch 4 $tiny --output "$tmp/data2.h5"
+test $rc -eq 0 || { fail "--data --batch 4 on 2 ranks exited $rc"; cat "$tmp/data2.err"; }
+"$python" -c '
+import sys, h5py
+a = h5py.File(sys.argv[1], "r")["points"][...]
+b = h5py.File(sys.argv[2], "r")["points"][...]
+bad = ["%d and %d rows" % (len(a), len(b))] if len(a) != 2 or len(b) != 2 else []
+for x, y in zip(a, b):
+    for c in ("loss_valid", "loss_first", "loss_last"):
+        if not abs(x[c] - y[c]) <= 1e-5 * abs(x[c]):
+            bad.append("%s %s: 1 rank %.9g, 2 ranks %.9g" % (x["mixer"].decode(), c, x[c], y[c]))
+print("; ".join(bad))
+sys.exit(1 if bad else 0)
+' "$tmp/data1.h5" "$tmp/data2.h5" >"$tmp/py.out" 2>&1 || fail "--data, 1 rank vs 2 ranks: `cat "$tmp/py.out"`"
+
+# 8c. bad dataset files, --task or --lengths against the file: refused
+# before the results file is opened (it stays byte-identical)
+cp "$data" "$tmp/oov.h5"
+"$python" -c '
+import sys, h5py
+with h5py.File(sys.argv[1], "a") as f:
+    t = f["tokens"][...]
+    t[0, 0, 0] = 99
+    f["tokens"][...] = t
+' "$tmp/oov.h5" || fail "could not write the out-of-vocabulary dataset file"
+bad 5 "$out" "a text file as --data" --data "$tmp/text.h5" $tiny
+bad 3 "$out" "a results file (not myo-data) as --data" --data "$tmp/before.h5" $tiny
+bad 3 "$out" "a token id out of the vocabulary in --data" --data "$tmp/oov.h5" $tiny
+bad 2 "$out" "--task text with a ListOps --data" --task text --data "$data" $tiny
+bad 2 "$out" "--lengths other than the file's n" --data "$data" --lengths 64 $tiny
+cmp -s "$out" "$tmp/before.h5" || fail "the results file changed during the bad --data runs"
 
 finish

@@ -1,0 +1,564 @@
+/* myo_data.c -- myo-data: make, load, reorder and inspect the LRA dataset
+ * files myo-lra reads (README.md, "myo-data"; layout in
+ * datasets/dataset_file.h).
+ *
+ *   myo-data listops|pathfinder            generate a task from a seed;
+ *   myo-data cifar|pathfinder-load|listops-load|text|retrieval
+ *                                          convert LRA's released data;
+ *   myo-data order                         reorder the pixels of an image
+ *                                          dataset (morton, hilbert, raster);
+ *   myo-data inspect                       summarize a dataset file.
+ *
+ * Output files are written to a temporary name in the target directory
+ * and renamed when complete (no partial file on failure); the same inputs
+ * give the same bytes. */
+#include <config.h>
+
+#include "cli.h"
+#include "dataset_file.h"
+#include "images.h"
+#include "listops.h"
+#include "orderings.h"
+#include "pathfinder.h"
+#include "text.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define TOOL "myo-data"
+
+static void myo_data_help(void)
+{
+    printf("Usage: " TOOL " SUBCOMMAND [OPTION]... -o FILE\n"
+           "       " TOOL " inspect FILE\n"
+           "\n"
+           "Make the LRA dataset files myo-lra reads (HDF5, format myo-data/1).\n"
+           "\n"
+           "Generators (reproducible: the same seed gives the same bytes):\n"
+           "  listops --n N [--seed S] [--length L] -o FILE\n"
+           "      N ListOps expressions (LRA's generator), L tokens each (default 2000)\n"
+           "  pathfinder --size 32|128 --difficulty easy|medium|hard --n N [--seed S] -o FILE\n"
+           "      N Pathfinder (32) or Path-X (128) images; difficulty also 6|9|14\n"
+           "Loaders of LRA's released data:\n"
+           "  cifar DIR [--split train|test] -o FILE\n"
+           "      CIFAR-10 binary batches in DIR (cifar-10-batches-bin), as gray levels\n"
+           "  pathfinder-load DIR --size 32|128 --difficulty D [--n MAX] -o FILE\n"
+           "      DIR is lra_release (containing pathfinderSIZE/) or pathfinderSIZE itself\n"
+           "  listops-load FILE.tsv [--length L] -o FILE\n"
+           "      LRA's basic_{train,val,test}.tsv\n"
+           "  text DIR [--length L] -o FILE\n"
+           "  text --imdb DIR [--split train|test] [--length L] -o FILE\n"
+           "      byte-level Text: DIR/neg, DIR/pos (or aclImdb's DIR/SPLIT/...), L bytes\n"
+           "      per document (default 4096)\n"
+           "  retrieval FILE.tsv [--length L] -o FILE\n"
+           "      AAN pairs (new_aan_pairs.*.tsv), L bytes per document (default 4000)\n"
+           "Others:\n"
+           "  order FILE --ordering morton|hilbert|raster -o FILE\n"
+           "      reorder the pixels of an image dataset (records the 'ordering' attribute)\n"
+           "  inspect FILE\n"
+           "      task, counts, label distribution, length statistics, vocabulary use\n"
+           "      and attributes\n"
+           "\n"
+           "Common options: --seed S (default 1), -o/--output FILE, --help, --version.\n"
+           "\n"
+           "Exit status: 0 success, 2 usage error, 3 invalid input data, 5 a file cannot\n"
+           "be read or written, 6 out of memory or internal failure.\n");
+}
+
+/* One diagnostic line on stderr. */
+static int fail(int code, int usage, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(int code, int usage, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs(TOOL ": ", stderr);
+    vfprintf(stderr, fmt, ap);
+    if (usage) fputs(" (see '" TOOL " --help')", stderr);
+    fputc('\n', stderr);
+    va_end(ap);
+    return code;
+}
+
+/* A failed library call: its detail (module first, datasets-wide second). */
+static int fail_status(const char *sub, myo_status s, const char *detail)
+{
+    if (!detail || !detail[0]) detail = myo_data_error();
+    if (!detail || !detail[0]) detail = myo_status_str(s);
+    return fail(myo_cli_exit_code(s), 0, "%s: %s", sub, detail);
+}
+
+/* ------------------------------------------------------------- options */
+
+enum {
+    OPT_N = 1 << 0,
+    OPT_SEED = 1 << 1,
+    OPT_LENGTH = 1 << 2,
+    OPT_SIZE = 1 << 3,
+    OPT_DIFF = 1 << 4,
+    OPT_SPLIT = 1 << 5,
+    OPT_IMDB = 1 << 6,
+    OPT_ORDER = 1 << 7,
+    OPT_OUT = 1 << 8
+};
+
+typedef struct {
+    int64_t n;      /* --n (0: not given) */
+    int64_t seed;   /* --seed */
+    int64_t length; /* --length (0: the task's default) */
+    int64_t size;   /* --size (0: not given) */
+    const char *difficulty, *split, *imdb, *ordering, *output;
+    const char *input; /* the operand */
+} options;
+
+/* Parse argv (argv[0] is the subcommand) allowing the options in allowed
+ * and at most one operand.  Returns an exit code; -1 after --help. */
+static int parse(int argc, char **argv, unsigned allowed, options *o)
+{
+    static const struct option longopts[] = {{"n", required_argument, NULL, 'n'},
+                                             {"seed", required_argument, NULL, 's'},
+                                             {"length", required_argument, NULL, 'L'},
+                                             {"size", required_argument, NULL, 'S'},
+                                             {"difficulty", required_argument, NULL, 'd'},
+                                             {"split", required_argument, NULL, 'p'},
+                                             {"imdb", required_argument, NULL, 'I'},
+                                             {"ordering", required_argument, NULL, 'r'},
+                                             {"output", required_argument, NULL, 'o'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    static const struct {
+        int c;
+        unsigned bit;
+        const char *name;
+    } names[] = {
+        {'n', OPT_N, "--n"},       {'s', OPT_SEED, "--seed"},       {'L', OPT_LENGTH, "--length"},
+        {'S', OPT_SIZE, "--size"}, {'d', OPT_DIFF, "--difficulty"}, {'p', OPT_SPLIT, "--split"},
+        {'I', OPT_IMDB, "--imdb"}, {'r', OPT_ORDER, "--ordering"},  {'o', OPT_OUT, "-o/--output"}};
+    const char *sub = argv[0];
+    memset(o, 0, sizeof *o);
+    o->seed = 1;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
+        if (c == 'h') {
+            myo_data_help();
+            return -1;
+        }
+        if (c == ':')
+            return fail(MYO_EXIT_USAGE, 1, "%s: option '%s' needs a value", sub, argv[optind - 1]);
+        if (c == '?') {
+            const char *arg = argv[optind - 1];
+            if (strncmp(arg, "--", 2) != 0)
+                return fail(MYO_EXIT_USAGE, 1, "%s: unknown option '-%c'", sub, optopt);
+            return fail(MYO_EXIT_USAGE, 1,
+                        optopt ? "%s: option '%s' takes no value" : "%s: unknown option '%s'", sub,
+                        arg);
+        }
+        for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+            if (names[k].c == c && !(allowed & names[k].bit))
+                return fail(MYO_EXIT_USAGE, 1, "%s: option %s does not apply here", sub,
+                            names[k].name);
+        int64_t v = 0;
+        int bad = 0;
+        switch (c) {
+        case 'n':
+        case 'L':
+        case 'S':
+            bad = myo_cli_parse_size(optarg, &v) != 0 || v < 1 || v > INT32_MAX;
+            if (bad)
+                return fail(MYO_EXIT_USAGE, 1, "%s: %s '%s' is not an integer in [1, %d]", sub,
+                            c == 'n'   ? "--n"
+                            : c == 'L' ? "--length"
+                                       : "--size",
+                            optarg, INT32_MAX);
+            *(c == 'n' ? &o->n : c == 'L' ? &o->length : &o->size) = v;
+            break;
+        case 's':
+            if (myo_cli_parse_size(optarg, &v) != 0)
+                return fail(MYO_EXIT_USAGE, 1, "%s: --seed '%s' is not a non-negative integer", sub,
+                            optarg);
+            o->seed = v;
+            break;
+        case 'd':
+            o->difficulty = optarg;
+            break;
+        case 'p':
+            if (strcmp(optarg, "train") != 0 && strcmp(optarg, "test") != 0)
+                return fail(MYO_EXIT_USAGE, 1, "%s: --split '%s' is neither train nor test", sub,
+                            optarg);
+            o->split = optarg;
+            break;
+        case 'I':
+            o->imdb = optarg;
+            break;
+        case 'r':
+            o->ordering = optarg;
+            break;
+        case 'o':
+            o->output = optarg;
+            break;
+        }
+    }
+    if (optind < argc) o->input = argv[optind++];
+    if (optind < argc)
+        return fail(MYO_EXIT_USAGE, 1, "%s: unexpected argument '%s'", sub, argv[optind]);
+    if ((allowed & OPT_OUT) && !o->output)
+        return fail(MYO_EXIT_USAGE, 1, "%s: missing -o FILE", sub);
+    return MYO_EXIT_OK;
+}
+
+static int need_input(const char *sub, const options *o, const char *what)
+{
+    if (o->input) return MYO_EXIT_OK;
+    return fail(MYO_EXIT_USAGE, 1, "%s: missing %s", sub, what);
+}
+
+static int no_input(const char *sub, const options *o)
+{
+    if (!o->input) return MYO_EXIT_OK;
+    return fail(MYO_EXIT_USAGE, 1, "%s: unexpected argument '%s'", sub, o->input);
+}
+
+/* Write d to the output file and say so on stdout. */
+static int finish(const char *sub, myo_dataset *d, const char *output)
+{
+    myo_status s = myo_dataset_write(output, d);
+    int code = MYO_EXIT_OK;
+    if (s != MYO_OK)
+        code = fail_status(sub, s, NULL);
+    else
+        printf("%s: %lld examples of task %s (%lld x %lld tokens) -> %s\n", sub,
+               (long long)d->count, d->task, (long long)d->docs, (long long)d->n, output);
+    myo_dataset_free(d);
+    return code;
+}
+
+/* --size 32|128 and --difficulty (both required). */
+static int size_difficulty(const char *sub, const options *o, myo_pf_difficulty *diff)
+{
+    if (!o->size) return fail(MYO_EXIT_USAGE, 1, "%s: missing --size 32|128", sub);
+    if (o->size != 32 && o->size != 128)
+        return fail(MYO_EXIT_USAGE, 1, "%s: --size %lld is neither 32 nor 128", sub,
+                    (long long)o->size);
+    if (!o->difficulty)
+        return fail(MYO_EXIT_USAGE, 1, "%s: missing --difficulty easy|medium|hard", sub);
+    if (myo_pf_difficulty_parse(o->difficulty, diff) != MYO_OK)
+        return fail(MYO_EXIT_USAGE, 1,
+                    "%s: --difficulty '%s' is none of easy, medium, hard, 6, 9, 14", sub,
+                    o->difficulty);
+    return MYO_EXIT_OK;
+}
+
+/* ---------------------------------------------------------- subcommands */
+
+static int cmd_listops(int argc, char **argv)
+{
+    options o;
+    int code = parse(argc, argv, OPT_N | OPT_SEED | OPT_LENGTH | OPT_OUT, &o);
+    if (code) return code < 0 ? MYO_EXIT_OK : code;
+    if ((code = no_input(argv[0], &o))) return code;
+    if (!o.n) return fail(MYO_EXIT_USAGE, 1, "listops: missing --n N");
+    myo_dataset d;
+    memset(&d, 0, sizeof d);
+    myo_status s = myo_listops_generate(NULL, (uint64_t)o.seed, o.n, o.length, &d);
+    if (s != MYO_OK) return fail_status("listops", s, myo_listops_error_detail());
+    return finish("listops", &d, o.output);
+}
+
+static int cmd_pathfinder(int argc, char **argv)
+{
+    options o;
+    int code = parse(argc, argv, OPT_N | OPT_SEED | OPT_SIZE | OPT_DIFF | OPT_OUT, &o);
+    if (code) return code < 0 ? MYO_EXIT_OK : code;
+    if ((code = no_input(argv[0], &o))) return code;
+    myo_pf_difficulty diff;
+    if ((code = size_difficulty("pathfinder", &o, &diff))) return code;
+    if (!o.n) return fail(MYO_EXIT_USAGE, 1, "pathfinder: missing --n N");
+    myo_pf_params p;
+    myo_status s = myo_pf_params_lra((int)o.size, diff, &p);
+    myo_dataset d;
+    memset(&d, 0, sizeof d);
+    if (s == MYO_OK) s = myo_pf_generate(&p, o.n, (uint64_t)o.seed, &d);
+    if (s != MYO_OK) return fail_status("pathfinder", s, myo_pathfinder_error_detail());
+    return finish("pathfinder", &d, o.output);
+}
+
+static int cmd_pathfinder_load(int argc, char **argv)
+{
+    options o;
+    int code = parse(argc, argv, OPT_N | OPT_SIZE | OPT_DIFF | OPT_OUT, &o);
+    if (code) return code < 0 ? MYO_EXIT_OK : code;
+    if ((code = need_input(argv[0], &o, "DIR (lra_release or pathfinderSIZE)"))) return code;
+    myo_pf_difficulty diff;
+    if ((code = size_difficulty("pathfinder-load", &o, &diff))) return code;
+    /* DIR/pathfinderSIZE when it exists, else DIR itself. */
+    size_t len = strlen(o.input) + 32;
+    char *root = malloc(len);
+    if (!root) return fail(MYO_EXIT_INTERNAL, 0, "pathfinder-load: out of memory");
+    snprintf(root, len, "%s/pathfinder%lld", o.input, (long long)o.size);
+    struct stat st;
+    if (stat(root, &st) != 0 || !S_ISDIR(st.st_mode)) snprintf(root, len, "%s", o.input);
+    myo_dataset d;
+    memset(&d, 0, sizeof d);
+    myo_status s = myo_pf_load(root, myo_pf_difficulty_dir(diff), o.n, &d);
+    if (s != MYO_OK) {
+        code = fail_status("pathfinder-load", s, myo_pathfinder_error_detail());
+    } else if (d.n != o.size * o.size) {
+        code = fail(MYO_EXIT_DATA, 0, "pathfinder-load: %s: images have %lld pixels, not %lldx%lld",
+                    root, (long long)d.n, (long long)o.size, (long long)o.size);
+        myo_dataset_free(&d);
+    }
+    free(root);
+    if (code) return code;
+    return finish("pathfinder-load", &d, o.output);
+}
+
+static int cmd_cifar(int argc, char **argv)
+{
+    options o;
+    int code = parse(argc, argv, OPT_SPLIT | OPT_OUT, &o);
+    if (code) return code < 0 ? MYO_EXIT_OK : code;
+    if ((code = need_input(argv[0], &o, "DIR (cifar-10-batches-bin)"))) return code;
+    myo_dataset d;
+    memset(&d, 0, sizeof d);
+    myo_status s = myo_cifar10_load(o.input, o.split ? o.split : "train", &d);
+    if (s != MYO_OK) return fail_status("cifar", s, myo_images_error_detail());
+    return finish("cifar", &d, o.output);
+}
+
+static int cmd_listops_load(int argc, char **argv)
+{
+    options o;
+    int code = parse(argc, argv, OPT_LENGTH | OPT_OUT, &o);
+    if (code) return code < 0 ? MYO_EXIT_OK : code;
+    if ((code = need_input(argv[0], &o, "FILE.tsv"))) return code;
+    myo_dataset d;
+    memset(&d, 0, sizeof d);
+    myo_status s = myo_listops_load(o.input, o.length, &d);
+    if (s != MYO_OK) return fail_status("listops-load", s, myo_listops_error_detail());
+    return finish("listops-load", &d, o.output);
+}
+
+static int cmd_text(int argc, char **argv)
+{
+    options o;
+    int code = parse(argc, argv, OPT_LENGTH | OPT_IMDB | OPT_SPLIT | OPT_OUT, &o);
+    if (code) return code < 0 ? MYO_EXIT_OK : code;
+    if (!o.imdb && !o.input) return fail(MYO_EXIT_USAGE, 1, "text: missing DIR or --imdb DIR");
+    if (o.imdb && o.input) return fail(MYO_EXIT_USAGE, 1, "text: give DIR or --imdb DIR, not both");
+    if (o.split && !o.imdb) return fail(MYO_EXIT_USAGE, 1, "text: --split needs --imdb DIR");
+    int64_t n = o.length ? o.length : MYO_TEXT_N;
+    myo_dataset d;
+    memset(&d, 0, sizeof d);
+    myo_status s = o.imdb ? myo_imdb_load(o.imdb, o.split ? o.split : "train", n, &d)
+                          : myo_text_load_dir(o.input, NULL, 0, n, &d);
+    if (s != MYO_OK) return fail_status("text", s, myo_text_error_detail());
+    return finish("text", &d, o.output);
+}
+
+static int cmd_retrieval(int argc, char **argv)
+{
+    options o;
+    int code = parse(argc, argv, OPT_LENGTH | OPT_OUT, &o);
+    if (code) return code < 0 ? MYO_EXIT_OK : code;
+    if ((code = need_input(argv[0], &o, "FILE.tsv"))) return code;
+    myo_dataset d;
+    memset(&d, 0, sizeof d);
+    myo_status s = myo_aan_load_tsv(o.input, o.length ? o.length : MYO_RETRIEVAL_N, &d);
+    if (s != MYO_OK) return fail_status("retrieval", s, myo_text_error_detail());
+    return finish("retrieval", &d, o.output);
+}
+
+/* The side of a square image dataset, 0 when n is not a square. */
+static int square_side(int64_t n)
+{
+    int64_t side = 1;
+    while (side * side < n)
+        side++;
+    return side * side == n ? (int)side : 0;
+}
+
+static int cmd_order(int argc, char **argv)
+{
+    options o;
+    int code = parse(argc, argv, OPT_ORDER | OPT_OUT, &o);
+    if (code) return code < 0 ? MYO_EXIT_OK : code;
+    if ((code = need_input(argv[0], &o, "FILE (a dataset file)"))) return code;
+    if (!o.ordering) return fail(MYO_EXIT_USAGE, 1, "order: missing --ordering");
+    myo_ordering want, have = MYO_ORDER_RASTER;
+    if (myo_ordering_parse(o.ordering, &want) != MYO_OK)
+        return fail(MYO_EXIT_USAGE, 1, "order: --ordering '%s' is none of morton, hilbert, raster",
+                    o.ordering);
+    myo_dataset d;
+    myo_status s = myo_dataset_read(o.input, &d);
+    if (s != MYO_OK) return fail_status("order", s, NULL);
+    int side = square_side(d.n);
+    const char *prev = myo_dataset_get_attr(&d, "ordering");
+    if (d.docs != 1 || d.parents || !side)
+        code = fail(MYO_EXIT_DATA, 0,
+                    "order: %s: not an image dataset (task %s, %lld documents of %lld tokens%s)",
+                    o.input, d.task, (long long)d.docs, (long long)d.n,
+                    d.parents ? ", parse trees" : "");
+    else if (prev && myo_ordering_parse(prev, &have) != MYO_OK)
+        code = fail(MYO_EXIT_DATA, 0, "order: %s: unknown ordering attribute '%s'", o.input, prev);
+    /* Undo the file's ordering first: the result is always want applied
+     * to the raster image. */
+    if (!code && have != MYO_ORDER_RASTER) {
+        int32_t *perm = malloc((size_t)d.n * sizeof *perm);
+        int32_t *inv = malloc((size_t)d.n * sizeof *inv);
+        s = perm && inv ? myo_ordering_perm(have, side, perm) : MYO_ERR_NOMEM;
+        if (s == MYO_OK) s = myo_perm_inverse(perm, d.n, inv);
+        if (s == MYO_OK) s = myo_dataset_permute(&d, inv);
+        free(perm);
+        free(inv);
+        if (s != MYO_OK) code = fail_status("order", s, myo_orderings_error_detail());
+    }
+    if (!code) {
+        s = myo_dataset_reorder(&d, want, side);
+        if (s != MYO_OK) code = fail_status("order", s, myo_orderings_error_detail());
+    }
+    if (code) {
+        myo_dataset_free(&d);
+        return code;
+    }
+    return finish("order", &d, o.output);
+}
+
+/* --------------------------------------------------------------- inspect */
+
+static int cmp_i32(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int cmd_inspect(int argc, char **argv)
+{
+    options o;
+    int code = parse(argc, argv, 0, &o);
+    if (code) return code < 0 ? MYO_EXIT_OK : code;
+    if ((code = need_input(argv[0], &o, "FILE"))) return code;
+    myo_dataset info;
+    int has_parents = 0;
+    myo_status s = myo_dataset_read_info(o.input, &info, &has_parents);
+    if (s != MYO_OK) return fail_status("inspect", s, NULL);
+    const int64_t E = info.count, G = info.docs, n = info.n;
+    int64_t *label_count = calloc((size_t)info.classes, sizeof *label_count);
+    int64_t *id_count = calloc((size_t)info.vocab, sizeof *id_count);
+    int32_t *lengths = malloc((size_t)(E * G > 0 ? E * G : 1) * sizeof *lengths);
+    if (!label_count || !id_count || !lengths) {
+        free(label_count), free(id_count), free(lengths);
+        myo_dataset_free(&info);
+        return fail(MYO_EXIT_INTERNAL, 0, "inspect: out of memory");
+    }
+    /* Slices of the file, so that big files need little memory. */
+    const int64_t chunk = 256;
+    for (int64_t first = 0; first < E && s == MYO_OK; first += chunk) {
+        myo_dataset d;
+        int64_t count = E - first < chunk ? E - first : chunk;
+        s = myo_dataset_read_range(o.input, first, count, &d);
+        if (s != MYO_OK) break;
+        for (int64_t e = 0; e < count; e++) {
+            label_count[d.labels[e]]++;
+            for (int64_t g = 0; g < G; g++) {
+                int32_t len = d.lengths[e * G + g];
+                lengths[(first + e) * G + g] = len;
+                for (int64_t i = 0; i < len; i++)
+                    id_count[d.tokens[(e * G + g) * n + i]]++;
+            }
+        }
+        myo_dataset_free(&d);
+    }
+    if (s != MYO_OK) {
+        free(label_count), free(id_count), free(lengths);
+        myo_dataset_free(&info);
+        return fail_status("inspect", s, NULL);
+    }
+    printf("file        %s\n", o.input);
+    printf("format      %s\n", MYO_DATA_FORMAT);
+    printf("task        %s\n", info.task);
+    printf("source      %s\n", info.source);
+    printf("examples    %lld\n", (long long)E);
+    printf("documents   %lld per example\n", (long long)G);
+    printf("length n    %lld tokens per document\n", (long long)n);
+    printf("vocab       %lld\n", (long long)info.vocab);
+    printf("classes     %lld\n", (long long)info.classes);
+    printf("parents     %s\n", has_parents ? "yes (parse trees)" : "no");
+    printf("labels     ");
+    for (int64_t c = 0; c < info.classes; c++)
+        printf(" %lld: %lld (%.1f%%)", (long long)c, (long long)label_count[c],
+               E ? 100.0 * (double)label_count[c] / (double)E : 0.0);
+    printf("\n");
+    int64_t m = E * G;
+    if (m > 0) {
+        double sum = 0;
+        int64_t full = 0;
+        for (int64_t k = 0; k < m; k++) {
+            sum += lengths[k];
+            full += lengths[k] == n;
+        }
+        qsort(lengths, (size_t)m, sizeof *lengths, cmp_i32);
+        double median = m % 2 ? lengths[m / 2] : 0.5 * (lengths[m / 2 - 1] + lengths[m / 2]);
+        printf("lengths     min %d  median %g  mean %.1f  max %d  (%lld of %lld documents fill "
+               "all %lld tokens)\n",
+               (int)lengths[0], median, sum / (double)m, (int)lengths[m - 1], (long long)full,
+               (long long)m, (long long)n);
+    } else {
+        printf("lengths     (no documents)\n");
+    }
+    int64_t used = 0, tokens = 0;
+    for (int64_t v = 0; v < info.vocab; v++) {
+        used += id_count[v] > 0;
+        tokens += id_count[v];
+    }
+    printf("vocab use   %lld of %lld ids in %lld tokens (padding excluded)", (long long)used,
+           (long long)info.vocab, (long long)tokens);
+    if (info.vocab - used > 0 && info.vocab - used <= 16) {
+        printf("; unused:");
+        for (int64_t v = 0; v < info.vocab; v++)
+            if (!id_count[v]) printf(" %lld", (long long)v);
+    }
+    printf("\n");
+    printf("attributes  %d\n", info.nattrs);
+    for (int k = 0; k < info.nattrs; k++)
+        printf("  %s = %s\n", info.attr_key[k], info.attr_value[k]);
+    free(label_count), free(id_count), free(lengths);
+    myo_dataset_free(&info);
+    return MYO_EXIT_OK;
+}
+
+/* ------------------------------------------------------------------ main */
+
+int main(int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } subs[] = {{"listops", cmd_listops},
+                {"pathfinder", cmd_pathfinder},
+                {"cifar", cmd_cifar},
+                {"pathfinder-load", cmd_pathfinder_load},
+                {"listops-load", cmd_listops_load},
+                {"text", cmd_text},
+                {"retrieval", cmd_retrieval},
+                {"order", cmd_order},
+                {"inspect", cmd_inspect}};
+    opterr = 0;
+    const char *sub = argc > 1 ? argv[1] : NULL;
+    if (!sub) return fail(MYO_EXIT_USAGE, 1, "missing subcommand");
+    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
+        myo_data_help();
+        return MYO_EXIT_OK;
+    }
+    if (strcmp(sub, "--version") == 0 || strcmp(sub, "-V") == 0) {
+        myo_cli_print_version(TOOL);
+        return MYO_EXIT_OK;
+    }
+    for (size_t k = 0; k < sizeof subs / sizeof subs[0]; k++)
+        if (strcmp(sub, subs[k].name) == 0) return subs[k].fn(argc - 1, argv + 1);
+    return fail(MYO_EXIT_USAGE, 1, "unknown subcommand '%s'", sub);
+}

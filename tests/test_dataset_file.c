@@ -1,0 +1,598 @@
+/* test_dataset_file.c -- the in-memory dataset (myo_data.h) and its HDF5
+ * file (datasets/dataset_file.h): attributes, round trips with and
+ * without parse trees, byte-identical rewrites, every validation error
+ * (in memory and in files altered here with the plain HDF5 API), a file
+ * that is not HDF5, failed writes that leave no file, and slice reads. */
+#include <config.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dataset_file.h"
+#include "support.h"
+
+#define E 7
+#define N 12
+
+typedef struct {
+    char *dir;
+    char path[512];
+    myo_dataset d;
+} fixture;
+
+/* A small valid dataset: with_trees gives a listops-like one (docs 1,
+ * parents), otherwise a retrieval-like one (docs 2). */
+static void make_dataset(myo_dataset *d, int with_trees)
+{
+    memset(d, 0, sizeof *d);
+    snprintf(d->task, sizeof d->task, "%s", with_trees ? "listops" : "retrieval");
+    snprintf(d->source, sizeof d->source, "generated");
+    d->docs = with_trees ? 1 : 2;
+    d->n = N;
+    d->vocab = 18;
+    d->classes = with_trees ? 10 : 2;
+    assert_int_equal(myo_dataset_alloc(d, E, with_trees), MYO_OK);
+    for (int64_t e = 0; e < E; e++) {
+        d->labels[e] = (int32_t)(e % d->classes);
+        for (int64_t g = 0; g < d->docs; g++) {
+            int32_t len = (int32_t)(3 + (e + g) % (N - 2));
+            d->lengths[e * d->docs + g] = len;
+            for (int32_t i = 0; i < len; i++)
+                d->tokens[(e * d->docs + g) * N + i] = 1 + (int32_t)((e * 7 + i * 3 + g) % 17);
+        }
+        if (with_trees) {
+            int32_t len = d->lengths[e];
+            for (int32_t i = 0; i < N; i++)
+                d->parents[e * N + i] = i == 0 || i >= len ? -1 : (i - 1) / 2;
+        }
+    }
+    assert_int_equal(myo_dataset_set_attr(d, "seed", "1"), MYO_OK);
+    assert_int_equal(myo_dataset_set_attr(d, "max_depth", "10"), MYO_OK);
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    f->dir = test_make_temp_dir();
+    snprintf(f->path, sizeof f->path, "%s/data.h5", f->dir);
+    make_dataset(&f->d, 1);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    myo_dataset_free(&f->d);
+    test_remove_dir(f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+static void assert_same(const myo_dataset *a, const myo_dataset *b)
+{
+    assert_string_equal(a->task, b->task);
+    assert_string_equal(a->source, b->source);
+    assert_int_equal(a->count, b->count);
+    assert_int_equal(a->docs, b->docs);
+    assert_int_equal(a->n, b->n);
+    assert_int_equal(a->vocab, b->vocab);
+    assert_int_equal(a->classes, b->classes);
+    size_t tok = (size_t)(a->count * a->docs * a->n);
+    assert_memory_equal(a->tokens, b->tokens, tok * sizeof(int32_t));
+    assert_memory_equal(a->labels, b->labels, (size_t)a->count * sizeof(int32_t));
+    assert_memory_equal(a->lengths, b->lengths, (size_t)(a->count * a->docs) * sizeof(int32_t));
+    assert_true(!a->parents == !b->parents);
+    if (a->parents)
+        assert_memory_equal(a->parents, b->parents, (size_t)(a->count * a->n) * sizeof(int32_t));
+    assert_int_equal(a->nattrs, b->nattrs);
+    for (int k = 0; k < a->nattrs; k++) {
+        const char *v = myo_dataset_get_attr(b, a->attr_key[k]);
+        assert_non_null(v);
+        assert_string_equal(v, a->attr_value[k]);
+    }
+}
+
+/* The detail mentions every string of the NULL-terminated list. */
+static void assert_detail(const char *first, ...)
+{
+    const char *detail = myo_data_error();
+    va_list ap;
+    va_start(ap, first);
+    for (const char *s = first; s; s = va_arg(ap, const char *)) {
+        if (!strstr(detail, s)) fail_msg("detail '%s' lacks '%s'", detail, s);
+    }
+    va_end(ap);
+}
+
+/* -------------------------------------------------------------- memory */
+
+static void test_attrs(void **state)
+{
+    fixture *f = *state;
+    myo_dataset *d = &f->d;
+    assert_string_equal(myo_dataset_get_attr(d, "seed"), "1");
+    assert_int_equal(myo_dataset_set_attr(d, "seed", "2"), MYO_OK); /* replaced */
+    assert_string_equal(myo_dataset_get_attr(d, "seed"), "2");
+    assert_int_equal(d->nattrs, 2);
+    assert_null(myo_dataset_get_attr(d, "nope"));
+    char long_key[64], long_value[300];
+    memset(long_key, 'k', sizeof long_key - 1), long_key[sizeof long_key - 1] = '\0';
+    memset(long_value, 'v', sizeof long_value - 1), long_value[sizeof long_value - 1] = '\0';
+    assert_int_equal(myo_dataset_set_attr(d, long_key, "1"), MYO_ERR_ARG);
+    assert_int_equal(myo_dataset_set_attr(d, "x", long_value), MYO_ERR_ARG);
+    assert_int_equal(myo_dataset_set_attr(d, "count", "3"), MYO_ERR_ARG); /* reserved */
+    assert_int_equal(myo_dataset_set_attr(d, "n", "12"), MYO_OK);         /* restates d->n */
+    assert_int_equal(myo_dataset_set_attr(d, "task", "listops"), MYO_OK);
+    assert_int_equal(myo_dataset_set_attr(d, "task", "text"), MYO_ERR_ARG);
+    assert_null(myo_dataset_get_attr(d, "n"));
+    assert_int_equal(myo_dataset_set_attr(d, "", "3"), MYO_ERR_ARG);
+    while (d->nattrs < MYO_DATA_MAX_ATTRS) {
+        char key[16];
+        snprintf(key, sizeof key, "a%d", d->nattrs);
+        assert_int_equal(myo_dataset_set_attr(d, key, "v"), MYO_OK);
+    }
+    assert_int_equal(myo_dataset_set_attr(d, "one_more", "v"), MYO_ERR_ARG);
+    assert_detail("one_more", NULL);
+    /* A full attribute table still writes and reads back. */
+    assert_int_equal(myo_dataset_write(f->path, d), MYO_OK);
+    myo_dataset r;
+    assert_int_equal(myo_dataset_read(f->path, &r), MYO_OK);
+    assert_same(d, &r);
+    myo_dataset_free(&r);
+}
+
+static void test_alloc_free(void **state)
+{
+    (void)state;
+    myo_dataset d;
+    memset(&d, 0, sizeof d);
+    assert_int_equal(myo_dataset_alloc(&d, 3, 0), MYO_ERR_ARG); /* docs, n unset */
+    d.docs = 1, d.n = 4;
+    assert_int_equal(myo_dataset_alloc(&d, -1, 0), MYO_ERR_ARG);
+    assert_int_equal(myo_dataset_alloc(&d, 3, 0), MYO_OK);
+    assert_int_equal(d.count, 3);
+    assert_null(d.parents);
+    for (int i = 0; i < 12; i++)
+        assert_int_equal(d.tokens[i], 0);
+    myo_dataset_free(&d);
+    assert_null(d.tokens);
+    assert_int_equal(d.n, 0);
+    myo_dataset_free(&d); /* twice */
+    myo_dataset_free(NULL);
+    d.docs = 1, d.n = (int64_t)1 << 40;
+    assert_int_equal(myo_dataset_alloc(&d, (int64_t)1 << 40, 1), MYO_ERR_NOMEM);
+    assert_null(d.tokens);
+}
+
+/* Each rule of myo_dataset_validate, on a copy of the good dataset. */
+static void test_validate_memory(void **state)
+{
+    fixture *f = *state;
+    myo_dataset *d = &f->d;
+    assert_int_equal(myo_dataset_validate(d, "mem"), MYO_OK);
+    struct {
+        int32_t *where;
+        int32_t bad;
+        const char *mention;
+    } cases[] = {
+        {&d->labels[2], 10, "label"},
+        {&d->labels[2], -1, "label"},
+        {&d->tokens[3 * N + 1], 18, "id 18"},
+        {&d->tokens[3 * N + 1], -2, "id -2"},
+        {&d->tokens[0 * N + N - 1], 5, "padding"}, /* after length 3 */
+        {&d->lengths[1], N + 1, "length"},
+        {&d->lengths[1], -1, "length"},
+        {&d->parents[4 * N + 2], 2, "not an earlier"}, /* itself */
+        {&d->parents[4 * N + 2], 3, "not an earlier"},
+        {&d->parents[4 * N + 2], N, "outside"},
+        {&d->parents[4 * N + 2], -2, "outside"},
+        {&d->parents[0 * N + N - 1], 0, "padding"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        int32_t keep = *cases[k].where;
+        *cases[k].where = cases[k].bad;
+        myo_data_clear_error();
+        assert_int_equal(myo_dataset_validate(d, "mem"), MYO_ERR_DATA);
+        assert_detail("mem", cases[k].mention, NULL);
+        /* Nothing is written either. */
+        assert_int_equal(myo_dataset_write(f->path, d), MYO_ERR_DATA);
+        assert_int_not_equal(access(f->path, F_OK), 0);
+        *cases[k].where = keep;
+    }
+    int64_t keep = d->vocab;
+    d->vocab = 0;
+    assert_int_equal(myo_dataset_validate(d, "mem"), MYO_ERR_DATA);
+    d->vocab = keep;
+    d->docs = 2; /* parents need docs 1 (the arrays are big enough to look at) */
+    assert_int_equal(myo_dataset_validate(d, "mem"), MYO_ERR_DATA);
+    assert_detail("docs", NULL);
+    d->docs = 1;
+    assert_int_equal(myo_dataset_validate(NULL, "mem"), MYO_ERR_ARG);
+}
+
+/* ---------------------------------------------------------------- files */
+
+static void test_round_trip(void **state)
+{
+    fixture *f = *state;
+    for (int trees = 1; trees >= 0; trees--) {
+        myo_dataset d, r;
+        make_dataset(&d, trees);
+        assert_int_equal(myo_dataset_write(f->path, &d), MYO_OK);
+        assert_int_equal(myo_dataset_read(f->path, &r), MYO_OK);
+        assert_same(&d, &r);
+        myo_dataset_free(&r);
+        int has_parents = -1;
+        assert_int_equal(myo_dataset_read_info(f->path, &r, &has_parents), MYO_OK);
+        assert_int_equal(has_parents, trees);
+        assert_int_equal(r.count, E);
+        assert_null(r.tokens);
+        assert_string_equal(myo_dataset_get_attr(&r, "seed"), "1");
+        myo_dataset_free(&r);
+        myo_dataset_free(&d);
+    }
+    /* No temporary file is left behind. */
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "ls '%s' | grep -q tmp", f->dir);
+    assert_int_not_equal(system(cmd), 0);
+}
+
+static void test_empty_dataset(void **state)
+{
+    fixture *f = *state;
+    myo_dataset d = f->d, r; /* header only */
+    d.count = 0;
+    assert_int_equal(myo_dataset_write(f->path, &d), MYO_OK);
+    assert_int_equal(myo_dataset_read(f->path, &r), MYO_OK);
+    assert_int_equal(r.count, 0);
+    myo_dataset_free(&r);
+}
+
+static void test_byte_identical(void **state)
+{
+    fixture *f = *state;
+    char second[600];
+    snprintf(second, sizeof second, "%s/again.h5", f->dir);
+    assert_int_equal(myo_dataset_write(f->path, &f->d), MYO_OK);
+    sleep(1); /* a time stamp would differ now */
+    assert_int_equal(myo_dataset_write(second, &f->d), MYO_OK);
+    size_t na, nb;
+    unsigned char *a = test_read_file(f->path, &na), *b = test_read_file(second, &nb);
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, na);
+    free(a), free(b);
+    /* Read then rewrite: the same bytes again (attributes come back in
+     * name order, so the rewrite is compared with a rewrite). */
+    myo_dataset r;
+    assert_int_equal(myo_dataset_read(f->path, &r), MYO_OK);
+    assert_int_equal(myo_dataset_write(second, &r), MYO_OK);
+    a = test_read_file(second, &na);
+    myo_dataset_free(&r);
+    assert_int_equal(myo_dataset_read(second, &r), MYO_OK);
+    assert_int_equal(myo_dataset_write(f->path, &r), MYO_OK);
+    b = test_read_file(f->path, &nb);
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, na);
+    free(a), free(b);
+    myo_dataset_free(&r);
+}
+
+static void test_range(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(myo_dataset_write(f->path, &f->d), MYO_OK);
+    for (int64_t first = 0; first <= E; first++)
+        for (int64_t count = 0; first + count <= E; count++) {
+            myo_dataset r;
+            assert_int_equal(myo_dataset_read_range(f->path, first, count, &r), MYO_OK);
+            assert_int_equal(r.count, count);
+            assert_memory_equal(r.tokens, f->d.tokens + first * N,
+                                (size_t)(count * N) * sizeof(int32_t));
+            assert_memory_equal(r.labels, f->d.labels + first, (size_t)count * sizeof(int32_t));
+            assert_memory_equal(r.lengths, f->d.lengths + first, (size_t)count * sizeof(int32_t));
+            assert_memory_equal(r.parents, f->d.parents + first * N,
+                                (size_t)(count * N) * sizeof(int32_t));
+            assert_string_equal(myo_dataset_get_attr(&r, "max_depth"), "10");
+            myo_dataset_free(&r);
+        }
+    myo_dataset r;
+    assert_int_equal(myo_dataset_read_range(f->path, 5, 3, &r), MYO_ERR_ARG);
+    assert_null(r.tokens);
+    assert_int_equal(myo_dataset_read_range(f->path, -1, 1, &r), MYO_ERR_ARG);
+    assert_int_equal(myo_dataset_read_range(f->path, 0, -1, &r), MYO_ERR_ARG);
+    /* A bad value outside the slice does not fail the slice; inside does. */
+    myo_dataset_free(&f->d);
+    make_dataset(&f->d, 0);
+    f->d.labels[6] = 1;
+    assert_int_equal(myo_dataset_write(f->path, &f->d), MYO_OK);
+    hid_t file = H5Fopen(f->path, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t dset = H5Dopen2(file, "labels", H5P_DEFAULT);
+    f->d.labels[6] = 2;
+    H5Dwrite(dset, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, f->d.labels);
+    H5Dclose(dset), H5Fclose(file);
+    assert_int_equal(myo_dataset_read_range(f->path, 0, 6, &r), MYO_OK);
+    myo_dataset_free(&r);
+    assert_int_equal(myo_dataset_read_range(f->path, 4, 3, &r), MYO_ERR_DATA);
+    assert_detail(f->path, "example 6", "label 2", NULL);
+}
+
+/* --- files altered after writing: each must fail with MYO_ERR_DATA */
+
+typedef void (*alter_fn)(hid_t file);
+
+static void overwrite_i32(hid_t file, const char *name, int64_t index, int32_t value)
+{
+    hid_t dset = H5Dopen2(file, name, H5P_DEFAULT);
+    hid_t space = H5Dget_space(dset);
+    int rank = H5Sget_simple_extent_ndims(space);
+    hsize_t dims[3];
+    H5Sget_simple_extent_dims(space, dims, NULL);
+    hsize_t total = 1;
+    for (int k = 0; k < rank; k++)
+        total *= dims[k];
+    int32_t *buf = malloc(total * sizeof *buf);
+    assert_true(H5Dread(dset, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
+    buf[index] = value;
+    assert_true(H5Dwrite(dset, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
+    free(buf);
+    H5Sclose(space), H5Dclose(dset);
+}
+
+static void set_string_attr(hid_t file, const char *name, const char *value)
+{
+    if (H5Aexists(file, name) > 0) H5Adelete(file, name);
+    hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, strlen(value) + 1);
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t attr = H5Acreate2(file, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(attr, type, value);
+    H5Aclose(attr), H5Sclose(space), H5Tclose(type);
+}
+
+static void set_int_attr(hid_t file, const char *name, int64_t value)
+{
+    if (H5Aexists(file, name) > 0) H5Adelete(file, name);
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t attr = H5Acreate2(file, name, H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(attr, H5T_NATIVE_INT64, &value);
+    H5Aclose(attr), H5Sclose(space);
+}
+
+static void alter_format(hid_t f)
+{
+    set_string_attr(f, "format", "myo-data/99");
+}
+static void alter_no_format(hid_t f)
+{
+    H5Adelete(f, "format");
+}
+static void alter_format_type(hid_t f)
+{
+    set_int_attr(f, "format", 1);
+}
+static void alter_no_task(hid_t f)
+{
+    H5Adelete(f, "task");
+}
+static void alter_count(hid_t f)
+{
+    set_int_attr(f, "count", E + 1);
+}
+static void alter_n(hid_t f)
+{
+    set_int_attr(f, "n", N - 1);
+}
+static void alter_vocab(hid_t f)
+{
+    set_int_attr(f, "vocab", 0);
+}
+static void alter_count_type(hid_t f)
+{
+    set_string_attr(f, "count", "7");
+}
+static void alter_no_labels(hid_t f)
+{
+    H5Ldelete(f, "labels", H5P_DEFAULT);
+}
+static void alter_label(hid_t f)
+{
+    overwrite_i32(f, "labels", 3, 10);
+}
+static void alter_token(hid_t f)
+{
+    overwrite_i32(f, "tokens", 2 * N + 1, 18);
+}
+static void alter_padding(hid_t f)
+{
+    overwrite_i32(f, "tokens", 0 * N + N - 1, 4);
+}
+static void alter_length(hid_t f)
+{
+    overwrite_i32(f, "lengths", 5, N + 1);
+}
+static void alter_parent_later(hid_t f)
+{
+    overwrite_i32(f, "parents", 4 * N + 2, 3);
+}
+static void alter_parent_range(hid_t f)
+{
+    overwrite_i32(f, "parents", 4 * N + 2, -5);
+}
+static void alter_parent_padding(hid_t f)
+{
+    overwrite_i32(f, "parents", 0 * N + N - 1, 0);
+}
+static void alter_type(hid_t f)
+{
+    H5Ldelete(f, "labels", H5P_DEFAULT);
+    hsize_t dims[1] = {E};
+    double v[E] = {0};
+    hid_t space = H5Screate_simple(1, dims, NULL);
+    hid_t dset =
+        H5Dcreate2(f, "labels", H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+    H5Dclose(dset), H5Sclose(space);
+}
+static void alter_shape(hid_t f)
+{
+    H5Ldelete(f, "lengths", H5P_DEFAULT);
+    hsize_t dims[2] = {E, 2};
+    int32_t v[E * 2] = {0};
+    hid_t space = H5Screate_simple(2, dims, NULL);
+    hid_t dset =
+        H5Dcreate2(f, "lengths", H5T_STD_I32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(dset, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+    H5Dclose(dset), H5Sclose(space);
+}
+
+static void test_validate_file(void **state)
+{
+    fixture *f = *state;
+    struct {
+        alter_fn alter;
+        const char *mention;
+    } cases[] = {
+        {alter_format, "myo-data/99"},
+        {alter_no_format, "not a myo-data file"},
+        {alter_format_type, "not a myo-data file"},
+        {alter_no_task, "'task' is missing"},
+        {alter_count, "shape"},
+        {alter_n, "shape"},
+        {alter_vocab, "vocab 0"},
+        {alter_count_type, "'count' is not an integer"},
+        {alter_no_labels, "'/labels' is missing"},
+        {alter_label, "label 10"},
+        {alter_token, "id 18"},
+        {alter_padding, "padding must be 0"},
+        {alter_length, "length 13"},
+        {alter_parent_later, "not an earlier token"},
+        {alter_parent_range, "parent -5 outside"},
+        {alter_parent_padding, "a padding token"},
+        {alter_type, "'/labels' is not int32"},
+        {alter_shape, "'/lengths' has shape (7, 2), expected (7, 1)"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        assert_int_equal(myo_dataset_write(f->path, &f->d), MYO_OK);
+        H5E_auto2_t func;
+        void *data;
+        H5Eget_auto2(H5E_DEFAULT, &func, &data);
+        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+        hid_t file = H5Fopen(f->path, H5F_ACC_RDWR, H5P_DEFAULT);
+        assert_true(file >= 0);
+        cases[k].alter(file);
+        H5Fclose(file);
+        H5Eset_auto2(H5E_DEFAULT, func, data);
+        myo_dataset r;
+        myo_data_clear_error();
+        myo_status s = myo_dataset_read(f->path, &r);
+        if (s != MYO_ERR_DATA) fail_msg("case %zu: status %d, not MYO_ERR_DATA", k, (int)s);
+        assert_null(r.tokens);
+        assert_detail(f->path, cases[k].mention, NULL);
+    }
+}
+
+static void test_not_hdf5(void **state)
+{
+    fixture *f = *state;
+    FILE *fp = fopen(f->path, "w");
+    fputs("this is not an HDF5 file\n", fp);
+    fclose(fp);
+    myo_dataset r;
+    assert_int_equal(myo_dataset_read(f->path, &r), MYO_ERR_IO);
+    assert_detail(f->path, "not an HDF5 file", NULL);
+    assert_int_equal(myo_dataset_read_info(f->path, &r, NULL), MYO_ERR_IO);
+    assert_int_equal(myo_dataset_read_range(f->path, 0, 1, &r), MYO_ERR_IO);
+    char missing[600];
+    snprintf(missing, sizeof missing, "%s/missing.h5", f->dir);
+    assert_int_equal(myo_dataset_read(missing, &r), MYO_ERR_IO);
+    assert_detail("missing.h5", "cannot read", NULL);
+}
+
+static void test_write_fails(void **state)
+{
+    fixture *f = *state;
+    char bad[600];
+    snprintf(bad, sizeof bad, "%s/no/such/dir/out.h5", f->dir);
+    assert_int_equal(myo_dataset_write(bad, &f->d), MYO_ERR_IO);
+    assert_detail(bad, NULL);
+    /* An existing file is kept when the new dataset is invalid. */
+    assert_int_equal(myo_dataset_write(f->path, &f->d), MYO_OK);
+    size_t na, nb;
+    unsigned char *a = test_read_file(f->path, &na);
+    f->d.labels[0] = 99;
+    assert_int_equal(myo_dataset_write(f->path, &f->d), MYO_ERR_DATA);
+    unsigned char *b = test_read_file(f->path, &nb);
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, na);
+    free(a), free(b);
+    assert_int_equal(myo_dataset_write(NULL, &f->d), MYO_ERR_ARG);
+}
+
+static void test_error_helper(void **state)
+{
+    (void)state;
+    assert_int_equal(myo_data_fail(MYO_ERR_DATA, "%s:%d: %s", "f.tsv", 3, "bad"), MYO_ERR_DATA);
+    assert_string_equal(myo_data_error(), "f.tsv:3: bad");
+    myo_data_clear_error();
+    assert_string_equal(myo_data_error(), myo_error_detail());
+}
+
+/* Replace a root string attribute by one written the ways h5py writes
+ * them: fixed length without a NUL (np.bytes_) or variable-length UTF-8
+ * (a Python str). */
+static void rewrite_attr(hid_t file, const char *name, const char *value, int variable)
+{
+    H5Adelete(file, name);
+    hid_t t = H5Tcopy(H5T_C_S1);
+    if (variable) {
+        H5Tset_size(t, H5T_VARIABLE);
+        H5Tset_cset(t, H5T_CSET_UTF8);
+    } else {
+        H5Tset_size(t, strlen(value));
+        H5Tset_strpad(t, H5T_STR_NULLPAD);
+    }
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(file, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(a >= 0);
+    assert_true(variable ? H5Awrite(a, t, &value) >= 0 : H5Awrite(a, t, value) >= 0);
+    H5Aclose(a), H5Sclose(sp), H5Tclose(t);
+}
+
+static void test_h5py_strings(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(myo_dataset_write(f->path, &f->d), MYO_OK);
+    hid_t file = H5Fopen(f->path, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(file >= 0);
+    rewrite_attr(file, "format", "myo-data/1", 0);
+    rewrite_attr(file, "task", f->d.task, 1);
+    H5Fclose(file);
+    myo_dataset r;
+    myo_status s = myo_dataset_read(f->path, &r);
+    if (s != MYO_OK) fail_msg("h5py-style strings: %s", myo_data_error());
+    assert_string_equal(r.task, f->d.task);
+    myo_dataset_free(&r);
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_attrs),       T(test_alloc_free),    T(test_validate_memory),
+        T(test_round_trip),  T(test_empty_dataset), T(test_byte_identical),
+        T(test_range),       T(test_validate_file), T(test_not_hdf5),
+        T(test_write_fails), T(test_error_helper),  T(test_h5py_strings),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,230 @@
+/* test_images.c -- the CIFAR-10 loader (grayscale as LRA) and synthetic images. */
+#include <config.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "myosotis.h"
+#include "myo_data.h"
+#include "dataset_file.h"
+#include "images.h"
+#include "support.h"
+
+static char *path_in(const char *dir, const char *name)
+{
+    size_t len = strlen(dir) + strlen(name) + 2;
+    char *p = test_alloc(len, 1);
+    snprintf(p, len, "%s/%s", dir, name);
+    return p;
+}
+
+static void write_bytes(const char *path, const unsigned char *b, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* A record with label and pixels i set to rgb (others black). */
+static void set_pixel(unsigned char *rec, int i, int r, int g, int b)
+{
+    rec[1 + i] = (unsigned char)r;
+    rec[1 + 1024 + i] = (unsigned char)g;
+    rec[1 + 2048 + i] = (unsigned char)b;
+}
+
+static void expect_detail(const char *needle1, const char *needle2)
+{
+    const char *d = myo_images_error_detail();
+    if (!strstr(d, needle1) || (needle2 && !strstr(d, needle2)))
+        fail_msg("detail \"%s\" lacks \"%s\" / \"%s\"", d, needle1, needle2 ? needle2 : "");
+    assert_string_equal(myo_data_error(), d);
+}
+
+static void test_gray_hand_checked(void **state)
+{
+    (void)state;
+    /* floor(255.5 * (0.2989 R + 0.5870 G + 0.1140 B) / 255) */
+    assert_int_equal(myo_gray_from_rgb(0, 0, 0), 0);
+    assert_int_equal(myo_gray_from_rgb(255, 255, 255), 255); /* 254.97 * 1.00196 = 255.47 */
+    assert_int_equal(myo_gray_from_rgb(255, 0, 0), 76);      /* 76.22 -> 76.37 */
+    assert_int_equal(myo_gray_from_rgb(0, 255, 0), 149);     /* 149.69 -> 149.98: not 150 */
+    assert_int_equal(myo_gray_from_rgb(0, 0, 255), 29);      /* 29.07 -> 29.13 */
+    assert_int_equal(myo_gray_from_rgb(100, 150, 200), 141); /* 140.74 -> 141.02 */
+    assert_int_equal(myo_gray_from_rgb(128, 128, 128), 128); /* 127.99 -> 128.24 */
+    assert_int_equal(myo_gray_from_rgb(1, 1, 1), 1);
+    /* gray inputs stay (nearly) themselves: never off by more than one */
+    for (int v = 0; v < 256; v++) {
+        int g = myo_gray_from_rgb((uint8_t)v, (uint8_t)v, (uint8_t)v);
+        assert_true(g == v || g == v - 1 || g == v + 1);
+    }
+}
+
+static void test_cifar_loader_small_files(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir();
+    unsigned char recs[3 * MYO_CIFAR_RECORD];
+    memset(recs, 0, sizeof recs);
+    recs[0] = 0;
+    recs[MYO_CIFAR_RECORD] = 9;
+    recs[2 * MYO_CIFAR_RECORD] = 3;
+    unsigned char *r2 = recs + 2 * MYO_CIFAR_RECORD;
+    set_pixel(r2, 0, 255, 0, 0);
+    set_pixel(r2, 1023, 0, 255, 0);
+    set_pixel(r2, 500, 100, 150, 200);
+    set_pixel(recs + MYO_CIFAR_RECORD, 33, 255, 255, 255);
+    char *a = path_in(dir, "a.bin"), *b = path_in(dir, "b.bin");
+    write_bytes(a, recs, 2 * MYO_CIFAR_RECORD);
+    write_bytes(b, recs + 2 * MYO_CIFAR_RECORD, MYO_CIFAR_RECORD);
+    const char *paths[2] = {a, b};
+    myo_dataset d;
+    assert_int_equal(myo_cifar10_load_files(paths, 2, &d), MYO_OK);
+    assert_string_equal(d.task, "image");
+    assert_string_equal(d.source, "loaded");
+    assert_int_equal(d.count, 3);
+    assert_int_equal(d.docs, 1);
+    assert_int_equal(d.n, 1024);
+    assert_int_equal(d.vocab, 256);
+    assert_int_equal(d.classes, 10);
+    assert_null(d.parents);
+    assert_int_equal(d.labels[0], 0);
+    assert_int_equal(d.labels[1], 9);
+    assert_int_equal(d.labels[2], 3);
+    for (int e = 0; e < 3; e++)
+        assert_int_equal(d.lengths[e], 1024);
+    assert_int_equal(d.tokens[2 * 1024 + 0], 76);
+    assert_int_equal(d.tokens[2 * 1024 + 1023], 149);
+    assert_int_equal(d.tokens[2 * 1024 + 500], 141);
+    assert_int_equal(d.tokens[2 * 1024 + 1], 0);
+    assert_int_equal(d.tokens[1024 + 33], 255);
+    assert_string_equal(myo_dataset_get_attr(&d, "files"), "a.bin,b.bin");
+    assert_int_equal(myo_dataset_validate(&d, "cifar"), MYO_OK);
+    myo_dataset_free(&d);
+    test_remove_dir(dir);
+    free(a), free(b), free(dir);
+}
+
+static void test_cifar_split_layout(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir();
+    for (int i = 1; i <= 5; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "data_batch_%d.bin", i);
+        char *p = path_in(dir, name);
+        assert_int_equal(myo_cifar10_write_synthetic(p, 2, (uint64_t)i), MYO_OK);
+        free(p);
+    }
+    char *t = path_in(dir, "test_batch.bin");
+    assert_int_equal(myo_cifar10_write_synthetic(t, 3, 99), MYO_OK);
+    myo_dataset d;
+    assert_int_equal(myo_cifar10_load(dir, "train", &d), MYO_OK);
+    assert_int_equal(d.count, 10);
+    assert_string_equal(myo_dataset_get_attr(&d, "split"), "train");
+    /* example 2 is record 0 of data_batch_2.bin */
+    char *p2 = path_in(dir, "data_batch_2.bin");
+    size_t size = 0;
+    unsigned char *raw = test_read_file(p2, &size);
+    assert_int_equal(size, 2 * MYO_CIFAR_RECORD);
+    assert_int_equal(d.labels[2], raw[0]);
+    for (int i = 0; i < 1024; i++)
+        assert_int_equal(d.tokens[2 * 1024 + i],
+                         myo_gray_from_rgb(raw[1 + i], raw[1 + 1024 + i], raw[1 + 2048 + i]));
+    free(raw);
+    free(p2);
+    myo_dataset_free(&d);
+    assert_int_equal(myo_cifar10_load(dir, "test", &d), MYO_OK);
+    assert_int_equal(d.count, 3);
+    myo_dataset_free(&d);
+    assert_int_equal(myo_cifar10_load(dir, "valid", &d), MYO_ERR_ARG);
+    expect_detail("valid", NULL);
+    /* a missing batch */
+    unlink(t);
+    assert_int_equal(myo_cifar10_load(dir, "test", &d), MYO_ERR_IO);
+    expect_detail("test_batch.bin", "cannot open");
+    assert_null(d.tokens);
+    test_remove_dir(dir);
+    free(t), free(dir);
+}
+
+static void test_cifar_malformed(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir();
+    unsigned char *buf = test_alloc(3 * MYO_CIFAR_RECORD, 1);
+    memset(buf, 7, 3 * MYO_CIFAR_RECORD);
+    buf[0] = buf[MYO_CIFAR_RECORD] = buf[2 * MYO_CIFAR_RECORD] = 1;
+    myo_dataset d;
+    /* truncated third record */
+    char *p = path_in(dir, "trunc.bin");
+    write_bytes(p, buf, 2 * MYO_CIFAR_RECORD + 100);
+    const char *one[1] = {p};
+    assert_int_equal(myo_cifar10_load_files(one, 1, &d), MYO_ERR_DATA);
+    expect_detail("trunc.bin", "record 2 is truncated");
+    assert_null(d.tokens);
+    free(p);
+    /* label 12 in record 1 */
+    p = path_in(dir, "label.bin");
+    buf[MYO_CIFAR_RECORD] = 12;
+    write_bytes(p, buf, 3 * MYO_CIFAR_RECORD);
+    one[0] = p;
+    assert_int_equal(myo_cifar10_load_files(one, 1, &d), MYO_ERR_DATA);
+    expect_detail("label.bin: record 1: label 12", NULL);
+    assert_null(d.tokens);
+    free(p);
+    /* empty file */
+    p = path_in(dir, "empty.bin");
+    write_bytes(p, buf, 0);
+    one[0] = p;
+    assert_int_equal(myo_cifar10_load_files(one, 1, &d), MYO_ERR_DATA);
+    expect_detail("empty.bin", "empty");
+    free(p);
+    assert_int_equal(myo_cifar10_load_files(NULL, 0, &d), MYO_ERR_ARG);
+    free(buf);
+    test_remove_dir(dir);
+    free(dir);
+}
+
+static void test_synthetic_images(void **state)
+{
+    (void)state;
+    myo_dataset a, b, c;
+    assert_int_equal(myo_images_synthetic(20, 32, 7, &a), MYO_OK);
+    assert_int_equal(myo_images_synthetic(20, 32, 7, &b), MYO_OK);
+    assert_int_equal(myo_images_synthetic(20, 32, 8, &c), MYO_OK);
+    assert_string_equal(a.source, "synthetic");
+    assert_int_equal(a.n, 1024);
+    assert_memory_equal(a.tokens, b.tokens, 20 * 1024 * sizeof(int32_t));
+    assert_memory_equal(a.labels, b.labels, 20 * sizeof(int32_t));
+    assert_memory_not_equal(a.tokens, c.tokens, 20 * 1024 * sizeof(int32_t));
+    for (int64_t i = 0; i < 20 * 1024; i++)
+        assert_true(a.tokens[i] >= 0 && a.tokens[i] < 256);
+    assert_int_equal(myo_dataset_validate(&a, "synthetic"), MYO_OK);
+    assert_string_equal(myo_dataset_get_attr(&a, "seed"), "7");
+    myo_dataset_free(&a);
+    myo_dataset_free(&b);
+    myo_dataset_free(&c);
+    assert_int_equal(myo_images_synthetic(3, 5, 1, &a), MYO_OK); /* odd side */
+    assert_int_equal(a.n, 25);
+    myo_dataset_free(&a);
+    assert_int_equal(myo_images_synthetic(0, 32, 1, &a), MYO_ERR_ARG);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gray_hand_checked),  cmocka_unit_test(test_cifar_loader_small_files),
+        cmocka_unit_test(test_cifar_split_layout), cmocka_unit_test(test_cifar_malformed),
+        cmocka_unit_test(test_synthetic_images),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
