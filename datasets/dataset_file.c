@@ -9,7 +9,6 @@
 #include "dataset_file.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +21,10 @@ static _Thread_local char data_detail[512];
 
 myo_status myo_data_vfail(myo_status s, const char *fmt, va_list ap)
 {
-    vsnprintf(data_detail, sizeof data_detail, fmt, ap);
+    /* Through a copy: an argument may be myo_data_error() itself. */
+    char line[sizeof data_detail];
+    vsnprintf(line, sizeof line, fmt, ap);
+    memcpy(data_detail, line, sizeof line);
     return s;
 }
 
@@ -146,6 +148,16 @@ myo_status myo_dataset_set_attr(myo_dataset *d, const char *key, const char *val
     }
     snprintf(d->attr_value[k], sizeof d->attr_value[k], "%s", value);
     return MYO_OK;
+}
+
+myo_status myo_dataset_set_attrf(myo_dataset *d, const char *key, const char *fmt, ...)
+{
+    char value[sizeof d->attr_value[0]];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(value, sizeof value, fmt, ap);
+    va_end(ap);
+    return myo_dataset_set_attr(d, key, value);
 }
 
 const char *myo_dataset_get_attr(const myo_dataset *d, const char *key)
@@ -301,8 +313,9 @@ static myo_status write_attr(hid_t file, const char *path, const char *name, con
     return MYO_OK;
 }
 
-static myo_status write_contents(hid_t file, const char *path, const myo_dataset *d)
+static myo_status write_contents(int64_t file, const char *path, const void *contents)
 {
+    const myo_dataset *d = contents;
     hsize_t E = (hsize_t)d->count, G = (hsize_t)d->docs, n = (hsize_t)d->n;
     myo_status st = write_attr(file, path, "format", MYO_DATA_FORMAT, 0);
     if (st == MYO_OK) st = write_attr(file, path, "task", d->task, 0);
@@ -321,18 +334,6 @@ static myo_status write_contents(hid_t file, const char *path, const myo_dataset
     return st;
 }
 
-/* Create the empty file path.tmp-PID-K for the first free K (open(2), so
- * the umask applies as to any new file).  Returns the descriptor. */
-static int create_temp(const char *path, char *tmp, size_t size)
-{
-    for (unsigned k = 0; k < 1000; k++) {
-        snprintf(tmp, size, "%s.tmp-%ld-%u", path, (long)getpid(), k);
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd >= 0 || errno != EEXIST) return fd;
-    }
-    return -1;
-}
-
 myo_status myo_dataset_write(const char *path, const myo_dataset *d)
 {
     if (!path || !path[0] || !d)
@@ -343,53 +344,56 @@ myo_status myo_dataset_write(const char *path, const myo_dataset *d)
         if (!d->attr_key[k][0] || is_reserved(d->attr_key[k]))
             return myo_data_fail(MYO_ERR_DATA, "%s: attribute name '%s' is empty or reserved", path,
                                  d->attr_key[k]);
-    size_t len = strlen(path) + 40;
-    char *tmp = malloc(len);
-    if (!tmp) return myo_data_fail(MYO_ERR_NOMEM, "%s: out of memory", path);
-    int fd = create_temp(path, tmp, len);
-    if (fd < 0) {
-        st = myo_data_fail(MYO_ERR_IO, "%s: cannot write there: %s", path, strerror(errno));
-        free(tmp);
-        return st;
-    }
-    close(fd);
-    quiet_h5 q = quiet_begin();
-    /* The root group without time stamps too (a file creation property
-     * list is a group creation one). */
-    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
-    if (fcpl >= 0) H5Pset_obj_track_times(fcpl, 0);
-    hid_t file = fcpl >= 0 ? H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT) : -1;
-    if (fcpl >= 0) H5Pclose(fcpl);
-    if (file < 0) st = myo_data_fail(MYO_ERR_IO, "%s: cannot create the output file", path);
-    if (st == MYO_OK) st = write_contents(file, path, d);
-    if (file >= 0 && H5Fclose(file) < 0 && st == MYO_OK)
-        st = myo_data_fail(MYO_ERR_IO, "%s: cannot finish writing the file (disk full?)", path);
-    quiet_end(q);
-    if (st == MYO_OK && rename(tmp, path) != 0)
-        st = myo_data_fail(MYO_ERR_IO, "%s: cannot move the finished file into place: %s", path,
-                           strerror(errno));
-    if (st != MYO_OK) unlink(tmp);
-    free(tmp);
-    return st;
+    /* The datasets' size, reserved on disk before writing. */
+    uint64_t cells = (uint64_t)d->count * ((uint64_t)d->docs * ((uint64_t)d->n + 1) + 1) +
+                     (d->parents ? (uint64_t)d->count * (uint64_t)d->n : 0);
+    /* A failure of write_contents leaves its detail here, one of
+     * libmyosotis' own myo_error_detail(), where myo_data_error() falls
+     * back. */
+    myo_data_clear_error();
+    return myo_h5_write_atomic(path, cells * sizeof(int32_t), write_contents, d);
 }
 
 /* ------------------------------------------------------------------ read */
+
+/* A root attribute that must hold one value of class cls (what names the
+ * class in the message): MYO_ERR_DATA when it is missing or not such a
+ * value.  Close with close_scalar_attr, whatever the status. */
+typedef struct {
+    hid_t attr, type, space;
+} scalar_attr;
+
+static myo_status open_scalar_attr(hid_t file, const char *path, const char *name, H5T_class_t cls,
+                                   const char *what, scalar_attr *a)
+{
+    a->attr = a->type = a->space = -1;
+    if (H5Aexists(file, name) <= 0)
+        return myo_data_fail(MYO_ERR_DATA, "%s: attribute '%s' is missing", path, name);
+    a->attr = H5Aopen(file, name, H5P_DEFAULT);
+    a->type = a->attr >= 0 ? H5Aget_type(a->attr) : -1;
+    a->space = a->attr >= 0 ? H5Aget_space(a->attr) : -1;
+    if (a->type < 0 || a->space < 0 || H5Tget_class(a->type) != cls ||
+        H5Sget_simple_extent_npoints(a->space) != 1)
+        return myo_data_fail(MYO_ERR_DATA, "%s: attribute '%s' is not %s", path, name, what);
+    return MYO_OK;
+}
+
+static void close_scalar_attr(scalar_attr *a)
+{
+    if (a->space >= 0) H5Sclose(a->space);
+    if (a->type >= 0) H5Tclose(a->type);
+    if (a->attr >= 0) H5Aclose(a->attr);
+}
 
 /* Read a scalar string attribute into buf; MYO_ERR_DATA when missing or
  * not a string (or too long). */
 static myo_status read_string_attr(hid_t file, const char *path, const char *name, char *buf,
                                    size_t size)
 {
-    if (H5Aexists(file, name) <= 0)
-        return myo_data_fail(MYO_ERR_DATA, "%s: attribute '%s' is missing", path, name);
-    hid_t attr = H5Aopen(file, name, H5P_DEFAULT);
-    hid_t type = attr >= 0 ? H5Aget_type(attr) : -1;
-    hid_t space = attr >= 0 ? H5Aget_space(attr) : -1;
-    myo_status st = MYO_OK;
-    if (type < 0 || space < 0 || H5Tget_class(type) != H5T_STRING ||
-        H5Sget_simple_extent_npoints(space) != 1) {
-        st = myo_data_fail(MYO_ERR_DATA, "%s: attribute '%s' is not a string", path, name);
-    } else if (H5Tis_variable_str(type) > 0) {
+    scalar_attr a;
+    myo_status st = open_scalar_attr(file, path, name, H5T_STRING, "a string", &a);
+    hid_t attr = a.attr, type = a.type;
+    if (st == MYO_OK && H5Tis_variable_str(type) > 0) {
         char *v = NULL;
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, H5T_VARIABLE);
@@ -401,7 +405,7 @@ static myo_status read_string_attr(hid_t file, const char *path, const char *nam
             snprintf(buf, size, "%s", v);
         if (v) H5free_memory(v);
         H5Tclose(mt);
-    } else {
+    } else if (st == MYO_OK) {
         size_t ts = H5Tget_size(type);
         /* one byte more than the file's: a string without a NUL (h5py's
          * np.bytes_) keeps its last character */
@@ -417,26 +421,17 @@ static myo_status read_string_attr(hid_t file, const char *path, const char *nam
         free(v);
         H5Tclose(mt);
     }
-    if (space >= 0) H5Sclose(space);
-    if (type >= 0) H5Tclose(type);
-    if (attr >= 0) H5Aclose(attr);
+    close_scalar_attr(&a);
     return st;
 }
 
 static myo_status read_int_attr(hid_t file, const char *path, const char *name, int64_t *value)
 {
-    if (H5Aexists(file, name) <= 0)
-        return myo_data_fail(MYO_ERR_DATA, "%s: attribute '%s' is missing", path, name);
-    hid_t attr = H5Aopen(file, name, H5P_DEFAULT);
-    hid_t type = attr >= 0 ? H5Aget_type(attr) : -1;
-    hid_t space = attr >= 0 ? H5Aget_space(attr) : -1;
-    myo_status st = MYO_OK;
-    if (type < 0 || space < 0 || H5Tget_class(type) != H5T_INTEGER ||
-        H5Sget_simple_extent_npoints(space) != 1 || H5Aread(attr, H5T_NATIVE_INT64, value) < 0)
+    scalar_attr a;
+    myo_status st = open_scalar_attr(file, path, name, H5T_INTEGER, "an integer", &a);
+    if (st == MYO_OK && H5Aread(a.attr, H5T_NATIVE_INT64, value) < 0)
         st = myo_data_fail(MYO_ERR_DATA, "%s: attribute '%s' is not an integer", path, name);
-    if (space >= 0) H5Sclose(space);
-    if (type >= 0) H5Tclose(type);
-    if (attr >= 0) H5Aclose(attr);
+    close_scalar_attr(&a);
     return st;
 }
 

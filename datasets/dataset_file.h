@@ -72,6 +72,11 @@ void myo_data_clear_error(void);
  * accepted only when the value restates the header field, e.g. "n" =
  * "2000" with d->n 2000, and stores nothing; otherwise MYO_ERR_ARG.) */
 
+/* myo_dataset_set_attr with a printf-formatted value (cut to the
+ * longest value that fits). */
+myo_status myo_dataset_set_attrf(myo_dataset *d, const char *key, const char *fmt, ...)
+    MYO_DATA_PRINTF(3, 4);
+
 /* The value of attribute key, or NULL. */
 const char *myo_dataset_get_attr(const myo_dataset *d, const char *key);
 

@@ -6,27 +6,9 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static _Thread_local char img_detail[512];
-
-static myo_status img_fail(myo_status s, const char *fmt, ...) MYO_DATA_PRINTF(2, 3);
-static myo_status img_fail(myo_status s, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(img_detail, sizeof img_detail, fmt, ap);
-    va_end(ap);
-    return myo_data_fail(s, "%s", img_detail);
-}
-
-const char *myo_images_error_detail(void)
-{
-    return img_detail;
-}
 
 uint8_t myo_gray_from_rgb(uint8_t r, uint8_t g, uint8_t b)
 {
@@ -51,18 +33,19 @@ static const char *base_name(const char *path)
 static myo_status cifar_count(const char *path, int64_t *records)
 {
     FILE *f = fopen(path, "rb");
-    if (!f) return img_fail(MYO_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (!f) return myo_data_fail(MYO_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     long size = -1;
     if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
     fclose(f);
-    if (size < 0) return img_fail(MYO_ERR_IO, "%s: cannot determine the size", path);
-    if (size == 0) return img_fail(MYO_ERR_DATA, "%s: empty file (no CIFAR-10 record)", path);
+    if (size < 0) return myo_data_fail(MYO_ERR_IO, "%s: cannot determine the size", path);
+    if (size == 0) return myo_data_fail(MYO_ERR_DATA, "%s: empty file (no CIFAR-10 record)", path);
     if (size % MYO_CIFAR_RECORD != 0)
-        return img_fail(MYO_ERR_DATA,
-                        "%s: size %ld is not a multiple of %d: record %ld is truncated (%ld of "
-                        "%d bytes)",
-                        path, size, MYO_CIFAR_RECORD, size / MYO_CIFAR_RECORD,
-                        size % MYO_CIFAR_RECORD, MYO_CIFAR_RECORD);
+        return myo_data_fail(
+            MYO_ERR_DATA,
+            "%s: size %ld is not a multiple of %d: record %ld is truncated (%ld of "
+            "%d bytes)",
+            path, size, MYO_CIFAR_RECORD, size / MYO_CIFAR_RECORD, size % MYO_CIFAR_RECORD,
+            MYO_CIFAR_RECORD);
     *records = size / MYO_CIFAR_RECORD;
     return MYO_OK;
 }
@@ -70,17 +53,17 @@ static myo_status cifar_count(const char *path, int64_t *records)
 static myo_status cifar_read(const char *path, int64_t records, myo_dataset *d, int64_t first)
 {
     FILE *f = fopen(path, "rb");
-    if (!f) return img_fail(MYO_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (!f) return myo_data_fail(MYO_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     unsigned char rec[MYO_CIFAR_RECORD];
     myo_status s = MYO_OK;
     for (int64_t r = 0; r < records; r++) {
         if (fread(rec, 1, sizeof rec, f) != sizeof rec) {
-            s = img_fail(MYO_ERR_IO, "%s: record %lld: short read", path, (long long)r);
+            s = myo_data_fail(MYO_ERR_IO, "%s: record %lld: short read", path, (long long)r);
             break;
         }
         if (rec[0] > 9) {
-            s = img_fail(MYO_ERR_DATA, "%s: record %lld: label %d is not in 0..9", path,
-                         (long long)r, rec[0]);
+            s = myo_data_fail(MYO_ERR_DATA, "%s: record %lld: label %d is not in 0..9", path,
+                              (long long)r, rec[0]);
             break;
         }
         int64_t e = first + r;
@@ -110,14 +93,15 @@ static myo_status alloc_or_fail(myo_dataset *d, int64_t count)
 {
     myo_status s = myo_dataset_alloc(d, count, 0);
     if (s != MYO_OK)
-        return img_fail(s, "cannot allocate %lld images: %s", (long long)count, myo_data_error());
+        return myo_data_fail(s, "cannot allocate %lld images: %s", (long long)count,
+                             myo_data_error());
     return MYO_OK;
 }
 
 static myo_status set_attr(myo_dataset *d, const char *k, const char *v)
 {
     myo_status s = myo_dataset_set_attr(d, k, v);
-    if (s != MYO_OK) return img_fail(s, "attribute %s: %s", k, myo_data_error());
+    if (s != MYO_OK) return myo_data_fail(s, "attribute %s: %s", k, myo_data_error());
     return MYO_OK;
 }
 
@@ -126,16 +110,16 @@ static myo_status set_attr(myo_dataset *d, const char *k, const char *v)
 
 myo_status myo_cifar10_load_files(const char *const *paths, int npaths, myo_dataset *d)
 {
-    if (!d) return img_fail(MYO_ERR_ARG, "cifar10: NULL dataset");
+    if (!d) return myo_data_fail(MYO_ERR_ARG, "cifar10: NULL dataset");
     memset(d, 0, sizeof *d);
-    if (!paths || npaths < 1) return img_fail(MYO_ERR_ARG, "cifar10: no file given");
+    if (!paths || npaths < 1) return myo_data_fail(MYO_ERR_ARG, "cifar10: no file given");
     int64_t *counts = calloc((size_t)npaths, sizeof *counts);
-    if (!counts) return img_fail(MYO_ERR_NOMEM, "cifar10: out of memory");
+    if (!counts) return myo_data_fail(MYO_ERR_NOMEM, "cifar10: out of memory");
     int64_t total = 0;
     myo_status s = MYO_OK;
     for (int i = 0; i < npaths && s == MYO_OK; i++) {
         if (!paths[i])
-            s = img_fail(MYO_ERR_ARG, "cifar10: path %d is NULL", i);
+            s = myo_data_fail(MYO_ERR_ARG, "cifar10: path %d is NULL", i);
         else
             s = cifar_count(paths[i], &counts[i]);
         total += counts[i];
@@ -175,12 +159,12 @@ myo_status myo_cifar10_load_files(const char *const *paths, int npaths, myo_data
 
 myo_status myo_cifar10_load(const char *dir, const char *split, myo_dataset *d)
 {
-    if (!d) return img_fail(MYO_ERR_ARG, "cifar10: NULL dataset");
+    if (!d) return myo_data_fail(MYO_ERR_ARG, "cifar10: NULL dataset");
     memset(d, 0, sizeof *d);
-    if (!dir || !split) return img_fail(MYO_ERR_ARG, "cifar10: NULL directory or split");
+    if (!dir || !split) return myo_data_fail(MYO_ERR_ARG, "cifar10: NULL directory or split");
     size_t len = strlen(dir) + 32;
     char *buf = malloc(6 * len);
-    if (!buf) return img_fail(MYO_ERR_NOMEM, "cifar10: out of memory");
+    if (!buf) return myo_data_fail(MYO_ERR_NOMEM, "cifar10: out of memory");
     const char *paths[5];
     int np = 0;
     if (strcmp(split, "train") == 0) {
@@ -193,8 +177,8 @@ myo_status myo_cifar10_load(const char *dir, const char *split, myo_dataset *d)
         paths[np++] = buf;
     } else {
         free(buf);
-        return img_fail(MYO_ERR_ARG, "cifar10: split \"%s\" is neither \"train\" nor \"test\"",
-                        split);
+        return myo_data_fail(MYO_ERR_ARG, "cifar10: split \"%s\" is neither \"train\" nor \"test\"",
+                             split);
     }
     myo_status s = myo_cifar10_load_files(paths, np, d);
     if (s == MYO_OK) s = set_attr(d, "split", split);
@@ -205,12 +189,12 @@ myo_status myo_cifar10_load(const char *dir, const char *split, myo_dataset *d)
 
 myo_status myo_images_synthetic(int64_t count, int side, uint64_t seed, myo_dataset *d)
 {
-    if (!d) return img_fail(MYO_ERR_ARG, "synthetic images: NULL dataset");
+    if (!d) return myo_data_fail(MYO_ERR_ARG, "synthetic images: NULL dataset");
     memset(d, 0, sizeof *d);
     if (count < 1 || side < 1 || side > 4096)
-        return img_fail(MYO_ERR_ARG,
-                        "synthetic images: count = %lld, side = %d (need >= 1, side <= 4096)",
-                        (long long)count, side);
+        return myo_data_fail(MYO_ERR_ARG,
+                             "synthetic images: count = %lld, side = %d (need >= 1, side <= 4096)",
+                             (long long)count, side);
     set_image_shape(d, side, "synthetic");
     myo_status s = alloc_or_fail(d, count);
     if (s != MYO_OK) return s;
@@ -246,9 +230,9 @@ myo_status myo_images_synthetic(int64_t count, int side, uint64_t seed, myo_data
 
 myo_status myo_cifar10_write_synthetic(const char *path, int64_t count, uint64_t seed)
 {
-    if (!path || count < 0) return img_fail(MYO_ERR_ARG, "cifar10 write: bad arguments");
+    if (!path || count < 0) return myo_data_fail(MYO_ERR_ARG, "cifar10 write: bad arguments");
     FILE *f = fopen(path, "wb");
-    if (!f) return img_fail(MYO_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    if (!f) return myo_data_fail(MYO_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
     myo_rng r = myo_rng_seed(seed);
     unsigned char rec[MYO_CIFAR_RECORD];
     for (int64_t e = 0; e < count; e++) {
@@ -257,9 +241,9 @@ myo_status myo_cifar10_write_synthetic(const char *path, int64_t count, uint64_t
             rec[i] = (unsigned char)myo_rng_below(&r, 256);
         if (fwrite(rec, 1, sizeof rec, f) != sizeof rec) {
             fclose(f);
-            return img_fail(MYO_ERR_IO, "%s: write failed at record %lld", path, (long long)e);
+            return myo_data_fail(MYO_ERR_IO, "%s: write failed at record %lld", path, (long long)e);
         }
     }
-    if (fclose(f) != 0) return img_fail(MYO_ERR_IO, "%s: close failed", path);
+    if (fclose(f) != 0) return myo_data_fail(MYO_ERR_IO, "%s: close failed", path);
     return MYO_OK;
 }

@@ -15,8 +15,8 @@
  * So gray ~ floor(Y * 255.5 / 255) with Y = 0.2989 R + 0.5870 G + 0.1140 B:
  * (255,255,255) -> 255, (0,255,0) -> 149 (not 150), (255,0,0) -> 76.
  *
- * Failures return a myo_status; myo_images_error_detail() then gives a
- * one-line detail naming the file and record.  Nothing prints or exits.
+ * Failures return a myo_status; myo_data_error() (dataset_file.h)
+ * then gives a one-line detail naming the file and record.  Nothing prints or exits.
  */
 #ifndef MYO_IMAGES_H
 #define MYO_IMAGES_H
@@ -61,10 +61,5 @@ myo_status myo_images_synthetic(int64_t count, int side, uint64_t seed, myo_data
 /* Write count seeded random CIFAR-10 records (labels in 0..9, random RGB
  * planes) to path, e.g. for tests and smoke runs.  MYO_ERR_IO, MYO_ERR_ARG. */
 myo_status myo_cifar10_write_synthetic(const char *path, int64_t count, uint64_t seed);
-
-/* The detail of this module's last failure (per thread; "" when none).
- * Every failure is also recorded with myo_data_fail (dataset_file.h), so
- * myo_data_error() gives the same line. */
-const char *myo_images_error_detail(void);
 
 #endif

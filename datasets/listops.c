@@ -9,32 +9,9 @@
 #include "dataset_file.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ------------------------------------------------------------------ errors */
-
-/* Errors go through the datasets/ helper (dataset_file.h): the detail is
- * myo_data_error(), also returned by myo_listops_error_detail(). */
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static myo_status
-fail(myo_status s, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    myo_data_vfail(s, fmt, ap);
-    va_end(ap);
-    return s;
-}
-
-const char *myo_listops_error_detail(void)
-{
-    return myo_data_error();
-}
 
 /* -------------------------------------------------------------- vocabulary */
 
@@ -76,7 +53,7 @@ static int is_space(char c)
 myo_status myo_listops_tokenize(const char *src, int32_t *ids, int64_t cap, int64_t *len)
 {
     if (!src || !len || cap < 0 || (cap > 0 && !ids))
-        return fail(MYO_ERR_ARG, "myo_listops_tokenize: NULL argument or negative cap");
+        return myo_data_fail(MYO_ERR_ARG, "myo_listops_tokenize: NULL argument or negative cap");
     int64_t count = 0;
     const char *p = src;
     while (*p) {
@@ -96,9 +73,9 @@ myo_status myo_listops_tokenize(const char *src, int32_t *ids, int64_t cap, int6
         int32_t id = full <= sizeof sym ? myo_listops_token_id(sym, sl) : MYO_LISTOPS_UNK;
         if (id == MYO_LISTOPS_UNK) {
             int shown = (int)(p - start) > 20 ? 20 : (int)(p - start);
-            return fail(MYO_ERR_DATA, "unknown token %lld '%.*s%s' at character %lld",
-                        (long long)count, shown, start, (p - start) > 20 ? "..." : "",
-                        (long long)(start - src));
+            return myo_data_fail(MYO_ERR_DATA, "unknown token %lld '%.*s%s' at character %lld",
+                                 (long long)count, shown, start, (p - start) > 20 ? "..." : "",
+                                 (long long)(start - src));
         }
         if (count < cap) ids[count] = id;
         count++;
@@ -151,10 +128,10 @@ static int32_t apply_op(int32_t op, const int32_t *hist, int64_t count)
 
 myo_status myo_listops_parse(const int32_t *ids, int64_t len, int32_t *parents, int32_t *label)
 {
-    if (!ids && len > 0) return fail(MYO_ERR_ARG, "myo_listops_parse: NULL ids");
-    if (len <= 0) return fail(MYO_ERR_DATA, "empty expression");
+    if (!ids && len > 0) return myo_data_fail(MYO_ERR_ARG, "myo_listops_parse: NULL ids");
+    if (len <= 0) return myo_data_fail(MYO_ERR_DATA, "empty expression");
     if (len > INT32_MAX)
-        return fail(MYO_ERR_DATA, "expression of %lld tokens is too long", (long long)len);
+        return myo_data_fail(MYO_ERR_DATA, "expression of %lld tokens is too long", (long long)len);
     frame *stack = NULL;
     int64_t top = 0, cap = 0; /* frames in use, allocated */
     int32_t root_value = -1;
@@ -162,8 +139,8 @@ myo_status myo_listops_parse(const int32_t *ids, int64_t len, int32_t *parents, 
     for (int64_t i = 0; i < len; i++) {
         int32_t id = ids[i];
         if (i > 0 && top == 0) {
-            st = fail(MYO_ERR_DATA, "token %lld '%s' after the end of the expression", (long long)i,
-                      myo_listops_token_str(id));
+            st = myo_data_fail(MYO_ERR_DATA, "token %lld '%s' after the end of the expression",
+                               (long long)i, myo_listops_token_str(id));
             goto done;
         }
         int32_t parent = top > 0 ? (int32_t)stack[top - 1].idx : -1;
@@ -172,8 +149,9 @@ myo_status myo_listops_parse(const int32_t *ids, int64_t len, int32_t *parents, 
                 int64_t ncap = cap ? 2 * cap : 16;
                 frame *ns = realloc(stack, (size_t)ncap * sizeof *ns);
                 if (!ns) {
-                    st = fail(MYO_ERR_NOMEM, "cannot allocate the parse stack (%lld frames)",
-                              (long long)ncap);
+                    st = myo_data_fail(MYO_ERR_NOMEM,
+                                       "cannot allocate the parse stack (%lld frames)",
+                                       (long long)ncap);
                     goto done;
                 }
                 stack = ns;
@@ -192,14 +170,15 @@ myo_status myo_listops_parse(const int32_t *ids, int64_t len, int32_t *parents, 
                 root_value = v;
         } else if (id == MYO_LISTOPS_CLOSE) {
             if (top == 0) {
-                st = fail(MYO_ERR_DATA, "token %lld: X (']') without an open operator",
-                          (long long)i);
+                st = myo_data_fail(MYO_ERR_DATA, "token %lld: X (']') without an open operator",
+                                   (long long)i);
                 goto done;
             }
             frame *f = &stack[top - 1];
             if (f->count == 0) {
-                st = fail(MYO_ERR_DATA, "token %lld: operator %s at token %lld has no arguments",
-                          (long long)i, myo_listops_token_str(f->op), (long long)f->idx);
+                st = myo_data_fail(MYO_ERR_DATA,
+                                   "token %lld: operator %s at token %lld has no arguments",
+                                   (long long)i, myo_listops_token_str(f->op), (long long)f->idx);
                 goto done;
             }
             int32_t v = apply_op(f->op, f->hist, f->count);
@@ -210,16 +189,17 @@ myo_status myo_listops_parse(const int32_t *ids, int64_t len, int32_t *parents, 
             } else
                 root_value = v;
         } else {
-            st = fail(MYO_ERR_DATA, "token %lld: id %d is not a ListOps symbol", (long long)i,
-                      (int)id);
+            st = myo_data_fail(MYO_ERR_DATA, "token %lld: id %d is not a ListOps symbol",
+                               (long long)i, (int)id);
             goto done;
         }
         if (parents) parents[i] = parent;
     }
     if (top > 0) {
-        st = fail(MYO_ERR_DATA, "%lld operator(s) not closed, the innermost %s at token %lld",
-                  (long long)top, myo_listops_token_str(stack[top - 1].op),
-                  (long long)stack[top - 1].idx);
+        st = myo_data_fail(MYO_ERR_DATA,
+                           "%lld operator(s) not closed, the innermost %s at token %lld",
+                           (long long)top, myo_listops_token_str(stack[top - 1].op),
+                           (long long)stack[top - 1].idx);
         goto done;
     }
     if (label) *label = root_value;
@@ -231,12 +211,13 @@ done:
 myo_status myo_listops_format(const int32_t *ids, int64_t len, char *buf, size_t cap,
                               size_t *out_len)
 {
-    if (!buf || cap == 0) return fail(MYO_ERR_ARG, "myo_listops_format: no buffer");
+    if (!buf || cap == 0) return myo_data_fail(MYO_ERR_ARG, "myo_listops_format: no buffer");
     int32_t *parents = malloc((size_t)(len > 0 ? len : 1) * sizeof *parents);
     int32_t *nargs = calloc((size_t)(len > 0 ? len : 1), sizeof *nargs);
     myo_status st = MYO_OK;
     if (!parents || !nargs) {
-        st = fail(MYO_ERR_NOMEM, "myo_listops_format: cannot allocate %lld tokens", (long long)len);
+        st = myo_data_fail(MYO_ERR_NOMEM, "myo_listops_format: cannot allocate %lld tokens",
+                           (long long)len);
         goto done;
     }
     if ((st = myo_listops_parse(ids, len, parents, NULL)) != MYO_OK) goto done;
@@ -247,7 +228,8 @@ myo_status myo_listops_format(const int32_t *ids, int64_t len, char *buf, size_t
     do {                                                                                           \
         size_t l_ = strlen(str);                                                                   \
         if (pos + l_ >= cap) {                                                                     \
-            st = fail(MYO_ERR_ARG, "myo_listops_format: buffer of %zu bytes is too small", cap);   \
+            st = myo_data_fail(MYO_ERR_ARG,                                                        \
+                               "myo_listops_format: buffer of %zu bytes is too small", cap);       \
             goto done;                                                                             \
         }                                                                                          \
         memcpy(buf + pos, str, l_);                                                                \
@@ -280,23 +262,6 @@ done:
 }
 
 /* ------------------------------------------------------------- dataset fill */
-
-static myo_status set_attr(myo_dataset *d, const char *key, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-static myo_status set_attr(myo_dataset *d, const char *key, const char *fmt, ...)
-{
-    char value[208];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(value, sizeof value, fmt, ap);
-    va_end(ap);
-    myo_status st = myo_dataset_set_attr(d, key, value);
-    return st; /* myo_dataset_set_attr recorded the detail */
-}
 
 static myo_status alloc_dataset(myo_dataset *d, const char *source, int64_t count, int64_t n)
 {
@@ -409,15 +374,16 @@ myo_status myo_listops_generate(const myo_listops_params *params, uint64_t seed,
         p = *params;
     else
         myo_listops_params_default(&p);
-    if (!d) return fail(MYO_ERR_ARG, "myo_listops_generate: NULL dataset");
+    if (!d) return myo_data_fail(MYO_ERR_ARG, "myo_listops_generate: NULL dataset");
     if (n <= 0) n = MYO_LISTOPS_DEFAULT_N;
     if (count < 1 || n > INT32_MAX)
-        return fail(MYO_ERR_ARG, "myo_listops_generate: count %lld must be >= 1, n %lld <= 2^31-1",
-                    (long long)count, (long long)n);
+        return myo_data_fail(MYO_ERR_ARG,
+                             "myo_listops_generate: count %lld must be >= 1, n %lld <= 2^31-1",
+                             (long long)count, (long long)n);
     if (p.min_length < 0 || p.max_length < p.min_length + 2 || p.max_length > ((int64_t)1 << 30) ||
         p.max_depth < 1 || p.max_depth > 64 || p.max_args < 2 || p.max_args > 1000 ||
         !(p.value_p >= 0.0) || !(p.value_p <= 1.0))
-        return fail(
+        return myo_data_fail(
             MYO_ERR_ARG,
             "listops parameters: need 0 <= min_length, min_length + 2 <= max_length <= 2^30, "
             "1 <= max_depth <= 64, 2 <= max_args <= 1000, 0 <= value_p <= 1 (got %lld %lld %d %d "
@@ -425,10 +391,11 @@ myo_status myo_listops_generate(const myo_listops_params *params, uint64_t seed,
             (long long)p.min_length, (long long)p.max_length, p.max_depth, p.max_args, p.value_p);
     int64_t lmax = longest(&p), lmin = shortest(&p);
     if ((p.value_p > 0.0 ? lmax : 1) <= p.min_length || lmin >= p.max_length)
-        return fail(MYO_ERR_ARG,
-                    "listops parameters: expressions have %lld..%lld tokens, none in (%lld, %lld)",
-                    (long long)lmin, (long long)(p.value_p > 0.0 ? lmax : 1),
-                    (long long)p.min_length, (long long)p.max_length);
+        return myo_data_fail(
+            MYO_ERR_ARG,
+            "listops parameters: expressions have %lld..%lld tokens, none in (%lld, %lld)",
+            (long long)lmin, (long long)(p.value_p > 0.0 ? lmax : 1), (long long)p.min_length,
+            (long long)p.max_length);
 
     myo_status st = alloc_dataset(d, "generated", count, n);
     if (st != MYO_OK) return st;
@@ -445,9 +412,9 @@ myo_status myo_listops_generate(const myo_listops_params *params, uint64_t seed,
     uint8_t *arena = NULL; /* the full token sequences of the kept examples */
     int64_t arena_cap = 0;
     if (!buf || !ids || !par || !table || !hashes || !offset) {
-        st = fail(MYO_ERR_NOMEM,
-                  "myo_listops_generate: cannot allocate the work space for %lld examples",
-                  (long long)count);
+        st = myo_data_fail(MYO_ERR_NOMEM,
+                           "myo_listops_generate: cannot allocate the work space for %lld examples",
+                           (long long)count);
         goto done;
     }
     for (int64_t i = 0; i < hcap; i++)
@@ -459,12 +426,12 @@ myo_status myo_listops_generate(const myo_listops_params *params, uint64_t seed,
     const int64_t give_up = 100000000; /* draws without a new example */
     while (kept < count) {
         if (since_kept++ >= give_up) {
-            st =
-                fail(MYO_ERR_ARG,
-                     "myo_listops_generate: %lld draws without a new expression after %lld of %lld "
-                     "(window (%lld, %lld) too narrow or too few distinct expressions)",
-                     (long long)give_up, (long long)kept, (long long)count, (long long)p.min_length,
-                     (long long)p.max_length);
+            st = myo_data_fail(
+                MYO_ERR_ARG,
+                "myo_listops_generate: %lld draws without a new expression after %lld of %lld "
+                "(window (%lld, %lld) too narrow or too few distinct expressions)",
+                (long long)give_up, (long long)kept, (long long)count, (long long)p.min_length,
+                (long long)p.max_length);
             goto done;
         }
         attempts++;
@@ -491,8 +458,9 @@ myo_status myo_listops_generate(const myo_listops_params *params, uint64_t seed,
                 ncap *= 2;
             uint8_t *na = realloc(arena, (size_t)ncap);
             if (!na) {
-                st = fail(MYO_ERR_NOMEM, "myo_listops_generate: cannot allocate %lld bytes",
-                          (long long)ncap);
+                st =
+                    myo_data_fail(MYO_ERR_NOMEM, "myo_listops_generate: cannot allocate %lld bytes",
+                                  (long long)ncap);
                 goto done;
             }
             arena = na;
@@ -508,22 +476,23 @@ myo_status myo_listops_generate(const myo_listops_params *params, uint64_t seed,
         int32_t check = -1;
         if ((st = myo_listops_parse(ids, g.len, par, &check)) != MYO_OK) goto done;
         if (check != label) {
-            st = fail(MYO_ERR_DATA, "myo_listops_generate: internal error, label %d != parsed %d",
-                      (int)label, (int)check);
+            st = myo_data_fail(MYO_ERR_DATA,
+                               "myo_listops_generate: internal error, label %d != parsed %d",
+                               (int)label, (int)check);
             goto done;
         }
         store(d, kept, ids, par, g.len, label);
         kept++;
         since_kept = 0;
     }
-    if ((st = set_attr(d, "seed", "%llu", (unsigned long long)seed)) != MYO_OK ||
-        (st = set_attr(d, "min_length", "%lld", (long long)p.min_length)) != MYO_OK ||
-        (st = set_attr(d, "max_length", "%lld", (long long)p.max_length)) != MYO_OK ||
-        (st = set_attr(d, "max_depth", "%d", p.max_depth)) != MYO_OK ||
-        (st = set_attr(d, "max_args", "%d", p.max_args)) != MYO_OK ||
-        (st = set_attr(d, "value_p", "%.17g", p.value_p)) != MYO_OK ||
-        (st = set_attr(d, "attempts", "%lld", (long long)attempts)) != MYO_OK ||
-        (st = set_attr(d, "duplicates", "%lld", (long long)duplicates)) != MYO_OK)
+    if ((st = myo_dataset_set_attrf(d, "seed", "%llu", (unsigned long long)seed)) != MYO_OK ||
+        (st = myo_dataset_set_attrf(d, "min_length", "%lld", (long long)p.min_length)) != MYO_OK ||
+        (st = myo_dataset_set_attrf(d, "max_length", "%lld", (long long)p.max_length)) != MYO_OK ||
+        (st = myo_dataset_set_attrf(d, "max_depth", "%d", p.max_depth)) != MYO_OK ||
+        (st = myo_dataset_set_attrf(d, "max_args", "%d", p.max_args)) != MYO_OK ||
+        (st = myo_dataset_set_attrf(d, "value_p", "%.17g", p.value_p)) != MYO_OK ||
+        (st = myo_dataset_set_attrf(d, "attempts", "%lld", (long long)attempts)) != MYO_OK ||
+        (st = myo_dataset_set_attrf(d, "duplicates", "%lld", (long long)duplicates)) != MYO_OK)
         goto done;
 done:
     free(buf);
@@ -542,12 +511,12 @@ done:
 static myo_status read_file(const char *path, char **out, size_t *out_len)
 {
     FILE *f = fopen(path, "rb");
-    if (!f) return fail(MYO_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (!f) return myo_data_fail(MYO_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     size_t cap = 1 << 16, len = 0;
     char *buf = malloc(cap + 1);
     if (!buf) {
         fclose(f);
-        return fail(MYO_ERR_NOMEM, "%s: cannot allocate a read buffer", path);
+        return myo_data_fail(MYO_ERR_NOMEM, "%s: cannot allocate a read buffer", path);
     }
     for (;;) {
         if (len == cap) {
@@ -555,7 +524,8 @@ static myo_status read_file(const char *path, char **out, size_t *out_len)
             if (!nb) {
                 free(buf);
                 fclose(f);
-                return fail(MYO_ERR_NOMEM, "%s: cannot allocate %zu bytes", path, 2 * cap + 1);
+                return myo_data_fail(MYO_ERR_NOMEM, "%s: cannot allocate %zu bytes", path,
+                                     2 * cap + 1);
             }
             buf = nb;
             cap *= 2;
@@ -568,7 +538,7 @@ static myo_status read_file(const char *path, char **out, size_t *out_len)
     fclose(f);
     if (err) {
         free(buf);
-        return fail(MYO_ERR_IO, "%s: read error", path);
+        return myo_data_fail(MYO_ERR_IO, "%s: read error", path);
     }
     buf[len] = '\0';
     *out = buf;
@@ -596,7 +566,7 @@ static myo_status fail_at(myo_status st, const char *path, long long lineno)
 {
     char detail[512];
     snprintf(detail, sizeof detail, "%s", myo_data_error());
-    return fail(st, "%s:%lld: %s", path, lineno, detail);
+    return myo_data_fail(st, "%s:%lld: %s", path, lineno, detail);
 }
 
 static int blank(const char *s)
@@ -608,9 +578,10 @@ static int blank(const char *s)
 
 myo_status myo_listops_load(const char *path, int64_t n, myo_dataset *d)
 {
-    if (!path || !d) return fail(MYO_ERR_ARG, "myo_listops_load: NULL argument");
+    if (!path || !d) return myo_data_fail(MYO_ERR_ARG, "myo_listops_load: NULL argument");
     if (n <= 0) n = MYO_LISTOPS_DEFAULT_N;
-    if (n > INT32_MAX) return fail(MYO_ERR_ARG, "myo_listops_load: n %lld > 2^31-1", (long long)n);
+    if (n > INT32_MAX)
+        return myo_data_fail(MYO_ERR_ARG, "myo_listops_load: n %lld > 2^31-1", (long long)n);
     memset(d, 0, sizeof *d);
     char *buf = NULL;
     size_t len = 0, pos = 0;
@@ -625,7 +596,7 @@ myo_status myo_listops_load(const char *path, int64_t n, myo_dataset *d)
     int has_nul = 0;
     char *line = next_line(buf, len, &pos, &has_nul);
     if (!line || has_nul || strcmp(line, "Source\tTarget") != 0) {
-        st = fail(MYO_ERR_DATA, "%s:1: expected the header 'Source<TAB>Target'", path);
+        st = myo_data_fail(MYO_ERR_DATA, "%s:1: expected the header 'Source<TAB>Target'", path);
         goto done;
     }
     size_t body = pos;
@@ -641,7 +612,7 @@ myo_status myo_listops_load(const char *path, int64_t n, myo_dataset *d)
         q += l + 1;
     }
     if (rows == 0) {
-        st = fail(MYO_ERR_DATA, "%s: no examples after the header", path);
+        st = myo_data_fail(MYO_ERR_DATA, "%s: no examples after the header", path);
         goto done;
     }
     if ((st = alloc_dataset(d, "loaded", rows, n)) != MYO_OK) goto done;
@@ -650,7 +621,7 @@ myo_status myo_listops_load(const char *path, int64_t n, myo_dataset *d)
     int64_t e = 0, truncated = 0, mismatches = 0;
     for (long long lineno = 2; (line = next_line(buf, len, &pos, &has_nul)) != NULL; lineno++) {
         if (has_nul) {
-            st = fail(MYO_ERR_DATA, "%s:%lld: NUL byte in the row", path, lineno);
+            st = myo_data_fail(MYO_ERR_DATA, "%s:%lld: NUL byte in the row", path, lineno);
             goto done;
         }
         if (blank(line)) continue;
@@ -659,9 +630,10 @@ myo_status myo_listops_load(const char *path, int64_t n, myo_dataset *d)
         for (char *t = line; (t = strchr(t, '\t')) != NULL; t++)
             cols++;
         if (cols != 2) {
-            st = fail(MYO_ERR_DATA,
-                      "%s:%lld: expected 2 tab-separated columns (Source, Target), found %d", path,
-                      lineno, cols);
+            st = myo_data_fail(
+                MYO_ERR_DATA,
+                "%s:%lld: expected 2 tab-separated columns (Source, Target), found %d", path,
+                lineno, cols);
             goto done;
         }
         *tab = '\0';
@@ -672,8 +644,8 @@ myo_status myo_listops_load(const char *path, int64_t n, myo_dataset *d)
         while (tl > 0 && is_space(target[tl - 1]))
             tl--;
         if (tl != 1 || target[0] < '0' || target[0] > '9') {
-            st = fail(MYO_ERR_DATA, "%s:%lld: bad label '%.*s' (expected 0..9)", path, lineno,
-                      (int)(tl > 20 ? 20 : tl), target);
+            st = myo_data_fail(MYO_ERR_DATA, "%s:%lld: bad label '%.*s' (expected 0..9)", path,
+                               lineno, (int)(tl > 20 ? 20 : tl), target);
             goto done;
         }
         int32_t label = target[0] - '0';
@@ -689,8 +661,8 @@ myo_status myo_listops_load(const char *path, int64_t n, myo_dataset *d)
             int32_t *np = ni ? realloc(par, (size_t)ncap * sizeof *np) : NULL;
             if (np) par = np;
             if (!ni || !np) {
-                st = fail(MYO_ERR_NOMEM, "%s:%lld: cannot allocate %lld tokens", path, lineno,
-                          (long long)ncap);
+                st = myo_data_fail(MYO_ERR_NOMEM, "%s:%lld: cannot allocate %lld tokens", path,
+                                   lineno, (long long)ncap);
                 goto done;
             }
             tcap = ncap;
@@ -705,9 +677,10 @@ myo_status myo_listops_load(const char *path, int64_t n, myo_dataset *d)
         if (tn > n) truncated++;
         store(d, e++, ids, par, tn, label);
     }
-    if ((st = set_attr(d, "file", "%s", path)) != MYO_OK ||
-        (st = set_attr(d, "truncated", "%lld", (long long)truncated)) != MYO_OK ||
-        (st = set_attr(d, "label_mismatches", "%lld", (long long)mismatches)) != MYO_OK)
+    if ((st = myo_dataset_set_attrf(d, "file", "%s", path)) != MYO_OK ||
+        (st = myo_dataset_set_attrf(d, "truncated", "%lld", (long long)truncated)) != MYO_OK ||
+        (st = myo_dataset_set_attrf(d, "label_mismatches", "%lld", (long long)mismatches)) !=
+            MYO_OK)
         goto done;
 done:
     free(buf);

@@ -27,8 +27,7 @@
  *
  * Errors: every fallible call returns a myo_status; the one-line detail of
  * the last failure in the calling thread ("file:line: what" for the loader)
- * is myo_data_error() (dataset_file.h), which myo_listops_error_detail()
- * also returns.  Nothing here prints or exits.
+ * is myo_data_error() (dataset_file.h).  Nothing here prints or exits.
  */
 #ifndef MYO_LISTOPS_H
 #define MYO_LISTOPS_H
@@ -64,10 +63,6 @@ typedef struct {
 } myo_listops_params;
 
 void myo_listops_params_default(myo_listops_params *p);
-
-/* The detail of the last failure of a myo_listops_* call in this thread
- * (= myo_data_error()). */
-const char *myo_listops_error_detail(void);
 
 /* Token id of one symbol ("[MIN", "X" or "]", "7", ...), MYO_LISTOPS_UNK for
  * anything else; and the symbol of an id ("X" for the close, "<pad>",

@@ -8,7 +8,7 @@
  * Token ids follow LRA's vocabularies (each module documents its own);
  * id 0 is always the padding.  Nothing here prints or exits: failures
  * return a myo_status with a one-line detail naming the file and line
- * (myo_error_detail()).
+ * (myo_data_error(), dataset_file.h).
  */
 #ifndef MYO_DATA_H
 #define MYO_DATA_H
@@ -21,13 +21,13 @@
 #define MYO_DATA_MAX_ATTRS 48
 
 typedef struct {
-    char task[32];   /* "listops", "text", "retrieval", "image", "pathfinder", "pathx" */
-    char source[32]; /* "generated", "loaded", "synthetic" */
-    int64_t count;   /* E */
-    int64_t docs;    /* G */
-    int64_t n;       /* tokens per document */
-    int64_t vocab;   /* ids are in [0, vocab) */
-    int64_t classes; /* labels are in [0, classes) */
+    char task[32];    /* "listops", "text", "retrieval", "image", "pathfinder", "pathx" */
+    char source[32];  /* "generated", "loaded", "synthetic" */
+    int64_t count;    /* E */
+    int64_t docs;     /* G */
+    int64_t n;        /* tokens per document */
+    int64_t vocab;    /* ids are in [0, vocab) */
+    int64_t classes;  /* labels are in [0, classes) */
     int32_t *tokens;  /* (E, G, n) ids, 0 after a document's end */
     int32_t *labels;  /* (E,) */
     int32_t *lengths; /* (E, G) tokens before padding (<= n) */

@@ -4,27 +4,9 @@
 #include "orderings.h"
 #include "dataset_file.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static _Thread_local char ord_detail[512];
-
-static myo_status ord_fail(myo_status s, const char *fmt, ...) MYO_DATA_PRINTF(2, 3);
-static myo_status ord_fail(myo_status s, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(ord_detail, sizeof ord_detail, fmt, ap);
-    va_end(ap);
-    return myo_data_fail(s, "%s", ord_detail);
-}
-
-const char *myo_orderings_error_detail(void)
-{
-    return ord_detail;
-}
 
 const char *myo_ordering_name(myo_ordering o)
 {
@@ -41,7 +23,7 @@ const char *myo_ordering_name(myo_ordering o)
 
 myo_status myo_ordering_parse(const char *name, myo_ordering *out)
 {
-    if (!name || !out) return ord_fail(MYO_ERR_ARG, "ordering: NULL argument");
+    if (!name || !out) return myo_data_fail(MYO_ERR_ARG, "ordering: NULL argument");
     if (!strcmp(name, "raster") || !strcmp(name, "row-major"))
         *out = MYO_ORDER_RASTER;
     else if (!strcmp(name, "morton") || !strcmp(name, "zorder") || !strcmp(name, "z-order"))
@@ -49,7 +31,8 @@ myo_status myo_ordering_parse(const char *name, myo_ordering *out)
     else if (!strcmp(name, "hilbert"))
         *out = MYO_ORDER_HILBERT;
     else
-        return ord_fail(MYO_ERR_ARG, "ordering \"%s\" is not one of raster, morton, hilbert", name);
+        return myo_data_fail(MYO_ERR_ARG, "ordering \"%s\" is not one of raster, morton, hilbert",
+                             name);
     return MYO_OK;
 }
 
@@ -146,9 +129,9 @@ static void curve_decode(myo_ordering o, int k, uint64_t d, uint32_t *x, uint32_
 static myo_status check_side(myo_ordering o, int side)
 {
     if (o != MYO_ORDER_RASTER && o != MYO_ORDER_MORTON && o != MYO_ORDER_HILBERT)
-        return ord_fail(MYO_ERR_ARG, "ordering %d is not raster, morton or hilbert", (int)o);
+        return myo_data_fail(MYO_ERR_ARG, "ordering %d is not raster, morton or hilbert", (int)o);
     if (side < 1 || side > 46340)
-        return ord_fail(MYO_ERR_ARG, "ordering: side = %d, need 1 <= side <= 46340", side);
+        return myo_data_fail(MYO_ERR_ARG, "ordering: side = %d, need 1 <= side <= 46340", side);
     return MYO_OK;
 }
 
@@ -156,7 +139,7 @@ myo_status myo_ordering_perm(myo_ordering o, int side, int32_t *perm)
 {
     myo_status s = check_side(o, side);
     if (s != MYO_OK) return s;
-    if (!perm) return ord_fail(MYO_ERR_ARG, "ordering: NULL perm");
+    if (!perm) return myo_data_fail(MYO_ERR_ARG, "ordering: NULL perm");
     int64_t n = (int64_t)side * side;
     if (o == MYO_ORDER_RASTER) {
         for (int64_t p = 0; p < n; p++)
@@ -193,17 +176,17 @@ int myo_perm_is_valid(const int32_t *perm, int64_t n)
 myo_status myo_perm_inverse(const int32_t *perm, int64_t n, int32_t *inv)
 {
     if (!perm || !inv || n < 0 || n > INT32_MAX)
-        return ord_fail(MYO_ERR_ARG, "perm inverse: bad arguments (n = %lld)", (long long)n);
+        return myo_data_fail(MYO_ERR_ARG, "perm inverse: bad arguments (n = %lld)", (long long)n);
     for (int64_t i = 0; i < n; i++)
         inv[i] = -1;
     for (int64_t p = 0; p < n; p++) {
         int32_t v = perm[p];
         if (v < 0 || v >= n)
-            return ord_fail(MYO_ERR_DATA, "perm[%lld] = %d is outside 0..%lld", (long long)p, v,
-                            (long long)n - 1);
+            return myo_data_fail(MYO_ERR_DATA, "perm[%lld] = %d is outside 0..%lld", (long long)p,
+                                 v, (long long)n - 1);
         if (inv[v] >= 0)
-            return ord_fail(MYO_ERR_DATA, "perm[%lld] = %d repeats perm[%d]", (long long)p, v,
-                            inv[v]);
+            return myo_data_fail(MYO_ERR_DATA, "perm[%lld] = %d repeats perm[%d]", (long long)p, v,
+                                 inv[v]);
         inv[v] = (int32_t)p;
     }
     return MYO_OK;
@@ -217,26 +200,27 @@ void myo_perm_gather(const int32_t *perm, int64_t n, const int32_t *in, int32_t 
 
 myo_status myo_dataset_permute(myo_dataset *d, const int32_t *perm)
 {
-    if (!d || !perm) return ord_fail(MYO_ERR_ARG, "permute: NULL argument");
+    if (!d || !perm) return myo_data_fail(MYO_ERR_ARG, "permute: NULL argument");
     if (d->parents)
-        return ord_fail(MYO_ERR_ARG,
-                        "permute: the %s dataset has parse trees; reordering its "
-                        "tokens would break them",
-                        d->task);
+        return myo_data_fail(MYO_ERR_ARG,
+                             "permute: the %s dataset has parse trees; reordering its "
+                             "tokens would break them",
+                             d->task);
     if (d->n < 1 || !myo_perm_is_valid(perm, d->n))
-        return ord_fail(MYO_ERR_ARG, "permute: not a permutation of 0..%lld", (long long)d->n - 1);
+        return myo_data_fail(MYO_ERR_ARG, "permute: not a permutation of 0..%lld",
+                             (long long)d->n - 1);
     int64_t docs = d->count * d->docs;
     if (docs > 0 && (!d->tokens || !d->lengths))
-        return ord_fail(MYO_ERR_ARG, "permute: dataset has no tokens or lengths");
+        return myo_data_fail(MYO_ERR_ARG, "permute: dataset has no tokens or lengths");
     for (int64_t i = 0; i < docs; i++)
         if (d->lengths[i] != d->n)
-            return ord_fail(MYO_ERR_ARG,
-                            "permute: example %lld document %lld has length %d < n = %lld "
-                            "(padded documents cannot be reordered)",
-                            (long long)(i / d->docs), (long long)(i % d->docs), d->lengths[i],
-                            (long long)d->n);
+            return myo_data_fail(MYO_ERR_ARG,
+                                 "permute: example %lld document %lld has length %d < n = %lld "
+                                 "(padded documents cannot be reordered)",
+                                 (long long)(i / d->docs), (long long)(i % d->docs), d->lengths[i],
+                                 (long long)d->n);
     int32_t *tmp = malloc((size_t)d->n * sizeof *tmp);
-    if (!tmp) return ord_fail(MYO_ERR_NOMEM, "permute: out of memory");
+    if (!tmp) return myo_data_fail(MYO_ERR_NOMEM, "permute: out of memory");
     for (int64_t i = 0; i < docs; i++) {
         int32_t *t = d->tokens + i * d->n;
         myo_perm_gather(perm, d->n, t, tmp);
@@ -248,38 +232,40 @@ myo_status myo_dataset_permute(myo_dataset *d, const int32_t *perm)
 
 myo_status myo_dataset_reorder(myo_dataset *d, myo_ordering o, int side)
 {
-    if (!d) return ord_fail(MYO_ERR_ARG, "reorder: NULL dataset");
+    if (!d) return myo_data_fail(MYO_ERR_ARG, "reorder: NULL dataset");
     myo_status s = check_side(o, side);
     if (s != MYO_OK) return s;
     if ((int64_t)side * side != d->n)
-        return ord_fail(MYO_ERR_ARG, "reorder: side %d x %d != n = %lld", side, side,
-                        (long long)d->n);
+        return myo_data_fail(MYO_ERR_ARG, "reorder: side %d x %d != n = %lld", side, side,
+                             (long long)d->n);
     if (o != MYO_ORDER_RASTER) {
         int32_t *perm = malloc((size_t)d->n * sizeof *perm);
-        if (!perm) return ord_fail(MYO_ERR_NOMEM, "reorder: out of memory");
+        if (!perm) return myo_data_fail(MYO_ERR_NOMEM, "reorder: out of memory");
         s = myo_ordering_perm(o, side, perm);
         if (s == MYO_OK) s = myo_dataset_permute(d, perm);
         free(perm);
         if (s != MYO_OK) return s;
     }
     s = myo_dataset_set_attr(d, "ordering", myo_ordering_name(o));
-    if (s != MYO_OK) return ord_fail(s, "reorder: attribute ordering: %s", myo_data_error());
+    if (s != MYO_OK) return myo_data_fail(s, "reorder: attribute ordering: %s", myo_data_error());
     return MYO_OK;
 }
 
 myo_status myo_dataset_reorder_copy(const myo_dataset *src, myo_ordering o, int side,
                                     myo_dataset *dst)
 {
-    if (!src || !dst || src == dst) return ord_fail(MYO_ERR_ARG, "reorder copy: bad arguments");
+    if (!src || !dst || src == dst)
+        return myo_data_fail(MYO_ERR_ARG, "reorder copy: bad arguments");
     memset(dst, 0, sizeof *dst);
     if (src->parents)
-        return ord_fail(MYO_ERR_ARG, "reorder copy: the %s dataset has parse trees", src->task);
+        return myo_data_fail(MYO_ERR_ARG, "reorder copy: the %s dataset has parse trees",
+                             src->task);
     *dst = *src;
     dst->tokens = dst->labels = dst->lengths = dst->parents = NULL;
     myo_status s = myo_dataset_alloc(dst, src->count, 0);
     if (s != MYO_OK) {
         memset(dst, 0, sizeof *dst);
-        return ord_fail(s, "reorder copy: %s", myo_data_error());
+        return myo_data_fail(s, "reorder copy: %s", myo_data_error());
     }
     /* keep src's header and attributes whatever alloc did with them */
     myo_dataset arrays = *dst;
@@ -345,19 +331,19 @@ static void qt_build(qt_state *q, int j, uint64_t d0, int64_t parent_label)
 
 myo_status myo_ordering_quadtree(myo_ordering o, int side, myo_tree **out)
 {
-    if (!out) return ord_fail(MYO_ERR_ARG, "quadtree: NULL out");
+    if (!out) return myo_data_fail(MYO_ERR_ARG, "quadtree: NULL out");
     *out = NULL;
     myo_status s = check_side(o, side);
     if (s != MYO_OK) return s;
     if (o == MYO_ORDER_RASTER)
-        return ord_fail(MYO_ERR_ARG, "quadtree: raster order has no quad-tree (use morton or "
-                                     "hilbert)");
+        return myo_data_fail(MYO_ERR_ARG, "quadtree: raster order has no quad-tree (use morton or "
+                                          "hilbert)");
     qt_state q = {o, ceil_log2(side), side, (int64_t)side * side, 0, 0, NULL};
     q.parent = malloc((size_t)(2 * q.n) * sizeof *q.parent);
-    if (!q.parent) return ord_fail(MYO_ERR_NOMEM, "quadtree: out of memory");
+    if (!q.parent) return myo_data_fail(MYO_ERR_NOMEM, "quadtree: out of memory");
     qt_build(&q, q.k, 0, -1);
     s = myo_tree_create(q.parent, q.n + q.n_internal, out);
     free(q.parent);
-    if (s != MYO_OK) return ord_fail(s, "quadtree: %s", myo_error_detail());
+    if (s != MYO_OK) return myo_data_fail(s, "quadtree: %s", myo_error_detail());
     return MYO_OK;
 }

@@ -30,8 +30,8 @@
  * myo_ordering_quadtree() builds that tree for any side (it equals the kary
  * tree for powers of two).
  *
- * Failures return a myo_status; myo_orderings_error_detail() gives the
- * detail.  Nothing prints or exits.
+ * Failures return a myo_status; myo_data_error() (dataset_file.h) gives
+ * the detail.  Nothing prints or exits.
  */
 #ifndef MYO_ORDERINGS_H
 #define MYO_ORDERINGS_H
@@ -96,10 +96,5 @@ myo_status myo_dataset_reorder_copy(const myo_dataset *src, myo_ordering o, int 
  * myo_tree_preorder() lists children by label.)  MYO_ERR_ARG for raster or
  * a bad side. */
 myo_status myo_ordering_quadtree(myo_ordering o, int side, myo_tree **out);
-
-/* The detail of this module's last failure (per thread; "" when none).
- * Every failure is also recorded with myo_data_fail (dataset_file.h), so
- * myo_data_error() gives the same line. */
-const char *myo_orderings_error_detail(void);
 
 #endif

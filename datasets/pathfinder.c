@@ -35,7 +35,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,25 +47,6 @@
 #endif
 
 #define PF_MAX_PAIR_ATTEMPTS 100000
-
-/* ------------------------------------------------------------- errors */
-
-static _Thread_local char pf_detail[512];
-
-static myo_status pf_fail(myo_status s, const char *fmt, ...) MYO_DATA_PRINTF(2, 3);
-static myo_status pf_fail(myo_status s, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(pf_detail, sizeof pf_detail, fmt, ap);
-    va_end(ap);
-    return myo_data_fail(s, "%s", pf_detail);
-}
-
-const char *myo_pathfinder_error_detail(void)
-{
-    return pf_detail;
-}
 
 /* ---------------------------------------------------------- parameters */
 
@@ -85,27 +65,27 @@ myo_status myo_pf_difficulty_parse(const char *name, myo_pf_difficulty *difficul
     static const char *const alias[3][4] = {{"curv_baseline", "baseline", "6", "easy"},
                                             {"curv_contour_length_9", "9", "medium", "cl9"},
                                             {"curv_contour_length_14", "14", "hard", "cl14"}};
-    if (!name || !difficulty) return pf_fail(MYO_ERR_ARG, "pathfinder difficulty: NULL");
+    if (!name || !difficulty) return myo_data_fail(MYO_ERR_ARG, "pathfinder difficulty: NULL");
     for (int d = 0; d < 3; d++)
         for (int k = 0; k < 4; k++)
             if (strcmp(name, alias[d][k]) == 0) {
                 *difficulty = (myo_pf_difficulty)d;
                 return MYO_OK;
             }
-    return pf_fail(MYO_ERR_ARG,
-                   "pathfinder difficulty '%s': expected curv_baseline (6), "
-                   "curv_contour_length_9 (9) or curv_contour_length_14 (14)",
-                   name);
+    return myo_data_fail(MYO_ERR_ARG,
+                         "pathfinder difficulty '%s': expected curv_baseline (6), "
+                         "curv_contour_length_9 (9) or curv_contour_length_14 (14)",
+                         name);
 }
 
 myo_status myo_pf_params_lra(int size, myo_pf_difficulty difficulty, myo_pf_params *p)
 {
-    if (!p) return pf_fail(MYO_ERR_ARG, "myo_pf_params_lra: NULL params");
+    if (!p) return myo_data_fail(MYO_ERR_ARG, "myo_pf_params_lra: NULL params");
     if ((int)difficulty < 0 || (int)difficulty > 2)
-        return pf_fail(MYO_ERR_ARG, "myo_pf_params_lra: difficulty %d not 0, 1 or 2",
-                       (int)difficulty);
+        return myo_data_fail(MYO_ERR_ARG, "myo_pf_params_lra: difficulty %d not 0, 1 or 2",
+                             (int)difficulty);
     if (size != 32 && size != 128)
-        return pf_fail(MYO_ERR_ARG, "myo_pf_params_lra: size %d (LRA has 32 and 128)", size);
+        return myo_data_fail(MYO_ERR_ARG, "myo_pf_params_lra: size %d (LRA has 32 and 128)", size);
     memset(p, 0, sizeof *p);
     int cl = difficulty_lengths[difficulty];
     p->size = size;
@@ -148,10 +128,10 @@ myo_status myo_pf_params_lra(int size, myo_pf_difficulty difficulty, myo_pf_para
 
 static myo_status check_params(const myo_pf_params *p)
 {
-    if (!p) return pf_fail(MYO_ERR_ARG, "pathfinder: NULL params");
+    if (!p) return myo_data_fail(MYO_ERR_ARG, "pathfinder: NULL params");
 #define PF_REQUIRE(cond, what)                                                                     \
     do {                                                                                           \
-        if (!(cond)) return pf_fail(MYO_ERR_ARG, "pathfinder parameters: %s", what);               \
+        if (!(cond)) return myo_data_fail(MYO_ERR_ARG, "pathfinder parameters: %s", what);         \
     } while (0)
     PF_REQUIRE(p->size >= 8 && p->size <= 1024, "size not in [8, 1024]");
     PF_REQUIRE(p->contour_length >= 2 && p->contour_length <= 1000,
@@ -415,7 +395,7 @@ static myo_status add_paddle(pf_ctx *x, const pf_paddle *g)
     if (x->npaddles == x->cap) {
         int cap = x->cap ? 2 * x->cap : 256;
         pf_paddle *np = realloc(x->paddles, (size_t)cap * sizeof *np);
-        if (!np) return pf_fail(MYO_ERR_NOMEM, "pathfinder: cannot grow the paddle list");
+        if (!np) return myo_data_fail(MYO_ERR_NOMEM, "pathfinder: cannot grow the paddle list");
         x->paddles = np, x->cap = cap;
     }
     x->paddles[x->npaddles++] = *g;
@@ -775,7 +755,7 @@ static myo_status ctx_init(pf_ctx *x, const myo_pf_params *p)
     if (!x->mask || !x->save_mask || !x->ids || !x->save_ids || !x->avail || !x->prefix ||
         !x->struct_off) {
         ctx_free(x);
-        return pf_fail(MYO_ERR_NOMEM, "pathfinder: cannot allocate the work arrays");
+        return myo_data_fail(MYO_ERR_NOMEM, "pathfinder: cannot allocate the work arrays");
     }
     return MYO_OK;
 }
@@ -786,7 +766,7 @@ static myo_status render(pf_ctx *x, const double mk[2][2], uint8_t *img)
     int size = x->size;
     size_t N = (size_t)size * size;
     float *v = calloc(N, sizeof *v);
-    if (!v) return pf_fail(MYO_ERR_NOMEM, "pathfinder: cannot allocate the image");
+    if (!v) return myo_data_fail(MYO_ERR_NOMEM, "pathfinder: cannot allocate the image");
     for (int k = 0; k < x->npaddles; k++) {
         const pf_paddle *g = &x->paddles[k];
         int r0, r1, c0, c1;
@@ -835,10 +815,10 @@ static myo_status generate_with(pf_ctx *x, myo_rng *rng, uint8_t *img, uint8_t *
     int attempts = 0, rc = 0;
     while (rc != 1) {
         if (++attempts > PF_MAX_PAIR_ATTEMPTS)
-            return pf_fail(MYO_ERR_DATA,
-                           "pathfinder: no pair of target snakes of %d paddles fits a %dx%d "
-                           "window after %d attempts (parameters too large?)",
-                           p->contour_length, p->size, p->size, PF_MAX_PAIR_ATTEMPTS);
+            return myo_data_fail(MYO_ERR_DATA,
+                                 "pathfinder: no pair of target snakes of %d paddles fits a %dx%d "
+                                 "window after %d attempts (parameters too large?)",
+                                 p->contour_length, p->size, p->size, PF_MAX_PAIR_ATTEMPTS);
         reset_window(x);
         rc = two_snakes(x, rng, sn);
         if (rc < 0) return MYO_ERR_NOMEM;
@@ -879,31 +859,17 @@ myo_status myo_pf_generate_image(const myo_pf_params *p, myo_rng *rng, uint8_t *
 {
     myo_status st = check_params(p);
     if (st != MYO_OK) return st;
-    if (!rng || !img || !label) return pf_fail(MYO_ERR_ARG, "myo_pf_generate_image: NULL argument");
+    if (!rng || !img || !label)
+        return myo_data_fail(MYO_ERR_ARG, "myo_pf_generate_image: NULL argument");
     pf_ctx x;
     st = ctx_init(&x, p);
     if (st != MYO_OK) return st;
     st = generate_with(&x, rng, img, snake_id, label, info);
-    if (st == MYO_ERR_NOMEM && pf_detail[0] == '\0') pf_fail(st, "pathfinder: out of memory");
     ctx_free(&x);
     return st;
 }
 
 /* ----------------------------------------------------------- datasets */
-
-static myo_status set_attr(myo_dataset *d, const char *key, const char *fmt, ...)
-    MYO_DATA_PRINTF(3, 4);
-static myo_status set_attr(myo_dataset *d, const char *key, const char *fmt, ...)
-{
-    char buf[208];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    myo_status st = myo_dataset_set_attr(d, key, buf);
-    if (st != MYO_OK) return pf_fail(st, "pathfinder: attribute %s: %s", key, myo_data_error());
-    return MYO_OK;
-}
 
 static const char *task_for_size(int size)
 {
@@ -920,7 +886,7 @@ static myo_status alloc_dataset(myo_dataset *d, int size, int64_t count, const c
     d->vocab = 256;
     d->classes = 2;
     myo_status st = myo_dataset_alloc(d, count, 0);
-    if (st != MYO_OK) return pf_fail(st, "pathfinder: %s", myo_data_error());
+    if (st != MYO_OK) return myo_data_fail(st, "pathfinder: %s", myo_data_error());
     return MYO_OK;
 }
 
@@ -941,7 +907,7 @@ static myo_status record_params(myo_dataset *d, const myo_pf_params *p, uint64_t
     myo_status st = MYO_OK;
 #define PF_ATTR(key, ...)                                                                          \
     do {                                                                                           \
-        if (st == MYO_OK) st = set_attr(d, key, __VA_ARGS__);                                      \
+        if (st == MYO_OK) st = myo_dataset_set_attrf(d, key, __VA_ARGS__);                         \
     } while (0)
     PF_ATTR("generator", "%s", "drewlinsley/pathfinder snakes2 (C re-implementation)");
     PF_ATTR("ordering", "%s", "raster");
@@ -981,11 +947,12 @@ static myo_rng image_rng(uint64_t seed, int64_t e)
 
 myo_status myo_pf_generate(const myo_pf_params *p, int64_t count, uint64_t seed, myo_dataset *d)
 {
-    if (!d) return pf_fail(MYO_ERR_ARG, "myo_pf_generate: NULL dataset");
+    if (!d) return myo_data_fail(MYO_ERR_ARG, "myo_pf_generate: NULL dataset");
     memset(d, 0, sizeof *d);
     myo_status st = check_params(p);
     if (st != MYO_OK) return st;
-    if (count < 0) return pf_fail(MYO_ERR_ARG, "myo_pf_generate: count %lld < 0", (long long)count);
+    if (count < 0)
+        return myo_data_fail(MYO_ERR_ARG, "myo_pf_generate: count %lld < 0", (long long)count);
     st = alloc_dataset(d, p->size, count, "generated");
     if (st == MYO_OK) st = record_params(d, p, seed);
     pf_ctx x;
@@ -997,7 +964,7 @@ myo_status myo_pf_generate(const myo_pf_params *p, int64_t count, uint64_t seed,
     }
     size_t N = (size_t)p->size * p->size;
     img = malloc(N);
-    if (!img) st = pf_fail(MYO_ERR_NOMEM, "pathfinder: cannot allocate an image");
+    if (!img) st = myo_data_fail(MYO_ERR_NOMEM, "pathfinder: cannot allocate an image");
     for (int64_t e = 0; e < count && st == MYO_OK; e++) {
         myo_rng rng = image_rng(seed, e);
         int label = 0;
@@ -1012,7 +979,6 @@ myo_status myo_pf_generate(const myo_pf_params *p, int64_t count, uint64_t seed,
     free(img);
     ctx_free(&x);
     if (st != MYO_OK) {
-        if (st == MYO_ERR_NOMEM && pf_detail[0] == '\0') pf_fail(st, "pathfinder: out of memory");
         myo_dataset_free(d);
     }
     return st;
@@ -1031,7 +997,7 @@ myo_status myo_pf_parse_metadata_row(const char *line, const char *where, long l
                                      size_t dir_size, char *file, size_t file_size, int *label)
 {
     if (!line || !dir || !file || !label || dir_size == 0 || file_size == 0)
-        return pf_fail(MYO_ERR_ARG, "myo_pf_parse_metadata_row: NULL argument");
+        return myo_data_fail(MYO_ERR_ARG, "myo_pf_parse_metadata_row: NULL argument");
     if (!where) where = "metadata";
     const char *f[4];
     size_t len[4];
@@ -1048,36 +1014,37 @@ myo_status myo_pf_parse_metadata_row(const char *line, const char *where, long l
         nf++;
     }
     if (nf < 4)
-        return pf_fail(MYO_ERR_DATA,
-                       "%s:%ld: %d field%s, expected at least 4 (imgs/<batch> sample_<i>.png "
-                       "index label ...)",
-                       where, lineno, nf, nf == 1 ? "" : "s");
+        return myo_data_fail(MYO_ERR_DATA,
+                             "%s:%ld: %d field%s, expected at least 4 (imgs/<batch> sample_<i>.png "
+                             "index label ...)",
+                             where, lineno, nf, nf == 1 ? "" : "s");
     /* field 0: a relative directory (imgs/<batch>), no "..", no absolute path */
     if (len[0] >= dir_size || f[0][0] == '/')
-        return pf_fail(MYO_ERR_DATA, "%s:%ld: bad image directory field (%.*s)", where, lineno,
-                       (int)(len[0] > 64 ? 64 : len[0]), f[0]);
+        return myo_data_fail(MYO_ERR_DATA, "%s:%ld: bad image directory field (%.*s)", where,
+                             lineno, (int)(len[0] > 64 ? 64 : len[0]), f[0]);
     memcpy(dir, f[0], len[0]);
     dir[len[0]] = '\0';
     for (const char *q = dir; (q = strstr(q, "..")) != NULL; q += 2)
         if ((q == dir || q[-1] == '/') && (q[2] == '/' || q[2] == '\0'))
-            return pf_fail(MYO_ERR_DATA, "%s:%ld: image directory '%s' leaves the data set", where,
-                           lineno, dir);
+            return myo_data_fail(MYO_ERR_DATA, "%s:%ld: image directory '%s' leaves the data set",
+                                 where, lineno, dir);
     /* field 1: a file name ending in .png, without '/' */
     if (len[1] >= file_size || len[1] < 5 || memchr(f[1], '/', len[1]) ||
         memcmp(f[1] + len[1] - 4, ".png", 4) != 0)
-        return pf_fail(MYO_ERR_DATA, "%s:%ld: bad image file name '%.*s' (expected sample_<i>.png)",
-                       where, lineno, (int)(len[1] > 64 ? 64 : len[1]), f[1]);
+        return myo_data_fail(MYO_ERR_DATA,
+                             "%s:%ld: bad image file name '%.*s' (expected sample_<i>.png)", where,
+                             lineno, (int)(len[1] > 64 ? 64 : len[1]), f[1]);
     memcpy(file, f[1], len[1]);
     file[len[1]] = '\0';
     /* field 2: the index, a non-negative integer */
     for (size_t k = 0; k < len[2]; k++)
         if (!isdigit((unsigned char)f[2][k]) || len[2] > 18)
-            return pf_fail(MYO_ERR_DATA, "%s:%ld: bad index '%.*s' (a non-negative integer)", where,
-                           lineno, (int)(len[2] > 64 ? 64 : len[2]), f[2]);
+            return myo_data_fail(MYO_ERR_DATA, "%s:%ld: bad index '%.*s' (a non-negative integer)",
+                                 where, lineno, (int)(len[2] > 64 ? 64 : len[2]), f[2]);
     /* field 3: the label, 0 or 1 */
     if (len[3] != 1 || (f[3][0] != '0' && f[3][0] != '1'))
-        return pf_fail(MYO_ERR_DATA, "%s:%ld: bad label '%.*s' (0 or 1)", where, lineno,
-                       (int)(len[3] > 64 ? 64 : len[3]), f[3]);
+        return myo_data_fail(MYO_ERR_DATA, "%s:%ld: bad label '%.*s' (0 or 1)", where, lineno,
+                             (int)(len[3] > 64 ? 64 : len[3]), f[3]);
     *label = f[3][0] - '0';
     return MYO_OK;
 }
@@ -1117,10 +1084,10 @@ static char *join3(const char *a, const char *b, const char *c)
 
 myo_status myo_pf_load(const char *root, const char *difficulty, int64_t max_count, myo_dataset *d)
 {
-    if (!d) return pf_fail(MYO_ERR_ARG, "myo_pf_load: NULL dataset");
+    if (!d) return myo_data_fail(MYO_ERR_ARG, "myo_pf_load: NULL dataset");
     memset(d, 0, sizeof *d);
-    if (!root || !difficulty) return pf_fail(MYO_ERR_ARG, "myo_pf_load: NULL argument");
-    if (max_count < 0) return pf_fail(MYO_ERR_ARG, "myo_pf_load: max_count < 0");
+    if (!root || !difficulty) return myo_data_fail(MYO_ERR_ARG, "myo_pf_load: NULL argument");
+    if (max_count < 0) return myo_data_fail(MYO_ERR_ARG, "myo_pf_load: max_count < 0");
     myo_pf_difficulty diff;
     myo_status st = myo_pf_difficulty_parse(difficulty, &diff);
     if (st != MYO_OK) return st;
@@ -1135,13 +1102,13 @@ myo_status myo_pf_load(const char *root, const char *difficulty, int64_t max_cou
     uint8_t *px = NULL;
     char dirf[256], filef[256];
     if (!metadir) {
-        st = pf_fail(MYO_ERR_NOMEM, "pathfinder loader: out of memory");
+        st = myo_data_fail(MYO_ERR_NOMEM, "pathfinder loader: out of memory");
         goto done;
     }
     DIR *dh = opendir(metadir);
     if (!dh) {
-        st = pf_fail(MYO_ERR_IO, "%s: cannot open the metadata directory: %s", metadir,
-                     strerror(errno));
+        st = myo_data_fail(MYO_ERR_IO, "%s: cannot open the metadata directory: %s", metadir,
+                           strerror(errno));
         goto done;
     }
     struct dirent *ent;
@@ -1153,7 +1120,7 @@ myo_status myo_pf_load(const char *root, const char *difficulty, int64_t max_cou
             pf_meta *nm = realloc(metas, (size_t)cap * sizeof *nm);
             if (!nm) {
                 closedir(dh);
-                st = pf_fail(MYO_ERR_NOMEM, "pathfinder loader: out of memory");
+                st = myo_data_fail(MYO_ERR_NOMEM, "pathfinder loader: out of memory");
                 goto done;
             }
             metas = nm, capmeta = cap;
@@ -1162,7 +1129,7 @@ myo_status myo_pf_load(const char *root, const char *difficulty, int64_t max_cou
         mt->name = strdup(ent->d_name);
         if (!mt->name) {
             closedir(dh);
-            st = pf_fail(MYO_ERR_NOMEM, "pathfinder loader: out of memory");
+            st = myo_data_fail(MYO_ERR_NOMEM, "pathfinder loader: out of memory");
             goto done;
         }
         nmeta++;
@@ -1175,19 +1142,19 @@ myo_status myo_pf_load(const char *root, const char *difficulty, int64_t max_cou
     }
     closedir(dh);
     if (nmeta == 0) {
-        st = pf_fail(MYO_ERR_DATA, "%s: no metadata file (<batch>.npy)", metadir);
+        st = myo_data_fail(MYO_ERR_DATA, "%s: no metadata file (<batch>.npy)", metadir);
         goto done;
     }
     qsort(metas, (size_t)nmeta, sizeof *metas, meta_cmp);
     for (int i = 0; i < nmeta && (max_count == 0 || nrows < max_count); i++) {
         char *mpath = join3(metadir, metas[i].name, NULL);
         if (!mpath) {
-            st = pf_fail(MYO_ERR_NOMEM, "pathfinder loader: out of memory");
+            st = myo_data_fail(MYO_ERR_NOMEM, "pathfinder loader: out of memory");
             goto done;
         }
         FILE *f = fopen(mpath, "r");
         if (!f) {
-            st = pf_fail(MYO_ERR_IO, "%s: cannot open: %s", mpath, strerror(errno));
+            st = myo_data_fail(MYO_ERR_IO, "%s: cannot open: %s", mpath, strerror(errno));
             free(mpath);
             goto done;
         }
@@ -1196,7 +1163,8 @@ myo_status myo_pf_load(const char *root, const char *difficulty, int64_t max_cou
         while ((max_count == 0 || nrows < max_count) && (got = getline(&line, &linecap, f)) >= 0) {
             lineno++;
             if ((size_t)got != strlen(line)) {
-                st = pf_fail(MYO_ERR_DATA, "%s:%ld: NUL byte in a metadata row", mpath, lineno);
+                st = myo_data_fail(MYO_ERR_DATA, "%s:%ld: NUL byte in a metadata row", mpath,
+                                   lineno);
                 break;
             }
             if (is_blank(line)) continue;
@@ -1208,27 +1176,27 @@ myo_status myo_pf_load(const char *root, const char *difficulty, int64_t max_cou
                 int64_t cap = caprows ? 2 * caprows : 256;
                 pf_row *nr = realloc(rows, (size_t)cap * sizeof *nr);
                 if (!nr) {
-                    st = pf_fail(MYO_ERR_NOMEM, "pathfinder loader: out of memory");
+                    st = myo_data_fail(MYO_ERR_NOMEM, "pathfinder loader: out of memory");
                     break;
                 }
                 rows = nr, caprows = cap;
             }
             rows[nrows].path = join3(base, dirf, filef);
             if (!rows[nrows].path) {
-                st = pf_fail(MYO_ERR_NOMEM, "pathfinder loader: out of memory");
+                st = myo_data_fail(MYO_ERR_NOMEM, "pathfinder loader: out of memory");
                 break;
             }
             rows[nrows].meta = i, rows[nrows].line = lineno, rows[nrows].label = label;
             nrows++;
         }
         if (st == MYO_OK && ferror(f))
-            st = pf_fail(MYO_ERR_IO, "%s: read error: %s", mpath, strerror(errno));
+            st = myo_data_fail(MYO_ERR_IO, "%s: read error: %s", mpath, strerror(errno));
         fclose(f);
         free(mpath);
         if (st != MYO_OK) goto done;
     }
     if (nrows == 0) {
-        st = pf_fail(MYO_ERR_DATA, "%s: the metadata files list no image", metadir);
+        st = myo_data_fail(MYO_ERR_DATA, "%s: the metadata files list no image", metadir);
         goto done;
     }
     int size = 0;
@@ -1236,24 +1204,24 @@ myo_status myo_pf_load(const char *root, const char *difficulty, int64_t max_cou
         int w, h;
         st = myo_png_read_gray8(rows[e].path, &px, &w, &h);
         if (st != MYO_OK) {
-            st = pf_fail(MYO_ERR_DATA, "%s/%s:%ld: %s", metadir, metas[rows[e].meta].name,
-                         rows[e].line, myo_png_error_detail());
+            st = myo_data_fail(MYO_ERR_DATA, "%s/%s:%ld: %s", metadir, metas[rows[e].meta].name,
+                               rows[e].line, myo_data_error());
             goto done;
         }
         if (w != h || (size != 0 && w != size)) {
-            st = pf_fail(MYO_ERR_DATA, "%s/%s:%ld: %s: %dx%d image, expected %dx%d", metadir,
-                         metas[rows[e].meta].name, rows[e].line, rows[e].path, w, h,
-                         size ? size : w, size ? size : w);
+            st = myo_data_fail(MYO_ERR_DATA, "%s/%s:%ld: %s: %dx%d image, expected %dx%d", metadir,
+                               metas[rows[e].meta].name, rows[e].line, rows[e].path, w, h,
+                               size ? size : w, size ? size : w);
             goto done;
         }
         if (size == 0) {
             size = w;
             st = alloc_dataset(d, size, nrows, "loaded");
-            if (st == MYO_OK) st = set_attr(d, "root", "%s", root);
-            if (st == MYO_OK) st = set_attr(d, "difficulty", "%s", ddir);
-            if (st == MYO_OK) st = set_attr(d, "size", "%d", size);
-            if (st == MYO_OK) st = set_attr(d, "ordering", "%s", "raster");
-            if (st == MYO_OK) st = set_attr(d, "metadata_files", "%d", nmeta);
+            if (st == MYO_OK) st = myo_dataset_set_attrf(d, "root", "%s", root);
+            if (st == MYO_OK) st = myo_dataset_set_attrf(d, "difficulty", "%s", ddir);
+            if (st == MYO_OK) st = myo_dataset_set_attrf(d, "size", "%d", size);
+            if (st == MYO_OK) st = myo_dataset_set_attrf(d, "ordering", "%s", "raster");
+            if (st == MYO_OK) st = myo_dataset_set_attrf(d, "metadata_files", "%d", nmeta);
             if (st != MYO_OK) goto done;
         }
         size_t N = (size_t)size * size;

@@ -14,7 +14,7 @@
  * transcendental function): the same seed gives the same bytes on every
  * machine.  Nothing prints or exits; failures return a myo_status whose
  * one-line detail ("file:line: what" for data errors) is
- * myo_pathfinder_error_detail() and myo_data_error() (thread-local).
+ * myo_data_error() (dataset_file.h; thread-local).
  */
 #ifndef MYO_PATHFINDER_H
 #define MYO_PATHFINDER_H
@@ -121,10 +121,5 @@ myo_status myo_pf_load(const char *root, const char *difficulty, int64_t max_cou
  * Exposed for tests and fuzzing.  MYO_ERR_DATA naming where:line. */
 myo_status myo_pf_parse_metadata_row(const char *line, const char *where, long lineno, char *dir,
                                      size_t dir_size, char *file, size_t file_size, int *label);
-
-/* Detail of the last failing call of this module (or of png_io) in this
- * thread ("" if none); every failure is also recorded with myo_data_fail
- * (dataset_file.h: myo_data_error()). */
-const char *myo_pathfinder_error_detail(void);
 
 #endif

@@ -7,27 +7,9 @@
 #include <errno.h>
 #include <png.h>
 #include <setjmp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static _Thread_local char png_detail[512];
-
-static myo_status png_fail(myo_status s, const char *fmt, ...) MYO_DATA_PRINTF(2, 3);
-static myo_status png_fail(myo_status s, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(png_detail, sizeof png_detail, fmt, ap);
-    va_end(ap);
-    return myo_data_fail(s, "%s", png_detail);
-}
-
-const char *myo_png_error_detail(void)
-{
-    return png_detail;
-}
 
 /* libpng's error callback: keep the message and jump back to the setjmp
  * of the call (libpng must not return from it). */
@@ -68,15 +50,15 @@ static const char *color_type_name(int ct)
 myo_status myo_png_read_gray8(const char *path, uint8_t **pixels, int *width, int *height)
 {
     if (!path || !pixels || !width || !height)
-        return png_fail(MYO_ERR_ARG, "myo_png_read_gray8: NULL argument");
+        return myo_data_fail(MYO_ERR_ARG, "myo_png_read_gray8: NULL argument");
     *pixels = NULL, *width = 0, *height = 0;
     FILE *f = fopen(path, "rb");
-    if (!f) return png_fail(MYO_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (!f) return myo_data_fail(MYO_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     unsigned char sig[8];
     size_t got = fread(sig, 1, sizeof sig, f);
     if (got < sizeof sig || png_sig_cmp(sig, 0, sizeof sig) != 0) {
         fclose(f);
-        return png_fail(MYO_ERR_DATA, "%s: not a PNG file (bad signature)", path);
+        return myo_data_fail(MYO_ERR_DATA, "%s: not a PNG file (bad signature)", path);
     }
     png_ctx ctx;
     ctx.msg[0] = '\0';
@@ -86,14 +68,14 @@ myo_status myo_png_read_gray8(const char *path, uint8_t **pixels, int *width, in
     if (!png || !info) {
         png_destroy_read_struct(png ? &png : NULL, NULL, NULL);
         fclose(f);
-        return png_fail(MYO_ERR_NOMEM, "%s: cannot create the libpng reader", path);
+        return myo_data_fail(MYO_ERR_NOMEM, "%s: cannot create the libpng reader", path);
     }
     /* set after setjmp and used after a longjmp: volatile */
     uint8_t *volatile buf = NULL;
     png_bytep *volatile rows = NULL;
     myo_status st = MYO_OK;
     if (setjmp(ctx.jmp)) {
-        st = png_fail(MYO_ERR_DATA, "%s: corrupt or truncated PNG: %s", path, ctx.msg);
+        st = myo_data_fail(MYO_ERR_DATA, "%s: corrupt or truncated PNG: %s", path, ctx.msg);
         goto done;
     }
     png_init_io(png, f);
@@ -104,26 +86,27 @@ myo_status myo_png_read_gray8(const char *path, uint8_t **pixels, int *width, in
     int depth = 0, ct = 0, interlace = 0;
     png_get_IHDR(png, info, &w, &h, &depth, &ct, &interlace, NULL, NULL);
     if (ct != PNG_COLOR_TYPE_GRAY || depth != 8) {
-        st = png_fail(MYO_ERR_DATA,
-                      "%s: %s PNG of bit depth %d: only 8-bit grayscale (no alpha) is read", path,
-                      color_type_name(ct), depth);
+        st = myo_data_fail(MYO_ERR_DATA,
+                           "%s: %s PNG of bit depth %d: only 8-bit grayscale (no alpha) is read",
+                           path, color_type_name(ct), depth);
         goto done;
     }
     if (w < 1 || h < 1 || w > MYO_PNG_MAX_SIDE || h > MYO_PNG_MAX_SIDE) {
-        st = png_fail(MYO_ERR_DATA, "%s: size %ux%u out of range", path, (unsigned)w, (unsigned)h);
+        st = myo_data_fail(MYO_ERR_DATA, "%s: size %ux%u out of range", path, (unsigned)w,
+                           (unsigned)h);
         goto done;
     }
     if (interlace != PNG_INTERLACE_NONE) png_set_interlace_handling(png);
     png_read_update_info(png, info);
     if (png_get_rowbytes(png, info) != w) {
-        st = png_fail(MYO_ERR_DATA, "%s: unexpected row size", path);
+        st = myo_data_fail(MYO_ERR_DATA, "%s: unexpected row size", path);
         goto done;
     }
     buf = malloc((size_t)w * h);
     rows = malloc((size_t)h * sizeof *rows);
     if (!buf || !rows) {
-        st = png_fail(MYO_ERR_NOMEM, "%s: cannot allocate %ux%u pixels", path, (unsigned)w,
-                      (unsigned)h);
+        st = myo_data_fail(MYO_ERR_NOMEM, "%s: cannot allocate %ux%u pixels", path, (unsigned)w,
+                           (unsigned)h);
         goto done;
     }
     for (png_uint_32 r = 0; r < h; r++)
@@ -145,11 +128,11 @@ done:
 
 myo_status myo_png_write_gray8(const char *path, const uint8_t *pixels, int width, int height)
 {
-    if (!path || !pixels) return png_fail(MYO_ERR_ARG, "myo_png_write_gray8: NULL argument");
+    if (!path || !pixels) return myo_data_fail(MYO_ERR_ARG, "myo_png_write_gray8: NULL argument");
     if (width < 1 || height < 1 || width > MYO_PNG_MAX_SIDE || height > MYO_PNG_MAX_SIDE)
-        return png_fail(MYO_ERR_ARG, "%s: size %dx%d out of range", path, width, height);
+        return myo_data_fail(MYO_ERR_ARG, "%s: size %dx%d out of range", path, width, height);
     FILE *f = fopen(path, "wb");
-    if (!f) return png_fail(MYO_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    if (!f) return myo_data_fail(MYO_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
     png_ctx ctx;
     ctx.msg[0] = '\0';
     png_structp png =
@@ -158,12 +141,12 @@ myo_status myo_png_write_gray8(const char *path, const uint8_t *pixels, int widt
     if (!png || !info) {
         png_destroy_write_struct(png ? &png : NULL, NULL);
         fclose(f);
-        return png_fail(MYO_ERR_NOMEM, "%s: cannot create the libpng writer", path);
+        return myo_data_fail(MYO_ERR_NOMEM, "%s: cannot create the libpng writer", path);
     }
     if (setjmp(ctx.jmp)) {
         png_destroy_write_struct(&png, &info);
         fclose(f);
-        return png_fail(MYO_ERR_IO, "%s: cannot write the PNG: %s", path, ctx.msg);
+        return myo_data_fail(MYO_ERR_IO, "%s: cannot write the PNG: %s", path, ctx.msg);
     }
     png_init_io(png, f);
     png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8, PNG_COLOR_TYPE_GRAY,
@@ -173,6 +156,7 @@ myo_status myo_png_write_gray8(const char *path, const uint8_t *pixels, int widt
         png_write_row(png, (png_const_bytep)(pixels + (size_t)r * (size_t)width));
     png_write_end(png, NULL);
     png_destroy_write_struct(&png, &info);
-    if (fclose(f) != 0) return png_fail(MYO_ERR_IO, "%s: cannot close: %s", path, strerror(errno));
+    if (fclose(f) != 0)
+        return myo_data_fail(MYO_ERR_IO, "%s: cannot close: %s", path, strerror(errno));
     return MYO_OK;
 }

@@ -7,8 +7,7 @@
  * MYO_ERR_DATA (no conversion).  libpng's errors (truncated or corrupt
  * files, bad CRCs) are caught with setjmp and returned as MYO_ERR_DATA
  * "file: what".  Nothing prints or exits; the detail of the last failure
- * is myo_png_error_detail() (thread-local), also recorded with
- * myo_data_fail (dataset_file.h: myo_data_error()).
+ * is myo_data_error() (dataset_file.h; thread-local).
  */
 #ifndef MYO_PNG_IO_H
 #define MYO_PNG_IO_H
@@ -29,7 +28,5 @@ myo_status myo_png_read_gray8(const char *path, uint8_t **pixels, int *width, in
 /* Write width*height gray levels (raster order) to path as an 8-bit
  * grayscale PNG.  MYO_ERR_ARG, MYO_ERR_IO. */
 myo_status myo_png_write_gray8(const char *path, const uint8_t *pixels, int width, int height);
-
-const char *myo_png_error_detail(void);
 
 #endif

@@ -8,28 +8,10 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-static _Thread_local char txt_detail[512];
-
-static myo_status txt_fail(myo_status s, const char *fmt, ...) MYO_DATA_PRINTF(2, 3);
-static myo_status txt_fail(myo_status s, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(txt_detail, sizeof txt_detail, fmt, ap);
-    va_end(ap);
-    return myo_data_fail(s, "%s", txt_detail);
-}
-
-const char *myo_text_error_detail(void)
-{
-    return txt_detail;
-}
 
 #define IDS_RULE "byte+1 (0 = padding, vocab 257)"
 
@@ -61,7 +43,7 @@ static myo_status set_attr(myo_dataset *d, const char *k, const char *v)
         v = shortened;
     }
     myo_status s = myo_dataset_set_attr(d, k, v);
-    if (s != MYO_OK) return txt_fail(s, "attribute %s: %s", k, myo_data_error());
+    if (s != MYO_OK) return myo_data_fail(s, "attribute %s: %s", k, myo_data_error());
     return MYO_OK;
 }
 
@@ -70,6 +52,16 @@ static myo_status set_attr_i64(myo_dataset *d, const char *k, int64_t v)
     char buf[32];
     snprintf(buf, sizeof buf, "%lld", (long long)v);
     return set_attr(d, k, buf);
+}
+
+/* The attributes every loader records last, once its own are in (s is
+ * MYO_OK); on any failure d is freed (myo_dataset_free zeroes it). */
+static myo_status finish_load(myo_dataset *d, myo_status s, int64_t truncated)
+{
+    if (s == MYO_OK) s = set_attr_i64(d, "truncated", truncated);
+    if (s == MYO_OK) s = set_attr(d, "ids", IDS_RULE);
+    if (s != MYO_OK) myo_dataset_free(d);
+    return s;
 }
 
 /* ------------------------------------------------------- directories */
@@ -100,7 +92,8 @@ static myo_status list_dir(const char *dir, int label, text_file **files, int64_
                            int64_t *cap)
 {
     DIR *dp = opendir(dir);
-    if (!dp) return txt_fail(MYO_ERR_IO, "%s: cannot open the directory: %s", dir, strerror(errno));
+    if (!dp)
+        return myo_data_fail(MYO_ERR_IO, "%s: cannot open the directory: %s", dir, strerror(errno));
     char **names = NULL;
     size_t nn = 0, nc = 0;
     myo_status s = MYO_OK;
@@ -111,14 +104,14 @@ static myo_status list_dir(const char *dir, int label, text_file **files, int64_
             nc = nc ? 2 * nc : 64;
             char **g = realloc(names, nc * sizeof *g);
             if (!g) {
-                s = txt_fail(MYO_ERR_NOMEM, "%s: out of memory listing", dir);
+                s = myo_data_fail(MYO_ERR_NOMEM, "%s: out of memory listing", dir);
                 break;
             }
             names = g;
         }
         names[nn] = strdup(de->d_name);
         if (!names[nn])
-            s = txt_fail(MYO_ERR_NOMEM, "%s: out of memory listing", dir);
+            s = myo_data_fail(MYO_ERR_NOMEM, "%s: out of memory listing", dir);
         else
             nn++;
     }
@@ -130,7 +123,7 @@ static myo_status list_dir(const char *dir, int label, text_file **files, int64_
         if (s != MYO_OK) continue;
         struct stat st;
         if (!path) {
-            s = txt_fail(MYO_ERR_NOMEM, "%s: out of memory", dir);
+            s = myo_data_fail(MYO_ERR_NOMEM, "%s: out of memory", dir);
             continue;
         }
         if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -142,7 +135,7 @@ static myo_status list_dir(const char *dir, int label, text_file **files, int64_
             text_file *g = realloc(*files, (size_t)c * sizeof *g);
             if (!g) {
                 free(path);
-                s = txt_fail(MYO_ERR_NOMEM, "%s: out of memory", dir);
+                s = myo_data_fail(MYO_ERR_NOMEM, "%s: out of memory", dir);
                 continue;
             }
             *files = g, *cap = c;
@@ -159,13 +152,13 @@ static myo_status read_text_file(const char *path, int64_t n, int32_t *tok, int3
                                  char *buf)
 {
     FILE *f = fopen(path, "rb");
-    if (!f) return txt_fail(MYO_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (!f) return myo_data_fail(MYO_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     size_t got = fread(buf, 1, (size_t)n, f);
     int err = ferror(f);
     *more = (got == (size_t)n && fgetc(f) != EOF);
     err |= ferror(f);
     fclose(f);
-    if (err) return txt_fail(MYO_ERR_IO, "%s: read error", path);
+    if (err) return myo_data_fail(MYO_ERR_IO, "%s: read error", path);
     *len = encode_bytes(buf, got, n, tok);
     return MYO_OK;
 }
@@ -174,18 +167,18 @@ myo_status myo_text_load_dir(const char *dir, const char *const *label_names, in
                              int64_t n, myo_dataset *d)
 {
     static const char *const imdb[] = {"neg", "pos"};
-    if (!d) return txt_fail(MYO_ERR_ARG, "text: NULL dataset");
+    if (!d) return myo_data_fail(MYO_ERR_ARG, "text: NULL dataset");
     memset(d, 0, sizeof *d);
-    if (!dir) return txt_fail(MYO_ERR_ARG, "text: NULL directory");
+    if (!dir) return myo_data_fail(MYO_ERR_ARG, "text: NULL directory");
     if (n < 1 || n > INT32_MAX)
-        return txt_fail(MYO_ERR_ARG, "text: n = %lld, need 1 <= n < 2^31", (long long)n);
+        return myo_data_fail(MYO_ERR_ARG, "text: n = %lld, need 1 <= n < 2^31", (long long)n);
     if (!label_names)
         label_names = imdb, nlabels = 2;
     else if (nlabels < 1)
-        return txt_fail(MYO_ERR_ARG, "text: nlabels = %d, need >= 1", nlabels);
+        return myo_data_fail(MYO_ERR_ARG, "text: nlabels = %d, need >= 1", nlabels);
     for (int i = 0; i < nlabels; i++)
         if (!label_names[i] || !label_names[i][0] || strchr(label_names[i], '/'))
-            return txt_fail(MYO_ERR_ARG, "text: label name %d is empty or has a '/'", i);
+            return myo_data_fail(MYO_ERR_ARG, "text: label name %d is empty or has a '/'", i);
 
     text_file *files = NULL;
     int64_t nfiles = 0, cap = 0;
@@ -193,13 +186,13 @@ myo_status myo_text_load_dir(const char *dir, const char *const *label_names, in
     for (int i = 0; i < nlabels && s == MYO_OK; i++) {
         char *sub = join(dir, label_names[i]);
         if (!sub)
-            s = txt_fail(MYO_ERR_NOMEM, "text: out of memory");
+            s = myo_data_fail(MYO_ERR_NOMEM, "text: out of memory");
         else
             s = list_dir(sub, i, &files, &nfiles, &cap);
         free(sub);
     }
     if (s == MYO_OK && nfiles == 0)
-        s = txt_fail(MYO_ERR_DATA, "%s: no text file in its label subdirectories", dir);
+        s = myo_data_fail(MYO_ERR_DATA, "%s: no text file in its label subdirectories", dir);
     if (s == MYO_OK) {
         snprintf(d->task, sizeof d->task, "text");
         snprintf(d->source, sizeof d->source, "loaded");
@@ -209,11 +202,11 @@ myo_status myo_text_load_dir(const char *dir, const char *const *label_names, in
         d->classes = nlabels < 2 ? 2 : nlabels;
         s = myo_dataset_alloc(d, nfiles, 0);
         if (s != MYO_OK)
-            s = txt_fail(s, "text: cannot allocate %lld examples of %lld tokens: %s",
-                         (long long)nfiles, (long long)n, myo_data_error());
+            s = myo_data_fail(s, "text: cannot allocate %lld examples of %lld tokens: %s",
+                              (long long)nfiles, (long long)n, myo_data_error());
     }
     char *buf = s == MYO_OK ? malloc((size_t)n) : NULL;
-    if (s == MYO_OK && !buf) s = txt_fail(MYO_ERR_NOMEM, "text: out of memory");
+    if (s == MYO_OK && !buf) s = myo_data_fail(MYO_ERR_NOMEM, "text: out of memory");
     int64_t truncated = 0;
     for (int64_t e = 0; e < nfiles && s == MYO_OK; e++) {
         int more = 0;
@@ -237,23 +230,18 @@ myo_status myo_text_load_dir(const char *dir, const char *const *label_names, in
         }
         s = set_attr(d, "labels", labels);
     }
-    if (s == MYO_OK) s = set_attr_i64(d, "truncated", truncated);
-    if (s == MYO_OK) s = set_attr(d, "ids", IDS_RULE);
-    if (s != MYO_OK) {
-        myo_dataset_free(d);
-        memset(d, 0, sizeof *d);
-    }
-    return s;
+    return finish_load(d, s, truncated);
 }
 
 myo_status myo_imdb_load(const char *root, const char *split, int64_t n, myo_dataset *d)
 {
     if (d) memset(d, 0, sizeof *d);
-    if (!root || !split || !d) return txt_fail(MYO_ERR_ARG, "imdb: NULL argument");
+    if (!root || !split || !d) return myo_data_fail(MYO_ERR_ARG, "imdb: NULL argument");
     if (strcmp(split, "train") != 0 && strcmp(split, "test") != 0)
-        return txt_fail(MYO_ERR_ARG, "imdb: split \"%s\" is neither \"train\" nor \"test\"", split);
+        return myo_data_fail(MYO_ERR_ARG, "imdb: split \"%s\" is neither \"train\" nor \"test\"",
+                             split);
     char *dir = join(root, split);
-    if (!dir) return txt_fail(MYO_ERR_NOMEM, "imdb: out of memory");
+    if (!dir) return myo_data_fail(MYO_ERR_NOMEM, "imdb: out of memory");
     myo_status s = myo_text_load_dir(dir, NULL, 0, n, d);
     if (s == MYO_OK) s = set_attr(d, "split", split);
     if (s != MYO_OK) myo_dataset_free(d);
@@ -283,10 +271,10 @@ static myo_status aan_line(const char *s, size_t len, const char *name, int64_t 
         }
     }
     if (ncol != 5)
-        return txt_fail(MYO_ERR_DATA,
-                        "%s:%lld: %d tab-separated columns, want 5 (label, id1, "
-                        "id2, text1, text2)",
-                        name, (long long)lineno, ncol);
+        return myo_data_fail(MYO_ERR_DATA,
+                             "%s:%lld: %d tab-separated columns, want 5 (label, id1, "
+                             "id2, text1, text2)",
+                             name, (long long)lineno, ncol);
     char lab[64];
     int label = -1;
     if (clen[0] > 0 && clen[0] < sizeof lab && !isspace((unsigned char)col[0][0])) {
@@ -306,12 +294,12 @@ static myo_status aan_line(const char *s, size_t len, const char *name, int64_t 
             shown[i] = (c >= 32 && c < 127) ? (char)c : '?';
         }
         shown[k] = '\0';
-        return txt_fail(MYO_ERR_DATA, "%s:%lld: label \"%s%s\" is not 0 or 1", name,
-                        (long long)lineno, shown, clen[0] > 32 ? "..." : "");
+        return myo_data_fail(MYO_ERR_DATA, "%s:%lld: label \"%s%s\" is not 0 or 1", name,
+                             (long long)lineno, shown, clen[0] > 32 ? "..." : "");
     }
     if (clen[1] == 0 || clen[2] == 0)
-        return txt_fail(MYO_ERR_DATA, "%s:%lld: empty %s", name, (long long)lineno,
-                        clen[1] == 0 ? "id1" : "id2");
+        return myo_data_fail(MYO_ERR_DATA, "%s:%lld: empty %s", name, (long long)lineno,
+                             clen[1] == 0 ? "id1" : "id2");
     *row = 1;
     if (d) {
         d->labels[e] = label;
@@ -368,24 +356,24 @@ static myo_status aan_pass(line_src *ls, const char *name, int64_t n, myo_datase
         myo_status st = aan_line(s, len, name, lineno, n, room ? d : NULL, e, truncated, &row);
         if (st != MYO_OK) return st;
         if (d && row && !room)
-            return txt_fail(MYO_ERR_IO, "%s:%lld: the file changed while being read", name,
-                            (long long)lineno);
+            return myo_data_fail(MYO_ERR_IO, "%s:%lld: the file changed while being read", name,
+                                 (long long)lineno);
         e += row;
     }
-    if (r < 0) return txt_fail(MYO_ERR_IO, "%s:%lld: read error", name, (long long)lineno + 1);
+    if (r < 0) return myo_data_fail(MYO_ERR_IO, "%s:%lld: read error", name, (long long)lineno + 1);
     *rows = e;
     return MYO_OK;
 }
 
 static myo_status aan_load(line_src *ls, const char *name, int64_t n, myo_dataset *d)
 {
-    if (!d) return txt_fail(MYO_ERR_ARG, "aan: NULL dataset");
+    if (!d) return myo_data_fail(MYO_ERR_ARG, "aan: NULL dataset");
     memset(d, 0, sizeof *d);
     if (n < 1 || n > INT32_MAX)
-        return txt_fail(MYO_ERR_ARG, "aan: n = %lld, need 1 <= n < 2^31", (long long)n);
+        return myo_data_fail(MYO_ERR_ARG, "aan: n = %lld, need 1 <= n < 2^31", (long long)n);
     int64_t rows = 0, truncated = 0;
     myo_status s = aan_pass(ls, name, n, NULL, &rows, &truncated);
-    if (s == MYO_OK && rows == 0) s = txt_fail(MYO_ERR_DATA, "%s: no row", name);
+    if (s == MYO_OK && rows == 0) s = myo_data_fail(MYO_ERR_DATA, "%s: no row", name);
     if (s != MYO_OK) return s;
     snprintf(d->task, sizeof d->task, "retrieval");
     snprintf(d->source, sizeof d->source, "loaded");
@@ -395,8 +383,8 @@ static myo_status aan_load(line_src *ls, const char *name, int64_t n, myo_datase
     d->classes = 2;
     s = myo_dataset_alloc(d, rows, 0);
     if (s != MYO_OK) {
-        s = txt_fail(s, "aan: cannot allocate %lld pairs of %lld tokens: %s", (long long)rows,
-                     (long long)n, myo_data_error());
+        s = myo_data_fail(s, "aan: cannot allocate %lld pairs of %lld tokens: %s", (long long)rows,
+                          (long long)n, myo_data_error());
         memset(d, 0, sizeof *d);
         return s;
     }
@@ -405,31 +393,25 @@ static myo_status aan_load(line_src *ls, const char *name, int64_t n, myo_datase
     int64_t rows2 = 0;
     s = aan_pass(ls, name, n, d, &rows2, &truncated);
     if (s == MYO_OK && rows2 != rows)
-        s = txt_fail(MYO_ERR_IO, "%s: the file changed while being read", name);
+        s = myo_data_fail(MYO_ERR_IO, "%s: the file changed while being read", name);
     if (s == MYO_OK) s = set_attr(d, "file", base_name(name));
-    if (s == MYO_OK) s = set_attr_i64(d, "truncated", truncated);
-    if (s == MYO_OK) s = set_attr(d, "ids", IDS_RULE);
-    if (s != MYO_OK) {
-        myo_dataset_free(d);
-        memset(d, 0, sizeof *d);
-    }
-    return s;
+    return finish_load(d, s, truncated);
 }
 
 myo_status myo_aan_parse(const char *buf, size_t len, const char *name, int64_t n, myo_dataset *d)
 {
-    if (!buf && len > 0) return txt_fail(MYO_ERR_ARG, "aan: NULL buffer");
+    if (!buf && len > 0) return myo_data_fail(MYO_ERR_ARG, "aan: NULL buffer");
     line_src ls = {buf, len, 0, NULL, NULL, 0};
     return aan_load(&ls, name ? name : "(buffer)", n, d);
 }
 
 myo_status myo_aan_load_tsv(const char *path, int64_t n, myo_dataset *d)
 {
-    if (!path) return txt_fail(MYO_ERR_ARG, "aan: NULL path");
+    if (!path) return myo_data_fail(MYO_ERR_ARG, "aan: NULL path");
     FILE *f = fopen(path, "rb");
     if (!f) {
         if (d) memset(d, 0, sizeof *d);
-        return txt_fail(MYO_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return myo_data_fail(MYO_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     }
     line_src ls = {NULL, 0, 0, f, NULL, 0};
     myo_status s = aan_load(&ls, path, n, d);

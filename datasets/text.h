@@ -8,8 +8,8 @@
  * lengths = min(bytes, n).  Bytes are taken raw (no decoding; NUL bytes
  * are tokens like any other, id 1).  classes 2.
  *
- * Failures return a myo_status; myo_text_error_detail() then gives a
- * one-line detail, "file:line: what" for a malformed TSV row.  Nothing
+ * Failures return a myo_status; myo_data_error() (dataset_file.h) then
+ * gives a one-line detail, "file:line: what" for a malformed TSV row.  Nothing
  * prints or exits.
  */
 #ifndef MYO_TEXT_H
@@ -57,10 +57,5 @@ myo_status myo_aan_load_tsv(const char *path, int64_t n, myo_dataset *d);
 /* The same parser on a buffer (len bytes, need not be NUL-terminated);
  * name is used in the details and the "file" attribute. */
 myo_status myo_aan_parse(const char *buf, size_t len, const char *name, int64_t n, myo_dataset *d);
-
-/* The detail of this module's last failure (per thread; "" when none).
- * Every failure is also recorded with myo_data_fail (dataset_file.h), so
- * myo_data_error() gives the same line. */
-const char *myo_text_error_detail(void);
 
 #endif

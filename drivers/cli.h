@@ -4,6 +4,7 @@
 
 #include "myosotis.h"
 
+#include <stdarg.h>
 #include <stdint.h>
 
 /* Exit codes of every tool (README.md, "Exit codes"). */
@@ -30,5 +31,16 @@ int myo_cli_parse_size(const char *text, int64_t *out);
 /* Parse "min:max[:factor]" or a single value (min = max, factor 2) into a
  * geometric range.  Returns 0 on success, -1 otherwise. */
 int myo_cli_parse_range(const char *text, int64_t *min, int64_t *max, int64_t *factor);
+
+/* One diagnostic line on stderr, "TOOL: message", ending with
+ * " (see 'TOOL --help')" when usage_hint.  Returns code, so that callers can
+ * `return` it. */
+int myo_cli_vfail(const char *tool, int code, int usage_hint, const char *fmt, va_list ap);
+
+/* getopt_long's error cases (c is ':' or '?', as with an optstring that
+ * starts with ':'; opterr 0) reported as a usage error of subcommand sub:
+ * "TOOL: sub: option '--x' needs a value", "... unknown option ..." or
+ * "... takes no value".  Returns MYO_EXIT_USAGE. */
+int myo_cli_bad_option(const char *tool, int c, char **argv, const char *sub);
 
 #endif

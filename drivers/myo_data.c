@@ -70,24 +70,21 @@ static void myo_data_help(void)
            "be read or written, 6 out of memory or internal failure.\n");
 }
 
-/* One diagnostic line on stderr. */
+/* One diagnostic line on stderr (usage errors point to the help). */
 static int fail(int code, int usage, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(int code, int usage, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs(TOOL ": ", stderr);
-    vfprintf(stderr, fmt, ap);
-    if (usage) fputs(" (see '" TOOL " --help')", stderr);
-    fputc('\n', stderr);
+    myo_cli_vfail(TOOL, code, usage, fmt, ap);
     va_end(ap);
     return code;
 }
 
-/* A failed library call: its detail (module first, datasets-wide second). */
-static int fail_status(const char *sub, myo_status s, const char *detail)
+/* A failed datasets/ call: its detail (myo_data_error()). */
+static int fail_status(const char *sub, myo_status s)
 {
-    if (!detail || !detail[0]) detail = myo_data_error();
+    const char *detail = myo_data_error();
     if (!detail || !detail[0]) detail = myo_status_str(s);
     return fail(myo_cli_exit_code(s), 0, "%s: %s", sub, detail);
 }
@@ -148,16 +145,7 @@ static int parse(int argc, char **argv, unsigned allowed, options *o)
             myo_data_help();
             return -1;
         }
-        if (c == ':')
-            return fail(MYO_EXIT_USAGE, 1, "%s: option '%s' needs a value", sub, argv[optind - 1]);
-        if (c == '?') {
-            const char *arg = argv[optind - 1];
-            if (strncmp(arg, "--", 2) != 0)
-                return fail(MYO_EXIT_USAGE, 1, "%s: unknown option '-%c'", sub, optopt);
-            return fail(MYO_EXIT_USAGE, 1,
-                        optopt ? "%s: option '%s' takes no value" : "%s: unknown option '%s'", sub,
-                        arg);
-        }
+        if (c == ':' || c == '?') return myo_cli_bad_option(TOOL, c, argv, sub);
         for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
             if (names[k].c == c && !(allowed & names[k].bit))
                 return fail(MYO_EXIT_USAGE, 1, "%s: option %s does not apply here", sub,
@@ -223,13 +211,15 @@ static int no_input(const char *sub, const options *o)
     return fail(MYO_EXIT_USAGE, 1, "%s: unexpected argument '%s'", sub, o->input);
 }
 
-/* Write d to the output file and say so on stdout. */
-static int finish(const char *sub, myo_dataset *d, const char *output)
+/* After the call that made d returned s: write d to the output file and
+ * say so on stdout, or report the failure (d is then empty). */
+static int finish(const char *sub, myo_status s, myo_dataset *d, const char *output)
 {
-    myo_status s = myo_dataset_write(output, d);
+    if (s != MYO_OK) return fail_status(sub, s);
+    s = myo_dataset_write(output, d);
     int code = MYO_EXIT_OK;
     if (s != MYO_OK)
-        code = fail_status(sub, s, NULL);
+        code = fail_status(sub, s);
     else
         printf("%s: %lld examples of task %s (%lld x %lld tokens) -> %s\n", sub,
                (long long)d->count, d->task, (long long)d->docs, (long long)d->n, output);
@@ -265,8 +255,7 @@ static int cmd_listops(int argc, char **argv)
     myo_dataset d;
     memset(&d, 0, sizeof d);
     myo_status s = myo_listops_generate(NULL, (uint64_t)o.seed, o.n, o.length, &d);
-    if (s != MYO_OK) return fail_status("listops", s, myo_listops_error_detail());
-    return finish("listops", &d, o.output);
+    return finish("listops", s, &d, o.output);
 }
 
 static int cmd_pathfinder(int argc, char **argv)
@@ -283,8 +272,7 @@ static int cmd_pathfinder(int argc, char **argv)
     myo_dataset d;
     memset(&d, 0, sizeof d);
     if (s == MYO_OK) s = myo_pf_generate(&p, o.n, (uint64_t)o.seed, &d);
-    if (s != MYO_OK) return fail_status("pathfinder", s, myo_pathfinder_error_detail());
-    return finish("pathfinder", &d, o.output);
+    return finish("pathfinder", s, &d, o.output);
 }
 
 static int cmd_pathfinder_load(int argc, char **argv)
@@ -306,7 +294,7 @@ static int cmd_pathfinder_load(int argc, char **argv)
     memset(&d, 0, sizeof d);
     myo_status s = myo_pf_load(root, myo_pf_difficulty_dir(diff), o.n, &d);
     if (s != MYO_OK) {
-        code = fail_status("pathfinder-load", s, myo_pathfinder_error_detail());
+        code = fail_status("pathfinder-load", s);
     } else if (d.n != o.size * o.size) {
         code = fail(MYO_EXIT_DATA, 0, "pathfinder-load: %s: images have %lld pixels, not %lldx%lld",
                     root, (long long)d.n, (long long)o.size, (long long)o.size);
@@ -314,7 +302,7 @@ static int cmd_pathfinder_load(int argc, char **argv)
     }
     free(root);
     if (code) return code;
-    return finish("pathfinder-load", &d, o.output);
+    return finish("pathfinder-load", MYO_OK, &d, o.output);
 }
 
 static int cmd_cifar(int argc, char **argv)
@@ -326,8 +314,7 @@ static int cmd_cifar(int argc, char **argv)
     myo_dataset d;
     memset(&d, 0, sizeof d);
     myo_status s = myo_cifar10_load(o.input, o.split ? o.split : "train", &d);
-    if (s != MYO_OK) return fail_status("cifar", s, myo_images_error_detail());
-    return finish("cifar", &d, o.output);
+    return finish("cifar", s, &d, o.output);
 }
 
 static int cmd_listops_load(int argc, char **argv)
@@ -339,8 +326,7 @@ static int cmd_listops_load(int argc, char **argv)
     myo_dataset d;
     memset(&d, 0, sizeof d);
     myo_status s = myo_listops_load(o.input, o.length, &d);
-    if (s != MYO_OK) return fail_status("listops-load", s, myo_listops_error_detail());
-    return finish("listops-load", &d, o.output);
+    return finish("listops-load", s, &d, o.output);
 }
 
 static int cmd_text(int argc, char **argv)
@@ -356,8 +342,7 @@ static int cmd_text(int argc, char **argv)
     memset(&d, 0, sizeof d);
     myo_status s = o.imdb ? myo_imdb_load(o.imdb, o.split ? o.split : "train", n, &d)
                           : myo_text_load_dir(o.input, NULL, 0, n, &d);
-    if (s != MYO_OK) return fail_status("text", s, myo_text_error_detail());
-    return finish("text", &d, o.output);
+    return finish("text", s, &d, o.output);
 }
 
 static int cmd_retrieval(int argc, char **argv)
@@ -369,8 +354,7 @@ static int cmd_retrieval(int argc, char **argv)
     myo_dataset d;
     memset(&d, 0, sizeof d);
     myo_status s = myo_aan_load_tsv(o.input, o.length ? o.length : MYO_RETRIEVAL_N, &d);
-    if (s != MYO_OK) return fail_status("retrieval", s, myo_text_error_detail());
-    return finish("retrieval", &d, o.output);
+    return finish("retrieval", s, &d, o.output);
 }
 
 /* The side of a square image dataset, 0 when n is not a square. */
@@ -395,7 +379,7 @@ static int cmd_order(int argc, char **argv)
                     o.ordering);
     myo_dataset d;
     myo_status s = myo_dataset_read(o.input, &d);
-    if (s != MYO_OK) return fail_status("order", s, NULL);
+    if (s != MYO_OK) return fail_status("order", s);
     int side = square_side(d.n);
     const char *prev = myo_dataset_get_attr(&d, "ordering");
     if (d.docs != 1 || d.parents || !side)
@@ -415,17 +399,17 @@ static int cmd_order(int argc, char **argv)
         if (s == MYO_OK) s = myo_dataset_permute(&d, inv);
         free(perm);
         free(inv);
-        if (s != MYO_OK) code = fail_status("order", s, myo_orderings_error_detail());
+        if (s != MYO_OK) code = fail_status("order", s);
     }
     if (!code) {
         s = myo_dataset_reorder(&d, want, side);
-        if (s != MYO_OK) code = fail_status("order", s, myo_orderings_error_detail());
+        if (s != MYO_OK) code = fail_status("order", s);
     }
     if (code) {
         myo_dataset_free(&d);
         return code;
     }
-    return finish("order", &d, o.output);
+    return finish("order", MYO_OK, &d, o.output);
 }
 
 /* --------------------------------------------------------------- inspect */
@@ -445,7 +429,7 @@ static int cmd_inspect(int argc, char **argv)
     myo_dataset info;
     int has_parents = 0;
     myo_status s = myo_dataset_read_info(o.input, &info, &has_parents);
-    if (s != MYO_OK) return fail_status("inspect", s, NULL);
+    if (s != MYO_OK) return fail_status("inspect", s);
     const int64_t E = info.count, G = info.docs, n = info.n;
     int64_t *label_count = calloc((size_t)info.classes, sizeof *label_count);
     int64_t *id_count = calloc((size_t)info.vocab, sizeof *id_count);
@@ -476,7 +460,7 @@ static int cmd_inspect(int argc, char **argv)
     if (s != MYO_OK) {
         free(label_count), free(id_count), free(lengths);
         myo_dataset_free(&info);
-        return fail_status("inspect", s, NULL);
+        return fail_status("inspect", s);
     }
     printf("file        %s\n", o.input);
     printf("format      %s\n", MYO_DATA_FORMAT);

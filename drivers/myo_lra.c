@@ -289,6 +289,17 @@ static const char *const OWN_OPTIONS[] = {
 
 static const char *const PROGRESS_WORDS[] = {"auto", "lines", "none", NULL};
 
+/* A file-name option: *out = text unless it is empty. */
+static int file_option(const char *name, const char *text, const char **out)
+{
+    if (!*text) {
+        myo_bench_say(0, "%s: an empty file name", name);
+        return MYO_EXIT_USAGE;
+    }
+    *out = text;
+    return MYO_EXIT_OK;
+}
+
 static int own_option(int c, const char *arg, void *ctx)
 {
     lra_opts *o = ctx;
@@ -336,12 +347,7 @@ static int own_option(int c, const char *arg, void *ctx)
         }
         return MYO_EXIT_OK;
     case OPT_OUTPUT:
-        if (!*arg) {
-            myo_bench_say(0, "--output: an empty file name");
-            return MYO_EXIT_USAGE;
-        }
-        o->output = arg;
-        return MYO_EXIT_OK;
+        return file_option("--output", arg, &o->output);
     case OPT_RESUME:
         o->resume = 1;
         return MYO_EXIT_OK;
@@ -357,12 +363,7 @@ static int own_option(int c, const char *arg, void *ctx)
         o->seed = (uint64_t)v;
         return MYO_EXIT_OK;
     case OPT_DATA:
-        if (!*arg) {
-            myo_bench_say(0, "--data: an empty file name");
-            return MYO_EXIT_USAGE;
-        }
-        o->data = arg;
-        return MYO_EXIT_OK;
+        return file_option("--data", arg, &o->data);
     }
     return MYO_EXIT_USAGE; /* not reached: every code of OWN_OPTIONS is above */
 }

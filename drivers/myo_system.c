@@ -67,34 +67,17 @@ static void myo_system_help(void)
            myo_system_generate_usage, myo_system_check_usage);
 }
 
-/* One diagnostic line on stderr, then (for usage errors) the synopsis. */
+/* One diagnostic line on stderr; usage errors (usage not NULL) point to
+ * the help. */
+static int myo_system_fail(int code, const char *usage, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int myo_system_fail(int code, const char *usage, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs(TOOL ": ", stderr);
-    vfprintf(stderr, fmt, ap);
-    /* One line, as every diagnostic of the suite: a usage error points to
-     * the help instead of printing the synopsis. */
-    if (usage) fputs(" (see '" TOOL " --help')", stderr);
-    fputc('\n', stderr);
+    myo_cli_vfail(TOOL, code, usage != NULL, fmt, ap);
     va_end(ap);
     return code;
-}
-
-/* getopt_long's error cases, reported in our one-line format. */
-static int myo_system_bad_option(int c, char **argv, const char *sub, const char *usage)
-{
-    if (c == ':')
-        return myo_system_fail(MYO_EXIT_USAGE, usage, "%s: option '%s' needs a value", sub,
-                               argv[optind - 1]);
-    /* glibc sets optopt for a known long option given a value. */
-    const char *arg = argv[optind - 1];
-    if (strncmp(arg, "--", 2) != 0)
-        return myo_system_fail(MYO_EXIT_USAGE, usage, "%s: unknown option '-%c'", sub, optopt);
-    return myo_system_fail(MYO_EXIT_USAGE, usage,
-                           optopt ? "%s: option '%s' takes no value" : "%s: unknown option '%s'",
-                           sub, arg);
 }
 
 /* ------------------------------------------------------------- generate */
@@ -206,7 +189,7 @@ static int myo_system_generate(int argc, char **argv)
             myo_system_help();
             return MYO_EXIT_OK;
         default:
-            return myo_system_bad_option(c, argv, "generate", usage);
+            return myo_cli_bad_option(TOOL, c, argv, "generate");
         }
     }
     if (code != MYO_EXIT_OK) return code;
@@ -343,7 +326,7 @@ static int myo_system_check(int argc, char **argv)
             myo_system_help();
             return MYO_EXIT_OK;
         default:
-            return myo_system_bad_option(c, argv, "check", usage);
+            return myo_cli_bad_option(TOOL, c, argv, "check");
         }
     }
     if (optind < argc)

@@ -156,9 +156,8 @@ myo_status myo_factor_solve_f32(const myo_tree *t, const float *diag, const floa
  * and with m > 0 solve op(M) Y = R as myo_factor_solve_* does.  m = 0
  * refactors only (rhs, out unused).  On failure f's pivots are invalid
  * until a successful refactor. */
-myo_status myo_refactor_f64(myo_factor *f, const double *diag, const double *up,
-                            const double *down, myo_op op, const double *rhs, double *out,
-                            int64_t m);
+myo_status myo_refactor_f64(myo_factor *f, const double *diag, const double *up, const double *down,
+                            myo_op op, const double *rhs, double *out, int64_t m);
 myo_status myo_refactor_f32(myo_factor *f, const float *diag, const float *up, const float *down,
                             myo_op op, const float *rhs, float *out, int64_t m);
 
@@ -181,10 +180,8 @@ myo_precision myo_factor_precision(const myo_factor *f);
  * labels -- (N, H m) for a factor of H heads, m channels per head; out may
  * equal rhs (in place) but must not partially overlap it.
  * The precision must match the factor's (MYO_ERR_ARG otherwise). */
-myo_status myo_solve_f64(const myo_factor *f, myo_op op, const double *rhs, double *out,
-                         int64_t m);
-myo_status myo_solve_f32(const myo_factor *f, myo_op op, const float *rhs, float *out,
-                         int64_t m);
+myo_status myo_solve_f64(const myo_factor *f, myo_op op, const double *rhs, double *out, int64_t m);
+myo_status myo_solve_f32(const myo_factor *f, myo_op op, const float *rhs, float *out, int64_t m);
 
 /* The name of the kernel myo_solve_* runs for this factor: "chain" (a
  * single path labelled 0..N-1 from the root) or "tree". */
@@ -195,22 +192,21 @@ const char *myo_solve_kernel_name(const myo_factor *f);
  * algorithm), division by each pivot as written in DESIGN.md.  Validates
  * the tree itself.  rhs (n, m), out (n, m); out may equal rhs. */
 myo_status myo_solve_ref(const int64_t *parent, int64_t n, const double *diag, const double *up,
-                         const double *down, myo_op op, const double *rhs, double *out,
-                         int64_t m);
+                         const double *down, myo_op op, const double *rhs, double *out, int64_t m);
 
 /* ------------------------------------------------------- system files (HDF5) */
 
 /* A tree-structured system as stored in an HDF5 file (README.md, "File
  * format").  Arrays are owned by the struct; free with myo_system_free. */
 typedef struct {
-    int64_t n;        /* nodes */
-    int64_t m;        /* channels of the right-hand side */
-    int rhs_rank;     /* 1 when rhs was stored with shape (n,), 2 for (n, m) */
-    int64_t *parent;  /* (n,) */
-    double *diag;     /* (n,) */
-    double *up;       /* (n,) */
-    double *down;     /* (n,) */
-    double *rhs;      /* (n, m) */
+    int64_t n;       /* nodes */
+    int64_t m;       /* channels of the right-hand side */
+    int rhs_rank;    /* 1 when rhs was stored with shape (n,), 2 for (n, m) */
+    int64_t *parent; /* (n,) */
+    double *diag;    /* (n,) */
+    double *up;      /* (n,) */
+    double *down;    /* (n,) */
+    double *rhs;     /* (n, m) */
 } myo_system;
 
 /* Read and validate a system file: datasets parent (integer, (n,)), diag,
@@ -248,6 +244,20 @@ typedef struct {
  * attributes on the root group; atomically, as myo_solution_write_h5. */
 myo_status myo_system_write_h5(const char *path, const myo_system *s, const myo_attr *attrs,
                                int n_attrs);
+
+/* Fills an open HDF5 file (file is its hid_t) for myo_h5_write_atomic;
+ * path names the output in messages.  Returns a status. */
+typedef myo_status (*myo_h5_contents_fn)(int64_t file, const char *path, const void *contents);
+
+/* Write an HDF5 file as the writers above do: contents_fn fills a
+ * temporary file in path's directory (path.tmp-PID-K, HDF5's error printing
+ * off, no time stamp on the root group), renamed over path only when
+ * complete, so a failure leaves no partial file and keeps an existing one.
+ * data_bytes (the size of the datasets, 0 if unknown) is reserved on disk
+ * first.  Returns contents_fn's failure as it is (with whatever detail it
+ * recorded), else MYO_ERR_IO or MYO_ERR_NOMEM with myo_error_detail(). */
+myo_status myo_h5_write_atomic(const char *path, uint64_t data_bytes,
+                               myo_h5_contents_fn contents_fn, const void *contents);
 
 /* ------------------------------------------- attention-like layer parameters */
 

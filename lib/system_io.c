@@ -291,8 +291,8 @@ static myo_status write_attr(hid_t file, const char *path, const myo_attr *a)
     return MYO_OK;
 }
 
-/* What goes into a file written by write_atomic. */
-typedef myo_status (*write_contents_fn)(hid_t file, const char *path, const void *contents);
+/* The public callbacks name the file an int64_t, which hid_t is. */
+_Static_assert(sizeof(hid_t) == sizeof(int64_t), "hid_t is not int64_t");
 
 typedef struct {
     const void *sol;
@@ -301,7 +301,7 @@ typedef struct {
     hsize_t dims[2];
 } solution_contents;
 
-static myo_status write_solution_contents(hid_t file, const char *path, const void *contents)
+static myo_status write_solution_contents(int64_t file, const char *path, const void *contents)
 {
     const solution_contents *c = contents;
     int single = c->precision == MYO_F32;
@@ -315,7 +315,7 @@ typedef struct {
     int n_attrs;
 } system_contents;
 
-static myo_status write_system_contents(hid_t file, const char *path, const void *contents)
+static myo_status write_system_contents(int64_t file, const char *path, const void *contents)
 {
     const system_contents *c = contents;
     const myo_system *s = c->s;
@@ -345,14 +345,14 @@ static int create_temp(const char *path, char *tmp, size_t size)
     return -1; /* errno is EEXIST */
 }
 
-/* Write an HDF5 file through a temporary name in the same directory, renamed
- * over path only when complete: a failure leaves no partial file and keeps
- * an existing one.  data_bytes (the size of the datasets) is reserved on
- * disk first, so that a full disk fails here and not in an H5Fclose that
- * cannot flush (HDF5 before 1.14.1 crashes at exit after that). */
-static myo_status write_atomic(const char *path, uint64_t data_bytes, write_contents_fn contents_fn,
-                               const void *contents)
+/* (myosotis.h.)  data_bytes (the size of the datasets) is reserved on disk
+ * first, so that a full disk fails here and not in an H5Fclose that cannot
+ * flush (HDF5 before 1.14.1 crashes at exit after that). */
+myo_status myo_h5_write_atomic(const char *path, uint64_t data_bytes,
+                               myo_h5_contents_fn contents_fn, const void *contents)
 {
+    if (!path || !path[0] || !contents_fn)
+        return myo_fail(MYO_ERR_ARG, "myo_h5_write_atomic: path and contents_fn are required");
     size_t len = strlen(path) + 32;
     char *tmp = myo_alloc(len, 1, "temporary file name");
     if (!tmp) return MYO_ERR_NOMEM;
@@ -365,7 +365,12 @@ static myo_status write_atomic(const char *path, uint64_t data_bytes, write_cont
     close(fd);
     myo_h5_quiet q = myo_h5_quiet_begin();
     myo_status st = MYO_OK;
-    hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    /* The root group without time stamps too (a file creation property list
+     * is a group creation one): the same data, the same bytes. */
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    if (fcpl >= 0) H5Pset_obj_track_times(fcpl, 0);
+    hid_t file = fcpl >= 0 ? H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT) : -1;
+    if (fcpl >= 0) H5Pclose(fcpl);
     if (file < 0) st = myo_fail(MYO_ERR_IO, "%s: cannot create the output file", path);
     int err = file >= 0 ? reserve_space(file, data_bytes) : 0;
     if (err != 0) st = myo_fail(MYO_ERR_IO, "%s: cannot write the file: %s", path, strerror(err));
@@ -389,7 +394,7 @@ myo_status myo_solution_write_h5(const char *path, const void *sol, myo_precisio
         return myo_fail(MYO_ERR_ARG, "myo_solution_write_h5: invalid arguments");
     solution_contents c = {sol, precision, ndims, {(hsize_t)n, (hsize_t)m}};
     uint64_t elem = precision == MYO_F32 ? sizeof(float) : sizeof(double);
-    return write_atomic(path, (uint64_t)n * (uint64_t)m * elem, write_solution_contents, &c);
+    return myo_h5_write_atomic(path, (uint64_t)n * (uint64_t)m * elem, write_solution_contents, &c);
 }
 
 myo_status myo_system_write_h5(const char *path, const myo_system *s, const myo_attr *attrs,
@@ -401,5 +406,6 @@ myo_status myo_system_write_h5(const char *path, const myo_system *s, const myo_
         return myo_fail(MYO_ERR_ARG, "myo_system_write_h5: invalid arguments");
     system_contents c = {s, attrs, n_attrs};
     /* parent, diag, up, down (n,) and rhs (n, m), 8 bytes each. */
-    return write_atomic(path, 8 * (uint64_t)s->n * (4 + (uint64_t)s->m), write_system_contents, &c);
+    return myo_h5_write_atomic(path, 8 * (uint64_t)s->n * (4 + (uint64_t)s->m),
+                               write_system_contents, &c);
 }

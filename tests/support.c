@@ -282,6 +282,94 @@ char *test_read_text(const char *path)
     return text;
 }
 
+char *test_path_in(const char *dir, const char *name)
+{
+    size_t len = strlen(dir) + strlen(name) + 2;
+    char *p = test_alloc(len, 1);
+    snprintf(p, len, "%s/%s", dir, name);
+    return p;
+}
+
+void test_write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) fail_msg("cannot create %s", path);
+    if ((len && fwrite(data, 1, len, f) != len) | (fclose(f) != 0))
+        fail_msg("cannot write %zu bytes to %s", len, path);
+}
+
+int64_t test_env_count(const char *name, int64_t dflt)
+{
+    const char *s = getenv(name);
+    if (!s || !*s) return dflt;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    return *end == '\0' && v > 0 ? (int64_t)v : dflt;
+}
+
+int64_t test_fuzz_iterations(int64_t dflt)
+{
+    return test_env_count("MYO_FUZZ_ITERATIONS", dflt);
+}
+
+/* One random edit of buf (*len bytes, room for cap). */
+static void fuzz_edit(char *buf, size_t *len, size_t cap, const char *alphabet, size_t letters,
+                      myo_rng *r)
+{
+    size_t n = *len, at = n ? (size_t)myo_rng_below(r, (int64_t)n) : 0, k;
+    switch (myo_rng_below(r, 6)) {
+    case 0: /* flip a byte */
+        if (n) buf[at] ^= (char)(1 + myo_rng_below(r, 255));
+        break;
+    case 1: /* replace with a meaningful character */
+        if (n) buf[at] = alphabet[myo_rng_below(r, (int64_t)letters)];
+        break;
+    case 2: /* insert one */
+        if (n + 1 < cap) {
+            memmove(buf + at + 1, buf + at, n - at);
+            buf[at] = alphabet[myo_rng_below(r, (int64_t)letters)];
+            *len = n + 1;
+        }
+        break;
+    case 3: /* delete a run */
+        k = 1 + (size_t)myo_rng_below(r, 8);
+        if (at + k > n) k = n - at;
+        memmove(buf + at, buf + at + k, n - at - k);
+        *len = n - k;
+        break;
+    case 4: /* duplicate a run */
+        k = 1 + (size_t)myo_rng_below(r, 16);
+        if (at + k > n) k = n - at;
+        if (n + k < cap) {
+            memmove(buf + at + k, buf + at, n - at);
+            *len = n + k;
+        }
+        break;
+    default: /* truncate */
+        *len = at;
+        break;
+    }
+}
+
+int64_t test_fuzz_mutations(uint64_t seed, int64_t dflt_iterations, const char *base, size_t len,
+                            const char *alphabet, test_fuzz_fn check, void *ctx)
+{
+    const int64_t iterations = test_fuzz_iterations(dflt_iterations);
+    const size_t cap = 4 * len + 64, letters = strlen(alphabet);
+    char *buf = test_alloc(cap + 1, 1);
+    myo_rng r = myo_rng_seed(seed);
+    for (int64_t it = 0; it < iterations; it++) {
+        size_t n = len;
+        memcpy(buf, base, len);
+        for (int edits = 1 + (int)myo_rng_below(&r, 6); edits > 0; edits--)
+            fuzz_edit(buf, &n, cap, alphabet, letters, &r);
+        buf[n] = '\0';
+        check(it, buf, n, ctx);
+    }
+    free(buf);
+    return iterations;
+}
+
 char *test_tool_path(const char *tool)
 {
     const char *bindir = getenv("MYO_BINDIR");

@@ -68,6 +68,29 @@ void test_remove_dir(const char *dir);
 unsigned char *test_read_file(const char *path, size_t *size);
 /* The file as a NUL-terminated string (owned); "" when it cannot be opened. */
 char *test_read_text(const char *path);
+/* "dir/name" (owned by the caller). */
+char *test_path_in(const char *dir, const char *name);
+/* Write len bytes of data to path (created or truncated); fails the current
+ * test when that cannot be done. */
+void test_write_file(const char *path, const void *data, size_t len);
+
+/* ------------------------------ mutation fuzzing (the dataset loaders) */
+
+/* The environment variable name when it is a positive integer, else dflt. */
+int64_t test_env_count(const char *name, int64_t dflt);
+/* test_env_count("MYO_FUZZ_ITERATIONS", dflt). */
+int64_t test_fuzz_iterations(int64_t dflt);
+
+/* A mutated input: buf (len bytes, NUL-terminated after them, writable). */
+typedef void (*test_fuzz_fn)(int64_t iteration, char *buf, size_t len, void *ctx);
+
+/* A fixed-seed mutation fuzz: test_fuzz_iterations(dflt_iterations) times,
+ * a copy of base (len bytes) gets 1 to 6 random edits (flip a byte, replace
+ * or insert a character of alphabet (NUL-terminated), delete or duplicate a
+ * run of up to 8 / 16 bytes, truncate), and check sees it.  The same seed
+ * gives the same inputs on every machine.  Returns the iteration count. */
+int64_t test_fuzz_mutations(uint64_t seed, int64_t dflt_iterations, const char *base, size_t len,
+                            const char *alphabet, test_fuzz_fn check, void *ctx);
 
 /* ------------------------------------------- running the tools end to end */
 

@@ -17,22 +17,6 @@
 #include "images.h"
 #include "support.h"
 
-static char *path_in(const char *dir, const char *name)
-{
-    size_t len = strlen(dir) + strlen(name) + 2;
-    char *p = test_alloc(len, 1);
-    snprintf(p, len, "%s/%s", dir, name);
-    return p;
-}
-
-static void write_bytes(const char *path, const unsigned char *b, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(b, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
-}
-
 /* A record with label and pixels i set to rgb (others black). */
 static void set_pixel(unsigned char *rec, int i, int r, int g, int b)
 {
@@ -43,7 +27,7 @@ static void set_pixel(unsigned char *rec, int i, int r, int g, int b)
 
 static void expect_detail(const char *needle1, const char *needle2)
 {
-    const char *d = myo_images_error_detail();
+    const char *d = myo_data_error();
     if (!strstr(d, needle1) || (needle2 && !strstr(d, needle2)))
         fail_msg("detail \"%s\" lacks \"%s\" / \"%s\"", d, needle1, needle2 ? needle2 : "");
     assert_string_equal(myo_data_error(), d);
@@ -82,9 +66,9 @@ static void test_cifar_loader_small_files(void **state)
     set_pixel(r2, 1023, 0, 255, 0);
     set_pixel(r2, 500, 100, 150, 200);
     set_pixel(recs + MYO_CIFAR_RECORD, 33, 255, 255, 255);
-    char *a = path_in(dir, "a.bin"), *b = path_in(dir, "b.bin");
-    write_bytes(a, recs, 2 * MYO_CIFAR_RECORD);
-    write_bytes(b, recs + 2 * MYO_CIFAR_RECORD, MYO_CIFAR_RECORD);
+    char *a = test_path_in(dir, "a.bin"), *b = test_path_in(dir, "b.bin");
+    test_write_file(a, recs, 2 * MYO_CIFAR_RECORD);
+    test_write_file(b, recs + 2 * MYO_CIFAR_RECORD, MYO_CIFAR_RECORD);
     const char *paths[2] = {a, b};
     myo_dataset d;
     assert_int_equal(myo_cifar10_load_files(paths, 2, &d), MYO_OK);
@@ -120,18 +104,18 @@ static void test_cifar_split_layout(void **state)
     for (int i = 1; i <= 5; i++) {
         char name[32];
         snprintf(name, sizeof name, "data_batch_%d.bin", i);
-        char *p = path_in(dir, name);
+        char *p = test_path_in(dir, name);
         assert_int_equal(myo_cifar10_write_synthetic(p, 2, (uint64_t)i), MYO_OK);
         free(p);
     }
-    char *t = path_in(dir, "test_batch.bin");
+    char *t = test_path_in(dir, "test_batch.bin");
     assert_int_equal(myo_cifar10_write_synthetic(t, 3, 99), MYO_OK);
     myo_dataset d;
     assert_int_equal(myo_cifar10_load(dir, "train", &d), MYO_OK);
     assert_int_equal(d.count, 10);
     assert_string_equal(myo_dataset_get_attr(&d, "split"), "train");
     /* example 2 is record 0 of data_batch_2.bin */
-    char *p2 = path_in(dir, "data_batch_2.bin");
+    char *p2 = test_path_in(dir, "data_batch_2.bin");
     size_t size = 0;
     unsigned char *raw = test_read_file(p2, &size);
     assert_int_equal(size, 2 * MYO_CIFAR_RECORD);
@@ -165,25 +149,25 @@ static void test_cifar_malformed(void **state)
     buf[0] = buf[MYO_CIFAR_RECORD] = buf[2 * MYO_CIFAR_RECORD] = 1;
     myo_dataset d;
     /* truncated third record */
-    char *p = path_in(dir, "trunc.bin");
-    write_bytes(p, buf, 2 * MYO_CIFAR_RECORD + 100);
+    char *p = test_path_in(dir, "trunc.bin");
+    test_write_file(p, buf, 2 * MYO_CIFAR_RECORD + 100);
     const char *one[1] = {p};
     assert_int_equal(myo_cifar10_load_files(one, 1, &d), MYO_ERR_DATA);
     expect_detail("trunc.bin", "record 2 is truncated");
     assert_null(d.tokens);
     free(p);
     /* label 12 in record 1 */
-    p = path_in(dir, "label.bin");
+    p = test_path_in(dir, "label.bin");
     buf[MYO_CIFAR_RECORD] = 12;
-    write_bytes(p, buf, 3 * MYO_CIFAR_RECORD);
+    test_write_file(p, buf, 3 * MYO_CIFAR_RECORD);
     one[0] = p;
     assert_int_equal(myo_cifar10_load_files(one, 1, &d), MYO_ERR_DATA);
     expect_detail("label.bin: record 1: label 12", NULL);
     assert_null(d.tokens);
     free(p);
     /* empty file */
-    p = path_in(dir, "empty.bin");
-    write_bytes(p, buf, 0);
+    p = test_path_in(dir, "empty.bin");
+    test_write_file(p, buf, 0);
     one[0] = p;
     assert_int_equal(myo_cifar10_load_files(one, 1, &d), MYO_ERR_DATA);
     expect_detail("empty.bin", "empty");

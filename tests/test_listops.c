@@ -25,15 +25,6 @@
 #include "myosotis.h"
 #include "support.h"
 
-static int64_t env_count(const char *name, int64_t dflt)
-{
-    const char *s = getenv(name);
-    if (!s || !*s) return dflt;
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    return *end == '\0' && v > 0 ? (int64_t)v : dflt;
-}
-
 /* ------------------------------------------------ independent evaluator */
 
 /* Stack machine over the token sequence (not over the tree): operators push
@@ -198,9 +189,8 @@ static void expect_parse_error(const char *src, const char *needle)
     int64_t len = 0;
     assert_int_equal(myo_listops_tokenize(src, ids, 32, &len), MYO_OK);
     assert_int_equal(myo_listops_parse(ids, len, NULL, NULL), MYO_ERR_DATA);
-    if (!strstr(myo_listops_error_detail(), needle))
-        fail_msg("'%s': detail \"%s\" does not mention \"%s\"", src, myo_listops_error_detail(),
-                 needle);
+    if (!strstr(myo_data_error(), needle))
+        fail_msg("'%s': detail \"%s\" does not mention \"%s\"", src, myo_data_error(), needle);
 }
 
 static void test_listops_malformed_expressions(void **state)
@@ -216,7 +206,7 @@ static void test_listops_malformed_expressions(void **state)
     assert_int_equal(myo_listops_parse(bad, 3, NULL, NULL), MYO_ERR_DATA);
     int64_t len = 0;
     assert_int_equal(myo_listops_tokenize("( ( [FIRST 2 ) ] )", NULL, 0, &len), MYO_ERR_DATA);
-    assert_non_null(strstr(myo_listops_error_detail(), "[FIRST"));
+    assert_non_null(strstr(myo_data_error(), "[FIRST"));
     assert_int_equal(myo_listops_tokenize("( ( [MAX 22 ) ] )", NULL, 0, &len), MYO_ERR_DATA);
     char small[8];
     int32_t ids[4] = {MYO_LISTOPS_MAX, MYO_LISTOPS_DIGIT0 + 2, MYO_LISTOPS_DIGIT0 + 9,
@@ -259,7 +249,7 @@ static int cmp_i32(const void *a, const void *b)
 static void test_listops_generator_default_parameters(void **state)
 {
     (void)state;
-    int64_t count = env_count("MYO_LISTOPS_STATS", 2000);
+    int64_t count = test_env_count("MYO_LISTOPS_STATS", 2000);
     myo_dataset d;
     assert_int_equal(myo_listops_generate(NULL, 1, count, 0, &d), MYO_OK);
     assert_string_equal(d.task, "listops");
@@ -338,16 +328,23 @@ static void test_listops_generator_is_deterministic(void **state)
     myo_dataset_free(&c);
 }
 
+/* The expression shape of p (see myo_listops_params). */
+static void set_shape(myo_listops_params *p, int64_t min_length, int64_t max_length, int max_depth,
+                      int max_args, double value_p)
+{
+    p->min_length = min_length;
+    p->max_length = max_length;
+    p->max_depth = max_depth;
+    p->max_args = max_args;
+    p->value_p = value_p;
+}
+
 static void test_listops_generator_small_parameters_and_truncation(void **state)
 {
     (void)state;
     myo_listops_params p;
     myo_listops_params_default(&p);
-    p.min_length = 10;
-    p.max_length = 40;
-    p.max_depth = 6;
-    p.max_args = 4;
-    p.value_p = 0.4;
+    set_shape(&p, 10, 40, 6, 4, 0.4);
     myo_dataset d;
     /* n = 32: expressions of 33..39 tokens are truncated, trees stay valid */
     assert_int_equal(myo_listops_generate(&p, 3, 500, 32, &d), MYO_OK);
@@ -368,11 +365,7 @@ static void test_listops_generator_small_parameters_and_truncation(void **state)
     myo_dataset_free(&d);
 
     /* a window holding only the 400 expressions [OP a b X: all of them */
-    p.min_length = 2;
-    p.max_length = 6;
-    p.max_depth = 3;
-    p.max_args = 2;
-    p.value_p = 0.5;
+    set_shape(&p, 2, 6, 3, 2, 0.5);
     assert_int_equal(myo_listops_generate(&p, 5, 400, 4, &d), MYO_OK);
     for (int64_t e = 0; e < d.count; e++)
         assert_int_equal(d.lengths[e], 4);
@@ -384,7 +377,7 @@ static void test_listops_generator_small_parameters_and_truncation(void **state)
     myo_listops_params_default(&p);
     p.max_depth = 2; /* at most 1 + 2 + 10 tokens */
     assert_int_equal(myo_listops_generate(&p, 1, 1, 0, &d), MYO_ERR_ARG);
-    assert_non_null(strstr(myo_listops_error_detail(), "none in"));
+    assert_non_null(strstr(myo_data_error(), "none in"));
     myo_listops_params_default(&p);
     p.max_length = 501;
     assert_int_equal(myo_listops_generate(&p, 1, 1, 0, &d), MYO_ERR_ARG);
@@ -398,14 +391,6 @@ static void test_listops_generator_small_parameters_and_truncation(void **state)
 }
 
 /* ------------------------------------------------------------- loader */
-
-static void write_text(const char *path, const char *text, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(text, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
-}
 
 /* A TSV of the examples of d (complete expressions), with the given line
  * end; the last row without a newline when no_final_newline. */
@@ -440,7 +425,7 @@ static void test_listops_loader_round_trip(void **state)
     for (int v = 0; v < 2; v++) {
         size_t len;
         char *tsv = make_tsv(&g, eols[v], v, &len);
-        write_text(path, tsv, len);
+        test_write_file(path, tsv, len);
         free(tsv);
         assert_int_equal(myo_listops_load(path, 0, &l), MYO_OK);
         assert_string_equal(l.source, "loaded");
@@ -460,7 +445,7 @@ static void test_listops_loader_round_trip(void **state)
     /* truncation to n = 600 keeps the first 600 tokens and their tree */
     size_t len;
     char *tsv = make_tsv(&g, "\n", 0, &len);
-    write_text(path, tsv, len);
+    test_write_file(path, tsv, len);
     free(tsv);
     assert_int_equal(myo_listops_load(path, 600, &l), MYO_OK);
     int64_t longer = 0;
@@ -481,7 +466,7 @@ static void test_listops_loader_round_trip(void **state)
     myo_dataset_free(&l);
     /* a wrong Target is kept and counted; blank lines are skipped */
     static const char mism[] = "Source\tTarget\n( ( ( [MAX 2 ) 9 ) ] )\t4\n\n7\t7\n";
-    write_text(path, mism, sizeof mism - 1);
+    test_write_file(path, mism, sizeof mism - 1);
     assert_int_equal(myo_listops_load(path, 8, &l), MYO_OK);
     assert_int_equal(l.count, 2);
     assert_int_equal(l.labels[0], 4);
@@ -519,97 +504,78 @@ static void test_listops_loader_rejects_malformed_rows(void **state)
     for (size_t c = 0; c < sizeof bad / sizeof bad[0]; c++) {
         size_t len = strlen(bad[c].text);
         if (strcmp(bad[c].what, "NUL") == 0) len += 1 + strlen(bad[c].text + len + 1);
-        write_text(path, bad[c].text, len);
+        test_write_file(path, bad[c].text, len);
         myo_dataset d;
         memset(&d, 0x5a, sizeof d);
         assert_int_equal(myo_listops_load(path, 0, &d), MYO_ERR_DATA);
         assert_null(d.tokens);
-        const char *detail = myo_listops_error_detail();
+        const char *detail = myo_data_error();
         snprintf(where, sizeof where, "%s:%d: ", path, bad[c].line);
         if (!strstr(detail, where) || !strstr(detail, bad[c].what))
             fail_msg("case %zu: detail \"%s\" lacks \"%s\" or \"%s\"", c, detail, where,
                      bad[c].what);
         assert_string_equal(myo_data_error(), detail);
     }
-    write_text(path, "Source\tTarget\n\n", 15);
+    test_write_file(path, "Source\tTarget\n\n", 15);
     myo_dataset d;
     assert_int_equal(myo_listops_load(path, 0, &d), MYO_ERR_DATA);
-    assert_non_null(strstr(myo_listops_error_detail(), "no examples"));
+    assert_non_null(strstr(myo_data_error(), "no examples"));
     snprintf(path, sizeof path, "%s/missing.tsv", dir);
     assert_int_equal(myo_listops_load(path, 0, &d), MYO_ERR_IO);
-    assert_non_null(strstr(myo_listops_error_detail(), path));
+    assert_non_null(strstr(myo_data_error(), path));
     test_remove_dir(dir);
     free(dir);
 }
 
-/* A fixed-seed mutation fuzz of the loader: byte flips, insertions and
- * deletions of a valid file; every load must succeed with a valid dataset
- * or fail with MYO_ERR_DATA, without crashing or leaking (ASan CI). */
+/* A fixed-seed mutation fuzz of the loader: edits of a valid file; every
+ * load must succeed with a valid dataset or fail with MYO_ERR_DATA, without
+ * crashing or leaking (ASan CI). */
+typedef struct {
+    const char *path;
+    int64_t ok, data;
+} fuzz_ctx;
+
+static void check_load(int64_t it, char *buf, size_t len, void *ctx)
+{
+    fuzz_ctx *f = ctx;
+    test_write_file(f->path, buf, len);
+    myo_dataset d;
+    myo_status st = myo_listops_load(f->path, 48, &d);
+    if (st == MYO_OK) {
+        f->ok++;
+        assert_int_equal(myo_dataset_validate(&d, f->path), MYO_OK);
+        for (int64_t e = 0; e < d.count; e++)
+            check_example(&d, e);
+        myo_dataset_free(&d);
+    } else {
+        if (st != MYO_ERR_DATA)
+            fail_msg("iteration %lld: %s: %s", (long long)it, myo_status_str(st), myo_data_error());
+        assert_non_null(strstr(myo_data_error(), f->path));
+        f->data++;
+    }
+}
+
 static void test_listops_loader_fuzz(void **state)
 {
     (void)state;
-    int64_t iterations = env_count("MYO_FUZZ_ITERATIONS", 200);
     char *dir = test_make_temp_dir();
-    char path[1024];
-    snprintf(path, sizeof path, "%s/fuzz.tsv", dir);
+    char *path = test_path_in(dir, "fuzz.tsv");
     myo_listops_params p;
     myo_listops_params_default(&p);
-    p.min_length = 3;
-    p.max_length = 60;
-    p.max_depth = 5;
-    p.max_args = 5;
-    p.value_p = 0.4;
+    set_shape(&p, 3, 60, 5, 5, 0.4);
     myo_dataset g;
     assert_int_equal(myo_listops_generate(&p, 21, 12, 64, &g), MYO_OK);
     size_t base_len;
     char *base = make_tsv(&g, "\n", 0, &base_len);
     myo_dataset_free(&g);
-    static const char alphabet[] = "()[]X MINAXEDS0123456789\t\n\r";
-    char *buf = malloc(base_len + 64);
-    myo_rng r = myo_rng_seed(12345);
-    int64_t ok = 0, data = 0;
-    for (int64_t it = 0; it < iterations; it++) {
-        size_t len = base_len;
-        memcpy(buf, base, len);
-        int edits = 1 + (int)myo_rng_below(&r, 8);
-        for (int k = 0; k < edits; k++) {
-            int kind = (int)myo_rng_below(&r, 3);
-            char ch = myo_rng_below(&r, 4) == 0 ? (char)myo_rng_below(&r, 256)
-                                                : alphabet[myo_rng_below(&r, sizeof alphabet - 1)];
-            size_t at = len ? (size_t)myo_rng_below(&r, (int64_t)len) : 0;
-            if (kind == 0 && len > 0)
-                buf[at] = ch;
-            else if (kind == 1 && len < base_len + 60) {
-                memmove(buf + at + 1, buf + at, len - at);
-                buf[at] = ch;
-                len++;
-            } else if (len > 0) {
-                memmove(buf + at, buf + at + 1, len - at - 1);
-                len--;
-            }
-        }
-        write_text(path, buf, len);
-        myo_dataset d;
-        myo_status st = myo_listops_load(path, 48, &d);
-        if (st == MYO_OK) {
-            ok++;
-            assert_int_equal(myo_dataset_validate(&d, path), MYO_OK);
-            for (int64_t e = 0; e < d.count; e++)
-                check_example(&d, e);
-            myo_dataset_free(&d);
-        } else {
-            if (st != MYO_ERR_DATA)
-                fail_msg("iteration %lld: %s: %s", (long long)it, myo_status_str(st),
-                         myo_listops_error_detail());
-            assert_non_null(strstr(myo_listops_error_detail(), path));
-            data++;
-        }
-    }
+    fuzz_ctx f = {path, 0, 0};
+    int64_t iterations = test_fuzz_mutations(12345, 200, base, base_len,
+                                             "()[]X MINAXEDS0123456789\t\n\r", check_load, &f);
     printf("# listops fuzz: %lld mutated files, %lld loaded, %lld rejected with MYO_ERR_DATA\n",
-           (long long)iterations, (long long)ok, (long long)data);
-    assert_true(ok > 0 && data > 0);
-    free(buf);
+           (long long)iterations, (long long)f.ok, (long long)f.data);
+    assert_true(f.ok > 0 && f.data > 0);
     free(base);
+    free(path);
     test_remove_dir(dir);
     free(dir);
 }

@@ -25,6 +25,14 @@ static int32_t *perm_of(myo_ordering o, int side)
     return perm;
 }
 
+/* The perm of o on a side x side image is want (side * side,). */
+static void expect_perm(myo_ordering o, int side, const int32_t *want)
+{
+    int32_t *p = perm_of(o, side);
+    assert_memory_equal(p, want, (size_t)side * side * sizeof *want);
+    free(p);
+}
+
 static void test_known_small_cases(void **state)
 {
     (void)state;
@@ -36,31 +44,16 @@ static void test_known_small_cases(void **state)
      * (3,1) (2,1) (2,0) (3,0) */
     const int32_t hilbert4[16] = {0, 1, 5, 4, 8, 12, 13, 9, 10, 14, 15, 11, 7, 6, 2, 3};
     const int32_t raster3[9] = {0, 1, 2, 3, 4, 5, 6, 7, 8};
-    int32_t *p;
-    p = perm_of(MYO_ORDER_MORTON, 2);
-    assert_memory_equal(p, morton2, sizeof morton2);
-    free(p);
-    p = perm_of(MYO_ORDER_HILBERT, 2);
-    assert_memory_equal(p, hilbert2, sizeof hilbert2);
-    free(p);
-    p = perm_of(MYO_ORDER_MORTON, 4);
-    assert_memory_equal(p, morton4, sizeof morton4);
-    free(p);
-    p = perm_of(MYO_ORDER_HILBERT, 4);
-    assert_memory_equal(p, hilbert4, sizeof hilbert4);
-    free(p);
-    p = perm_of(MYO_ORDER_RASTER, 3);
-    assert_memory_equal(p, raster3, sizeof raster3);
-    free(p);
+    expect_perm(MYO_ORDER_MORTON, 2, morton2);
+    expect_perm(MYO_ORDER_HILBERT, 2, hilbert2);
+    expect_perm(MYO_ORDER_MORTON, 4, morton4);
+    expect_perm(MYO_ORDER_HILBERT, 4, hilbert4);
+    expect_perm(MYO_ORDER_RASTER, 3, raster3);
     /* 3x3 (embedded in 4x4, out-of-image cells skipped) */
     const int32_t morton3[9] = {0, 1, 3, 4, 2, 5, 6, 7, 8};
     const int32_t hilbert3[9] = {0, 1, 4, 3, 6, 7, 8, 5, 2};
-    p = perm_of(MYO_ORDER_MORTON, 3);
-    assert_memory_equal(p, morton3, sizeof morton3);
-    free(p);
-    p = perm_of(MYO_ORDER_HILBERT, 3);
-    assert_memory_equal(p, hilbert3, sizeof hilbert3);
-    free(p);
+    expect_perm(MYO_ORDER_MORTON, 3, morton3);
+    expect_perm(MYO_ORDER_HILBERT, 3, hilbert3);
 }
 
 static void test_encode_decode_round_trip(void **state)
@@ -114,7 +107,7 @@ static void test_perms_and_inverses(void **state)
     int32_t bad[3] = {0, 2, 2}, inv[3];
     assert_false(myo_perm_is_valid(bad, 3));
     assert_int_equal(myo_perm_inverse(bad, 3, inv), MYO_ERR_DATA);
-    assert_non_null(strstr(myo_orderings_error_detail(), "perm[2] = 2 repeats perm[1]"));
+    assert_non_null(strstr(myo_data_error(), "perm[2] = 2 repeats perm[1]"));
     bad[2] = 3;
     assert_int_equal(myo_perm_inverse(bad, 3, inv), MYO_ERR_DATA);
     assert_non_null(strstr(myo_data_error(), "outside"));
@@ -134,7 +127,7 @@ static void test_names(void **state)
     assert_int_equal(myo_ordering_parse("zorder", &o), MYO_OK);
     assert_int_equal(o, MYO_ORDER_MORTON);
     assert_int_equal(myo_ordering_parse("snake", &o), MYO_ERR_ARG);
-    assert_non_null(strstr(myo_orderings_error_detail(), "snake"));
+    assert_non_null(strstr(myo_data_error(), "snake"));
 }
 
 /* Every node of the forest (parents of N nodes, tokens 0..n-1 = sequence
@@ -264,7 +257,7 @@ static void test_dataset_reorder(void **state)
     assert_int_equal(myo_dataset_reorder(&m, MYO_ORDER_MORTON, 7), MYO_ERR_ARG);
     m.lengths[3] = 10;
     assert_int_equal(myo_dataset_reorder(&m, MYO_ORDER_MORTON, side), MYO_ERR_ARG);
-    assert_non_null(strstr(myo_orderings_error_detail(), "example 3"));
+    assert_non_null(strstr(myo_data_error(), "example 3"));
     assert_memory_equal(m.tokens, d.tokens, (size_t)(d.count * d.n) * sizeof(int32_t));
     assert_int_equal(myo_dataset_reorder(&d, MYO_ORDER_MORTON, side), MYO_OK);
     assert_string_equal(myo_dataset_get_attr(&d, "ordering"), "morton");

@@ -17,30 +17,24 @@
 #include "dataset_file.h"
 #include "pathfinder.h"
 #include "png_io.h"
+#include "support.h"
 
 /* ------------------------------------------------------------ helpers */
 
-static char tmpdir[256];
+static char *tmpdir;
 
 static int setup_tmp(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/test_pathfinder.XXXXXX");
-    assert_non_null(mkdtemp(tmpdir));
+    tmpdir = test_make_temp_dir();
     return 0;
-}
-
-static int rm_rf(const char *path)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-    return system(cmd);
 }
 
 static int teardown_tmp(void **state)
 {
     (void)state;
-    if (tmpdir[0]) rm_rf(tmpdir);
+    test_remove_dir(tmpdir);
+    free(tmpdir);
     return 0;
 }
 
@@ -55,28 +49,6 @@ static void mkdirs(const char *path)
             *p = '/';
         }
     mkdir(buf, 0755);
-}
-
-static unsigned char *slurp(const char *path, long *n)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    *n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)*n + 1);
-    assert_non_null(b);
-    assert_int_equal(fread(b, 1, (size_t)*n, f), (size_t)*n);
-    fclose(f);
-    return b;
-}
-
-static void spit(const char *path, const void *b, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    if (n) assert_int_equal(fwrite(b, 1, n, f), n);
-    fclose(f);
 }
 
 static void expect_detail(const char *needle)
@@ -134,23 +106,24 @@ static void test_png_corrupt(void **state)
     snprintf(path, sizeof path, "%s/good.png", tmpdir);
     snprintf(bad, sizeof bad, "%s/bad.png", tmpdir);
     assert_int_equal(myo_png_write_gray8(path, img, w, h), MYO_OK);
-    long n;
-    unsigned char *b = slurp(path, &n);
+    size_t n;
+    unsigned char *b = test_read_file(path, &n);
+    assert_non_null(b);
     uint8_t *px = NULL;
     int rw, rh;
     /* every truncation is a clear MYO_ERR_DATA naming the file */
-    for (long len = 0; len < n; len++) {
-        spit(bad, b, (size_t)len);
+    for (size_t len = 0; len < n; len++) {
+        test_write_file(bad, b, len);
         myo_status st = myo_png_read_gray8(bad, &px, &rw, &rh);
-        if (st != MYO_ERR_DATA) fail_msg("truncated at %ld of %ld: %s", len, n, myo_status_str(st));
+        if (st != MYO_ERR_DATA) fail_msg("truncated at %zu of %zu: %s", len, n, myo_status_str(st));
         assert_null(px);
         expect_detail("bad.png");
     }
-    spit(bad, b, (size_t)n / 2);
+    test_write_file(bad, b, (size_t)n / 2);
     assert_int_equal(myo_png_read_gray8(bad, &px, &rw, &rh), MYO_ERR_DATA);
     expect_detail("truncated");
     /* not a PNG */
-    spit(bad, "hello world, not a png", 22);
+    test_write_file(bad, "hello world, not a png", 22);
     assert_int_equal(myo_png_read_gray8(bad, &px, &rw, &rh), MYO_ERR_DATA);
     expect_detail("not a PNG");
     /* RGB with a valid CRC: rejected, with what it is */
@@ -161,7 +134,7 @@ static void test_png_corrupt(void **state)
     uint32_t crc = crc32_of(c + 12, 17);
     c[29] = (unsigned char)(crc >> 24), c[30] = (unsigned char)(crc >> 16);
     c[31] = (unsigned char)(crc >> 8), c[32] = (unsigned char)crc;
-    spit(bad, c, (size_t)n);
+    test_write_file(bad, c, (size_t)n);
     assert_int_equal(myo_png_read_gray8(bad, &px, &rw, &rh), MYO_ERR_DATA);
     expect_detail("only 8-bit grayscale");
     /* random byte corruption: MYO_OK or MYO_ERR_DATA, never a crash */
@@ -172,7 +145,7 @@ static void test_png_corrupt(void **state)
         int flips = 1 + (int)myo_rng_below(&rng, 4);
         for (int k = 0; k < flips; k++)
             c[8 + myo_rng_below(&rng, n - 8)] ^= (unsigned char)(1 + myo_rng_below(&rng, 255));
-        spit(bad, c, (size_t)n);
+        test_write_file(bad, c, (size_t)n);
         myo_status st = myo_png_read_gray8(bad, &px, &rw, &rh);
         assert_true(st == MYO_OK || st == MYO_ERR_DATA);
         if (st == MYO_OK) {
@@ -279,7 +252,7 @@ static void run_generator(int size, myo_pf_difficulty diff, int count, uint64_t 
         int label = -1, label2 = -1;
         myo_pf_info info, info2;
         myo_status st = myo_pf_generate_image(&p, &rng, img, ids, &label, &info);
-        if (st != MYO_OK) fail_msg("image %d: %s", i, myo_pathfinder_error_detail());
+        if (st != MYO_OK) fail_msg("image %d: %s", i, myo_data_error());
         *ones += check_image(&p, img, ids, label, &info);
         if (i < 5) { /* determinism: the same stream gives the same bytes */
             assert_int_equal(myo_pf_generate_image(&p, &keep, img2, ids2, &label2, &info2), MYO_OK);
@@ -492,10 +465,11 @@ static void test_loader(void **state)
         {"imgs/2 sample_0.png -1 1\n", "2.npy:1: bad index"},
         {"imgs/2 sample_0.png 0 1\nimgs/0 sample_0.png\n", "2.npy:2: 2 fields"},
     };
-    long n;
-    unsigned char *orig = slurp(meta, &n);
+    size_t n;
+    unsigned char *orig = test_read_file(meta, &n);
+    assert_non_null(orig);
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        spit(meta, bad[i].text, strlen(bad[i].text));
+        test_write_file(meta, bad[i].text, strlen(bad[i].text));
         myo_status st = myo_pf_load(root, "curv_contour_length_14", 0, &d);
         if (st != MYO_ERR_DATA)
             fail_msg("case %zu: %s (%s)", i, myo_status_str(st), myo_data_error());
@@ -503,16 +477,17 @@ static void test_loader(void **state)
         assert_null(d.tokens);
     }
     /* a corrupt PNG named by a row */
-    spit(meta, orig, (size_t)n);
+    test_write_file(meta, orig, (size_t)n);
     char png[400], keep[420];
     snprintf(png, sizeof png, "%s/curv_contour_length_14/imgs/2/sample_1.png", root);
-    long pn;
-    unsigned char *pb = slurp(png, &pn);
-    spit(png, pb, (size_t)pn / 2);
+    size_t pn;
+    unsigned char *pb = test_read_file(png, &pn);
+    assert_non_null(pb);
+    test_write_file(png, pb, (size_t)pn / 2);
     assert_int_equal(myo_pf_load(root, "curv_contour_length_14", 0, &d), MYO_ERR_DATA);
     expect_detail("2.npy:2:");
     expect_detail("sample_1.png");
-    spit(png, pb, (size_t)pn);
+    test_write_file(png, pb, (size_t)pn);
     free(pb);
     /* an image of another size */
     uint8_t small[16 * 16] = {0};
@@ -530,56 +505,48 @@ static void test_loader(void **state)
 
 /* -------------------------------------------------------------- fuzz */
 
-static void mutate(char *buf, size_t *len, size_t cap, myo_rng *rng)
+/* Mutations of a metadata file: the row parser and the loader answer OK or
+ * MYO_ERR_DATA naming the file and line, never anything else. */
+typedef struct {
+    const char *root, *meta;
+    int64_t ok, data;
+} fuzz_ctx;
+
+static void check_metadata(int64_t it, char *buf, size_t len, void *ctx)
 {
-    static const char alphabet[] = " \t\n0123456789./_-abcimgspnx\r\v";
-    int kind = (int)myo_rng_below(rng, 6);
-    size_t n = *len;
-    size_t at = n ? (size_t)myo_rng_below(rng, (int64_t)n) : 0;
-    switch (kind) {
-    case 0: /* flip a byte */
-        if (n) buf[at] ^= (char)(1 + myo_rng_below(rng, 255));
-        break;
-    case 1: /* replace with a meaningful character */
-        if (n) buf[at] = alphabet[myo_rng_below(rng, (int64_t)sizeof alphabet - 1)];
-        break;
-    case 2: /* insert */
-        if (n + 1 < cap) {
-            memmove(buf + at + 1, buf + at, n - at);
-            buf[at] = alphabet[myo_rng_below(rng, (int64_t)sizeof alphabet - 1)];
-            (*len)++;
-        }
-        break;
-    case 3: /* delete a run */
-        if (n) {
-            size_t k = 1 + (size_t)myo_rng_below(rng, 8);
-            if (at + k > n) k = n - at;
-            memmove(buf + at, buf + at + k, n - at - k);
-            *len -= k;
-        }
-        break;
-    case 4: /* duplicate a run */
-        if (n) {
-            size_t k = 1 + (size_t)myo_rng_below(rng, 16);
-            if (at + k > n) k = n - at;
-            if (n + k < cap) {
-                memmove(buf + at + k, buf + at, n - at);
-                (*len) += k;
-            }
-        }
-        break;
-    default: /* truncate */
-        *len = at;
-        break;
+    fuzz_ctx *f = ctx;
+    /* the row parser alone, on the first line */
+    char dir[64], file[64];
+    int label = -1;
+    myo_status st =
+        myo_pf_parse_metadata_row(buf, "fuzz", 1, dir, sizeof dir, file, sizeof file, &label);
+    assert_true(st == MYO_OK || st == MYO_ERR_DATA);
+    if (st == MYO_OK) assert_true(label == 0 || label == 1);
+    /* the whole loader */
+    test_write_file(f->meta, buf, len);
+    myo_dataset d;
+    st = myo_pf_load(f->root, "curv_contour_length_14", 0, &d);
+    if (st == MYO_OK) {
+        f->ok++;
+        assert_true(d.count >= 1);
+        for (int64_t e = 0; e < d.count; e++)
+            assert_true(d.labels[e] == 0 || d.labels[e] == 1);
+        myo_dataset_free(&d);
+    } else {
+        if (st != MYO_ERR_DATA)
+            fail_msg("iteration %lld: %s (%s)", (long long)it, myo_status_str(st),
+                     myo_data_error());
+        f->data++;
+        if (!strstr(myo_data_error(), ".npy:"))
+            fail_msg("iteration %lld: detail without file:line: %s", (long long)it,
+                     myo_data_error());
+        assert_null(d.tokens);
     }
 }
 
 static void test_fuzz_metadata(void **state)
 {
     (void)state;
-    long iters = 200;
-    const char *env = getenv("MYO_FUZZ_ITERATIONS");
-    if (env && atol(env) > 0) iters = atol(env);
     char root[300];
     snprintf(root, sizeof root, "%s/fuzz/pathfinder32", tmpdir);
     uint8_t imgs[TREE_IMAGES][1024];
@@ -587,48 +554,14 @@ static void test_fuzz_metadata(void **state)
     make_tree(root, imgs, labels);
     char meta[400];
     snprintf(meta, sizeof meta, "%s/curv_contour_length_14/metadata/0.npy", root);
-    long n;
-    unsigned char *orig = slurp(meta, &n);
-    size_t cap = (size_t)n * 4 + 64;
-    char *buf = malloc(cap + 1);
-    myo_rng rng = myo_rng_seed(20240601);
-    long ok = 0, data = 0;
-    for (long it = 0; it < iters; it++) {
-        memcpy(buf, orig, (size_t)n);
-        size_t len = (size_t)n;
-        int rounds = 1 + (int)myo_rng_below(&rng, 6);
-        for (int r = 0; r < rounds; r++)
-            mutate(buf, &len, cap, &rng);
-        /* the row parser alone, on the first line */
-        buf[len] = '\0';
-        char dir[64], file[64];
-        int label = -1;
-        myo_status st =
-            myo_pf_parse_metadata_row(buf, "fuzz", 1, dir, sizeof dir, file, sizeof file, &label);
-        assert_true(st == MYO_OK || st == MYO_ERR_DATA);
-        if (st == MYO_OK) assert_true(label == 0 || label == 1);
-        /* the whole loader */
-        spit(meta, buf, len);
-        myo_dataset d;
-        st = myo_pf_load(root, "curv_contour_length_14", 0, &d);
-        if (st == MYO_OK) {
-            ok++;
-            assert_true(d.count >= 1);
-            for (int64_t e = 0; e < d.count; e++)
-                assert_true(d.labels[e] == 0 || d.labels[e] == 1);
-            myo_dataset_free(&d);
-        } else {
-            if (st != MYO_ERR_DATA)
-                fail_msg("iteration %ld: %s (%s)", it, myo_status_str(st), myo_data_error());
-            data++;
-            if (!strstr(myo_data_error(), ".npy:"))
-                fail_msg("iteration %ld: detail without file:line: %s", it, myo_data_error());
-            assert_null(d.tokens);
-        }
-    }
-    assert_int_equal(ok + data, iters);
-    assert_true(data > 0);
-    free(buf);
+    size_t n;
+    unsigned char *orig = test_read_file(meta, &n);
+    assert_non_null(orig);
+    fuzz_ctx f = {root, meta, 0, 0};
+    int64_t iters = test_fuzz_mutations(20240601, 200, (const char *)orig, n,
+                                        " \t\n0123456789./_-abcimgspnx\r\v", check_metadata, &f);
+    assert_int_equal(f.ok + f.data, iters);
+    assert_true(f.data > 0);
     free(orig);
 }
 

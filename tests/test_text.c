@@ -17,27 +17,16 @@
 #include "text.h"
 #include "support.h"
 
-static char *path_in(const char *dir, const char *name)
-{
-    size_t len = strlen(dir) + strlen(name) + 2;
-    char *p = test_alloc(len, 1);
-    snprintf(p, len, "%s/%s", dir, name);
-    return p;
-}
-
 static void write_file(const char *dir, const char *name, const char *text, size_t len)
 {
-    char *p = path_in(dir, name);
-    FILE *f = fopen(p, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(text, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
+    char *p = test_path_in(dir, name);
+    test_write_file(p, text, len);
     free(p);
 }
 
 static void make_dir(const char *dir, const char *name)
 {
-    char *p = path_in(dir, name);
+    char *p = test_path_in(dir, name);
     assert_int_equal(mkdir(p, 0700), 0);
     free(p);
 }
@@ -55,7 +44,7 @@ static void expect_tokens(const myo_dataset *d, int64_t e, int g, const char *by
 
 static void expect_detail(const char *needle)
 {
-    const char *d = myo_text_error_detail();
+    const char *d = myo_data_error();
     if (!strstr(d, needle)) fail_msg("detail \"%s\" lacks \"%s\"", d, needle);
     assert_string_equal(myo_data_error(), d);
 }
@@ -99,7 +88,7 @@ static void test_imdb_layout(void **state)
     myo_dataset_free(&d);
 
     /* a label map of three */
-    char *train = path_in(root, "train");
+    char *train = test_path_in(root, "train");
     const char *names[3] = {"unsup", "pos", "neg"};
     assert_int_equal(myo_text_load_dir(train, names, 3, 4, &d), MYO_OK);
     assert_int_equal(d.count, 5);
@@ -139,7 +128,7 @@ static void test_aan_tsv(void **state)
     (void)state;
     char *dir = test_make_temp_dir();
     write_file(dir, "pairs.tsv", good_tsv, strlen(good_tsv));
-    char *p = path_in(dir, "pairs.tsv");
+    char *p = test_path_in(dir, "pairs.tsv");
     myo_dataset d;
     assert_int_equal(myo_aan_load_tsv(p, 4, &d), MYO_OK);
     assert_string_equal(d.task, "retrieval");
@@ -188,13 +177,13 @@ static void test_aan_tsv(void **state)
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         write_file(dir, "bad.tsv", bad[i].text, strlen(bad[i].text));
-        char *b = path_in(dir, "bad.tsv");
+        char *b = test_path_in(dir, "bad.tsv");
         assert_int_equal(myo_aan_load_tsv(b, 4, &d), MYO_ERR_DATA);
         expect_detail(bad[i].detail);
         assert_null(d.tokens);
         free(b);
     }
-    char *none = path_in(dir, "none.tsv");
+    char *none = test_path_in(dir, "none.tsv");
     assert_int_equal(myo_aan_load_tsv(none, 4, &d), MYO_ERR_IO);
     expect_detail("none.tsv");
     assert_int_equal(myo_aan_load_tsv(p, 0, &d), MYO_ERR_ARG);
@@ -207,67 +196,40 @@ static void test_aan_tsv(void **state)
 /* Mutations of a valid TSV: the parser answers OK with a valid dataset or
  * MYO_ERR_DATA with "fuzz.tsv:LINE: ..." (LINE within the input), never
  * anything else, never crashes. */
-static void fuzz_aan(long iterations)
+static void check_aan(int64_t it, char *buf, size_t len, void *ctx)
 {
-    const char base[] = "1\tA1\tB1\tthe first text\tthe second text\n"
-                        "0.0\tA2\tB2\tshort\tanother one that is longer than n\n"
-                        "1.0\tA3\tB3\t\t\n"
-                        "0\tA4\tB4\tx\ty\r\n";
-    const char alphabet[] = "\t\n\r01. a\"\\\0\xff";
-    myo_rng r = myo_rng_seed(20240611);
-    size_t cap = 4 * sizeof base;
-    char *buf = test_alloc(cap, 1);
-    for (long it = 0; it < iterations; it++) {
-        size_t len = sizeof base - 1;
-        memcpy(buf, base, len);
-        int edits = 1 + (int)myo_rng_below(&r, 6);
-        for (int k = 0; k < edits; k++) {
-            int kind = (int)myo_rng_below(&r, 4);
-            size_t at = len ? (size_t)myo_rng_below(&r, (int64_t)len) : 0;
-            char c = alphabet[myo_rng_below(&r, (int64_t)sizeof alphabet - 1)];
-            if (kind == 0 && len > 0)
-                buf[at] = c;                       /* replace */
-            else if (kind == 1 && len + 1 < cap) { /* insert */
-                memmove(buf + at + 1, buf + at, len - at);
-                buf[at] = c;
-                len++;
-            } else if (kind == 2 && len > 0) { /* delete */
-                memmove(buf + at, buf + at + 1, len - at - 1);
-                len--;
-            } else if (kind == 3)
-                len = at; /* truncate */
+    (void)ctx;
+    int64_t lines = 1;
+    for (size_t i = 0; i < len; i++)
+        lines += buf[i] == '\n';
+    int64_t n = 1 + it % 12;
+    myo_dataset d;
+    myo_status s = myo_aan_parse(buf, len, "fuzz.tsv", n, &d);
+    if (s == MYO_OK) {
+        assert_true(d.count >= 1 && d.count <= lines);
+        assert_int_equal(myo_dataset_validate(&d, "fuzz"), MYO_OK);
+        myo_dataset_free(&d);
+    } else {
+        if (s != MYO_ERR_DATA)
+            fail_msg("iteration %lld: %s: %s", (long long)it, myo_status_str(s), myo_data_error());
+        const char *det = myo_data_error();
+        assert_true(strncmp(det, "fuzz.tsv:", 9) == 0);
+        if (strcmp(det, "fuzz.tsv: no row") != 0) {
+            long line = strtol(det + 9, NULL, 10);
+            assert_true(line >= 1 && line <= lines);
         }
-        int64_t lines = 1;
-        for (size_t i = 0; i < len; i++)
-            lines += buf[i] == '\n';
-        int64_t n = 1 + myo_rng_below(&r, 12);
-        myo_dataset d;
-        myo_status s = myo_aan_parse(buf, len, "fuzz.tsv", n, &d);
-        if (s == MYO_OK) {
-            assert_true(d.count >= 1 && d.count <= lines);
-            assert_int_equal(myo_dataset_validate(&d, "fuzz"), MYO_OK);
-            myo_dataset_free(&d);
-        } else {
-            if (s != MYO_ERR_DATA)
-                fail_msg("iteration %ld: %s: %s", it, myo_status_str(s), myo_text_error_detail());
-            const char *det = myo_text_error_detail();
-            assert_true(strncmp(det, "fuzz.tsv:", 9) == 0);
-            if (strcmp(det, "fuzz.tsv: no row") != 0) {
-                long line = strtol(det + 9, NULL, 10);
-                assert_true(line >= 1 && line <= lines);
-            }
-            assert_null(d.tokens);
-        }
+        assert_null(d.tokens);
     }
-    free(buf);
 }
 
 static void test_aan_fuzz(void **state)
 {
     (void)state;
-    fuzz_aan(200);
-    const char *env = getenv("MYO_FUZZ_ITERATIONS");
-    if (env && *env) fuzz_aan(strtol(env, NULL, 10));
+    const char base[] = "1\tA1\tB1\tthe first text\tthe second text\n"
+                        "0.0\tA2\tB2\tshort\tanother one that is longer than n\n"
+                        "1.0\tA3\tB3\t\t\n"
+                        "0\tA4\tB4\tx\ty\r\n";
+    test_fuzz_mutations(20240611, 200, base, sizeof base - 1, "\t\n\r01. a\"\\", check_aan, NULL);
 }
 
 int main(void)
