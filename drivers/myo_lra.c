@@ -102,7 +102,7 @@ typedef struct {
 enum { T_LISTOPS, T_TEXT, T_RETRIEVAL, T_IMAGE, T_PATHFINDER, T_PATHX, T_COUNT };
 static const lra_task TASKS[T_COUNT] = {
     {"listops", 2000, 18, 10, 4, 512, 8, 1024, 32, 0, 0, "kary2",
-     "binary hierarchy (no parse trees yet: they need datasets/)"},
+     "binary hierarchy (synthetic data has no parse trees: --data with a myo-data ListOps file uses them)"},
     {"text", 4096, 257, 2, 4, 256, 4, 1024, 32, 0, 0, "kary2", "binary hierarchy over the bytes"},
     {"retrieval", 4000, 257, 2, 4, 128, 4, 512, 32, 1, 0, "kary2",
      "binary hierarchy over the bytes of each document"},
