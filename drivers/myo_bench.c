@@ -137,7 +137,8 @@ static void usage(FILE *f)
         "  --arity LIST         arities of the kary tree, 2..64 (default 2)\n"
         "  --direction LIST     both, up, down (default both)\n"
         "  --ordering O         raster, morton, hilbert: image token order; recorded only\n"
-        "                       (no image tree yet: tokens in sequence order) (default raster)\n"
+        "                       (myo-bench sweeps sequences: tokens stay in sequence order;\n"
+        "                       image orderings are in myo-data and myo-lra) (default raster)\n"
         "  --phase P            fwd, fwd+bwd or both (default both)\n"
         "  --mode M             sequence, data or both (default both)\n"
         "  --precision LIST     single, double: float32 (every method) or float64 (solve\n"
@@ -1621,8 +1622,8 @@ static void print_header(const sweep *sw, const run_meta *meta, int64_t run_id, 
     printf(", direction ");
     for (int i = 0; i < o->n_dir; i++)
         printf("%s%s", i ? "," : "", DIR_NAME[o->dir[i]]);
-    printf(" (myosotis, solve); ordering %s (recorded only: no image tree yet, tokens in "
-           "sequence order); phases ",
+    printf(" (myosotis, solve); ordering %s (recorded only: tokens stay in sequence order; "
+           "image orderings are in myo-data and myo-lra); phases ",
            ORD_NAME[o->ordering]);
     for (int i = 0; i < o->n_phase; i++)
         printf("%s%s", i ? "," : "", PHASE_NAME[o->phase[i]]);

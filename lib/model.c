@@ -496,7 +496,7 @@ static myo_status layout_params(myo_model *m, const myo_ssm_layout *sl)
     ADD("pos", n * D, 1, m->pos);
     for (int64_t l = 0; l < m->L; l++) {
         model_layer *ly = &m->layers[l];
-        int64_t dummy;
+        int64_t qkvo_at; /* the four follow ly->mix: their offsets are not kept */
 #define NAME(s) (snprintf(nm, sizeof nm, "layer%lld.%s", (long long)l, (s)), nm)
         ADD(NAME("ln1.g"), D, 0, ly->ln1_g);
         ADD(NAME("ln1.b"), D, 0, ly->ln1_b);
@@ -525,12 +525,12 @@ static myo_status layout_params(myo_model *m, const myo_ssm_layout *sl)
                                 (long long)sl->count, (long long)sum);
             off += sl->count;
         } else {
-            ADD(NAME("mix.wq"), D * D, 1, dummy);
-            ADD(NAME("mix.wk"), D * D, 1, dummy);
-            ADD(NAME("mix.wv"), D * D, 1, dummy);
-            ADD(NAME("mix.wo"), D * D, 1, dummy);
+            ADD(NAME("mix.wq"), D * D, 1, qkvo_at);
+            ADD(NAME("mix.wk"), D * D, 1, qkvo_at);
+            ADD(NAME("mix.wv"), D * D, 1, qkvo_at);
+            ADD(NAME("mix.wo"), D * D, 1, qkvo_at);
         }
-        (void)dummy;
+        (void)qkvo_at;
         ADD(NAME("ln2.g"), D, 0, ly->ln2_g);
         ADD(NAME("ln2.b"), D, 0, ly->ln2_b);
         ADD(NAME("mlp.w1"), D * F, 1, ly->w1);
