@@ -1809,8 +1809,9 @@ static int bench_main(int argc, char **argv)
             if (s != MYO_OK) {
                 myo_bench_say(0, "%s", myo_error_detail());
                 code = myo_bench_status_code(s);
+            } else {
+                print_row(&row); /* a row on stdout is a row in the file */
             }
-            print_row(&row);
         }
         code = myo_bench_agree(code);
         pg.done++;

@@ -906,8 +906,8 @@ static int append_agreed(sweep_ctx *c, int table, const void *rows, int64_t coun
     if (c->rank == 0 && count > 0) {
         myo_status s = myo_h5log_append(c->log, table, rows, count);
         if (s != MYO_OK) {
-            myo_bench_say(0, "%s: appending to table '%s': %s", c->o->output, TABLES[table].name,
-                          myo_error_detail());
+            myo_bench_say(0, "appending to table '%s': %s", TABLES[table].name,
+                          myo_error_detail()); /* the detail names the file */
             code =
                 myo_cli_exit_code(s) == MYO_EXIT_USAGE ? MYO_EXIT_INTERNAL : myo_cli_exit_code(s);
         }

@@ -2,11 +2,15 @@
  *
  * Plain serial HDF5 (no high-level library): appendable 1-D compound
  * datasets, one attribute group per run, H5Fflush after every change so
- * that a process killed between two calls leaves a readable file
- * (ecosystem.md section 1: default file format, global flush).  HDF5's
+ * that a process killed between two calls leaves a readable file (default
+ * file format, global flush).  A new file is built in memory and appears
+ * whole under its name (rename), one writer at a time holds the file's
+ * lock, and disk space is reserved before every write (file_guard.h), so
+ * that a full disk stops the log with every flushed row readable.  HDF5's
  * automatic error printing is switched off inside every call. */
 #include <config.h>
 
+#include "file_guard.h"
 #include "h5util.h"
 #include "internal.h"
 #include "myosotis_h5log.h"
@@ -48,6 +52,13 @@ struct myo_h5log {
     int64_t run_id;
     int ntables;
     h5log_table *tables;
+    myo_writer_lock lock;
+    int fd;           /* the file again, for the disk reserve */
+    uint64_t reserve; /* bytes kept allocated beyond the file's end */
+    /* a write or flush failed: what HDF5 holds in memory may differ from
+     * the file, so nothing more is written (the file keeps what was
+     * flushed before) */
+    int failed;
 };
 
 /* ------------------------------------------------------------ schemas */
@@ -426,14 +437,47 @@ static void free_tables(h5log_table *t, int n)
     free(t);
 }
 
-static void log_free(myo_h5log *log)
+/* Close what is open (HDF5 objects, the file, the reserve), release the
+ * lock, free.  The first failure of closing the file, MYO_OK otherwise. */
+static myo_status log_free(myo_h5log *log)
 {
-    if (!log) return;
+    if (!log) return MYO_OK;
+    myo_status st = MYO_OK;
     free_tables(log->tables, log->ntables);
-    if (log->run >= 0) H5Gclose(log->run);
-    if (log->file >= 0) H5Fclose(log->file);
+    if (log->run >= 0 && H5Gclose(log->run) < 0)
+        st = myo_fail(MYO_ERR_IO, "%s: cannot close the run's group", log->path);
+    if (log->file >= 0 && H5Fclose(log->file) < 0 && st == MYO_OK)
+        st = myo_fail(MYO_ERR_IO, "%s: cannot close the file (disk full?)", log->path);
+    if (log->fd >= 0) {
+        close(log->fd);
+        myo_disk_reserve_release(log->path);
+    }
+    myo_writer_lock_release(&log->lock);
     free(log->path);
     free(log);
+    return st;
+}
+
+/* Bytes kept free beyond the file's end: room for several new chunks of
+ * every table and the metadata that indexes them, at least 1 MiB. */
+static uint64_t reserve_bytes(const myo_h5table *tables, int ntables)
+{
+    uint64_t chunks = 0;
+    for (int t = 0; t < ntables; t++)
+        for (int c = 0; c < tables[t].ncols; c++)
+            chunks += H5LOG_CHUNK_ROWS * (uint64_t)col_size(&tables[t].cols[c]);
+    uint64_t r = 4 * chunks + (UINT64_C(256) << 10);
+    return r < (UINT64_C(1) << 20) ? UINT64_C(1) << 20 : r;
+}
+
+/* Before HDF5 writes to the log: refused once a write failed, then the
+ * disk reserve renewed. */
+static myo_status ready_to_write(myo_h5log *log)
+{
+    if (log->failed)
+        return myo_fail(MYO_ERR_IO, "%s: an earlier write failed: nothing more is written",
+                        log->path);
+    return myo_disk_reserve(log->fd, log->path, log->reserve);
 }
 
 static char *dup_string(const char *s)
@@ -518,25 +562,84 @@ static myo_status create_contents(hid_t file, const char *path, const char *sche
     return st;
 }
 
-/* Create path as an empty file with open(2), so that a missing directory or
- * a permission problem is reported with its reason and an existing file is
- * never touched (O_EXCL), then lay out the log in it.  The file is removed
- * again when anything fails. */
-static myo_status create_file(const char *path, const char *schema, const myo_h5table *tables,
-                              int ntables)
+/* The image of a new log (root attributes, empty tables, /runs), built in
+ * memory (HDF5's core driver, no backing store): nothing touches the disk,
+ * so nothing can fail half-written there.  *image is malloc'ed. */
+static myo_status new_file_image(const char *path, const char *schema, const myo_h5table *tables,
+                                 int ntables, void **image, size_t *size)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0) return myo_fail(MYO_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-    close(fd);
+    *image = NULL, *size = 0;
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    hid_t file = fapl >= 0 && H5Pset_fapl_core(fapl, 64 << 10, 0) >= 0
+                     ? H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl)
+                     : -1;
+    if (fapl >= 0) H5Pclose(fapl);
+    if (file < 0) return myo_fail(MYO_ERR_HDF5, "%s: cannot lay out a new log in memory", path);
+    myo_status st = create_contents(file, path, schema, tables, ntables);
+    ssize_t len = st == MYO_OK && H5Fflush(file, H5F_SCOPE_GLOBAL) >= 0
+                      ? H5Fget_file_image(file, NULL, 0)
+                      : -1;
+    void *buf = len > 0 ? myo_alloc((size_t)len, 1, "the new log's image") : NULL;
+    if (st == MYO_OK && (!buf || H5Fget_file_image(file, buf, (size_t)len) != len))
+        st = buf ? myo_fail(MYO_ERR_HDF5, "%s: cannot take the new log's image", path)
+                 : MYO_ERR_NOMEM;
+    if (H5Fclose(file) < 0 && st == MYO_OK)
+        st = myo_fail(MYO_ERR_HDF5, "%s: cannot close the new log in memory", path);
+    if (st != MYO_OK) {
+        free(buf);
+        return st;
+    }
+    *image = buf, *size = (size_t)len;
+    return MYO_OK;
+}
+
+/* Write a new log whole under a temporary name beside path (path.tmp-PID,
+ * created with O_EXCL: a missing directory or a permission problem is
+ * reported with its reason) with the disk reserve behind it, then rename
+ * it onto path: a run killed at any moment leaves either no file or a
+ * complete one with no run, and a disk too full for the log leaves none.
+ * The caller holds the writer's lock, so no other run creates path
+ * meanwhile.  The temporary file is removed when anything fails. */
+static myo_status create_file(const char *path, const char *schema, const myo_h5table *tables,
+                              int ntables, uint64_t reserve)
+{
+    void *image;
+    size_t size;
+    MYO_CHECK(new_file_image(path, schema, tables, ntables, &image, &size));
+    size_t len = strlen(path) + 32;
+    char *tmp = myo_alloc(len, 1, "a temporary file name");
+    if (!tmp) {
+        free(image);
+        return MYO_ERR_NOMEM;
+    }
+    snprintf(tmp, len, "%s.tmp-%ld", path, (long)getpid());
     myo_status st = MYO_OK;
-    hid_t file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (file < 0)
-        st = myo_fail(MYO_ERR_IO, "%s: cannot create an HDF5 file there", path);
-    else
-        st = create_contents(file, path, schema, tables, ntables);
-    if (file >= 0 && H5Fclose(file) < 0 && st == MYO_OK)
-        st = myo_fail(MYO_ERR_IO, "%s: cannot finish writing the new file (disk full?)", path);
-    if (st != MYO_OK) unlink(path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        st = myo_fail(MYO_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    } else {
+        const char *p = image;
+        size_t left = size;
+        while (left > 0 && st == MYO_OK) {
+            ssize_t w = write(fd, p, left);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0)
+                st = myo_fail(MYO_ERR_IO, "%s: cannot write the new file: %s", path,
+                              w < 0 ? strerror(errno) : "no progress");
+            else
+                p += w, left -= (size_t)w;
+        }
+        if (st == MYO_OK) st = myo_disk_reserve(fd, path, reserve);
+        if (st == MYO_OK && fsync(fd) != 0)
+            st = myo_fail(MYO_ERR_IO, "%s: cannot write the new file: %s", path, strerror(errno));
+        if (close(fd) != 0 && st == MYO_OK)
+            st = myo_fail(MYO_ERR_IO, "%s: cannot write the new file: %s", path, strerror(errno));
+        if (st == MYO_OK && rename(tmp, path) != 0)
+            st = myo_fail(MYO_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+        if (st != MYO_OK) unlink(tmp);
+    }
+    free(tmp);
+    free(image);
     return st;
 }
 
@@ -565,6 +668,7 @@ static myo_status start_run(myo_h5log *log)
     log->run_id++;
     char name[64];
     snprintf(name, sizeof name, "runs/run-%06lld", (long long)log->run_id);
+    MYO_CHECK(ready_to_write(log));
     log->run = H5Gcreate2(log->file, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (log->run < 0)
         return myo_fail(MYO_ERR_IO, "%s: cannot create the group '/%s'", log->path, name);
@@ -601,6 +705,12 @@ myo_status myo_h5log_open(const char *path, const char *schema, const myo_h5tabl
     myo_h5log *log = myo_alloc(1, sizeof *log, "the log");
     if (!log) return MYO_ERR_NOMEM;
     log->file = log->run = -1;
+    log->fd = log->lock.fd = -1;
+    log->lock.path = NULL;
+    log->failed = 0;
+    log->tables = NULL;
+    log->ntables = 0;
+    log->reserve = reserve_bytes(tables, ntables);
     log->path = dup_string(path);
     if (!log->path) {
         free(log);
@@ -608,6 +718,9 @@ myo_status myo_h5log_open(const char *path, const char *schema, const myo_h5tabl
     }
     myo_status st = copy_tables(tables, ntables, &log->tables);
     if (st == MYO_OK) log->ntables = ntables;
+    /* one writer at a time, whatever HDF5's own file locking does (it is
+     * often switched off on cluster file systems) */
+    if (st == MYO_OK) st = myo_writer_lock_take(path, &log->lock);
 
     myo_h5_quiet q = myo_h5_quiet_begin();
     struct stat sb;
@@ -621,7 +734,7 @@ myo_status myo_h5log_open(const char *path, const char *schema, const myo_h5tabl
         else
             st = check_existing(path, schema, tables, ntables);
     } else if (errno == ENOENT) {
-        st = create_file(path, schema, tables, ntables);
+        st = create_file(path, schema, tables, ntables, log->reserve);
     } else {
         st = myo_fail(MYO_ERR_IO, "%s: %s", path, strerror(errno));
     }
@@ -633,6 +746,8 @@ myo_status myo_h5log_open(const char *path, const char *schema, const myo_h5tabl
                           "%s: cannot open for writing (another process has it open? HDF5 "
                           "locks files while they are open)",
                           path);
+        else if ((log->fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
+            st = myo_fail(MYO_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
     }
     if (st == MYO_OK) st = start_run(log);
     if (st != MYO_OK) log_free(log);
@@ -650,6 +765,7 @@ myo_status myo_h5log_set_meta(myo_h5log *log, const char *key, const char *value
 {
     if (!log || !key || !key[0] || !value)
         return myo_fail(MYO_ERR_ARG, "myo_h5log_set_meta: a log, a key and a value are required");
+    MYO_CHECK(ready_to_write(log));
     myo_h5_quiet q = myo_h5_quiet_begin();
     myo_status st = MYO_OK;
     if (write_string_attr(log->run, key, value) < 0)
@@ -657,6 +773,7 @@ myo_status myo_h5log_set_meta(myo_h5log *log, const char *key, const char *value
                       (long long)log->run_id);
     else if (H5Fflush(log->file, H5F_SCOPE_GLOBAL) < 0)
         st = myo_fail(MYO_ERR_IO, "%s: cannot flush the file (disk full?)", log->path);
+    if (st != MYO_OK) log->failed = 1;
     myo_h5_quiet_end(q);
     return st;
 }
@@ -698,6 +815,7 @@ myo_status myo_h5log_append(myo_h5log *log, int table, const void *rows, int64_t
                         log->ntables);
     h5log_table *tb = &log->tables[table];
     MYO_CHECK(check_rows(log, tb, rows, count));
+    MYO_CHECK(ready_to_write(log));
     /* A copy with the bytes after each string's NUL zeroed: HDF5 stores the
      * whole array, and what follows the NUL in the caller's struct may be
      * stale. */
@@ -736,6 +854,7 @@ myo_status myo_h5log_append(myo_h5log *log, int table, const void *rows, int64_t
     if (mspace >= 0) H5Sclose(mspace);
     if (st == MYO_OK && H5Fflush(log->file, H5F_SCOPE_GLOBAL) < 0)
         st = myo_fail(MYO_ERR_IO, "%s: cannot flush the file (disk full?)", log->path);
+    if (st != MYO_OK) log->failed = 1;
     myo_h5_quiet_end(q);
     free(buf);
     return st;
@@ -797,24 +916,18 @@ myo_status myo_h5log_close(myo_h5log **log)
     myo_h5log *l = *log;
     *log = NULL;
     myo_h5_quiet q = myo_h5_quiet_begin();
+    /* utc_end goes into the reserve the last write left: a disk that
+     * filled since then does not stop it */
     myo_status st = MYO_OK;
     char now[32];
     myo_h5log_utc_now(now, sizeof now);
-    if (write_string_attr(l->run, "utc_end", now) < 0)
+    if (!l->failed && write_string_attr(l->run, "utc_end", now) < 0)
         st = myo_fail(MYO_ERR_IO, "%s: cannot write the run's attribute 'utc_end'", l->path);
-    if (H5Fflush(l->file, H5F_SCOPE_GLOBAL) < 0 && st == MYO_OK)
+    if (!l->failed && H5Fflush(l->file, H5F_SCOPE_GLOBAL) < 0 && st == MYO_OK)
         st = myo_fail(MYO_ERR_IO, "%s: cannot flush the file (disk full?)", l->path);
-    free_tables(l->tables, l->ntables);
-    l->tables = NULL;
-    if (H5Gclose(l->run) < 0 && st == MYO_OK)
-        st = myo_fail(MYO_ERR_IO, "%s: cannot close the run's group", l->path);
-    l->run = -1;
-    if (H5Fclose(l->file) < 0 && st == MYO_OK)
-        st = myo_fail(MYO_ERR_IO, "%s: cannot close the file (disk full?)", l->path);
-    l->file = -1;
+    myo_status closed = log_free(l);
     myo_h5_quiet_end(q);
-    log_free(l);
-    return st;
+    return st != MYO_OK ? st : closed;
 }
 
 void myo_h5log_utc_now(char *buf, size_t size)

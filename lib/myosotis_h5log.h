@@ -1,5 +1,5 @@
 /*
- * myosotis_h5log.h -- measurement logs in HDF5 (DESIGN.md sections 6-7):
+ * myosotis_h5log.h -- measurement logs in HDF5:
  * appendable tables of rows, one attribute group per run, crash-safe
  * appends.  Serial HDF5: one process (rank 0 of a driver) owns a log.
  *
@@ -16,8 +16,15 @@
  * Strings are fixed-length, NUL-padded (h5py returns them as bytes).
  * Every append ends with H5Fflush(H5F_SCOPE_GLOBAL), in the default
  * (earliest) file format: a process killed with SIGKILL between appends
- * leaves a file that h5dump and h5py open with every appended row
- * (ecosystem.md section 1).
+ * leaves a file that h5dump and h5py open with every appended row.
+ *
+ * One writer at a time: an open log holds PATH.lock beside the file (a
+ * lock file locked with flock(2), naming the writer's pid and host;
+ * removed at close; a dead writer's lock is taken over).  Before every
+ * write at least 1 MiB (four chunks of every table, if more) is kept
+ * allocated beyond the file's end, so that a full disk, quota or
+ * file-size limit fails the call before HDF5 writes anything and the file
+ * keeps every row flushed before.
  *
  * The library never prints or exits; every call returns a myo_status
  * with a one-line detail naming the file (myo_error_detail()).
@@ -63,7 +70,9 @@ typedef struct myo_h5log myo_h5log;
  * Local. */
 myo_status myo_h5log_check_schema(const myo_h5table *tables, int ntables);
 
-/* Open path for a new run, creating the file when it does not exist.
+/* Open path for a new run, creating the file when it does not exist (built
+ * in memory and written under path.tmp-PID, then renamed: complete or
+ * absent).
  * schema names the layout (e.g. "myo-bench/1"); an existing file must
  * carry the same schema name and, for every table, a dataset with exactly
  * these members (names, classes and sizes, in order): otherwise
@@ -74,7 +83,9 @@ myo_status myo_h5log_check_schema(const myo_h5table *tables, int ntables);
  * gives MYO_ERR_IO (or MYO_ERR_HDF5) naming it.  All checks run on a
  * read-only open before the file is reopened for writing, so a failed
  * open never modifies an existing file; a new file is created only after
- * the schema checks pass.  The new run's id is 1 + the largest id under
+ * the schema checks pass.  Another process writing path (its lock held),
+ * or a disk without room for the reserve: MYO_ERR_IO, nothing written.
+ * The new run's id is 1 + the largest id under
  * /runs (1 in a new file); its group and the attribute "utc_start" are
  * written and flushed before returning.  Local. */
 myo_status myo_h5log_open(const char *path, const char *schema, const myo_h5table *tables,
@@ -89,6 +100,9 @@ myo_status myo_h5log_set_meta(myo_h5log *log, const char *key, const char *value
 
 /* Local.  Append count >= 1 rows of table number `table` (its index in
  * the tables given to open) from rows (count row structs), then flush.
+ * A disk without room for the reserve: MYO_ERR_IO "the disk is full",
+ * nothing written (close still records utc_end); after a write that
+ * failed in HDF5 every later append and set_meta fails too.
  * Strings longer than their column (no NUL within the char array) and a
  * run_id other than myo_h5log_run_id are errors (MYO_ERR_ARG, nothing
  * written), never silently cut or fixed.  The bytes after a string's NUL

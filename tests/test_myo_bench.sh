@@ -10,11 +10,19 @@
 #    run metadata (git_revision, ranks, command_line, utc_start, utc_end);
 # 2. a second run appends (run_id 2); --resume measures nothing again;
 # 3. SIGKILL in the middle of a sweep: the file opens and holds every
-#    point the run printed, each complete;
-# 4. SIGTERM to the ranks: the run stops, exit 143, utc_end written;
+#    point the run printed, each complete, and the next run takes over the
+#    dead run's writer's lock; SIGKILL a few milliseconds after the file
+#    appears: --resume carries on (5 tries);
+# 4. SIGTERM to the ranks: the run stops, exit 143, utc_end written; while
+#    it runs, a second run on the same file (HDF5's file locking off, as
+#    on NFS) is refused: exit 5, one line naming the writer;
 # 5. bad input (unknown method, malformed range, D not divisible by H, a
 #    text file as --output, an HDF5 file of another layout): the documented
-#    exit code, one line on stderr, nothing on stdout, the file untouched.
+#    exit code, one line on stderr, nothing on stdout, the file untouched;
+# 6. a disk that fills up in the middle of a sweep (a small tmpfs; root
+#    only): exit 5, one line, every printed row in the file, the run
+#    closed (utc_end), no lock or temporary file left; a disk too full
+#    to start: exit 5, one line, nothing left on it.
 # Exit 0 when all hold, 1 otherwise (naming each failed check), 99 when
 # the program or python is missing.
 me=test_myo_bench.sh
@@ -120,11 +128,42 @@ if command -v setsid >/dev/null 2>&1 && command -v pgrep >/dev/null 2>&1; then
     if command -v h5dump >/dev/null 2>&1; then
         h5dump -H "$k" >/dev/null 2>&1 || fail "SIGKILL: h5dump cannot read the file"
     fi
+    # the dead run's lock is taken over by the next run
+    test -f "$k.lock" || fail "SIGKILL: no writer's lock left to take over"
+    run 1 "$tmp/outk2" $tiny --method solve --output "$k" --resume
+    test $? -eq 0 || fail "SIGKILL: the next run on the file exited $rc (expected 0)"
+    test ! -f "$k.lock" || fail "SIGKILL: the next run left the lock file"
+
+    # killed within milliseconds of the file's appearance: --resume goes on
+    for try in 1 2 3 4 5; do
+        e=$tmp/early$try.h5
+        start_bg "$tmp/oute" $tiny --method solve --output "$e"
+        while test ! -f "$e" && kill -0 "$bg" 2>/dev/null; do sleep 0.01; done
+        sleep 0.0$try
+        ranks=`pgrep -P "$bg" -d ' '`
+        kill -9 $ranks "$bg" 2>/dev/null
+        kill -9 -- "-$bg" 2>/dev/null
+        wait "$bg" 2>/dev/null
+        bg=
+        for pid in $ranks; do
+            while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+        done
+        run 1 "$tmp/oute2" $tiny --method solve --output "$e" --resume
+        rc=$?
+        test $rc -eq 0 || fail "killed early (try $try): --resume exited $rc (expected 0)"
+    done
 
     # ------------------------------------------------------------- 4
     t=$tmp/term.h5
     start_bg "$tmp/outt" $long --output "$t"
     wait_rows "$t" 3 || fail "SIGTERM: the file never held 3 points"
+    # a second writer on the file, HDF5's own locking off: refused
+    HDF5_USE_FILE_LOCKING=FALSE; export HDF5_USE_FILE_LOCKING
+    run_tool 1 "$tmp/second" "$tmp/second.err" $tiny --output "$t"
+    unset HDF5_USE_FILE_LOCKING
+    check_refusal "a second writer" 5 "$tmp/second" "$tmp/second.err"
+    grep -q 'another run is writing it' "$tmp/second.err" ||
+        fail "a second writer: the message does not say another run is writing the file"
     ranks=`pgrep -P "$bg" -d ' ' -f myo-bench`
     test -n "$ranks" || ranks=$bg
     kill -TERM $ranks
@@ -166,5 +205,30 @@ with h5py.File(sys.argv[1], "w") as f:
     f.create_dataset("points", data=np.zeros(3, dtype=[("run_id", "<i8"), ("x", "<f8")]), maxshape=(None,))
 ' "$target" || fail "could not make the incompatible HDF5 file"
 bad "an incompatible HDF5 file" 3 $tiny --output "$target"
+
+# ------------------------------------------------------------------- 6
+# 1060 KiB: the new file and the 1 MiB the log keeps free behind it fit,
+# the next points' chunks do not
+if run_on_full_disk 1060 full --method solve --n 64:16K:x2 --reps 1 --no-flush --triad-mib 1 --progress none; then
+    test $rc -eq 5 || fail "full disk: exit status $rc (expected 5)"
+    lines=`grep -c "^$tool: " "$tmp/full.err"`
+    test "$lines" -eq 1 || fail "full disk: $lines lines from the tool on stderr (expected 1)"
+    grep -q 'the disk is full' "$tmp/full.err" || fail "full disk: the message does not say so"
+    printed=`rows_of "$tmp/full.out"`
+    test "$printed" -ge 1 || fail "full disk: no row printed before the disk filled up"
+    test "`cat "$tmp/full.ls"`" = r.h5 || fail "full disk: left behind: `cat "$tmp/full.ls"`"
+    "$python" "$check" closed "$tmp/full.h5" --run 1 || fail "full disk: the run (above)"
+    "$python" "$check" complete "$tmp/full.h5" --min-rows "$printed" ||
+        fail "full disk: the rows (above)"
+    inside=`"$python" "$check" rows "$tmp/full.h5"`
+    test "$inside" -eq "$printed" || fail "full disk: $printed rows printed, $inside in the file"
+fi
+# 48 KiB: too small for the log and its reserve from the start (and for
+# the sweep: without the reserve, its appends fail half-way)
+if run_on_full_disk 48 tiny --method solve --n 64:16K:x2 --reps 1 --no-flush --triad-mib 1 --progress none; then
+    check_refusal "a disk too full to start" 5 "$tmp/tiny.out" "$tmp/tiny.err"
+    grep -q 'the disk is full' "$tmp/tiny.err" || fail "a disk too full to start: the message does not say so"
+    test -z "`cat "$tmp/tiny.ls"`" || fail "a disk too full to start: left behind: `cat "$tmp/tiny.ls"`"
+fi
 
 finish

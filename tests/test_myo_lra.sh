@@ -21,7 +21,8 @@
 # parse trees (tree 'parse') and ssm, rows VALID naming the file; 2 ranks
 # follow 1; bad dataset files (not HDF5, not myo-data, an id out of the
 # vocabulary) and --task or --lengths against the file are refused before
-# the results file is opened.
+# the results file is opened.  A disk that fills up mid-sweep (a small
+# tmpfs, root only) stops the run with exit 5, every printed row kept.
 # Exit 0 when all hold, 1 otherwise (naming each failed check), 99 when
 # the program is not built or no python with h5py is found.
 me=test_myo_lra.sh
@@ -360,5 +361,31 @@ bad 3 "$out" "a token id out of the vocabulary in --data" --data "$tmp/oov.h5" $
 bad 2 "$out" "--task text with a ListOps --data" --task text --data "$data" $tiny
 bad 2 "$out" "--lengths other than the file's n" --data "$data" --lengths 64 $tiny
 cmp -s "$out" "$tmp/before.h5" || fail "the results file changed during the bad --data runs"
+
+# 9. a disk that fills up in the middle of a sweep (a 1100 KiB tmpfs, root
+# only): exit 5, one line, every printed row in the file and no other,
+# the run closed (utc_end), nothing else left on the disk
+if run_on_full_disk 1100 full --task listops --lengths 32,64,128,256,512,1024 $tiny; then
+    test $rc -eq 5 || fail "full disk: exit status $rc (expected 5)"
+    lines=`grep -c "^$tool: " "$tmp/full.err"`
+    test "$lines" -eq 1 || fail "full disk: $lines lines from the tool on stderr (expected 1)"
+    grep -q 'the disk is full' "$tmp/full.err" || fail "full disk: the message does not say so"
+    printed=`grep -c '^[a-z]' "$tmp/full.out"`
+    test "$printed" -ge 1 || fail "full disk: no row printed before the disk filled up"
+    test "`cat "$tmp/full.ls"`" = r.h5 || fail "full disk: left behind: `cat "$tmp/full.ls"`"
+    "$python" -c '
+import sys, h5py
+with h5py.File(sys.argv[1], "r") as f:
+    n = len(f["points"])
+    end = f["runs/run-000001"].attrs.get("utc_end")
+bad = []
+if n != int(sys.argv[2]):
+    bad.append("%d rows in the file, %s printed" % (n, sys.argv[2]))
+if end is None:
+    bad.append("no utc_end")
+print("; ".join(bad))
+sys.exit(1 if bad else 0)
+' "$tmp/full.h5" "$printed" >"$tmp/py.out" 2>&1 || fail "full disk: `cat "$tmp/py.out"`"
+fi
 
 finish
