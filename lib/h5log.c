@@ -648,8 +648,7 @@ static myo_status create_file(const char *path, const char *schema, const myo_h5
 static myo_status check_existing(const char *path, const char *schema, const myo_h5table *tables,
                                  int ntables)
 {
-    if (access(path, R_OK) != 0)
-        return myo_fail(MYO_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+    MYO_CHECK(myo_h5_input_file(path));
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (file < 0)
         return myo_fail(MYO_ERR_IO,
@@ -727,12 +726,7 @@ myo_status myo_h5log_open(const char *path, const char *schema, const myo_h5tabl
     if (st != MYO_OK) {
         /* detail recorded */
     } else if (stat(path, &sb) == 0) {
-        if (S_ISDIR(sb.st_mode))
-            st = myo_fail(MYO_ERR_IO, "%s: is a directory, not a file", path);
-        else if (!S_ISREG(sb.st_mode))
-            st = myo_fail(MYO_ERR_IO, "%s: not a regular file", path);
-        else
-            st = check_existing(path, schema, tables, ntables);
+        st = check_existing(path, schema, tables, ntables);
     } else if (errno == ENOENT) {
         st = create_file(path, schema, tables, ntables, log->reserve);
     } else {

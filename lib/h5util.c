@@ -3,6 +3,11 @@
 
 #include "h5util.h"
 
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 myo_h5_quiet myo_h5_quiet_begin(void)
 {
     myo_h5_quiet q = {NULL, NULL};
@@ -14,4 +19,15 @@ myo_h5_quiet myo_h5_quiet_begin(void)
 void myo_h5_quiet_end(myo_h5_quiet q)
 {
     H5Eset_auto2(H5E_DEFAULT, q.func, q.data);
+}
+
+myo_status myo_h5_input_file(const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0 || access(path, R_OK) != 0)
+        return myo_fail(MYO_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+    if (S_ISDIR(sb.st_mode)) return myo_fail(MYO_ERR_IO, "%s: is a directory, not a file", path);
+    if (!S_ISREG(sb.st_mode))
+        return myo_fail(MYO_ERR_IO, "%s: not a regular file (a FIFO, socket or device)", path);
+    return MYO_OK;
 }

@@ -4,6 +4,8 @@
 #ifndef MYO_H5UTIL_H
 #define MYO_H5UTIL_H
 
+#include "internal.h"
+
 #include <hdf5.h>
 
 /* The caller's error-stack handler, kept while HDF5 is silenced. */
@@ -16,5 +18,10 @@ typedef struct {
 myo_h5_quiet myo_h5_quiet_begin(void);
 /* Restore the handler myo_h5_quiet_begin returned. */
 void myo_h5_quiet_end(myo_h5_quiet q);
+
+/* An input file HDF5 may open: readable and a regular file (opening a
+ * FIFO would wait forever for a writer; a directory or device is no HDF5
+ * file either).  MYO_OK, or MYO_ERR_IO naming path and the reason. */
+myo_status myo_h5_input_file(const char *path);
 
 #endif

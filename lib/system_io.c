@@ -169,8 +169,7 @@ typedef myo_status (*read_contents_fn)(hid_t file, const char *path, void *out);
 
 static myo_status read_file(const char *path, read_contents_fn read_fn, void *out)
 {
-    if (access(path, R_OK) != 0)
-        return myo_fail(MYO_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+    MYO_CHECK(myo_h5_input_file(path));
     myo_h5_quiet q = myo_h5_quiet_begin();
     myo_status st;
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);

@@ -1,7 +1,8 @@
 /* test_system_io.c -- myo_system_read_h5 and myo_solution_write_h5 on files
  * written here with the plain HDF5 API (tests/h5_fixture.h): round trips,
  * every way a system file can be wrong (MYO_ERR_DATA, naming the dataset),
- * files that are not HDF5 or are cut short (MYO_ERR_IO), and writes that
+ * files that are not HDF5, are cut short, or are no regular file (a FIFO,
+ * a directory: MYO_ERR_IO), and writes that
  * fail without leaving a file or clobbering an existing one. */
 #include <config.h>
 
@@ -300,6 +301,21 @@ static void test_system_io_non_hdf5_file_is_io_error(void **state)
     expect_read_failure(s, MYO_ERR_IO, (const char *[]){s->sys_path, NULL});
 }
 
+static void test_system_io_fifo_or_directory_is_io_error(void **state)
+{
+    io_state *s = *state;
+    /* opening a FIFO blocks until a writer comes: the alarm fails the test
+     * instead of hanging it */
+    assert_int_equal(mkfifo(s->sys_path, 0600), 0);
+    alarm(60);
+    expect_read_failure(s, MYO_ERR_IO, (const char *[]){s->sys_path, "not a regular file", NULL});
+    alarm(0);
+    assert_int_equal(unlink(s->sys_path), 0);
+    assert_int_equal(mkdir(s->sys_path, 0700), 0);
+    expect_read_failure(s, MYO_ERR_IO, (const char *[]){s->sys_path, "directory", NULL});
+    assert_int_equal(rmdir(s->sys_path), 0);
+}
+
 static void test_system_io_truncated_file_is_io_error(void **state)
 {
     io_state *s = *state;
@@ -470,6 +486,7 @@ int main(void)
         T(test_system_io_nonfinite_value_names_dataset_and_index),
         T(test_system_io_missing_file_is_io_error),
         T(test_system_io_non_hdf5_file_is_io_error),
+        T(test_system_io_fifo_or_directory_is_io_error),
         T(test_system_io_truncated_file_is_io_error),
         T(test_system_io_solution_round_trips_in_both_precisions),
         T(test_system_io_written_file_mode_follows_umask),
