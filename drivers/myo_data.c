@@ -510,6 +510,12 @@ static int cmd_inspect(int argc, char **argv)
     printf("attributes  %d\n", info.nattrs);
     for (int k = 0; k < info.nattrs; k++)
         printf("  %s = %s\n", info.attr_key[k], info.attr_value[k]);
+    if (info.skipped_attrs)
+        printf("not kept    %d attribute%s (a name over %zu or a value over %zu characters, not "
+               "one string or number, or beyond %d): %s\n",
+               info.skipped_attrs, info.skipped_attrs == 1 ? "" : "s",
+               sizeof info.attr_key[0] - 1, sizeof info.attr_value[0] - 1, MYO_DATA_MAX_ATTRS,
+               info.skipped_names);
     free(label_count), free(id_count), free(lengths);
     myo_dataset_free(&info);
     return MYO_EXIT_OK;

@@ -1,6 +1,6 @@
-/* data_fixture.h -- what the tests of the dataset file (test_dataset_file.c)
- * share: a small valid dataset and a fixture holding one in a fresh
- * temporary directory.
+/* data_fixture.h -- what the tests of the dataset file (test_dataset_file.c,
+ * test_dataset_fuzz.c) share: a small valid dataset and a fixture holding
+ * one in a fresh temporary directory.
  *
  * Header-only (static inline) because only these programs use it; include
  * after <cmocka.h>, "dataset_file.h" and "support.h". */
