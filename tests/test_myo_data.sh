@@ -15,9 +15,11 @@
 #    an unreadable or non-HDF5 input, an unknown option): the documented
 #    exit code, one line on stderr, nothing on stdout, no output file;
 # 4. hostile files: a FIFO and a directory refused at once (exit 5); a
-#    byte of an attribute message corrupted (exit 3, no crash); an image
-#    file with 60 extra attributes, a long one and a compound one keeps
-#    'ordering' (inspect and order) and lists what it did not keep.
+#    byte of an attribute message corrupted (exit 3, no crash); a valid
+#    file with a vocabulary and a class count of 2^31 inspected at once in
+#    little memory, with a bounded label line; an image file with 60 extra
+#    attributes, a long one and a compound one keeps 'ordering' (inspect
+#    and order) and lists what it did not keep.
 # Exit 0 when all hold, 1 otherwise (naming each failed check), 99 when
 # the program or python is missing.
 me=test_myo_data.sh
@@ -181,6 +183,41 @@ with open(sys.argv[1], "r+b") as f:
 refused "inspect of a corrupt attribute message" 3 "$out" inspect "$tmp/pf20.h5"
 grep -q "corrupt attribute message" "$tmp/refused.err" || fail "corrupt attribute message: not said"
 refused "order of a corrupt attribute message" 3 "$out" order "$tmp/pf20.h5" --ordering morton -o "$out"
+
+"$python" - "$tmp/huge.h5" <<'EOF' || fail "huge vocabulary: h5py could not write the file"
+import sys
+import h5py
+import numpy as np
+E, n, big = 20, 8, 2 ** 31
+with h5py.File(sys.argv[1], "w") as f:
+    for k, v in (("format", "myo-data/1"), ("task", "text"), ("source", "loaded")):
+        f.attrs[k] = np.bytes_(v)
+    for k, v in (("count", E), ("docs", 1), ("n", n), ("vocab", big), ("classes", big)):
+        f.attrs[k] = np.int64(v)
+    ids = (np.arange(E * n, dtype=np.int64) * 104729 + 7) % big
+    f["tokens"] = ids.astype(np.int32).reshape(E, 1, n)
+    f["labels"] = ((np.arange(E, dtype=np.int64) * 99991) % big).astype(np.int32)
+    f["lengths"] = np.full((E, 1), n, dtype=np.int32)
+EOF
+# In little memory where a limit can be set (AddressSanitizer reserves
+# terabytes of address space: under it the timeout is the check), and
+# with at most 64 KiB of output (ulimit -f 128: a tool listing 2^31
+# classes is stopped there).
+vlimit=4000000
+if ldd "$prog" 2>/dev/null | grep -q libasan; then vlimit=unlimited; fi
+echo "$me: === $prog inspect $tmp/huge.h5 (vocab and classes 2^31; ulimit -v $vlimit)"
+(ulimit -v $vlimit && ulimit -f 128 && $limit "$prog" inspect "$tmp/huge.h5") \
+    >"$tmp/huge.out" 2>"$tmp/huge.err"
+rc=$?
+head -c 2048 "$tmp/huge.out"
+echo
+head -c 2048 "$tmp/huge.err" >&2
+test $rc -eq 0 || fail "inspect of a vocabulary of 2^31: exit status $rc (expected 0)"
+grep -q '^vocab use   160 of 2147483648 ids in 160 tokens' "$tmp/huge.out" ||
+    fail "inspect of a vocabulary of 2^31: no vocabulary use line"
+grep -q '^labels .* \.\.\. and 4 more; 20 of 2147483648 classes occur$' "$tmp/huge.out" ||
+    fail "inspect of 2^31 classes: no bounded label line"
+test `wc -c <"$tmp/huge.out"` -lt 4096 || fail "inspect of 2^31 classes: over 4 KiB of output"
 
 run "$tmp/pf4.out" pathfinder --size 32 --difficulty easy --n 4 -o "$tmp/pf4.h5"
 run "$tmp/mor.out" order "$tmp/pf4.h5" --ordering morton -o "$tmp/mor.h5"
