@@ -627,6 +627,7 @@ int main(int argc, char **argv)
                 {"retrieval", cmd_retrieval},
                 {"order", cmd_order},
                 {"inspect", cmd_inspect}};
+    myo_cli_ignore_sigxfsz();
     opterr = 0;
     const char *sub = argc > 1 ? argv[1] : NULL;
     if (!sub) return fail(MYO_EXIT_USAGE, 1, "missing subcommand");

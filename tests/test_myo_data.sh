@@ -19,7 +19,9 @@
 #    file with a vocabulary and a class count of 2^31 inspected at once in
 #    little memory, with a bounded label line; an image file with 60 extra
 #    attributes, a long one and a compound one keeps 'ordering' (inspect
-#    and order) and lists what it did not keep.
+#    and order) and lists what it did not keep;
+# 5. a file-size limit (ulimit -f) while writing over an existing file:
+#    exit 5, one line, the file untouched, no temporary file left.
 # Exit 0 when all hold, 1 otherwise (naming each failed check), 99 when
 # the program or python is missing.
 me=test_myo_data.sh
@@ -247,5 +249,17 @@ with h5py.File(sys.argv[1], "r") as a, h5py.File(sys.argv[2], "r") as b:
     o = b.attrs["ordering"]
     assert (o.decode() if isinstance(o, bytes) else o) == "raster", o
 EOF
+
+# ------------------------------------------------------------------- 5
+run "$tmp/small.out" listops --n 2 -o "$tmp/existing.h5"
+keep_copy "$tmp/existing.h5"
+echo "$me: === (ulimit -f 64; $prog listops --n 200 -o $tmp/existing.h5)"
+(ulimit -f 64 && "$prog" listops --n 200 -o "$tmp/existing.h5") >"$tmp/fsize.out" 2>"$tmp/fsize.err"
+rc=$?
+cat "$tmp/fsize.err" >&2
+check_refusal "a write past ulimit -f" 5 "$tmp/fsize.out" "$tmp/fsize.err"
+check_unchanged "a write past ulimit -f" "$tmp/existing.h5"
+leftover=`ls "$tmp" | grep -c '\.tmp-'`
+test "$leftover" -eq 0 || fail "a write past ulimit -f: a temporary file is left in $tmp"
 
 finish
