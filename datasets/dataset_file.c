@@ -8,12 +8,12 @@
 
 #include "dataset_file.h"
 
-#include <errno.h>
+#include "h5_header_check.h"
+
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* ---------------------------------------------------------------- errors */
 
@@ -356,140 +356,205 @@ myo_status myo_dataset_write(const char *path, const myo_dataset *d)
 
 /* ------------------------------------------------------------------ read */
 
-/* A root attribute that must hold one value of class cls (what names the
- * class in the message): MYO_ERR_DATA when it is missing or not such a
- * value.  Close with close_scalar_attr, whatever the status. */
-typedef struct {
-    hid_t attr, type, space;
-} scalar_attr;
+/* The attributes the suite's tools interpret (dataset_file.h): read before
+ * any other, so that they always find a place among the kept ones. */
+static const char *const interpreted_attrs[] = {"ordering"};
+enum { NINTERPRETED = (int)(sizeof interpreted_attrs / sizeof interpreted_attrs[0]) };
 
-static myo_status open_scalar_attr(hid_t file, const char *path, const char *name, H5T_class_t cls,
-                                   const char *what, scalar_attr *a)
+static int interpreted_index(const char *name)
 {
-    a->attr = a->type = a->space = -1;
-    if (H5Aexists(file, name) <= 0)
+    for (int k = 0; k < NINTERPRETED; k++)
+        if (strcmp(name, interpreted_attrs[k]) == 0) return k;
+    return -1;
+}
+
+/* One value of a root attribute, read: its class (string, integer or
+ * float), the integer, and the text (strings as they are, numbers
+ * printed); why says what prevents reading it. */
+typedef struct {
+    H5T_class_t cls;
+    int64_t i;
+    char text[sizeof((myo_dataset *)0)->attr_value[0]];
+    char why[64];
+} attr_value;
+
+/* A string attribute's value into v->text, at most max - 1 characters:
+ * 0, else -1 with v->why. */
+static int read_string_value(hid_t attr, hid_t type, size_t max, attr_value *v)
+{
+    char *s = NULL;
+    int vlen = H5Tis_variable_str(type) > 0;
+    size_t ts = vlen ? 0 : H5Tget_size(type);
+    hid_t mt = H5Tcopy(H5T_C_S1);
+    herr_t e = mt >= 0 ? H5Tset_cset(mt, H5Tget_cset(type)) : -1; /* h5py writes UTF-8 */
+    if (e >= 0) e = H5Tset_size(mt, vlen ? H5T_VARIABLE : ts + 1);
+    if (e >= 0 && vlen) {
+        e = H5Aread(attr, mt, &s);
+    } else if (e >= 0) {
+        /* one byte more than the file's: a string without a NUL (h5py's
+         * np.bytes_) keeps its last character */
+        s = calloc(ts + 2, 1);
+        e = s ? H5Aread(attr, mt, s) : -1;
+    }
+    int rc = -1;
+    if (e < 0 || !s)
+        snprintf(v->why, sizeof v->why, "unreadable");
+    else if (strlen(s) >= max)
+        snprintf(v->why, sizeof v->why, "a value over %zu characters", max - 1);
+    else
+        rc = 0, snprintf(v->text, sizeof v->text, "%s", s);
+    if (vlen && s)
+        H5free_memory(s);
+    else
+        free(s);
+    if (mt >= 0) H5Tclose(mt);
+    return rc;
+}
+
+/* Read the root attribute name into *v, a string of at most max - 1
+ * characters or a number: 0, else -1 with v->why. */
+static int read_attr(hid_t file, const char *name, size_t max, attr_value *v)
+{
+    memset(v, 0, sizeof *v);
+    v->cls = H5T_NO_CLASS;
+    hid_t attr = H5Aopen(file, name, H5P_DEFAULT);
+    hid_t type = attr >= 0 ? H5Aget_type(attr) : -1;
+    hid_t space = attr >= 0 ? H5Aget_space(attr) : -1;
+    H5T_class_t cls = type >= 0 ? H5Tget_class(type) : H5T_NO_CLASS;
+    int rc = -1;
+    if (type < 0 || space < 0)
+        snprintf(v->why, sizeof v->why, "unreadable");
+    else if (H5Sget_simple_extent_npoints(space) != 1)
+        snprintf(v->why, sizeof v->why, "not one value");
+    else if (cls == H5T_STRING)
+        rc = read_string_value(attr, type, max, v);
+    else if (cls == H5T_INTEGER && H5Aread(attr, H5T_NATIVE_INT64, &v->i) >= 0)
+        rc = 0, snprintf(v->text, sizeof v->text, "%lld", (long long)v->i);
+    else if (cls == H5T_FLOAT) {
+        double x = 0;
+        if (H5Aread(attr, H5T_NATIVE_DOUBLE, &x) >= 0)
+            rc = 0, snprintf(v->text, sizeof v->text, "%.17g", x);
+    }
+    if (rc < 0 && !v->why[0])
+        snprintf(v->why, sizeof v->why, "%s",
+                 cls == H5T_INTEGER || cls == H5T_FLOAT ? "unreadable"
+                                                        : "not a string or a number");
+    if (rc == 0) v->cls = cls;
+    if (space >= 0) H5Sclose(space);
+    if (type >= 0) H5Tclose(type);
+    if (attr >= 0) H5Aclose(attr);
+    return rc;
+}
+
+/* A root attribute of the layout (cls, what names it in messages) into
+ * *v, a string of at most max - 1 characters: MYO_ERR_DATA when it is
+ * missing, unreadable or of another class. */
+static myo_status read_layout_attr(hid_t file, const myo_h5_names *names, const char *path,
+                                   const char *name, H5T_class_t cls, const char *what, size_t max,
+                                   attr_value *v)
+{
+    if (!myo_h5_names_find(names, name))
         return myo_data_fail(MYO_ERR_DATA, "%s: attribute '%s' is missing", path, name);
-    a->attr = H5Aopen(file, name, H5P_DEFAULT);
-    a->type = a->attr >= 0 ? H5Aget_type(a->attr) : -1;
-    a->space = a->attr >= 0 ? H5Aget_space(a->attr) : -1;
-    if (a->type < 0 || a->space < 0 || H5Tget_class(a->type) != cls ||
-        H5Sget_simple_extent_npoints(a->space) != 1)
+    if (read_attr(file, name, max, v) < 0)
+        return myo_data_fail(MYO_ERR_DATA, "%s: attribute '%s' is not %s: %s", path, name, what,
+                             v->why);
+    if (v->cls != cls)
         return myo_data_fail(MYO_ERR_DATA, "%s: attribute '%s' is not %s", path, name, what);
     return MYO_OK;
 }
 
-static void close_scalar_attr(scalar_attr *a)
+/* An attribute the reader does not keep: counted, its name listed while
+ * there is room (then ", ..."). */
+static void note_skipped(myo_dataset *d, const char *name)
 {
-    if (a->space >= 0) H5Sclose(a->space);
-    if (a->type >= 0) H5Tclose(a->type);
-    if (a->attr >= 0) H5Aclose(a->attr);
+    char shown[64], *list = d->skipped_names;
+    const size_t room = sizeof d->skipped_names, used = strlen(list);
+    const char *sep = d->skipped_attrs++ ? ", " : "";
+    myo_h5_printable(name, shown, sizeof shown);
+    if (used >= 5 && strcmp(list + used - 5, ", ...") == 0) return;
+    if (used + strlen(sep) + strlen(shown) + 6 <= room)
+        snprintf(list + used, room - used, "%s%s", sep, shown);
+    else
+        snprintf(list + used, room - used, "%s...", sep);
 }
 
-/* Read a scalar string attribute into buf; MYO_ERR_DATA when missing or
- * not a string (or too long). */
-static myo_status read_string_attr(hid_t file, const char *path, const char *name, char *buf,
-                                   size_t size)
+/* The dataset attributes: the interpreted ones first (one that cannot be
+ * kept refuses the file), then every other root attribute outside the
+ * layout's own, in name order, kept when it can be (a name of at most 47
+ * characters, one string or number of at most 207, room left), else
+ * counted in d->skipped_attrs. */
+static myo_status read_dataset_attrs(hid_t file, const myo_h5_names *names, const char *path,
+                                     myo_dataset *d)
 {
-    scalar_attr a;
-    myo_status st = open_scalar_attr(file, path, name, H5T_STRING, "a string", &a);
-    hid_t attr = a.attr, type = a.type;
-    if (st == MYO_OK && H5Tis_variable_str(type) > 0) {
-        char *v = NULL;
-        hid_t mt = H5Tcopy(H5T_C_S1);
-        H5Tset_size(mt, H5T_VARIABLE);
-        H5Tset_cset(mt, H5Tget_cset(type)); /* h5py writes UTF-8 */
-        if (H5Aread(attr, mt, &v) < 0 || !v || strlen(v) >= size)
-            st = myo_data_fail(MYO_ERR_DATA, "%s: attribute '%s' unreadable or too long", path,
-                               name);
-        else
-            snprintf(buf, size, "%s", v);
-        if (v) H5free_memory(v);
-        H5Tclose(mt);
-    } else if (st == MYO_OK) {
-        size_t ts = H5Tget_size(type);
-        /* one byte more than the file's: a string without a NUL (h5py's
-         * np.bytes_) keeps its last character */
-        char *v = calloc(ts + 2, 1);
-        hid_t mt = H5Tcopy(H5T_C_S1);
-        H5Tset_size(mt, ts + 1);
-        H5Tset_cset(mt, H5Tget_cset(type));
-        if (!v || H5Aread(attr, mt, v) < 0 || strlen(v) >= size)
-            st = myo_data_fail(MYO_ERR_DATA, "%s: attribute '%s' unreadable or too long", path,
-                               name);
-        else
-            snprintf(buf, size, "%s", v);
-        free(v);
-        H5Tclose(mt);
+    attr_value kept[NINTERPRETED], v;
+    int pending = 0;
+    for (int k = 0; k < NINTERPRETED; k++) {
+        if (!myo_h5_names_find(names, interpreted_attrs[k])) continue;
+        if (read_attr(file, interpreted_attrs[k], sizeof d->attr_value[0], &kept[k]) < 0)
+            return myo_data_fail(MYO_ERR_DATA,
+                                 "%s: attribute '%s', which the tools interpret, cannot be kept: "
+                                 "%s",
+                                 path, interpreted_attrs[k], kept[k].why);
+        pending++;
     }
-    close_scalar_attr(&a);
-    return st;
-}
-
-static myo_status read_int_attr(hid_t file, const char *path, const char *name, int64_t *value)
-{
-    scalar_attr a;
-    myo_status st = open_scalar_attr(file, path, name, H5T_INTEGER, "an integer", &a);
-    if (st == MYO_OK && H5Aread(a.attr, H5T_NATIVE_INT64, value) < 0)
-        st = myo_data_fail(MYO_ERR_DATA, "%s: attribute '%s' is not an integer", path, name);
-    close_scalar_attr(&a);
-    return st;
-}
-
-typedef struct {
-    const char *path;
-    myo_dataset *d;
-    myo_status st;
-} attr_walk;
-
-/* Every root attribute outside the layout's own becomes a dataset
- * attribute: strings as they are, integers and floats printed. */
-static herr_t collect_attr(hid_t loc, const char *name, const H5A_info_t *info, void *data)
-{
-    (void)info;
-    attr_walk *w = data;
-    if (is_reserved(name)) return 0;
-    char value[sizeof w->d->attr_value[0]];
-    hid_t attr = H5Aopen(loc, name, H5P_DEFAULT);
-    hid_t type = attr >= 0 ? H5Aget_type(attr) : -1;
-    H5T_class_t cls = type >= 0 ? H5Tget_class(type) : H5T_NO_CLASS;
-    if (type >= 0) H5Tclose(type);
-    if (attr >= 0) H5Aclose(attr);
-    myo_status st = MYO_OK;
-    if (cls == H5T_STRING) {
-        st = read_string_attr(loc, w->path, name, value, sizeof value);
-    } else if (cls == H5T_INTEGER) {
-        int64_t v = 0;
-        st = read_int_attr(loc, w->path, name, &v);
-        snprintf(value, sizeof value, "%lld", (long long)v);
-    } else if (cls == H5T_FLOAT) {
-        double v = 0;
-        attr = H5Aopen(loc, name, H5P_DEFAULT);
-        if (attr < 0 || H5Aread(attr, H5T_NATIVE_DOUBLE, &v) < 0)
-            st = myo_data_fail(MYO_ERR_DATA, "%s: attribute '%s' unreadable", w->path, name);
-        if (attr >= 0) H5Aclose(attr);
-        snprintf(value, sizeof value, "%.17g", v);
-    } else {
-        st = myo_data_fail(MYO_ERR_DATA, "%s: attribute '%s' is not a string or a number", w->path,
-                           name);
+    for (int a = 0; a < names->count; a++) {
+        const char *name = names->names[a];
+        int k = interpreted_index(name);
+        if (is_reserved(name)) continue;
+        if (k >= 0) {
+            pending--;
+            if (myo_dataset_set_attr(d, name, kept[k].text) != MYO_OK)
+                return myo_data_fail(MYO_ERR_DATA, "%s: attribute '%s': %s", path, name,
+                                     myo_data_error());
+            continue;
+        }
+        if (strlen(name) >= sizeof d->attr_key[0] || d->nattrs + pending >= MYO_DATA_MAX_ATTRS ||
+            read_attr(file, name, sizeof d->attr_value[0], &v) < 0 ||
+            myo_dataset_set_attr(d, name, v.text) != MYO_OK)
+            note_skipped(d, name);
     }
-    if (st == MYO_OK && myo_dataset_set_attr(w->d, name, value) != MYO_OK)
-        st = myo_data_fail(MYO_ERR_DATA, "%s: attribute '%s': %s", w->path, name, myo_data_error());
-    w->st = st;
-    return st == MYO_OK ? 0 : 1;
+    return MYO_OK;
 }
 
-/* Open a dataset that must be int32 of the given shape. */
-static myo_status open_i32(hid_t file, const char *path, const char *name, int ndims,
-                           const hsize_t *want, hid_t *out)
+/* The object header address of the hard link name in file: 0, else -1
+ * (no such link, or a soft or external one). */
+static int link_address(hid_t file, const char *name, uint64_t *addr)
+{
+#if H5_VERSION_GE(1, 12, 0)
+    H5L_info2_t li;
+    haddr_t a = HADDR_UNDEF;
+    if (H5Lget_info2(file, name, &li, H5P_DEFAULT) < 0 || li.type != H5L_TYPE_HARD ||
+        H5VLnative_token_to_addr(file, li.u.token, &a) < 0)
+        return -1;
+#else
+    H5L_info_t li;
+    if (H5Lget_info(file, name, &li, H5P_DEFAULT) < 0 || li.type != H5L_TYPE_HARD) return -1;
+    haddr_t a = li.u.address;
+#endif
+    *addr = (uint64_t)a;
+    return 0;
+}
+
+/* Open a dataset that must be int32 of the given shape; its object header
+ * is checked (myo_h5_check_object) before HDF5 decodes it. */
+static myo_status open_i32(hid_t file, myo_h5_raw *raw, const char *path, const char *name,
+                           int ndims, const hsize_t *want, hid_t *out)
 {
     *out = -1;
     if (H5Lexists(file, name, H5P_DEFAULT) <= 0)
         return myo_data_fail(MYO_ERR_DATA, "%s: dataset '/%s' is missing", path, name);
+    uint64_t addr = 0;
+    if (link_address(file, name, &addr) < 0)
+        return myo_data_fail(MYO_ERR_DATA, "%s: '/%s' is not a dataset (a soft or external link)",
+                             path, name);
+    char what[64];
+    snprintf(what, sizeof what, "dataset '/%s'", name);
+    myo_status st = myo_h5_check_object(raw, addr, what);
+    if (st != MYO_OK) return st;
     hid_t dset = H5Dopen2(file, name, H5P_DEFAULT);
     if (dset < 0) return myo_data_fail(MYO_ERR_DATA, "%s: '/%s' is not a dataset", path, name);
     hid_t type = H5Dget_type(dset);
     hid_t space = H5Dget_space(dset);
-    myo_status st = MYO_OK;
     if (type < 0 || H5Tget_class(type) != H5T_INTEGER || H5Tget_size(type) != 4 ||
         H5Tget_sign(type) != H5T_SGN_2) {
         st = myo_data_fail(MYO_ERR_DATA, "%s: dataset '/%s' is not int32", path, name);
@@ -544,31 +609,61 @@ static myo_status read_rows(hid_t dset, const char *path, const char *name, int 
     return MYO_OK;
 }
 
-/* Header, and when want_data is 1 examples [first, first + count), when 2
- * all of them. */
-static myo_status read_contents(hid_t file, const char *path, myo_dataset *d, int want_data,
-                                int64_t first, int64_t count, int *has_parents)
+/* The layout's attributes into d's header fields. */
+static myo_status read_header(hid_t file, const myo_h5_names *names, const char *path,
+                              myo_dataset *d)
 {
-    char format[64];
-    myo_status st = read_string_attr(file, path, "format", format, sizeof format);
+    attr_value v;
+    myo_status st = read_layout_attr(file, names, path, "format", H5T_STRING, "a string", 64, &v);
     if (st != MYO_OK)
         return myo_data_fail(MYO_ERR_DATA, "%s: not a myo-data file (no attribute 'format')", path);
-    if (strcmp(format, MYO_DATA_FORMAT) != 0)
-        return myo_data_fail(MYO_ERR_DATA, "%s: format '%s', expected '%s'", path, format,
-                             MYO_DATA_FORMAT);
-    st = read_string_attr(file, path, "task", d->task, sizeof d->task);
-    if (st == MYO_OK) st = read_string_attr(file, path, "source", d->source, sizeof d->source);
+    if (strcmp(v.text, MYO_DATA_FORMAT) != 0) {
+        char shown[64];
+        return myo_data_fail(MYO_ERR_DATA, "%s: format '%s', expected '%s'", path,
+                             myo_h5_printable(v.text, shown, sizeof shown), MYO_DATA_FORMAT);
+    }
+    const char *snames[2] = {"task", "source"};
+    char *svalues[2] = {d->task, d->source};
+    for (int k = 0; k < 2 && st == MYO_OK; k++) {
+        st = read_layout_attr(file, names, path, snames[k], H5T_STRING, "a string", sizeof d->task,
+                              &v);
+        if (st == MYO_OK) memcpy(svalues[k], v.text, strlen(v.text) + 1);
+    }
     const char *inames[5] = {"count", "docs", "n", "vocab", "classes"};
     int64_t *ivalues[5] = {&d->count, &d->docs, &d->n, &d->vocab, &d->classes};
-    for (int k = 0; k < 5 && st == MYO_OK; k++)
-        st = read_int_attr(file, path, inames[k], ivalues[k]);
+    for (int k = 0; k < 5 && st == MYO_OK; k++) {
+        st = read_layout_attr(file, names, path, inames[k], H5T_INTEGER, "an integer",
+                              sizeof v.text, &v);
+        *ivalues[k] = v.i;
+    }
     if (st == MYO_OK) st = check_header(d, path);
+    return st;
+}
+
+/* A root attribute name, for H5Aiterate2 (never stops the walk). */
+static herr_t list_attr(hid_t loc, const char *name, const H5A_info_t *info, void *data)
+{
+    (void)loc, (void)info;
+    return myo_h5_names_add(data, name) == MYO_OK ? 0 : -1;
+}
+
+/* Header, and when want_data is 1 examples [first, first + count), when 2
+ * all of them.  root: the checked root group (its attribute names listed
+ * here when its header is checksummed). */
+static myo_status read_contents(hid_t file, myo_h5_raw *raw, myo_h5_root *root, const char *path,
+                                myo_dataset *d, int want_data, int64_t first, int64_t count,
+                                int *has_parents)
+{
+    myo_status st = MYO_OK;
+    if (!root->checked) {
+        hsize_t idx = 0;
+        if (H5Aiterate2(file, H5_INDEX_NAME, H5_ITER_INC, &idx, list_attr, &root->attrs) < 0)
+            st = myo_data_fail(MYO_ERR_DATA, "%s: cannot list the attributes", path);
+        if (st == MYO_OK) st = myo_h5_names_sort(&root->attrs, path);
+    }
+    if (st == MYO_OK) st = read_header(file, &root->attrs, path, d);
+    if (st == MYO_OK) st = read_dataset_attrs(file, &root->attrs, path, d);
     if (st != MYO_OK) return st;
-    attr_walk w = {path, d, MYO_OK};
-    hsize_t idx = 0;
-    if (H5Aiterate2(file, H5_INDEX_NAME, H5_ITER_INC, &idx, collect_attr, &w) < 0)
-        return w.st != MYO_OK ? w.st
-                              : myo_data_fail(MYO_ERR_DATA, "%s: cannot list the attributes", path);
 
     hsize_t E = (hsize_t)d->count, G = (hsize_t)d->docs, n = (hsize_t)d->n;
     hsize_t dt[3] = {E, G, n}, dl[2] = {E, G}, dp[2] = {E, n};
@@ -577,10 +672,10 @@ static myo_status read_contents(hid_t file, const char *path, myo_dataset *d, in
     if (parents && d->docs != 1)
         st = myo_data_fail(MYO_ERR_DATA, "%s: '/parents' with docs = %lld (parse trees need 1)",
                            path, (long long)d->docs);
-    if (st == MYO_OK) st = open_i32(file, path, "tokens", 3, dt, &dsets[0]);
-    if (st == MYO_OK) st = open_i32(file, path, "labels", 1, dl, &dsets[1]);
-    if (st == MYO_OK) st = open_i32(file, path, "lengths", 2, dl, &dsets[2]);
-    if (st == MYO_OK && parents) st = open_i32(file, path, "parents", 2, dp, &dsets[3]);
+    if (st == MYO_OK) st = open_i32(file, raw, path, "tokens", 3, dt, &dsets[0]);
+    if (st == MYO_OK) st = open_i32(file, raw, path, "labels", 1, dl, &dsets[1]);
+    if (st == MYO_OK) st = open_i32(file, raw, path, "lengths", 2, dl, &dsets[2]);
+    if (st == MYO_OK && parents) st = open_i32(file, raw, path, "parents", 2, dp, &dsets[3]);
     if (has_parents) *has_parents = parents;
     if (st == MYO_OK && want_data == 2) count = d->count; /* the whole file */
     if (st == MYO_OK && want_data) {
@@ -605,24 +700,30 @@ static myo_status read_contents(hid_t file, const char *path, myo_dataset *d, in
     return st;
 }
 
+/* Check the file's structures (h5_header_check.h), then read it. */
 static myo_status read_file(const char *path, myo_dataset *d, int want_data, int64_t first,
                             int64_t count, int *has_parents)
 {
     if (!path || !d) return myo_data_fail(MYO_ERR_ARG, "myo_dataset_read: path and d required");
     memset(d, 0, sizeof *d);
-    if (access(path, R_OK) != 0)
-        return myo_data_fail(MYO_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
-    quiet_h5 q = quiet_begin();
-    myo_status st;
-    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (file < 0) {
-        st = myo_data_fail(MYO_ERR_IO, "%s: not an HDF5 file, or truncated or corrupt", path);
-    } else {
-        st = read_contents(file, path, d, want_data, first, count, has_parents);
-        if (H5Fclose(file) < 0 && st == MYO_OK)
-            st = myo_data_fail(MYO_ERR_IO, "%s: closing the file failed", path);
+    myo_h5_raw *raw = NULL;
+    myo_h5_root root = {0, {0, NULL}};
+    myo_status st = myo_h5_raw_open(path, &raw);
+    if (st == MYO_OK) st = myo_h5_check_root(raw, &root);
+    if (st == MYO_OK) {
+        quiet_h5 q = quiet_begin();
+        hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        if (file < 0) {
+            st = myo_data_fail(MYO_ERR_IO, "%s: not an HDF5 file, or truncated or corrupt", path);
+        } else {
+            st = read_contents(file, raw, &root, path, d, want_data, first, count, has_parents);
+            if (H5Fclose(file) < 0 && st == MYO_OK)
+                st = myo_data_fail(MYO_ERR_IO, "%s: closing the file failed", path);
+        }
+        quiet_end(q);
     }
-    quiet_end(q);
+    myo_h5_names_free(&root.attrs);
+    myo_h5_raw_close(raw);
     if (st != MYO_OK) myo_dataset_free(d);
     return st;
 }

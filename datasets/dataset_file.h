@@ -26,10 +26,22 @@
  *     e, p = parents[e][i] is -1 (a root) or 0 <= p < i (a token earlier
  *     than its child, so every example is a forest); padding tokens
  *     (i >= lengths[e][0]) have p == -1.
- * A file that is not HDF5 (or cannot be opened) -> MYO_ERR_IO; an HDF5
- * file with a missing or wrong format attribute, a missing, mis-typed or
- * mis-shaped dataset, or invalid values -> MYO_ERR_DATA; the detail
- * (myo_data_error()) names the file and what is wrong.
+ * A path that is not a regular file (refused before it is opened), a file
+ * that is not HDF5 or cannot be opened, or whose HDF5 structures are
+ * corrupt (h5_header_check.h: checked before libhdf5 decodes them) ->
+ * MYO_ERR_IO; an HDF5 file with a missing or wrong format attribute, a
+ * corrupt attribute message, a missing, mis-typed or mis-shaped dataset,
+ * or invalid values -> MYO_ERR_DATA; the detail (myo_data_error()) names
+ * the file and what is wrong, on one line.
+ *
+ * Attributes read: every root attribute outside the layout's own, in
+ * name order, is kept (attr_key/attr_value, numbers printed) when its name
+ * has at most 47 characters, it holds one string of at most 207 characters
+ * or one number, and fewer than MYO_DATA_MAX_ATTRS are kept; any other is
+ * skipped and counted (skipped_attrs, skipped_names), never stopping the
+ * reading.  The attributes the tools interpret -- "ordering" (myo-data
+ * order, myo-lra) -- are read first and keep their place; one of them that
+ * cannot be kept refuses the file (MYO_ERR_DATA naming it).
  *
  * Nothing here prints or exits.
  */

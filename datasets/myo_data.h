@@ -40,6 +40,13 @@ typedef struct {
     int nattrs;
     char attr_key[MYO_DATA_MAX_ATTRS][48];
     char attr_value[MYO_DATA_MAX_ATTRS][208];
+    /* attributes of a file read that were not kept here (a name over 47
+     * or a value over 207 characters, not one string or number, or no
+     * room left; dataset_file.h): how many, and their names as far as they
+     * fit ("a, b, ..."; bytes outside printable ASCII shown as '?').
+     * Never written. */
+    int skipped_attrs;
+    char skipped_names[256];
 } myo_dataset;
 
 /* Allocate the arrays of a dataset of count examples (zeroed; parents only

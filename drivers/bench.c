@@ -111,6 +111,7 @@ void myo_bench_row(const char *fmt, ...)
 
 int myo_bench_main(int argc, char **argv, const char *tool, int (*body)(int argc, char **argv))
 {
+    myo_cli_ignore_sigxfsz();
     if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
         fprintf(stderr, "%s: MPI_Init failed\n", tool);
         return MYO_EXIT_INTERNAL;

@@ -5,9 +5,15 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+void myo_cli_ignore_sigxfsz(void)
+{
+    signal(SIGXFSZ, SIG_IGN);
+}
 
 int myo_cli_exit_code(myo_status s)
 {

@@ -18,6 +18,12 @@ enum {
     MYO_EXIT_CHECK = 7     /* a verification (residual, validation) failed */
 };
 
+/* Ignore SIGXFSZ, first thing in every tool's main: a write beyond the
+ * file-size limit (ulimit -f) then fails with EFBIG, which the tool
+ * reports in one line after removing its temporary file, instead of the
+ * signal killing it and leaving that file behind. */
+void myo_cli_ignore_sigxfsz(void);
+
 /* The exit code for a library status. */
 int myo_cli_exit_code(myo_status s);
 

@@ -420,6 +420,104 @@ static int cmp_i32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Which ids of [0, vocab) occur: a byte per id when vocab is at most
+ * DENSE_IDS, else a hash set of the ids seen (open addressing, id + 1 per
+ * slot, 0 empty, doubled at half load): a huge vocabulary costs memory for
+ * the ids a file holds only. */
+enum { DENSE_IDS = 1 << 24 };
+typedef struct {
+    int64_t vocab;
+    unsigned char *seen; /* dense: vocab bytes */
+    uint32_t *slot;      /* sparse: cap slots */
+    size_t cap;
+    int64_t distinct; /* ids seen */
+} id_tally;
+
+static int tally_init(id_tally *t, int64_t vocab)
+{
+    memset(t, 0, sizeof *t);
+    t->vocab = vocab;
+    if (vocab <= DENSE_IDS) {
+        t->seen = calloc((size_t)vocab, 1);
+        return t->seen ? 0 : -1;
+    }
+    t->cap = 1024;
+    t->slot = calloc(t->cap, sizeof *t->slot);
+    return t->slot ? 0 : -1;
+}
+
+static size_t tally_probe(const uint32_t *slot, size_t cap, uint32_t key)
+{
+    size_t h = (size_t)(key * 2654435761u) & (cap - 1);
+    while (slot[h] && slot[h] != key)
+        h = (h + 1) & (cap - 1);
+    return h;
+}
+
+/* Count id (in [0, vocab)): 0, or -1 out of memory. */
+static int tally_add(id_tally *t, int32_t id)
+{
+    if (t->seen) {
+        t->distinct += !t->seen[id];
+        t->seen[id] = 1;
+        return 0;
+    }
+    uint32_t key = (uint32_t)id + 1;
+    size_t h = tally_probe(t->slot, t->cap, key);
+    if (t->slot[h]) return 0;
+    if ((size_t)(t->distinct + 1) * 2 > t->cap) { /* grow, then place key */
+        size_t cap = 2 * t->cap;
+        uint32_t *slot = calloc(cap, sizeof *slot);
+        if (!slot) return -1;
+        for (size_t k = 0; k < t->cap; k++)
+            if (t->slot[k]) slot[tally_probe(slot, cap, t->slot[k])] = t->slot[k];
+        free(t->slot);
+        t->slot = slot, t->cap = cap;
+        h = tally_probe(slot, cap, key);
+    }
+    t->slot[h] = key;
+    t->distinct++;
+    return 0;
+}
+
+static int tally_seen(const id_tally *t, int64_t id)
+{
+    if (t->seen) return t->seen[id];
+    return t->slot[tally_probe(t->slot, t->cap, (uint32_t)id + 1)] != 0;
+}
+
+static void tally_free(id_tally *t)
+{
+    free(t->seen);
+    free(t->slot);
+}
+
+/* At most this many labels are listed (then "... and K more"). */
+enum { LABELS_SHOWN = 16 };
+
+/* The label distribution from the labels of all E examples, sorted: every
+ * class when there are at most LABELS_SHOWN, else the first LABELS_SHOWN
+ * labels that occur and how many more do. */
+static void print_labels(const int32_t *sorted, int64_t E, int64_t classes)
+{
+    int64_t distinct = 0, shown = 0;
+    printf("labels     ");
+    for (int64_t e = 0, c = 0; e < E || (classes <= LABELS_SHOWN && c < classes); c++) {
+        if (classes > LABELS_SHOWN) c = sorted[e]; /* only the labels that occur */
+        int64_t count = 0;
+        while (e < E && sorted[e] == c)
+            e++, count++;
+        distinct += count > 0;
+        if (shown++ < LABELS_SHOWN)
+            printf(" %lld: %lld (%.1f%%)", (long long)c, (long long)count,
+                   E ? 100.0 * (double)count / (double)E : 0.0);
+    }
+    if (distinct > LABELS_SHOWN) printf(" ... and %lld more", (long long)(distinct - LABELS_SHOWN));
+    if (classes > LABELS_SHOWN)
+        printf("; %lld of %lld classes occur", (long long)distinct, (long long)classes);
+    printf("\n");
+}
+
 static int cmd_inspect(int argc, char **argv)
 {
     options o;
@@ -431,36 +529,37 @@ static int cmd_inspect(int argc, char **argv)
     myo_status s = myo_dataset_read_info(o.input, &info, &has_parents);
     if (s != MYO_OK) return fail_status("inspect", s);
     const int64_t E = info.count, G = info.docs, n = info.n;
-    int64_t *label_count = calloc((size_t)info.classes, sizeof *label_count);
-    int64_t *id_count = calloc((size_t)info.vocab, sizeof *id_count);
+    /* memory in proportion to the file's examples, never to vocab or
+     * classes */
+    id_tally ids;
+    int32_t *labels = malloc((size_t)(E > 0 ? E : 1) * sizeof *labels);
     int32_t *lengths = malloc((size_t)(E * G > 0 ? E * G : 1) * sizeof *lengths);
-    if (!label_count || !id_count || !lengths) {
-        free(label_count), free(id_count), free(lengths);
-        myo_dataset_free(&info);
-        return fail(MYO_EXIT_INTERNAL, 0, "inspect: out of memory");
-    }
+    int nomem = tally_init(&ids, info.vocab) < 0 || !labels || !lengths;
+    int64_t tokens = 0;
     /* Slices of the file, so that big files need little memory. */
     const int64_t chunk = 256;
-    for (int64_t first = 0; first < E && s == MYO_OK; first += chunk) {
+    for (int64_t first = 0; first < E && s == MYO_OK && !nomem; first += chunk) {
         myo_dataset d;
         int64_t count = E - first < chunk ? E - first : chunk;
         s = myo_dataset_read_range(o.input, first, count, &d);
         if (s != MYO_OK) break;
-        for (int64_t e = 0; e < count; e++) {
-            label_count[d.labels[e]]++;
-            for (int64_t g = 0; g < G; g++) {
+        for (int64_t e = 0; e < count && !nomem; e++) {
+            labels[first + e] = d.labels[e];
+            for (int64_t g = 0; g < G && !nomem; g++) {
                 int32_t len = d.lengths[e * G + g];
                 lengths[(first + e) * G + g] = len;
-                for (int64_t i = 0; i < len; i++)
-                    id_count[d.tokens[(e * G + g) * n + i]]++;
+                tokens += len;
+                for (int64_t i = 0; i < len && !nomem; i++)
+                    nomem = tally_add(&ids, d.tokens[(e * G + g) * n + i]) < 0;
             }
         }
         myo_dataset_free(&d);
     }
-    if (s != MYO_OK) {
-        free(label_count), free(id_count), free(lengths);
+    if (s != MYO_OK || nomem) {
+        tally_free(&ids), free(labels), free(lengths);
         myo_dataset_free(&info);
-        return fail_status("inspect", s);
+        return nomem ? fail(MYO_EXIT_INTERNAL, 0, "inspect: out of memory")
+                     : fail_status("inspect", s);
     }
     printf("file        %s\n", o.input);
     printf("format      %s\n", MYO_DATA_FORMAT);
@@ -472,11 +571,8 @@ static int cmd_inspect(int argc, char **argv)
     printf("vocab       %lld\n", (long long)info.vocab);
     printf("classes     %lld\n", (long long)info.classes);
     printf("parents     %s\n", has_parents ? "yes (parse trees)" : "no");
-    printf("labels     ");
-    for (int64_t c = 0; c < info.classes; c++)
-        printf(" %lld: %lld (%.1f%%)", (long long)c, (long long)label_count[c],
-               E ? 100.0 * (double)label_count[c] / (double)E : 0.0);
-    printf("\n");
+    qsort(labels, (size_t)E, sizeof *labels, cmp_i32);
+    print_labels(labels, E, info.classes);
     int64_t m = E * G;
     if (m > 0) {
         double sum = 0;
@@ -494,23 +590,23 @@ static int cmd_inspect(int argc, char **argv)
     } else {
         printf("lengths     (no documents)\n");
     }
-    int64_t used = 0, tokens = 0;
-    for (int64_t v = 0; v < info.vocab; v++) {
-        used += id_count[v] > 0;
-        tokens += id_count[v];
-    }
-    printf("vocab use   %lld of %lld ids in %lld tokens (padding excluded)", (long long)used,
-           (long long)info.vocab, (long long)tokens);
-    if (info.vocab - used > 0 && info.vocab - used <= 16) {
+    printf("vocab use   %lld of %lld ids in %lld tokens (padding excluded)",
+           (long long)ids.distinct, (long long)info.vocab, (long long)tokens);
+    if (info.vocab - ids.distinct > 0 && info.vocab - ids.distinct <= 16) {
         printf("; unused:");
         for (int64_t v = 0; v < info.vocab; v++)
-            if (!id_count[v]) printf(" %lld", (long long)v);
+            if (!tally_seen(&ids, v)) printf(" %lld", (long long)v);
     }
     printf("\n");
     printf("attributes  %d\n", info.nattrs);
     for (int k = 0; k < info.nattrs; k++)
         printf("  %s = %s\n", info.attr_key[k], info.attr_value[k]);
-    free(label_count), free(id_count), free(lengths);
+    if (info.skipped_attrs)
+        printf("not kept    %d attribute%s (a name over %zu or a value over %zu characters, not "
+               "one string or number, or beyond %d): %s\n",
+               info.skipped_attrs, info.skipped_attrs == 1 ? "" : "s", sizeof info.attr_key[0] - 1,
+               sizeof info.attr_value[0] - 1, MYO_DATA_MAX_ATTRS, info.skipped_names);
+    tally_free(&ids), free(labels), free(lengths);
     myo_dataset_free(&info);
     return MYO_EXIT_OK;
 }
@@ -531,6 +627,7 @@ int main(int argc, char **argv)
                 {"retrieval", cmd_retrieval},
                 {"order", cmd_order},
                 {"inspect", cmd_inspect}};
+    myo_cli_ignore_sigxfsz();
     opterr = 0;
     const char *sub = argc > 1 ? argv[1] : NULL;
     if (!sub) return fail(MYO_EXIT_USAGE, 1, "missing subcommand");

@@ -477,6 +477,7 @@ done:
 
 int main(int argc, char **argv)
 {
+    myo_cli_ignore_sigxfsz();
     int use_mpi = myo_solve_launched_by_mpi(), size = 1;
     if (use_mpi) {
         if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {

@@ -378,6 +378,7 @@ static int myo_system_check(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    myo_cli_ignore_sigxfsz();
     opterr = 0;
     const char *sub = argc > 1 ? argv[1] : NULL;
     if (!sub)

@@ -13,7 +13,6 @@
 #include <klu.h>
 #include <lapacke.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -404,7 +403,6 @@ test_run_result test_run(const char *const *argv, const char *out_path, const ch
             struct rlimit lim;
             getrlimit(RLIMIT_FSIZE, &lim);
             lim.rlim_cur = (rlim_t)fsize_limit;
-            signal(SIGXFSZ, SIG_IGN);
             if (setrlimit(RLIMIT_FSIZE, &lim) != 0) _exit(126);
         }
         execv(argv[0], (char *const *)argv);

@@ -109,9 +109,11 @@ typedef struct {
 
 /* Run argv[0] with argv (NULL-terminated) in a child process, its stdout
  * and stderr captured through the files out_path and err_path.
- * fsize_limit > 0 caps the size of the files it writes (RLIMIT_FSIZE, with
- * SIGXFSZ ignored, so writes fail with EFBIG: a disk filling up).  Fails the
- * current test when the program cannot be started or dies from a signal. */
+ * fsize_limit > 0 caps the size of the files it writes (RLIMIT_FSIZE, as
+ * `ulimit -f` does; SIGXFSZ keeps its default action, so the tool must
+ * ignore it to see its writes fail with EFBIG: a disk filling up).  Fails
+ * the current test when the program cannot be started or dies from a
+ * signal. */
 test_run_result test_run(const char *const *argv, const char *out_path, const char *err_path,
                          long long fsize_limit);
 void test_run_free(test_run_result *r);

@@ -20,64 +20,12 @@
 #include "dataset_file.h"
 #include "support.h"
 
-#define E 7
-#define N 12
+#include "data_fixture.h"
 
-typedef struct {
-    char *dir;
-    char path[512];
-    myo_dataset d;
-} fixture;
+#define E DATA_FIXTURE_E
+#define N DATA_FIXTURE_N
 
-/* A small valid dataset: with_trees gives a listops-like one (docs 1,
- * parents), otherwise a retrieval-like one (docs 2). */
-static void make_dataset(myo_dataset *d, int with_trees)
-{
-    memset(d, 0, sizeof *d);
-    snprintf(d->task, sizeof d->task, "%s", with_trees ? "listops" : "retrieval");
-    snprintf(d->source, sizeof d->source, "generated");
-    d->docs = with_trees ? 1 : 2;
-    d->n = N;
-    d->vocab = 18;
-    d->classes = with_trees ? 10 : 2;
-    assert_int_equal(myo_dataset_alloc(d, E, with_trees), MYO_OK);
-    for (int64_t e = 0; e < E; e++) {
-        d->labels[e] = (int32_t)(e % d->classes);
-        for (int64_t g = 0; g < d->docs; g++) {
-            int32_t len = (int32_t)(3 + (e + g) % (N - 2));
-            d->lengths[e * d->docs + g] = len;
-            for (int32_t i = 0; i < len; i++)
-                d->tokens[(e * d->docs + g) * N + i] = 1 + (int32_t)((e * 7 + i * 3 + g) % 17);
-        }
-        if (with_trees) {
-            int32_t len = d->lengths[e];
-            for (int32_t i = 0; i < N; i++)
-                d->parents[e * N + i] = i == 0 || i >= len ? -1 : (i - 1) / 2;
-        }
-    }
-    assert_int_equal(myo_dataset_set_attr(d, "seed", "1"), MYO_OK);
-    assert_int_equal(myo_dataset_set_attr(d, "max_depth", "10"), MYO_OK);
-}
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    f->dir = test_make_temp_dir();
-    snprintf(f->path, sizeof f->path, "%s/data.h5", f->dir);
-    make_dataset(&f->d, 1);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    myo_dataset_free(&f->d);
-    test_remove_dir(f->dir);
-    free(f->dir);
-    free(f);
-    return 0;
-}
+typedef data_fixture fixture;
 
 static void assert_same(const myo_dataset *a, const myo_dataset *b)
 {
@@ -230,7 +178,7 @@ static void test_round_trip(void **state)
     fixture *f = *state;
     for (int trees = 1; trees >= 0; trees--) {
         myo_dataset d, r;
-        make_dataset(&d, trees);
+        data_fixture_make(&d, trees);
         assert_int_equal(myo_dataset_write(f->path, &d), MYO_OK);
         assert_int_equal(myo_dataset_read(f->path, &r), MYO_OK);
         assert_same(&d, &r);
@@ -315,7 +263,7 @@ static void test_range(void **state)
     assert_int_equal(myo_dataset_read_range(f->path, 0, -1, &r), MYO_ERR_ARG);
     /* A bad value outside the slice does not fail the slice; inside does. */
     myo_dataset_free(&f->d);
-    make_dataset(&f->d, 0);
+    data_fixture_make(&f->d, 0);
     f->d.labels[6] = 1;
     assert_int_equal(myo_dataset_write(f->path, &f->d), MYO_OK);
     hid_t file = H5Fopen(f->path, H5F_ACC_RDWR, H5P_DEFAULT);
@@ -589,7 +537,7 @@ static void test_h5py_strings(void **state)
 
 int main(void)
 {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, data_fixture_setup, data_fixture_teardown)
     const struct CMUnitTest tests[] = {
         T(test_attrs),       T(test_alloc_free),    T(test_validate_memory),
         T(test_round_trip),  T(test_empty_dataset), T(test_byte_identical),

@@ -13,7 +13,15 @@
 #    tokens;
 # 3. bad input (no or an unknown subcommand, missing -o, --n 0 or -3,
 #    an unreadable or non-HDF5 input, an unknown option): the documented
-#    exit code, one line on stderr, nothing on stdout, no output file.
+#    exit code, one line on stderr, nothing on stdout, no output file;
+# 4. hostile files: a FIFO and a directory refused at once (exit 5); a
+#    byte of an attribute message corrupted (exit 3, no crash); a valid
+#    file with a vocabulary and a class count of 2^31 inspected at once in
+#    little memory, with a bounded label line; an image file with 60 extra
+#    attributes, a long one and a compound one keeps 'ordering' (inspect
+#    and order) and lists what it did not keep;
+# 5. a file-size limit (ulimit -f) while writing over an existing file:
+#    exit 5, one line, the file untouched, no temporary file left.
 # Exit 0 when all hold, 1 otherwise (naming each failed check), 99 when
 # the program or python is missing.
 me=test_myo_data.sh
@@ -149,5 +157,109 @@ echo "not hdf5" >"$tmp/text.h5"
 refused "inspect of a non-HDF5 file" 5 "$out" inspect "$tmp/text.h5"
 refused "order of a non-image dataset" 3 "$out" order "$tmp/a.h5" --ordering morton -o "$out"
 refused "output in a missing directory" 5 "$tmp/no/dir/x.h5" listops --n 2 -o "$tmp/no/dir/x.h5"
+
+# ------------------------------------------------------------------- 4
+# (through timeout where there is one: a read that blocks exits 124)
+limit=
+if command -v timeout >/dev/null 2>&1; then limit="timeout 60"; fi
+mkfifo "$tmp/fifo.h5"
+echo "$me: === $prog inspect $tmp/fifo.h5 (a FIFO)"
+$limit "$prog" inspect "$tmp/fifo.h5" >"$tmp/fifo.out" 2>"$tmp/fifo.err"
+rc=$?
+cat "$tmp/fifo.err" >&2
+check_refusal "inspect of a FIFO" 5 "$tmp/fifo.out" "$tmp/fifo.err"
+grep -q "not a regular file" "$tmp/fifo.err" || fail "inspect of a FIFO: not said"
+mkdir "$tmp/dir.h5"
+refused "inspect of a directory" 5 "$out" inspect "$tmp/dir.h5"
+grep -q "not a regular file" "$tmp/refused.err" || fail "inspect of a directory: not said"
+
+# Byte 1461 of this file lies in the attribute message of
+# 'max_segment_trial' (libhdf5 1.10.8 freed a wild pointer over it).
+run "$tmp/pf20.out" pathfinder --size 32 --difficulty hard --n 20 -o "$tmp/pf20.h5"
+"$python" -c '
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(1461)
+    f.write(bytes([127]))
+' "$tmp/pf20.h5" || fail "cannot alter pf20.h5"
+refused "inspect of a corrupt attribute message" 3 "$out" inspect "$tmp/pf20.h5"
+grep -q "corrupt attribute message" "$tmp/refused.err" || fail "corrupt attribute message: not said"
+refused "order of a corrupt attribute message" 3 "$out" order "$tmp/pf20.h5" --ordering morton -o "$out"
+
+"$python" - "$tmp/huge.h5" <<'EOF' || fail "huge vocabulary: h5py could not write the file"
+import sys
+import h5py
+import numpy as np
+E, n, big = 20, 8, 2 ** 31
+with h5py.File(sys.argv[1], "w") as f:
+    for k, v in (("format", "myo-data/1"), ("task", "text"), ("source", "loaded")):
+        f.attrs[k] = np.bytes_(v)
+    for k, v in (("count", E), ("docs", 1), ("n", n), ("vocab", big), ("classes", big)):
+        f.attrs[k] = np.int64(v)
+    ids = (np.arange(E * n, dtype=np.int64) * 104729 + 7) % big
+    f["tokens"] = ids.astype(np.int32).reshape(E, 1, n)
+    f["labels"] = ((np.arange(E, dtype=np.int64) * 99991) % big).astype(np.int32)
+    f["lengths"] = np.full((E, 1), n, dtype=np.int32)
+EOF
+# In little memory where a limit can be set (AddressSanitizer reserves
+# terabytes of address space: under it the timeout is the check), and
+# with at most 64 KiB of output (ulimit -f 128: a tool listing 2^31
+# classes is stopped there).
+vlimit=4000000
+if ldd "$prog" 2>/dev/null | grep -q libasan; then vlimit=unlimited; fi
+echo "$me: === $prog inspect $tmp/huge.h5 (vocab and classes 2^31; ulimit -v $vlimit)"
+(ulimit -v $vlimit && ulimit -f 128 && $limit "$prog" inspect "$tmp/huge.h5") \
+    >"$tmp/huge.out" 2>"$tmp/huge.err"
+rc=$?
+head -c 2048 "$tmp/huge.out"
+echo
+head -c 2048 "$tmp/huge.err" >&2
+test $rc -eq 0 || fail "inspect of a vocabulary of 2^31: exit status $rc (expected 0)"
+grep -q '^vocab use   160 of 2147483648 ids in 160 tokens' "$tmp/huge.out" ||
+    fail "inspect of a vocabulary of 2^31: no vocabulary use line"
+grep -q '^labels .* \.\.\. and 4 more; 20 of 2147483648 classes occur$' "$tmp/huge.out" ||
+    fail "inspect of 2^31 classes: no bounded label line"
+test `wc -c <"$tmp/huge.out"` -lt 4096 || fail "inspect of 2^31 classes: over 4 KiB of output"
+
+run "$tmp/pf4.out" pathfinder --size 32 --difficulty easy --n 4 -o "$tmp/pf4.h5"
+run "$tmp/mor.out" order "$tmp/pf4.h5" --ordering morton -o "$tmp/mor.h5"
+"$python" - "$tmp/mor.h5" <<'EOF' || fail "attribute-heavy file: h5py could not add the attributes"
+import sys
+import h5py
+import numpy as np
+with h5py.File(sys.argv[1], "a") as f:
+    f.attrs["aaa"] = "x" * 300
+    f.attrs["pair"] = np.array((1, 2.5), dtype=[("a", "i4"), ("b", "f8")])
+    for k in range(60):
+        f.attrs["a%02d" % k if k < 30 else "z%02d" % k] = "v"
+EOF
+run "$tmp/heavy.out" inspect "$tmp/mor.h5"
+test $rc -eq 0 || fail "inspect of an attribute-heavy file: exit status $rc (expected 0)"
+grep -q '^  ordering = morton$' "$tmp/heavy.out" || fail "attribute-heavy file: 'ordering' lost"
+grep -q '^attributes  48$' "$tmp/heavy.out" || fail "attribute-heavy file: not 48 attributes kept"
+grep -q '^not kept    .*: aaa, pair, ' "$tmp/heavy.out" ||
+    fail "attribute-heavy file: the attributes not kept are not listed"
+run "$tmp/back.out" order "$tmp/mor.h5" --ordering raster -o "$tmp/back.h5"
+test $rc -eq 0 || fail "order of an attribute-heavy file: exit status $rc (expected 0)"
+"$python" - "$tmp/pf4.h5" "$tmp/back.h5" <<'EOF' || fail "attribute-heavy file: not raster again"
+import sys
+import h5py
+with h5py.File(sys.argv[1], "r") as a, h5py.File(sys.argv[2], "r") as b:
+    assert (a["tokens"][...] == b["tokens"][...]).all()
+    o = b.attrs["ordering"]
+    assert (o.decode() if isinstance(o, bytes) else o) == "raster", o
+EOF
+
+# ------------------------------------------------------------------- 5
+run "$tmp/small.out" listops --n 2 -o "$tmp/existing.h5"
+keep_copy "$tmp/existing.h5"
+echo "$me: === (ulimit -f 64; $prog listops --n 200 -o $tmp/existing.h5)"
+(ulimit -f 64 && "$prog" listops --n 200 -o "$tmp/existing.h5") >"$tmp/fsize.out" 2>"$tmp/fsize.err"
+rc=$?
+cat "$tmp/fsize.err" >&2
+check_refusal "a write past ulimit -f" 5 "$tmp/fsize.out" "$tmp/fsize.err"
+check_unchanged "a write past ulimit -f" "$tmp/existing.h5"
+leftover=`ls "$tmp" | grep -c '\.tmp-'`
+test "$leftover" -eq 0 || fail "a write past ulimit -f: a temporary file is left in $tmp"
 
 finish
