@@ -42,6 +42,7 @@
 #include "h5_header_check.h"
 
 #include "dataset_file.h"
+#include "h5util.h" /* myo_h5_input_file */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -233,12 +234,9 @@ static myo_status read_superblock(myo_h5_raw *f)
 myo_status myo_h5_raw_open(const char *path, myo_h5_raw **out)
 {
     *out = NULL;
+    if (myo_h5_input_file(path) != MYO_OK)
+        return myo_data_fail(MYO_ERR_IO, "%s", myo_error_detail());
     struct stat st;
-    if (stat(path, &st) != 0)
-        return myo_data_fail(MYO_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
-    if (!S_ISREG(st.st_mode))
-        return myo_data_fail(MYO_ERR_IO, "%s: not a regular file%s", path,
-                             S_ISDIR(st.st_mode) ? " (a directory)" : "");
     /* O_NONBLOCK: should the path have turned into a FIFO since, open
      * returns at once and fstat refuses it */
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);

@@ -26,8 +26,8 @@ myo_status myo_h5_input_file(const char *path)
     struct stat sb;
     if (stat(path, &sb) != 0 || access(path, R_OK) != 0)
         return myo_fail(MYO_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
-    if (S_ISDIR(sb.st_mode)) return myo_fail(MYO_ERR_IO, "%s: is a directory, not a file", path);
     if (!S_ISREG(sb.st_mode))
-        return myo_fail(MYO_ERR_IO, "%s: not a regular file (a FIFO, socket or device)", path);
+        return myo_fail(MYO_ERR_IO, "%s: not a regular file (%s)", path,
+                        S_ISDIR(sb.st_mode) ? "a directory" : "a FIFO, socket or device");
     return MYO_OK;
 }
