@@ -29,7 +29,10 @@
  * the HDF5 file (rank 0, flushed) and print it on stdout.
  * Under MPI with P ranks the run is data parallel: each rank takes its
  * share of the batch and the gradients are summed with MPI_Allreduce
- * before the update (timed inside the step, and reported on its own). */
+ * before the update (timed inside the step, and reported on its own).
+ * The ranks agree on the command line's verdict, and on what they read of
+ * a --data file, before any other collective (one line from the rank
+ * that knows). */
 #include <config.h>
 
 #include "bench.h"
@@ -210,12 +213,15 @@ static void usage(FILE *f)
         "\n"
         "Exit status: 0 when every measured point is VALID, 2 for a bad command line or\n"
         "model, 3 when FILE has an incompatible schema or the --data file is invalid (not\n"
-        "myo-data/1, bad shapes or values, ids out of its vocabulary), 5 when FILE or the\n"
-        "--data file cannot be read or written or is not HDF5 (an existing FILE is never\n"
-        "modified then: every check precedes opening it), 6 when out of\n"
+        "myo-data/1, bad shapes or values, ids out of its vocabulary) or differs between\n"
+        "ranks, 5 when FILE or the --data file cannot be read or written or is not HDF5,\n"
+        "on any rank (an existing FILE is never modified then: every check precedes\n"
+        "opening it), 6 when out of\n"
         "memory or on an internal failure, 7 when a point fails validation, 128 + the\n"
         "signal after SIGTERM, SIGINT or SIGUSR1 (the file holds every finished point and\n"
-        "the interrupted one as INTERRUPTED; --resume reruns it).\n",
+        "the interrupted one as INTERRUPTED; --resume reruns it).  Under mpiexec the\n"
+        "ranks agree first: one line, from the rank that knows, and the same exit status\n"
+        "on every rank.\n",
         TOOL, TOOL, DEFAULT_OUTPUT, (unsigned long long)DEFAULT_SEED);
 }
 
@@ -369,16 +375,81 @@ static int own_option(int c, const char *arg, void *ctx)
 }
 
 /* --data: read the file's header (shapes checked, values not yet: the
- * examples the run uses are read and validated by load_data) and make the
- * task it defines.  Local (every rank reads the same file).  -1 to go on,
- * otherwise the exit code after a one-line message. */
-static int data_options(lra_opts *o)
+ * examples the run uses are read and validated by load_data).  Local:
+ * each rank reads its own view of the file (a node-local path may name
+ * another file, or none, on another host).  -1 to go on, otherwise the
+ * exit code after a one-line message. */
+static int data_read_header(lra_opts *o)
 {
     myo_status s = myo_dataset_read_info(o->data, &o->info, &o->has_parents);
-    if (s != MYO_OK) {
-        myo_bench_say(0, "--data: %s", myo_data_error());
-        return myo_cli_exit_code(s);
-    }
+    if (s == MYO_OK) return -1;
+    myo_bench_say(1, "--data: %s", myo_data_error());
+    return myo_cli_exit_code(s);
+}
+
+/* Rank 0's copy of this rank's size bytes at mine, into out.  Collective. */
+static void from_rank0(void *out, const void *mine, size_t size)
+{
+    memcpy(out, mine, size);
+    myo_bench_mpi_check(MPI_Bcast(out, (int)size, MPI_BYTE, 0, MPI_COMM_WORLD), "MPI_Bcast");
+}
+
+/* What every rank must see of the --data file alike: the header fields
+ * that shape the run (the collectives' counts, the model, the rows). */
+enum { VIEW_COUNT, VIEW_DOCS, VIEW_N, VIEW_VOCAB, VIEW_CLASSES, VIEW_INTS };
+enum { VIEW_TASK, VIEW_SOURCE, VIEW_ORDERING, VIEW_TREES, VIEW_STRS };
+static const char *const VIEW_INT_NAME[VIEW_INTS] = {"count", "docs", "n", "vocab", "classes"};
+static const char *const VIEW_STR_NAME[VIEW_STRS] = {"task", "source", "ordering",
+                                                     "parse trees"};
+typedef struct {
+    int64_t v[VIEW_INTS];
+    char s[VIEW_STRS][sizeof(((myo_dataset *)0)->attr_value[0])];
+} data_view;
+
+/* Collective.  Every rank's view of the --data file (data_read_header)
+ * against rank 0's: -1 when they agree, otherwise exit 3 after one line
+ * from the lowest rank that sees another file, e.g.
+ *     --data F: rank 1 sees n = 512, rank 0 n = 1024 (every rank must read
+ *     the same file) */
+static int data_agree_view(const lra_opts *o)
+{
+    const myo_dataset *d = &o->info;
+    const char *ord = myo_dataset_get_attr(d, "ordering");
+    data_view mine, first;
+    memset(&mine, 0, sizeof mine);
+    const int64_t v[VIEW_INTS] = {d->count, d->docs, d->n, d->vocab, d->classes};
+    memcpy(mine.v, v, sizeof v);
+    const char *str[VIEW_STRS] = {d->task, d->source, ord ? ord : "(none)",
+                                  o->has_parents ? "yes" : "no"};
+    for (int i = 0; i < VIEW_STRS; i++)
+        snprintf(mine.s[i], sizeof mine.s[i], "%s", str[i]);
+    from_rank0(&first, &mine, sizeof mine);
+    myo_bench_say_hold();
+    int code = -1;
+    const char *tail = "(every rank must read the same file)";
+    for (int i = 0; i < VIEW_INTS && code < 0; i++)
+        if (mine.v[i] != first.v[i]) {
+            myo_bench_say(0, "--data %s: rank %d sees %s = %lld, rank 0 %s = %lld %s", o->data,
+                          myo_bench_rank(), VIEW_INT_NAME[i], (long long)mine.v[i],
+                          VIEW_INT_NAME[i], (long long)first.v[i], tail);
+            code = MYO_EXIT_DATA;
+        }
+    for (int i = 0; i < VIEW_STRS && code < 0; i++)
+        if (strcmp(mine.s[i], first.s[i]) != 0) {
+            myo_bench_say(0, "--data %s: rank %d sees %s = %s, rank 0 %s = %s %s", o->data,
+                          myo_bench_rank(), VIEW_STR_NAME[i], mine.s[i], VIEW_STR_NAME[i],
+                          first.s[i], tail);
+            code = MYO_EXIT_DATA;
+        }
+    return myo_bench_agree_said(code);
+}
+
+/* --data: the task the file's header defines (the preset's model with
+ * the file's n, V, C), and what the rows say of it.  Local (every rank
+ * sees the same header: data_agree_view).  -1 to go on, otherwise the
+ * exit code after a one-line message. */
+static int data_options(lra_opts *o)
+{
     const myo_dataset *d = &o->info;
     int task = -1;
     for (int i = 0; i < T_COUNT; i++)
@@ -441,38 +512,12 @@ static int data_options(lra_opts *o)
     return -1;
 }
 
-/* Returns -1 to go on, otherwise the exit code (0 after --help/--version). */
-static int parse_options(int argc, char **argv, lra_opts *o)
+/* What the command line and the --data header leave open: the task's
+ * model, lengths, batch and steps.  Local.  -1 to go on, otherwise the
+ * exit code after a one-line message. */
+static int resolve_options(lra_opts *o)
 {
-    memset(o, 0, sizeof *o);
-    o->task = -1;
-    for (int m = 0; m < M_COUNT; m++)
-        o->mixer[m] = m;
-    o->n_mixers = M_COUNT;
-    o->steps = o->infer_steps = -1;
-    o->tree_auto = 1;
-    o->output = DEFAULT_OUTPUT;
-    o->time_budget = 900.0;
-    o->progress = MYO_SWEEP_PROGRESS_AUTO;
-    o->seed = DEFAULT_SEED;
-    /* AdamW as LRA's configs (beta2 0.98, eps 1e-9); lr and decay only
-     * keep the loss finite over a few steps: the run times, it does not train */
-    o->adam = (myo_adam_config){
-        .lr = 1e-4, .beta1 = 0.9, .beta2 = 0.98, .eps = 1e-9, .weight_decay = 0.01};
-    myo_bench_common_opts common;
-    myo_bench_common_defaults(&common); /* --warmup 1 */
-    common.D = common.H = 0;            /* the task's unless given */
-    int code = myo_bench_parse_options(
-        argc, argv, OWN_OPTIONS, MYO_BENCH_OPT_WARMUP | MYO_BENCH_OPT_MODEL | MYO_BENCH_OPT_MAXMEM,
-        &common, own_option, o, usage);
-    if (code >= 0) return code;
-    o->warmup = common.warmup;
-    o->max_memory = common.max_memory;
-    o->D = common.D, o->H = common.H;
-    if (o->parse_trees && !o->data) {
-        myo_bench_say(0, "--tree parse needs --data (a ListOps file with parse trees)");
-        return MYO_EXIT_USAGE;
-    }
+    int code;
     if (o->data && (code = data_options(o)) >= 0) return code;
     if (o->task < 0) {
         myo_bench_say(0, "--task is required (listops, text, retrieval, image, pathfinder, "
@@ -509,6 +554,49 @@ static int parse_options(int argc, char **argv, lra_opts *o)
     if (o->infer_steps < 0) o->infer_steps = o->efficiency ? 5 : 3;
     o->progress = myo_sweep_progress_enabled(o->progress);
     return -1;
+}
+
+/* Collective: every rank reaches the same verdict, told in one line by the
+ * rank that knows (the worst exit code over the ranks: a --data file one
+ * rank cannot read stops them all), before any other collective.
+ * Returns -1 to go on, otherwise the exit code (0 after --help/--version). */
+static int parse_options(int argc, char **argv, lra_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->task = -1;
+    for (int m = 0; m < M_COUNT; m++)
+        o->mixer[m] = m;
+    o->n_mixers = M_COUNT;
+    o->steps = o->infer_steps = -1;
+    o->tree_auto = 1;
+    o->output = DEFAULT_OUTPUT;
+    o->time_budget = 900.0;
+    o->progress = MYO_SWEEP_PROGRESS_AUTO;
+    o->seed = DEFAULT_SEED;
+    /* AdamW as LRA's configs (beta2 0.98, eps 1e-9); lr and decay only
+     * keep the loss finite over a few steps: the run times, it does not train */
+    o->adam = (myo_adam_config){
+        .lr = 1e-4, .beta1 = 0.9, .beta2 = 0.98, .eps = 1e-9, .weight_decay = 0.01};
+    myo_bench_common_opts common;
+    myo_bench_common_defaults(&common); /* --warmup 1 */
+    common.D = common.H = 0;            /* the task's unless given */
+    myo_bench_say_hold();
+    int code = myo_bench_parse_options(
+        argc, argv, OWN_OPTIONS, MYO_BENCH_OPT_WARMUP | MYO_BENCH_OPT_MODEL | MYO_BENCH_OPT_MAXMEM,
+        &common, own_option, o, usage);
+    o->warmup = common.warmup;
+    o->max_memory = common.max_memory;
+    o->D = common.D, o->H = common.H;
+    if (code < 0 && o->parse_trees && !o->data) {
+        myo_bench_say(0, "--tree parse needs --data (a ListOps file with parse trees)");
+        code = MYO_EXIT_USAGE;
+    }
+    if (code < 0 && o->data) code = data_read_header(o);
+    /* a file one rank cannot read, and then one header against another */
+    if ((code = myo_bench_agree_said(code)) >= 0) return code;
+    if (o->data && (code = data_agree_view(o)) >= 0) return code;
+    myo_bench_say_hold();
+    return myo_bench_agree_said(resolve_options(o));
 }
 
 /* ------------------------------------------------------------ points */
@@ -801,6 +889,7 @@ static int load_data(sweep_ctx *c)
 {
     const lra_opts *o = c->o;
     const int64_t E = o->info.count, need = (o->warmup + o->steps + o->infer_steps) * o->batch;
+    myo_bench_say_hold();
     myo_status s = myo_dataset_read_range(o->data, 0, need < E ? need : E, &c->ds);
     const myo_dataset *d = &c->ds;
     if (s == MYO_OK && (d->n != c->t->n || d->vocab != c->t->vocab || d->classes != c->t->classes ||
@@ -809,11 +898,29 @@ static int load_data(sweep_ctx *c)
                           o->data);
     if (s == MYO_OK && o->parse_trees && !d->parents)
         s = myo_data_fail(MYO_ERR_DATA, "%s: the parse trees are missing", o->data);
-    int code = s == MYO_OK ? MYO_EXIT_OK : myo_cli_exit_code(s), code0 = code;
-    myo_bench_mpi_check(MPI_Bcast(&code0, 1, MPI_INT, 0, MPI_COMM_WORLD), "MPI_Bcast");
-    if (code != MYO_EXIT_OK && (c->rank == 0 || code0 == MYO_EXIT_OK)) /* one line */
-        myo_bench_say(c->rank != 0, "--data: %s", myo_data_error());
-    return myo_bench_agree(code);
+    if (s != MYO_OK) myo_bench_say(1, "--data: %s", myo_data_error());
+    int code = myo_bench_agree_said(s == MYO_OK ? MYO_EXIT_OK : myo_cli_exit_code(s));
+    if (code != MYO_EXIT_OK) return code;
+    /* the examples themselves alike on every rank (the same header need
+     * not mean the same file): their hash against rank 0's */
+    const size_t tokens = (size_t)d->count * (size_t)d->docs * (size_t)d->n;
+    uint64_t mine[3] = {myo_bench_hash(d->tokens, tokens * sizeof(int32_t)),
+                        myo_bench_hash(d->labels, (size_t)d->count * sizeof(int32_t)),
+                        d->parents ? myo_bench_hash(d->parents, (size_t)d->count * (size_t)d->n *
+                                                                    sizeof(int32_t))
+                                   : 0},
+             first[3];
+    from_rank0(first, mine, sizeof mine);
+    myo_bench_say_hold();
+    code = MYO_EXIT_OK;
+    if (memcmp(mine, first, sizeof mine) != 0) {
+        myo_bench_say(0,
+                      "--data %s: rank %d reads other examples than rank 0 among the first %lld "
+                      "(every rank must read the same file)",
+                      o->data, c->rank, (long long)d->count);
+        code = MYO_EXIT_DATA;
+    }
+    return myo_bench_agree_said(code);
 }
 
 /* --data: the count examples of the run's order from first (global),
@@ -1485,11 +1592,12 @@ static int lra_main(int argc, char **argv)
     c.b_offset = c.rank * (o.batch / c.P) + (c.rank < o.batch % c.P ? c.rank : o.batch % c.P);
 
     /* the points, and every model configuration checked before any work */
+    myo_bench_say_hold();
     point_id *pts = calloc((size_t)(o.n_lengths * o.n_mixers), sizeof *pts);
     int64_t n_pts = 0;
     if (!pts) {
         myo_bench_say(1, "out of memory");
-        return MYO_EXIT_INTERNAL;
+        code = MYO_EXIT_INTERNAL;
     }
     for (int i = 0; i < o.n_lengths && code < 0; i++)
         for (int k = 0; k < o.n_mixers && code < 0; k++) {
@@ -1507,11 +1615,10 @@ static int lra_main(int argc, char **argv)
                 myo_bench_say(0, "%s at n = %lld: %s", MIXER_NAME[m], (long long)n,
                               myo_error_detail());
                 code = s == MYO_ERR_NOMEM ? MYO_EXIT_INTERNAL : MYO_EXIT_USAGE;
-                break;
             }
             pts[n_pts++] = (point_id){m, n};
         }
-    code = myo_bench_agree(code < 0 ? MYO_EXIT_OK : code);
+    code = myo_bench_agree_said(code < 0 ? MYO_EXIT_OK : code);
     /* --data: the examples the run uses, read and validated before the
      * results file is opened (a bad file leaves it untouched) */
     if (code == MYO_EXIT_OK && o.data) code = load_data(&c);

@@ -21,7 +21,9 @@
 # parse trees (tree 'parse') and ssm, rows VALID naming the file; 2 ranks
 # follow 1; bad dataset files (not HDF5, not myo-data, an id out of the
 # vocabulary) and --task or --lengths against the file are refused before
-# the results file is opened.
+# the results file is opened.  Ranks that see different --data files (one
+# missing, another n, other examples) stop together with one line and no
+# results file.
 # Exit 0 when all hold, 1 otherwise (naming each failed check), 99 when
 # the program is not built or no python with h5py is found.
 me=test_myo_lra.sh
@@ -260,36 +262,46 @@ cmp -s "$out" "$tmp/before.h5" || fail "the results file changed during the bad-
 
 # 8. --data: a ListOps dataset file of 8 examples of 32 tokens with parse
 # trees; myo-data makes it when built, else h5py writes the same layout
-# (datasets/dataset_file.h: /tokens (E, 1, n), /labels, /lengths,
-# /parents (E, n), root attributes; strings fixed-length ASCII)
+# (datasets/dataset_file.h: /tokens (E, G, n), /labels, /lengths,
+# /parents (E, n), root attributes; strings fixed-length ASCII).
+# mkdata PATH TASK N VOCAB CLASSES SEED [trees]: 8 examples of one
+# document, ids in [3, min(V, 18)), labels in [0, min(C, 10)), each
+# token a child of an earlier one with trees
+cat >"$tmp/mkdata.py" <<'EOF_PY'
+import sys, h5py, numpy as np
+path, task = sys.argv[1], sys.argv[2]
+n, vocab, classes, seed = (int(a) for a in sys.argv[3:7])
+trees = sys.argv[7:] == ["trees"]
+E = 8
+rng = np.random.default_rng(seed)
+tok = np.zeros((E, 1, n), np.int32); lab = rng.integers(0, min(classes, 10), E).astype(np.int32)
+ln = np.zeros((E, 1), np.int32); par = np.full((E, n), -1, np.int32)
+for e in range(E):
+    L = int(rng.integers(n // 2, n + 1)); ln[e, 0] = L
+    tok[e, 0, :L] = rng.integers(3, min(vocab, 18), L)
+    for i in range(1, L if trees else 0):
+        par[e, i] = rng.integers(0, i)
+def sattr(f, k, v):  # fixed-length ASCII with its NUL, as dataset_file.c writes
+    f.attrs.create(k, np.array(v.encode(), dtype="S%d" % (len(v) + 1)))
+with h5py.File(path, "w") as f:
+    for k, v in (("tokens", tok), ("labels", lab), ("lengths", ln)) + ((("parents", par),) if trees else ()):
+        f.create_dataset(k, data=v)
+    for k, v in (("format", "myo-data/1"), ("task", task), ("source", "generated"),
+                 ("generator", "test_myo_lra.sh (h5py)")):
+        sattr(f, k, v)
+    for k, v in (("count", E), ("docs", 1), ("n", n), ("vocab", vocab), ("classes", classes)):
+        f.attrs[k] = np.int64(v)
+EOF_PY
+mkdata() {
+    "$python" "$tmp/mkdata.py" "$@" || fail "could not write the dataset file $1 with h5py"
+}
 data=$tmp/d.h5
 if test -x "$bindir/myo-data"; then
     "$bindir/myo-data" listops --n 8 --seed 1 --length 32 -o "$data" >"$tmp/data.out" 2>&1 ||
         fail "myo-data listops exited $?: `cat "$tmp/data.out"`"
     made_by=myo-data
 else
-    "$python" -c '
-import sys, h5py, numpy as np
-E, n = 8, 32
-rng = np.random.default_rng(1)
-tok = np.zeros((E, 1, n), np.int32); lab = rng.integers(0, 10, E).astype(np.int32)
-ln = np.zeros((E, 1), np.int32); par = np.full((E, n), -1, np.int32)
-for e in range(E):  # ids of operators and digits; each token a child of an earlier one
-    L = int(rng.integers(n // 2, n + 1)); ln[e, 0] = L
-    tok[e, 0, :L] = rng.integers(3, 18, L)
-    for i in range(1, L):
-        par[e, i] = rng.integers(0, i)
-def sattr(f, k, v):  # fixed-length ASCII with its NUL, as dataset_file.c writes
-    f.attrs.create(k, np.array(v.encode(), dtype="S%d" % (len(v) + 1)))
-with h5py.File(sys.argv[1], "w") as f:
-    for k, v in (("tokens", tok), ("labels", lab), ("lengths", ln), ("parents", par)):
-        f.create_dataset(k, data=v)
-    for k, v in (("format", "myo-data/1"), ("task", "listops"), ("source", "generated"),
-                 ("generator", "test_myo_lra.sh (h5py)")):
-        sattr(f, k, v)
-    for k, v in (("count", E), ("docs", 1), ("n", n), ("vocab", 18), ("classes", 10)):
-        f.attrs[k] = np.int64(v)
-' "$data" || fail "could not write the dataset file with h5py"
+    mkdata "$data" listops 32 18 10 1 trees
     made_by=h5py
 fi
 echo "$me: the dataset file made by $made_by"
@@ -360,5 +372,31 @@ bad 3 "$out" "a token id out of the vocabulary in --data" --data "$tmp/oov.h5" $
 bad 2 "$out" "--task text with a ListOps --data" --task text --data "$data" $tiny
 bad 2 "$out" "--lengths other than the file's n" --data "$data" --lengths 64 $tiny
 cmp -s "$out" "$tmp/before.h5" || fail "the results file changed during the bad --data runs"
+
+# 9. ranks that see different --data files (a node-local path names
+# another file, or none, on another host): the launcher's MPMD form
+# "-n 1 PROG ARGS : -n 1 PROG ARGS'" gives rank 1 its own --data.  Every
+# rank stops within the time limit with the agreed exit code, one line
+# from the tool naming the rank, nothing on stdout, no results file.
+mkdata "$tmp/n32.h5" listops 32 18 10 1
+mkdata "$tmp/n64.h5" listops 64 18 10 1
+mkdata "$tmp/n32b.h5" listops 32 18 10 2
+split_data() { # WANT WHAT LINE FILE0 FILE1: rank 0 reads FILE0, rank 1 FILE1
+    want=$1 what=$2 line=$3 f0=$4 f1=$5
+    rm -f "$tmp/split.h5"
+    run split 1 --data "$f0" $tiny --output "$tmp/split.h5" : -n 1 "$prog" --data "$f1" $tiny \
+        --output "$tmp/split.h5"
+    check_refusal "$what" "$want" "$tmp/split.out" "$tmp/split.err"
+    grep -q "^$tool: .*$line" "$tmp/split.err" ||
+        fail "$what: no line '$line' on stderr: `grep "^$tool: " "$tmp/split.err"`"
+    if test -e "$tmp/split.h5"; then fail "$what: left a results file"; fi
+}
+split_data 5 "--data missing on rank 1" "rank 1: --data: .*missing.h5" "$tmp/n32.h5" "$tmp/missing.h5"
+split_data 5 "--data missing on rank 0" "rank 0: --data: .*missing.h5" "$tmp/missing.h5" "$tmp/n32.h5"
+split_data 3 "--data with another n on rank 1" "rank 1 sees n = 64, rank 0 n = 32 (every rank" \
+    "$tmp/n32.h5" "$tmp/n64.h5"
+split_data 3 "--data with other examples on rank 1" "rank 1 reads other examples than rank 0" \
+    "$tmp/n32.h5" "$tmp/n32b.h5"
+
 
 finish
