@@ -23,10 +23,11 @@
  * Nothing here measures accuracy.
  *
  * Per point (task, mixer, n, batch): skip what is predicted to exceed the
- * memory or time budget (a SKIP row with the reason); create the model;
- * validate (one forward on one example: a finite loss near ln C; one
- * backward: finite, non-zero gradients); warm up; time; append the row to
- * the HDF5 file (rank 0, flushed) and print it on stdout.
+ * memory or time budget (a SKIP row with the reason) before allocating
+ * anything for it; create the model; validate (one forward on one
+ * example: a finite loss near ln C; one backward: finite, non-zero
+ * gradients); warm up; time; append the row to the HDF5 file (rank 0,
+ * flushed) and print it on stdout.
  * Under MPI with P ranks the run is data parallel: each rank takes its
  * share of the batch and the gradients are summed with MPI_Allreduce
  * before the update (timed inside the step, and reported on its own).
@@ -821,7 +822,18 @@ static double point_cost(const sweep_ctx *c, int mixer, int64_t n_)
            (3.0 * (double)(o->steps + o->warmup) + (double)o->infer_steps);
 }
 
-/* The model of (mixer, n); tree: Myosotis' (borrowed), NULL otherwise. */
+/* Local.  Whether (mixer, n) is sure to be skipped for memory: its
+ * prediction alone, times the ranks on the host, exceeds the budget
+ * (run_point's test adds the resident set and takes the worst rank, so
+ * it skips every point this says). */
+static int over_budget(const sweep_ctx *c, int mixer, int64_t n)
+{
+    return predict_bytes(c, mixer, n) * c->budget.node_ranks > c->budget.bytes;
+}
+
+/* The model of (mixer, n); tree: Myosotis' (borrowed), NULL otherwise (or
+ * not built yet: myo_model_config_check then checks all but the tree,
+ * which myo_bench_tree_create makes over n tokens). */
 static myo_model_config model_config(const sweep_ctx *c, int mixer, int64_t n, const myo_tree *tree)
 {
     return (myo_model_config){.vocab = c->t->vocab,
@@ -1591,7 +1603,11 @@ static int lra_main(int argc, char **argv)
     c.b_local = o.batch / c.P + (c.rank < o.batch % c.P);
     c.b_offset = c.rank * (o.batch / c.P) + (c.rank < o.batch % c.P ? c.rank : o.batch % c.P);
 
-    /* the points, and every model configuration checked before any work */
+    /* the points; the memory budget first: a point predicted over it is
+     * recorded SKIP:memory without building anything (run_point), and
+     * every other point's model configuration is checked before any work
+     * (Myosotis' tree comes after the budget too: run_point builds it) */
+    myo_bench_budget_init(o.max_memory, &c.budget);
     myo_bench_say_hold();
     point_id *pts = calloc((size_t)(o.n_lengths * o.n_mixers), sizeof *pts);
     int64_t n_pts = 0;
@@ -1604,17 +1620,11 @@ static int lra_main(int argc, char **argv)
             const int m = o.mixer[k];
             const int64_t n = o.lengths[i];
             if (o.efficiency && m == M_DENSE_MAT && n > EFF_DENSE_MAX) continue;
-            myo_tree *tree = NULL;
-            myo_status s = m == M_MYOSOTIS && !o.parse_trees
-                               ? myo_bench_tree_create(&o.tree, n, &tree)
-                               : MYO_OK;
-            myo_model_config cfg = model_config(&c, m, n, tree);
-            if (s == MYO_OK) s = myo_model_config_check(&cfg);
-            myo_tree_destroy(&tree);
-            if (s != MYO_OK) {
+            myo_model_config cfg = model_config(&c, m, n, NULL);
+            if (!over_budget(&c, m, n) && myo_model_config_check(&cfg) != MYO_OK) {
                 myo_bench_say(0, "%s at n = %lld: %s", MIXER_NAME[m], (long long)n,
                               myo_error_detail());
-                code = s == MYO_ERR_NOMEM ? MYO_EXIT_INTERNAL : MYO_EXIT_USAGE;
+                code = MYO_EXIT_USAGE;
             }
             pts[n_pts++] = (point_id){m, n};
         }
@@ -1643,7 +1653,6 @@ static int lra_main(int argc, char **argv)
         return code;
     }
     myo_sweep_catch_signals();
-    myo_bench_budget_init(o.max_memory, &c.budget);
     if (c.rank == 0) print_header(&c, &meta, n_pts);
 
     point_row *rows = calloc((size_t)(n_pts ? n_pts : 1), sizeof *rows);

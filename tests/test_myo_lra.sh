@@ -23,7 +23,8 @@
 # vocabulary) and --task or --lengths against the file are refused before
 # the results file is opened.  Ranks that see different --data files (one
 # missing, another n, other examples) stop together with one line and no
-# results file.
+# results file; lengths far over --max-memory are skipped within the
+# budget (peak resident set).
 # Exit 0 when all hold, 1 otherwise (naming each failed check), 99 when
 # the program is not built or no python with h5py is found.
 me=test_myo_lra.sh
@@ -397,6 +398,33 @@ split_data 3 "--data with another n on rank 1" "rank 1 sees n = 64, rank 0 n = 3
     "$tmp/n32.h5" "$tmp/n64.h5"
 split_data 3 "--data with other examples on rank 1" "rank 1 reads other examples than rank 0" \
     "$tmp/n32.h5" "$tmp/n32b.h5"
+
+# 10. the memory budget before any allocation: lengths far over it are
+# recorded SKIP:memory (exit 0) while the process stays within the budget
+# (its peak resident set, the largest of the launched processes', from
+# getrusage: the tree of 16M tokens alone would take about 2 GiB)
+peak_run() { # NAME ARGS...: myo-lra on 1 rank; sets rc and peak_kib
+    name=$1
+    shift
+    echo "$me: === (peak resident set) $mpiexec -n 1 $flags $prog $*"
+    peak=`"$python" -c '
+import resource, subprocess, sys
+with open(sys.argv[1], "w") as out, open(sys.argv[2], "w") as err:
+    rc = subprocess.call(sys.argv[3:], stdout=out, stderr=err)
+print(rc, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+' "$tmp/$name.out" "$tmp/$name.err" $timeout "$mpiexec" -n 1 $flags "$prog" "$@"`
+    rc=${peak% *} peak_kib=${peak#* }
+}
+for lengths in 16M 1G; do
+    peak_run budget --task listops --lengths $lengths --mixer myosotis,ssm --max-memory 256M \
+        --progress none --output "$tmp/budget-$lengths.h5"
+    test "$rc" -eq 0 || { fail "--lengths $lengths --max-memory 256M exited $rc"; cat "$tmp/budget.err"; }
+    n_skip=`grep -c ' SKIP:memory ' "$tmp/budget.out"`
+    test "$n_skip" -eq 2 || fail "--lengths $lengths --max-memory 256M: $n_skip SKIP:memory rows (expected 2)"
+    echo "$me: --lengths $lengths --max-memory 256M: peak resident set $peak_kib KiB"
+    test "$peak_kib" -lt 262144 ||
+        fail "--lengths $lengths --max-memory 256M: peak resident set $peak_kib KiB, over the budget"
+done
 
 
 finish
