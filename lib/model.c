@@ -423,25 +423,27 @@ static int needs_heads(myo_mixer_kind k)
 myo_status myo_model_config_check(const myo_model_config *cfg)
 {
     if (!cfg) return myo_fail(MYO_ERR_ARG, "myo_model: the configuration is NULL");
+    /* Ids and labels are int32; every dimension of a product must fit BLAS's int. */
+    const int64_t lim = INT_MAX / 4;
     struct {
         const char *name;
-        int64_t v, min;
-    } f[] = {{"vocab", cfg->vocab, 2},     {"n", cfg->n, 1},
-             {"d_model", cfg->d_model, 1}, {"heads", cfg->heads, 1},
-             {"mlp_dim", cfg->mlp_dim, 1}, {"layers", cfg->layers, 1},
-             {"classes", cfg->classes, 2}};
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        int64_t v, min, max;
+        const char *why; /* of max */
+    } f[] = {{"vocab", cfg->vocab, 2, INT32_MAX, "token ids are int32"},
+             {"n", cfg->n, 1, lim, "products must fit BLAS's int"},
+             {"d_model", cfg->d_model, 1, lim, "products must fit BLAS's int"},
+             {"heads", cfg->heads, 1, INT64_MAX, ""},
+             {"mlp_dim", cfg->mlp_dim, 1, lim, "products must fit BLAS's int"},
+             {"layers", cfg->layers, 1, lim, "products must fit BLAS's int"},
+             {"classes", cfg->classes, 2, INT32_MAX, "labels are int32"}};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
         if (f[i].v < f[i].min)
             return myo_fail(MYO_ERR_ARG, "myo_model: %s = %lld, need %s >= %lld", f[i].name,
                             (long long)f[i].v, f[i].name, (long long)f[i].min);
-    /* Ids and labels are int32; every dimension of a product must fit BLAS's int. */
-    const int64_t lim = INT_MAX / 4;
-    if (cfg->vocab > INT32_MAX || cfg->classes > INT32_MAX || cfg->n > lim || cfg->d_model > lim ||
-        cfg->mlp_dim > lim || cfg->layers > lim)
-        return myo_fail(MYO_ERR_ARG,
-                        "myo_model: a dimension is too large (vocab and classes must fit int32, "
-                        "n, d_model, mlp_dim and layers %d)",
-                        (int)lim);
+        if (f[i].v > f[i].max)
+            return myo_fail(MYO_ERR_ARG, "myo_model: %s = %lld is too large (at most %lld: %s)",
+                            f[i].name, (long long)f[i].v, (long long)f[i].max, f[i].why);
+    }
     if (cfg->dual != 0 && cfg->dual != 1)
         return myo_fail(MYO_ERR_ARG, "myo_model: dual = %d, need 0 or 1", cfg->dual);
     if ((unsigned)cfg->mixer > (unsigned)MYO_MIXER_SSM)

@@ -773,8 +773,8 @@ static void test_model_rejects_bad_config(void **state)
     const myo_model_config good = tiny_config(MYO_MIXER_MYOSOTIS, 0, &t);
     assert_int_equal(myo_tree_create_kary(8, 2, &t8), MYO_OK);
     assert_int_equal(myo_model_config_check(&good), MYO_OK);
-    myo_model_config bad[14];
-    const char *expect[14];
+    myo_model_config bad[16];
+    const char *expect[16];
     int nb = 0;
 #define BAD(field, value, text)                                                                    \
     do {                                                                                           \
@@ -794,7 +794,9 @@ static void test_model_rejects_bad_config(void **state)
     BAD(mixer, (myo_mixer_kind)9, "mixer = 9");
     BAD(tree, t8, "8 tokens");
     BAD(direction, (myo_layer_direction)7, "direction");
-    BAD(vocab, (int64_t)1 << 40, "too large");
+    BAD(vocab, (int64_t)1 << 40, "vocab = 1099511627776 is too large");
+    BAD(classes, (int64_t)1 << 31, "classes = 2147483648 is too large");
+    BAD(n, (int64_t)1 << 30, "n = 1073741824 is too large");
 #undef BAD
     for (int j = 0; j < nb; j++) {
         myo_model *m = (myo_model *)&m;

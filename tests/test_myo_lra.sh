@@ -24,7 +24,8 @@
 # the results file is opened.  Ranks that see different --data files (one
 # missing, another n, other examples) stop together with one line and no
 # results file; lengths far over --max-memory are skipped within the
-# budget (peak resident set).
+# budget (peak resident set); a --data vocabulary or class count of 2^31
+# is invalid data (3).
 # Exit 0 when all hold, 1 otherwise (naming each failed check), 99 when
 # the program is not built or no python with h5py is found.
 me=test_myo_lra.sh
@@ -425,6 +426,22 @@ for lengths in 16M 1G; do
     test "$peak_kib" -lt 262144 ||
         fail "--lengths $lengths --max-memory 256M: peak resident set $peak_kib KiB, over the budget"
 done
+
+# 11. a --data file whose vocabulary or class count the model cannot take
+# (ids and labels are int32) is invalid data (exit 3), naming the file
+# and the field; a size typed on the command line stays a usage error
+mkdata "$tmp/bigv.h5" text 32 2147483648 2 1
+mkdata "$tmp/bigc.h5" text 32 257 2147483648 1
+bad 3 "$out" "a --data vocab of 2^31" --data "$tmp/bigv.h5" $tiny
+grep -q "^$tool: --data .*bigv.h5: .*vocab = 2147483648" "$tmp/bad.err" ||
+    fail "vocab 2^31: the line names neither the file nor the field: `cat "$tmp/bad.err"`"
+bad 3 "$out" "a --data class count of 2^31" --data "$tmp/bigc.h5" $tiny
+grep -q "^$tool: --data .*bigc.h5: .*classes = 2147483648" "$tmp/bad.err" ||
+    fail "classes 2^31: the line names neither the file nor the field: `cat "$tmp/bad.err"`"
+bad 2 "$out" "--lengths 1G within --max-memory 1P" --task listops --lengths 1G --mixer ssm \
+    --max-memory 1048576G $tiny
+grep -q "^$tool: ssm at n = 1073741824: .*n = 1073741824 is too large" "$tmp/bad.err" ||
+    fail "--lengths 1G: `cat "$tmp/bad.err"`"
 
 
 finish
