@@ -24,10 +24,11 @@
  *
  * Per point (task, mixer, n, batch): skip what is predicted to exceed the
  * memory or time budget (a SKIP row with the reason) before allocating
- * anything for it; create the model; validate (one forward on one
- * example: a finite loss near ln C; one backward: finite, non-zero
- * gradients); warm up; time; append the row to the HDF5 file (rank 0,
- * flushed) and print it on stdout.
+ * anything for it; create the model; validate (one example at
+ * initialisation: the loss finite and within the model's logit spread
+ * bound of ln C; the gradients finite, not all zero, and consistent with
+ * the loss by a central difference); warm up; time; append the row to the
+ * HDF5 file (rank 0, flushed) and print it on stdout.
  * Under MPI with P ranks the run is data parallel: each rank takes its
  * share of the batch and the gradients are summed with MPI_Allreduce
  * before the update (timed inside the step, and reported on its own).
@@ -63,11 +64,16 @@ static const char *const TOOL = "myo-lra";
 #define DEFAULT_SEED 0x6c7261ULL /* "lra" */
 #define MAX_LENGTHS 32
 #define EFF_DENSE_MAX 4096 /* the LRA efficiency table's largest length (4K) */
-#define VAL_LOSS_TOL 1.0   /* |loss - ln C| <= max(1, ln C / 2) on one example at init */
-/* --data: the file's example 0 and its label are fixed (the synthetic
- * stream draws both), and one example's loss at init strays from ln C by
- * the spread of the initial logits (std ~ 1 at D = 16): max(3, ln C / 2) */
-#define VAL_LOSS_TOL_DATA 3.0
+/* Validation (one example at initialisation): the loss within the
+ * model's own bound of ln C (myo_model_logit_spread_bound: no correct
+ * forward can stray further, whatever D and the data), and the gradients
+ * finite, not all zero, and what the loss does along them
+ * (myo_model_gradient_check: 1 within 1e-3 in practice) within
+ * VAL_GRAD_TOL of 1 at one of the predicted loss changes VAL_GRAD_DELTA
+ * (times max(1, loss)), tried in turn */
+#define VAL_GRAD_TOL 0.1
+#define VAL_GRAD_STEPS 3
+static const double VAL_GRAD_DELTA[VAL_GRAD_STEPS] = {1e-3, 1e-4, 1e-5};
 
 /* ------------------------------------------------------------ presets */
 
@@ -218,11 +224,12 @@ static void usage(FILE *f)
         "class count the model cannot take) or differs between ranks, 5 when FILE or the\n"
         "--data file cannot be read or written or is not HDF5, on any rank (an existing\n"
         "FILE is never modified then: every check precedes opening it), 6 when out of\n"
-        "memory or on an internal failure, 7 when a point fails validation, 128 + the\n"
-        "signal after SIGTERM, SIGINT or SIGUSR1 (the file holds every finished point and\n"
-        "the interrupted one as INTERRUPTED; --resume reruns it).  Under mpiexec the\n"
-        "ranks agree first: one line, from the rank that knows, and the same exit status\n"
-        "on every rank.\n",
+        "memory or on an internal failure, 7 when a point fails validation (its loss\n"
+        "beyond the model's logit spread bound of ln C, or its gradients not finite, all\n"
+        "zero or inconsistent with the loss), 128 + the signal after SIGTERM, SIGINT or\n"
+        "SIGUSR1 (the file holds every finished point and the interrupted one as\n"
+        "INTERRUPTED; --resume reruns it).  Under mpiexec the ranks agree first: one\n"
+        "line, from the rank that knows, and the same exit status on every rank.\n",
         TOOL, TOOL, DEFAULT_OUTPUT, (unsigned long long)DEFAULT_SEED);
 }
 
@@ -400,8 +407,7 @@ static void from_rank0(void *out, const void *mine, size_t size)
 enum { VIEW_COUNT, VIEW_DOCS, VIEW_N, VIEW_VOCAB, VIEW_CLASSES, VIEW_INTS };
 enum { VIEW_TASK, VIEW_SOURCE, VIEW_ORDERING, VIEW_TREES, VIEW_STRS };
 static const char *const VIEW_INT_NAME[VIEW_INTS] = {"count", "docs", "n", "vocab", "classes"};
-static const char *const VIEW_STR_NAME[VIEW_STRS] = {"task", "source", "ordering",
-                                                     "parse trees"};
+static const char *const VIEW_STR_NAME[VIEW_STRS] = {"task", "source", "ordering", "parse trees"};
 typedef struct {
     int64_t v[VIEW_INTS];
     char s[VIEW_STRS][sizeof(((myo_dataset *)0)->attr_value[0])];
@@ -797,7 +803,8 @@ static void point_key(const sweep_ctx *c, int mixer, int64_t n, char *buf, size_
 
 /* Bytes one rank's model is predicted to hold at (mixer, n), from the
  * shapes (a deliberate over-estimate; the rows record it beside
- * myo_model_bytes): parameters with their gradients and two Adam moments;
+ * myo_model_bytes): parameters with their gradients, two Adam moments and
+ * the validation's copy (myo_model_gradient_check);
  * per sequence and layer the activations backward keeps (about 10 n D +
  * 3 n F floats) and the mixer's (Myosotis ~8 N D on N tree nodes; dense
  * 8 n D, materialized + 2 H n^2 for the kept probabilities and their
@@ -825,7 +832,7 @@ static double predict_bytes(const sweep_ctx *c, int mixer, int64_t n_)
         mix = 16 * n * D;
     }
     double act = S * L * (10 * n * D + 3 * n * F + mix);
-    return 4.0 * (4 * params + act);
+    return 4.0 * (5 * params + act);
 }
 
 /* Relative cost of a point (flops, roughly), for the ETA. */
@@ -1238,32 +1245,44 @@ static int run_point(sweep_ctx *c, int mixer, int64_t n, point_row *r, rep_row *
     }
     r->params = myo_model_num_params(w.model);
 
-    /* validation: one example (the same on every rank), one forward and
-     * one backward, no update */
-    double loss = NAN;
+    /* validation: one example (the same on every rank), one forward, one
+     * backward and the gradient check (three forwards a step), no update */
+    double loss = NAN, ratio = NAN;
     s = get_batch(c, &w, n, side, STREAM_VALID, 0, 0, 1);
     if (s == MYO_OK) s = myo_model_forward(w.model, 1, w.tokens, w.labels, &loss, NULL);
     if (s == MYO_OK) s = myo_model_backward(w.model);
     int nonzero = 0, finite = 0;
     if (s == MYO_OK) finite = all_finite(myo_model_grads(w.model), r->params, &nonzero);
+    /* the gradient check at the largest of the steps where it holds: a
+     * strongly curved loss (tiny D) needs a smaller one than float rounding
+     * can bear for a large model; wrong gradients fail at every step */
+    for (int k = 0; s == MYO_OK && finite && nonzero && k < VAL_GRAD_STEPS; k++) {
+        s = myo_model_gradient_check(w.model, VAL_GRAD_DELTA[k] * fmax(1, fabs(loss)), &ratio);
+        if (fabs(ratio - 1) <= VAL_GRAD_TOL) break;
+    }
     if (myo_bench_any_failed(&s)) {
         work_free(&w);
         return point_fail(mixer, n, "validation", s);
     }
-    const double lnC = log((double)t->classes);
-    int valid = isfinite(loss) &&
-                fabs(loss - lnC) <= fmax(o->data ? VAL_LOSS_TOL_DATA : VAL_LOSS_TOL, 0.5 * lnC) &&
-                finite && nonzero;
-    valid = !myo_bench_agree(!valid);
+    const double lnC = log((double)t->classes), bound = myo_model_logit_spread_bound(w.model);
+    const int loss_ok = isfinite(loss) && fabs(loss - lnC) <= bound;
+    const int grad_ok = finite && nonzero && fabs(ratio - 1) <= VAL_GRAD_TOL;
+    int valid = !myo_bench_agree(!(loss_ok && grad_ok));
     r->loss_valid = loss;
     snprintf(r->valid, sizeof r->valid, "%s", valid ? "VALID" : "INVALID");
     if (!valid) {
         c->invalid = 1;
-        myo_bench_say(0, "%s, n = %lld: INVALID: validation loss %.4g (ln C = %.4g), gradients %s",
-                      MIXER_NAME[mixer], (long long)n, loss, lnC,
-                      !finite   ? "not finite"
-                      : nonzero ? "finite"
-                                : "all zero");
+        myo_bench_say(0,
+                      "%s, n = %lld: INVALID: validation loss %.4g (%s: ln C = %.4g, the model's "
+                      "logit spread bound %.4g), gradients %s (along them the loss changes %.4g "
+                      "times as they predict)",
+                      MIXER_NAME[mixer], (long long)n, loss, loss_ok ? "fine" : "impossible", lnC,
+                      bound,
+                      !finite    ? "not finite"
+                      : !nonzero ? "all zero"
+                      : grad_ok  ? "consistent"
+                                 : "inconsistent with the loss",
+                      ratio);
     }
 
     /* warm-up and timed training steps, then timed inference steps; a
@@ -1419,9 +1438,11 @@ static void print_header(const sweep_ctx *c, const run_meta *meta, int64_t n_poi
         printf("#   pixels: Morton order for myosotis on kary4 when n is a 2^k x 2^k image, "
                "raster (LRA's) otherwise; with synthetic i.i.d. pixels the order only relabels "
                "them\n");
-    printf("# validation per point: one example, one forward (loss finite and within max(%g, "
-           "ln C / 2) of ln C = %.4g) and one backward (gradients finite, not all zero): VALID\n",
-           o->data ? VAL_LOSS_TOL_DATA : VAL_LOSS_TOL, log((double)t->classes));
+    printf("# validation per point: one example at initialisation, one forward (loss finite and "
+           "within the model's logit spread bound of ln C = %.4g) and one backward (gradients "
+           "finite, not all zero,\n#   and a central difference along them within %g of what "
+           "they predict): VALID\n",
+           log((double)t->classes), VAL_GRAD_TOL);
     printf("# timing: per step MPI_Barrier, MPI_Wtime; a training step = forward + backward + "
            "gradient MPI_Allreduce (data parallel, weighted by each rank's share) + AdamW, the\n"
            "#   slowest rank's time; medians over steps; allred_ms = the all-reduce inside it "
