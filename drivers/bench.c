@@ -31,6 +31,10 @@ static const char *g_tool = "myo-bench";
 static int g_rank = 0, g_size = 1;
 static int g_threads_set = 0;    /* OPENBLAS_NUM_THREADS set by myo_bench_blas_single_thread */
 static double g_peak_before = 0; /* MiB: the peak resident set before the last reset */
+/* myo_bench_say_hold: the first line said since, not yet printed (its
+ * text after "tool: ", and whether it names the rank) */
+static int g_hold = 0, g_held = 0, g_held_any_rank = 0;
+static char g_held_line[1024];
 
 /* ------------------------------------------------------ ranks, messages */
 
@@ -56,16 +60,48 @@ const char *myo_bench_tool(void)
     return g_tool;
 }
 
+/* One line "tool: [rank R: ]text" on stderr. */
+static void say_line(int name_rank, const char *text)
+{
+    if (name_rank && g_size > 1)
+        fprintf(stderr, "%s: rank %d: %s\n", g_tool, g_rank, text);
+    else
+        fprintf(stderr, "%s: %s\n", g_tool, text);
+}
+
 void myo_bench_say(int any_rank, const char *fmt, ...)
 {
-    if (!any_rank && g_rank != 0) return;
+    if (!g_hold && !any_rank && g_rank != 0) return;
+    if (g_hold && g_held) return; /* the first line is the one that tells */
+    char text[sizeof g_held_line];
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "%s: ", g_tool);
-    if (any_rank && g_size > 1) fprintf(stderr, "rank %d: ", g_rank);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
+    if (g_hold) {
+        memcpy(g_held_line, text, sizeof text);
+        g_held = 1, g_held_any_rank = any_rank;
+    } else {
+        say_line(any_rank, text);
+    }
+}
+
+void myo_bench_say_hold(void)
+{
+    g_hold = 1, g_held = 0;
+}
+
+int myo_bench_agree_said(int code)
+{
+    const int worst = myo_bench_agree(code);
+    /* the lowest rank that has the worst code and a line, and whether every
+     * rank has that code (then no rank is named) */
+    int v[2] = {code == worst && g_held ? g_rank : g_size, code == worst};
+    myo_bench_mpi_check(MPI_Allreduce(MPI_IN_PLACE, v, 2, MPI_INT, MPI_MIN, MPI_COMM_WORLD),
+                        "MPI_Allreduce");
+    if (v[0] == g_rank) say_line(g_held_any_rank && !v[1], g_held_line);
+    g_hold = g_held = 0;
+    return worst;
 }
 
 void myo_bench_mpi_check(int rc, const char *what)
@@ -74,6 +110,7 @@ void myo_bench_mpi_check(int rc, const char *what)
     char msg[MPI_MAX_ERROR_STRING];
     int len = 0;
     if (MPI_Error_string(rc, msg, &len) != MPI_SUCCESS) snprintf(msg, sizeof msg, "code %d", rc);
+    g_hold = 0; /* nothing to agree on any more: say it now */
     myo_bench_say(1, "%s failed: %s", what, msg);
     MPI_Abort(MPI_COMM_WORLD, MYO_EXIT_INTERNAL);
     exit(MYO_EXIT_INTERNAL);

@@ -66,6 +66,23 @@ void myo_bench_mpi_check(int rc, const char *what);
 /* Collective: the worst (largest) exit code over the ranks. */
 int myo_bench_agree(int code);
 
+/* A verdict some ranks may reach alone (a file one rank cannot read, a
+ * header that differs), told in one line:
+ *     myo_bench_say_hold();
+ *     int code = ...;              (-1 to go on, or an exit code after a
+ *                                   myo_bench_say on this rank)
+ *     code = myo_bench_agree_said(code);
+ * myo_bench_say_hold (Local) makes myo_bench_say keep the first line it is
+ * given on this rank, on every rank whatever its any_rank, instead of
+ * printing it.  myo_bench_agree_said (Collective) returns the worst code
+ * over the ranks, as myo_bench_agree; the lowest rank whose code is that
+ * worst one and that holds a line prints it (as myo_bench_say would have
+ * there, but naming the rank -- said with any_rank -- only when not every
+ * rank reached that code), every other held line is dropped, and holding
+ * stops on every rank. */
+void myo_bench_say_hold(void);
+int myo_bench_agree_said(int code);
+
 /* Collective: v (count,) becomes its elementwise maximum, or sum, over
  * the ranks. */
 void myo_bench_max_over_ranks(double *v, int count);

@@ -23,13 +23,18 @@
  * Nothing here measures accuracy.
  *
  * Per point (task, mixer, n, batch): skip what is predicted to exceed the
- * memory or time budget (a SKIP row with the reason); create the model;
- * validate (one forward on one example: a finite loss near ln C; one
- * backward: finite, non-zero gradients); warm up; time; append the row to
- * the HDF5 file (rank 0, flushed) and print it on stdout.
+ * memory or time budget (a SKIP row with the reason) before allocating
+ * anything for it; create the model; validate (one example at
+ * initialisation: the loss finite and within the model's logit spread
+ * bound of ln C; the gradients finite, not all zero, and consistent with
+ * the loss by a central difference); warm up; time; append the row to the
+ * HDF5 file (rank 0, flushed) and print it on stdout.
  * Under MPI with P ranks the run is data parallel: each rank takes its
  * share of the batch and the gradients are summed with MPI_Allreduce
- * before the update (timed inside the step, and reported on its own). */
+ * before the update (timed inside the step, and reported on its own).
+ * The ranks agree on the command line's verdict, and on what they read of
+ * a --data file, before any other collective (one line from the rank
+ * that knows). */
 #include <config.h>
 
 #include "bench.h"
@@ -59,11 +64,16 @@ static const char *const TOOL = "myo-lra";
 #define DEFAULT_SEED 0x6c7261ULL /* "lra" */
 #define MAX_LENGTHS 32
 #define EFF_DENSE_MAX 4096 /* the LRA efficiency table's largest length (4K) */
-#define VAL_LOSS_TOL 1.0   /* |loss - ln C| <= max(1, ln C / 2) on one example at init */
-/* --data: the file's example 0 and its label are fixed (the synthetic
- * stream draws both), and one example's loss at init strays from ln C by
- * the spread of the initial logits (std ~ 1 at D = 16): max(3, ln C / 2) */
-#define VAL_LOSS_TOL_DATA 3.0
+/* Validation (one example at initialisation): the loss within the
+ * model's own bound of ln C (myo_model_logit_spread_bound: no correct
+ * forward can stray further, whatever D and the data), and the gradients
+ * finite, not all zero, and what the loss does along them
+ * (myo_model_gradient_check: 1 within 1e-3 in practice) within
+ * VAL_GRAD_TOL of 1 at one of the predicted loss changes VAL_GRAD_DELTA
+ * (times max(1, loss)), tried in turn */
+#define VAL_GRAD_TOL 0.1
+#define VAL_GRAD_STEPS 3
+static const double VAL_GRAD_DELTA[VAL_GRAD_STEPS] = {1e-3, 1e-4, 1e-5};
 
 /* ------------------------------------------------------------ presets */
 
@@ -210,12 +220,16 @@ static void usage(FILE *f)
         "\n"
         "Exit status: 0 when every measured point is VALID, 2 for a bad command line or\n"
         "model, 3 when FILE has an incompatible schema or the --data file is invalid (not\n"
-        "myo-data/1, bad shapes or values, ids out of its vocabulary), 5 when FILE or the\n"
-        "--data file cannot be read or written or is not HDF5 (an existing FILE is never\n"
-        "modified then: every check precedes opening it), 6 when out of\n"
-        "memory or on an internal failure, 7 when a point fails validation, 128 + the\n"
-        "signal after SIGTERM, SIGINT or SIGUSR1 (the file holds every finished point and\n"
-        "the interrupted one as INTERRUPTED; --resume reruns it).\n",
+        "myo-data/1, bad shapes or values, ids out of its vocabulary, a vocabulary or\n"
+        "class count the model cannot take) or differs between ranks, 5 when FILE or the\n"
+        "--data file cannot be read or written or is not HDF5, on any rank (an existing\n"
+        "FILE is never modified then: every check precedes opening it), 6 when out of\n"
+        "memory or on an internal failure, 7 when a point fails validation (its loss\n"
+        "beyond the model's logit spread bound of ln C, or its gradients not finite, all\n"
+        "zero or inconsistent with the loss), 128 + the signal after SIGTERM, SIGINT or\n"
+        "SIGUSR1 (the file holds every finished point and the interrupted one as\n"
+        "INTERRUPTED; --resume reruns it).  Under mpiexec the ranks agree first: one\n"
+        "line, from the rank that knows, and the same exit status on every rank.\n",
         TOOL, TOOL, DEFAULT_OUTPUT, (unsigned long long)DEFAULT_SEED);
 }
 
@@ -369,16 +383,80 @@ static int own_option(int c, const char *arg, void *ctx)
 }
 
 /* --data: read the file's header (shapes checked, values not yet: the
- * examples the run uses are read and validated by load_data) and make the
- * task it defines.  Local (every rank reads the same file).  -1 to go on,
- * otherwise the exit code after a one-line message. */
-static int data_options(lra_opts *o)
+ * examples the run uses are read and validated by load_data).  Local:
+ * each rank reads its own view of the file (a node-local path may name
+ * another file, or none, on another host).  -1 to go on, otherwise the
+ * exit code after a one-line message. */
+static int data_read_header(lra_opts *o)
 {
     myo_status s = myo_dataset_read_info(o->data, &o->info, &o->has_parents);
-    if (s != MYO_OK) {
-        myo_bench_say(0, "--data: %s", myo_data_error());
-        return myo_cli_exit_code(s);
-    }
+    if (s == MYO_OK) return -1;
+    myo_bench_say(1, "--data: %s", myo_data_error());
+    return myo_cli_exit_code(s);
+}
+
+/* Rank 0's copy of this rank's size bytes at mine, into out.  Collective. */
+static void from_rank0(void *out, const void *mine, size_t size)
+{
+    memcpy(out, mine, size);
+    myo_bench_mpi_check(MPI_Bcast(out, (int)size, MPI_BYTE, 0, MPI_COMM_WORLD), "MPI_Bcast");
+}
+
+/* What every rank must see of the --data file alike: the header fields
+ * that shape the run (the collectives' counts, the model, the rows). */
+enum { VIEW_COUNT, VIEW_DOCS, VIEW_N, VIEW_VOCAB, VIEW_CLASSES, VIEW_INTS };
+enum { VIEW_TASK, VIEW_SOURCE, VIEW_ORDERING, VIEW_TREES, VIEW_STRS };
+static const char *const VIEW_INT_NAME[VIEW_INTS] = {"count", "docs", "n", "vocab", "classes"};
+static const char *const VIEW_STR_NAME[VIEW_STRS] = {"task", "source", "ordering", "parse trees"};
+typedef struct {
+    int64_t v[VIEW_INTS];
+    char s[VIEW_STRS][sizeof(((myo_dataset *)0)->attr_value[0])];
+} data_view;
+
+/* Collective.  Every rank's view of the --data file (data_read_header)
+ * against rank 0's: -1 when they agree, otherwise exit 3 after one line
+ * from the lowest rank that sees another file, e.g.
+ *     --data F: rank 1 sees n = 512, rank 0 n = 1024 (every rank must read
+ *     the same file) */
+static int data_agree_view(const lra_opts *o)
+{
+    const myo_dataset *d = &o->info;
+    const char *ord = myo_dataset_get_attr(d, "ordering");
+    data_view mine, first;
+    memset(&mine, 0, sizeof mine);
+    const int64_t v[VIEW_INTS] = {d->count, d->docs, d->n, d->vocab, d->classes};
+    memcpy(mine.v, v, sizeof v);
+    const char *str[VIEW_STRS] = {d->task, d->source, ord ? ord : "(none)",
+                                  o->has_parents ? "yes" : "no"};
+    for (int i = 0; i < VIEW_STRS; i++)
+        snprintf(mine.s[i], sizeof mine.s[i], "%s", str[i]);
+    from_rank0(&first, &mine, sizeof mine);
+    myo_bench_say_hold();
+    int code = -1;
+    const char *tail = "(every rank must read the same file)";
+    for (int i = 0; i < VIEW_INTS && code < 0; i++)
+        if (mine.v[i] != first.v[i]) {
+            myo_bench_say(0, "--data %s: rank %d sees %s = %lld, rank 0 %s = %lld %s", o->data,
+                          myo_bench_rank(), VIEW_INT_NAME[i], (long long)mine.v[i],
+                          VIEW_INT_NAME[i], (long long)first.v[i], tail);
+            code = MYO_EXIT_DATA;
+        }
+    for (int i = 0; i < VIEW_STRS && code < 0; i++)
+        if (strcmp(mine.s[i], first.s[i]) != 0) {
+            myo_bench_say(0, "--data %s: rank %d sees %s = %s, rank 0 %s = %s %s", o->data,
+                          myo_bench_rank(), VIEW_STR_NAME[i], mine.s[i], VIEW_STR_NAME[i],
+                          first.s[i], tail);
+            code = MYO_EXIT_DATA;
+        }
+    return myo_bench_agree_said(code);
+}
+
+/* --data: the task the file's header defines (the preset's model with
+ * the file's n, V, C), and what the rows say of it.  Local (every rank
+ * sees the same header: data_agree_view).  -1 to go on, otherwise the
+ * exit code after a one-line message. */
+static int data_options(lra_opts *o)
+{
     const myo_dataset *d = &o->info;
     int task = -1;
     for (int i = 0; i < T_COUNT; i++)
@@ -398,13 +476,30 @@ static int data_options(lra_opts *o)
     o->task = task;
     lra_task *t = &o->data_task;
     *t = TASKS[task];
-    if (d->docs != (t->dual ? 2 : 1) || d->count < 1 || d->vocab < 2 || d->classes < 2) {
+    if (d->docs != (t->dual ? 2 : 1) || d->count < 1) {
         myo_bench_say(0,
-                      "--data %s: %lld examples of %lld documents, vocab %lld, classes %lld: "
-                      "myo-lra's %s needs at least one example of %d document%s, vocab and "
-                      "classes >= 2",
-                      o->data, (long long)d->count, (long long)d->docs, (long long)d->vocab,
-                      (long long)d->classes, t->name, t->dual ? 2 : 1, t->dual ? "s" : "");
+                      "--data %s: %lld examples of %lld documents: myo-lra's %s needs at least "
+                      "one example of %d document%s",
+                      o->data, (long long)d->count, (long long)d->docs, t->name, t->dual ? 2 : 1,
+                      t->dual ? "s" : "");
+        return MYO_EXIT_DATA;
+    }
+    /* n, V and C come from the file: one the model cannot take makes the
+     * file invalid data for myo-lra (exit 3), unlike a size typed on the
+     * command line (exit 2).  The model's own limits, the rest of it at
+     * its smallest. */
+    const myo_model_config file_part = {.vocab = d->vocab,
+                                        .n = d->n,
+                                        .d_model = 1,
+                                        .heads = 1,
+                                        .mlp_dim = 1,
+                                        .layers = 1,
+                                        .classes = d->classes,
+                                        .dual = t->dual,
+                                        .mixer = MYO_MIXER_SSM};
+    if (myo_model_config_check(&file_part) != MYO_OK) {
+        myo_bench_say(0, "--data %s: the LRA model cannot take this file: %s", o->data,
+                      myo_error_detail());
         return MYO_EXIT_DATA;
     }
     if (o->efficiency || (o->lengths_given && (o->n_lengths != 1 || o->lengths[0] != d->n))) {
@@ -441,38 +536,12 @@ static int data_options(lra_opts *o)
     return -1;
 }
 
-/* Returns -1 to go on, otherwise the exit code (0 after --help/--version). */
-static int parse_options(int argc, char **argv, lra_opts *o)
+/* What the command line and the --data header leave open: the task's
+ * model, lengths, batch and steps.  Local.  -1 to go on, otherwise the
+ * exit code after a one-line message. */
+static int resolve_options(lra_opts *o)
 {
-    memset(o, 0, sizeof *o);
-    o->task = -1;
-    for (int m = 0; m < M_COUNT; m++)
-        o->mixer[m] = m;
-    o->n_mixers = M_COUNT;
-    o->steps = o->infer_steps = -1;
-    o->tree_auto = 1;
-    o->output = DEFAULT_OUTPUT;
-    o->time_budget = 900.0;
-    o->progress = MYO_SWEEP_PROGRESS_AUTO;
-    o->seed = DEFAULT_SEED;
-    /* AdamW as LRA's configs (beta2 0.98, eps 1e-9); lr and decay only
-     * keep the loss finite over a few steps: the run times, it does not train */
-    o->adam = (myo_adam_config){
-        .lr = 1e-4, .beta1 = 0.9, .beta2 = 0.98, .eps = 1e-9, .weight_decay = 0.01};
-    myo_bench_common_opts common;
-    myo_bench_common_defaults(&common); /* --warmup 1 */
-    common.D = common.H = 0;            /* the task's unless given */
-    int code = myo_bench_parse_options(
-        argc, argv, OWN_OPTIONS, MYO_BENCH_OPT_WARMUP | MYO_BENCH_OPT_MODEL | MYO_BENCH_OPT_MAXMEM,
-        &common, own_option, o, usage);
-    if (code >= 0) return code;
-    o->warmup = common.warmup;
-    o->max_memory = common.max_memory;
-    o->D = common.D, o->H = common.H;
-    if (o->parse_trees && !o->data) {
-        myo_bench_say(0, "--tree parse needs --data (a ListOps file with parse trees)");
-        return MYO_EXIT_USAGE;
-    }
+    int code;
     if (o->data && (code = data_options(o)) >= 0) return code;
     if (o->task < 0) {
         myo_bench_say(0, "--task is required (listops, text, retrieval, image, pathfinder, "
@@ -509,6 +578,49 @@ static int parse_options(int argc, char **argv, lra_opts *o)
     if (o->infer_steps < 0) o->infer_steps = o->efficiency ? 5 : 3;
     o->progress = myo_sweep_progress_enabled(o->progress);
     return -1;
+}
+
+/* Collective: every rank reaches the same verdict, told in one line by the
+ * rank that knows (the worst exit code over the ranks: a --data file one
+ * rank cannot read stops them all), before any other collective.
+ * Returns -1 to go on, otherwise the exit code (0 after --help/--version). */
+static int parse_options(int argc, char **argv, lra_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->task = -1;
+    for (int m = 0; m < M_COUNT; m++)
+        o->mixer[m] = m;
+    o->n_mixers = M_COUNT;
+    o->steps = o->infer_steps = -1;
+    o->tree_auto = 1;
+    o->output = DEFAULT_OUTPUT;
+    o->time_budget = 900.0;
+    o->progress = MYO_SWEEP_PROGRESS_AUTO;
+    o->seed = DEFAULT_SEED;
+    /* AdamW as LRA's configs (beta2 0.98, eps 1e-9); lr and decay only
+     * keep the loss finite over a few steps: the run times, it does not train */
+    o->adam = (myo_adam_config){
+        .lr = 1e-4, .beta1 = 0.9, .beta2 = 0.98, .eps = 1e-9, .weight_decay = 0.01};
+    myo_bench_common_opts common;
+    myo_bench_common_defaults(&common); /* --warmup 1 */
+    common.D = common.H = 0;            /* the task's unless given */
+    myo_bench_say_hold();
+    int code = myo_bench_parse_options(
+        argc, argv, OWN_OPTIONS, MYO_BENCH_OPT_WARMUP | MYO_BENCH_OPT_MODEL | MYO_BENCH_OPT_MAXMEM,
+        &common, own_option, o, usage);
+    o->warmup = common.warmup;
+    o->max_memory = common.max_memory;
+    o->D = common.D, o->H = common.H;
+    if (code < 0 && o->parse_trees && !o->data) {
+        myo_bench_say(0, "--tree parse needs --data (a ListOps file with parse trees)");
+        code = MYO_EXIT_USAGE;
+    }
+    if (code < 0 && o->data) code = data_read_header(o);
+    /* a file one rank cannot read, and then one header against another */
+    if ((code = myo_bench_agree_said(code)) >= 0) return code;
+    if (o->data && (code = data_agree_view(o)) >= 0) return code;
+    myo_bench_say_hold();
+    return myo_bench_agree_said(resolve_options(o));
 }
 
 /* ------------------------------------------------------------ points */
@@ -691,7 +803,8 @@ static void point_key(const sweep_ctx *c, int mixer, int64_t n, char *buf, size_
 
 /* Bytes one rank's model is predicted to hold at (mixer, n), from the
  * shapes (a deliberate over-estimate; the rows record it beside
- * myo_model_bytes): parameters with their gradients and two Adam moments;
+ * myo_model_bytes): parameters with their gradients, two Adam moments and
+ * the validation's copy (myo_model_gradient_check);
  * per sequence and layer the activations backward keeps (about 10 n D +
  * 3 n F floats) and the mixer's (Myosotis ~8 N D on N tree nodes; dense
  * 8 n D, materialized + 2 H n^2 for the kept probabilities and their
@@ -719,7 +832,7 @@ static double predict_bytes(const sweep_ctx *c, int mixer, int64_t n_)
         mix = 16 * n * D;
     }
     double act = S * L * (10 * n * D + 3 * n * F + mix);
-    return 4.0 * (4 * params + act);
+    return 4.0 * (5 * params + act);
 }
 
 /* Relative cost of a point (flops, roughly), for the ETA. */
@@ -733,7 +846,18 @@ static double point_cost(const sweep_ctx *c, int mixer, int64_t n_)
            (3.0 * (double)(o->steps + o->warmup) + (double)o->infer_steps);
 }
 
-/* The model of (mixer, n); tree: Myosotis' (borrowed), NULL otherwise. */
+/* Local.  Whether (mixer, n) is sure to be skipped for memory: its
+ * prediction alone, times the ranks on the host, exceeds the budget
+ * (run_point's test adds the resident set and takes the worst rank, so
+ * it skips every point this says). */
+static int over_budget(const sweep_ctx *c, int mixer, int64_t n)
+{
+    return predict_bytes(c, mixer, n) * c->budget.node_ranks > c->budget.bytes;
+}
+
+/* The model of (mixer, n); tree: Myosotis' (borrowed), NULL otherwise (or
+ * not built yet: myo_model_config_check then checks all but the tree,
+ * which myo_bench_tree_create makes over n tokens). */
 static myo_model_config model_config(const sweep_ctx *c, int mixer, int64_t n, const myo_tree *tree)
 {
     return (myo_model_config){.vocab = c->t->vocab,
@@ -801,6 +925,7 @@ static int load_data(sweep_ctx *c)
 {
     const lra_opts *o = c->o;
     const int64_t E = o->info.count, need = (o->warmup + o->steps + o->infer_steps) * o->batch;
+    myo_bench_say_hold();
     myo_status s = myo_dataset_read_range(o->data, 0, need < E ? need : E, &c->ds);
     const myo_dataset *d = &c->ds;
     if (s == MYO_OK && (d->n != c->t->n || d->vocab != c->t->vocab || d->classes != c->t->classes ||
@@ -809,11 +934,29 @@ static int load_data(sweep_ctx *c)
                           o->data);
     if (s == MYO_OK && o->parse_trees && !d->parents)
         s = myo_data_fail(MYO_ERR_DATA, "%s: the parse trees are missing", o->data);
-    int code = s == MYO_OK ? MYO_EXIT_OK : myo_cli_exit_code(s), code0 = code;
-    myo_bench_mpi_check(MPI_Bcast(&code0, 1, MPI_INT, 0, MPI_COMM_WORLD), "MPI_Bcast");
-    if (code != MYO_EXIT_OK && (c->rank == 0 || code0 == MYO_EXIT_OK)) /* one line */
-        myo_bench_say(c->rank != 0, "--data: %s", myo_data_error());
-    return myo_bench_agree(code);
+    if (s != MYO_OK) myo_bench_say(1, "--data: %s", myo_data_error());
+    int code = myo_bench_agree_said(s == MYO_OK ? MYO_EXIT_OK : myo_cli_exit_code(s));
+    if (code != MYO_EXIT_OK) return code;
+    /* the examples themselves alike on every rank (the same header need
+     * not mean the same file): their hash against rank 0's */
+    const size_t tokens = (size_t)d->count * (size_t)d->docs * (size_t)d->n;
+    uint64_t mine[3] = {myo_bench_hash(d->tokens, tokens * sizeof(int32_t)),
+                        myo_bench_hash(d->labels, (size_t)d->count * sizeof(int32_t)),
+                        d->parents ? myo_bench_hash(d->parents, (size_t)d->count * (size_t)d->n *
+                                                                    sizeof(int32_t))
+                                   : 0},
+             first[3];
+    from_rank0(first, mine, sizeof mine);
+    myo_bench_say_hold();
+    code = MYO_EXIT_OK;
+    if (memcmp(mine, first, sizeof mine) != 0) {
+        myo_bench_say(0,
+                      "--data %s: rank %d reads other examples than rank 0 among the first %lld "
+                      "(every rank must read the same file)",
+                      o->data, c->rank, (long long)d->count);
+        code = MYO_EXIT_DATA;
+    }
+    return myo_bench_agree_said(code);
 }
 
 /* --data: the count examples of the run's order from first (global),
@@ -1102,32 +1245,44 @@ static int run_point(sweep_ctx *c, int mixer, int64_t n, point_row *r, rep_row *
     }
     r->params = myo_model_num_params(w.model);
 
-    /* validation: one example (the same on every rank), one forward and
-     * one backward, no update */
-    double loss = NAN;
+    /* validation: one example (the same on every rank), one forward, one
+     * backward and the gradient check (three forwards a step), no update */
+    double loss = NAN, ratio = NAN;
     s = get_batch(c, &w, n, side, STREAM_VALID, 0, 0, 1);
     if (s == MYO_OK) s = myo_model_forward(w.model, 1, w.tokens, w.labels, &loss, NULL);
     if (s == MYO_OK) s = myo_model_backward(w.model);
     int nonzero = 0, finite = 0;
     if (s == MYO_OK) finite = all_finite(myo_model_grads(w.model), r->params, &nonzero);
+    /* the gradient check at the largest of the steps where it holds: a
+     * strongly curved loss (tiny D) needs a smaller one than float rounding
+     * can bear for a large model; wrong gradients fail at every step */
+    for (int k = 0; s == MYO_OK && finite && nonzero && k < VAL_GRAD_STEPS; k++) {
+        s = myo_model_gradient_check(w.model, VAL_GRAD_DELTA[k] * fmax(1, fabs(loss)), &ratio);
+        if (fabs(ratio - 1) <= VAL_GRAD_TOL) break;
+    }
     if (myo_bench_any_failed(&s)) {
         work_free(&w);
         return point_fail(mixer, n, "validation", s);
     }
-    const double lnC = log((double)t->classes);
-    int valid = isfinite(loss) &&
-                fabs(loss - lnC) <= fmax(o->data ? VAL_LOSS_TOL_DATA : VAL_LOSS_TOL, 0.5 * lnC) &&
-                finite && nonzero;
-    valid = !myo_bench_agree(!valid);
+    const double lnC = log((double)t->classes), bound = myo_model_logit_spread_bound(w.model);
+    const int loss_ok = isfinite(loss) && fabs(loss - lnC) <= bound;
+    const int grad_ok = finite && nonzero && fabs(ratio - 1) <= VAL_GRAD_TOL;
+    int valid = !myo_bench_agree(!(loss_ok && grad_ok));
     r->loss_valid = loss;
     snprintf(r->valid, sizeof r->valid, "%s", valid ? "VALID" : "INVALID");
     if (!valid) {
         c->invalid = 1;
-        myo_bench_say(0, "%s, n = %lld: INVALID: validation loss %.4g (ln C = %.4g), gradients %s",
-                      MIXER_NAME[mixer], (long long)n, loss, lnC,
-                      !finite   ? "not finite"
-                      : nonzero ? "finite"
-                                : "all zero");
+        myo_bench_say(0,
+                      "%s, n = %lld: INVALID: validation loss %.4g (%s: ln C = %.4g, the model's "
+                      "logit spread bound %.4g), gradients %s (along them the loss changes %.4g "
+                      "times as they predict)",
+                      MIXER_NAME[mixer], (long long)n, loss, loss_ok ? "fine" : "impossible", lnC,
+                      bound,
+                      !finite    ? "not finite"
+                      : !nonzero ? "all zero"
+                      : grad_ok  ? "consistent"
+                                 : "inconsistent with the loss",
+                      ratio);
     }
 
     /* warm-up and timed training steps, then timed inference steps; a
@@ -1283,9 +1438,11 @@ static void print_header(const sweep_ctx *c, const run_meta *meta, int64_t n_poi
         printf("#   pixels: Morton order for myosotis on kary4 when n is a 2^k x 2^k image, "
                "raster (LRA's) otherwise; with synthetic i.i.d. pixels the order only relabels "
                "them\n");
-    printf("# validation per point: one example, one forward (loss finite and within max(%g, "
-           "ln C / 2) of ln C = %.4g) and one backward (gradients finite, not all zero): VALID\n",
-           o->data ? VAL_LOSS_TOL_DATA : VAL_LOSS_TOL, log((double)t->classes));
+    printf("# validation per point: one example at initialisation, one forward (loss finite and "
+           "within the model's logit spread bound of ln C = %.4g) and one backward (gradients "
+           "finite, not all zero,\n#   and a central difference along them within %g of what "
+           "they predict): VALID\n",
+           log((double)t->classes), VAL_GRAD_TOL);
     printf("# timing: per step MPI_Barrier, MPI_Wtime; a training step = forward + backward + "
            "gradient MPI_Allreduce (data parallel, weighted by each rank's share) + AdamW, the\n"
            "#   slowest rank's time; medians over steps; allred_ms = the all-reduce inside it "
@@ -1484,34 +1641,32 @@ static int lra_main(int argc, char **argv)
     c.b_local = o.batch / c.P + (c.rank < o.batch % c.P);
     c.b_offset = c.rank * (o.batch / c.P) + (c.rank < o.batch % c.P ? c.rank : o.batch % c.P);
 
-    /* the points, and every model configuration checked before any work */
+    /* the points; the memory budget first: a point predicted over it is
+     * recorded SKIP:memory without building anything (run_point), and
+     * every other point's model configuration is checked before any work
+     * (Myosotis' tree comes after the budget too: run_point builds it) */
+    myo_bench_budget_init(o.max_memory, &c.budget);
+    myo_bench_say_hold();
     point_id *pts = calloc((size_t)(o.n_lengths * o.n_mixers), sizeof *pts);
     int64_t n_pts = 0;
     if (!pts) {
         myo_bench_say(1, "out of memory");
-        return MYO_EXIT_INTERNAL;
+        code = MYO_EXIT_INTERNAL;
     }
     for (int i = 0; i < o.n_lengths && code < 0; i++)
         for (int k = 0; k < o.n_mixers && code < 0; k++) {
             const int m = o.mixer[k];
             const int64_t n = o.lengths[i];
             if (o.efficiency && m == M_DENSE_MAT && n > EFF_DENSE_MAX) continue;
-            myo_tree *tree = NULL;
-            myo_status s = m == M_MYOSOTIS && !o.parse_trees
-                               ? myo_bench_tree_create(&o.tree, n, &tree)
-                               : MYO_OK;
-            myo_model_config cfg = model_config(&c, m, n, tree);
-            if (s == MYO_OK) s = myo_model_config_check(&cfg);
-            myo_tree_destroy(&tree);
-            if (s != MYO_OK) {
+            myo_model_config cfg = model_config(&c, m, n, NULL);
+            if (!over_budget(&c, m, n) && myo_model_config_check(&cfg) != MYO_OK) {
                 myo_bench_say(0, "%s at n = %lld: %s", MIXER_NAME[m], (long long)n,
                               myo_error_detail());
-                code = s == MYO_ERR_NOMEM ? MYO_EXIT_INTERNAL : MYO_EXIT_USAGE;
-                break;
+                code = MYO_EXIT_USAGE;
             }
             pts[n_pts++] = (point_id){m, n};
         }
-    code = myo_bench_agree(code < 0 ? MYO_EXIT_OK : code);
+    code = myo_bench_agree_said(code < 0 ? MYO_EXIT_OK : code);
     /* --data: the examples the run uses, read and validated before the
      * results file is opened (a bad file leaves it untouched) */
     if (code == MYO_EXIT_OK && o.data) code = load_data(&c);
@@ -1536,7 +1691,6 @@ static int lra_main(int argc, char **argv)
         return code;
     }
     myo_sweep_catch_signals();
-    myo_bench_budget_init(o.max_memory, &c.budget);
     if (c.rank == 0) print_header(&c, &meta, n_pts);
 
     point_row *rows = calloc((size_t)(n_pts ? n_pts : 1), sizeof *rows);

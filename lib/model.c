@@ -423,25 +423,27 @@ static int needs_heads(myo_mixer_kind k)
 myo_status myo_model_config_check(const myo_model_config *cfg)
 {
     if (!cfg) return myo_fail(MYO_ERR_ARG, "myo_model: the configuration is NULL");
+    /* Ids and labels are int32; every dimension of a product must fit BLAS's int. */
+    const int64_t lim = INT_MAX / 4;
     struct {
         const char *name;
-        int64_t v, min;
-    } f[] = {{"vocab", cfg->vocab, 2},     {"n", cfg->n, 1},
-             {"d_model", cfg->d_model, 1}, {"heads", cfg->heads, 1},
-             {"mlp_dim", cfg->mlp_dim, 1}, {"layers", cfg->layers, 1},
-             {"classes", cfg->classes, 2}};
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        int64_t v, min, max;
+        const char *why; /* of max */
+    } f[] = {{"vocab", cfg->vocab, 2, INT32_MAX, "token ids are int32"},
+             {"n", cfg->n, 1, lim, "products must fit BLAS's int"},
+             {"d_model", cfg->d_model, 1, lim, "products must fit BLAS's int"},
+             {"heads", cfg->heads, 1, INT64_MAX, ""},
+             {"mlp_dim", cfg->mlp_dim, 1, lim, "products must fit BLAS's int"},
+             {"layers", cfg->layers, 1, lim, "products must fit BLAS's int"},
+             {"classes", cfg->classes, 2, INT32_MAX, "labels are int32"}};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
         if (f[i].v < f[i].min)
             return myo_fail(MYO_ERR_ARG, "myo_model: %s = %lld, need %s >= %lld", f[i].name,
                             (long long)f[i].v, f[i].name, (long long)f[i].min);
-    /* Ids and labels are int32; every dimension of a product must fit BLAS's int. */
-    const int64_t lim = INT_MAX / 4;
-    if (cfg->vocab > INT32_MAX || cfg->classes > INT32_MAX || cfg->n > lim || cfg->d_model > lim ||
-        cfg->mlp_dim > lim || cfg->layers > lim)
-        return myo_fail(MYO_ERR_ARG,
-                        "myo_model: a dimension is too large (vocab and classes must fit int32, "
-                        "n, d_model, mlp_dim and layers %d)",
-                        (int)lim);
+        if (f[i].v > f[i].max)
+            return myo_fail(MYO_ERR_ARG, "myo_model: %s = %lld is too large (at most %lld: %s)",
+                            f[i].name, (long long)f[i].v, (long long)f[i].max, f[i].why);
+    }
     if (cfg->dual != 0 && cfg->dual != 1)
         return myo_fail(MYO_ERR_ARG, "myo_model: dual = %d, need 0 or 1", cfg->dual);
     if ((unsigned)cfg->mixer > (unsigned)MYO_MIXER_SSM)
@@ -1093,6 +1095,102 @@ myo_status myo_model_backward(myo_model *m)
     m->have_grads = 1;
     m->times.backward = myo_now() - t0;
     return MYO_OK;
+}
+
+/* The bound of myosotis_model.h, in exact arithmetic, then a margin for
+ * float rounding.  A row y = g .* xhat + b of the final LayerNorm has
+ * xhat of mean 0 and mean square v / (v + eps) <= 1: |xhat|_2 <= sqrt(D),
+ * |xhat_j| <= sqrt(D - 1); so |y|_2 <= max|g| sqrt(D) + |b|_2 = r2 and
+ * |y_j| <= |g_j| sqrt(D - 1) + |b_j| <= rinf, and the pooled u, a mean of
+ * rows, keeps both.  Dual: z = [u1, u2, u1 .* u2, u1 - u2] has |z|_2 <=
+ * r2 sqrt(6 + rinf^2), and h = gelu(z Wh + bh) has |h|_2 <= |Wh|_F |z|_2
+ * + |bh|_2 (|gelu(t)| <= |t|).  With the head's input x (u or h, |x|_2 <=
+ * rx) and wbar the mean column of Wc: logit_c - logit_c' = x . (w_c -
+ * wbar) - x . (w_c' - wbar) + bc_c - bc_c', at most 2 rx max_c |w_c -
+ * wbar|_2 + max bc - min bc. */
+double myo_model_logit_spread_bound(const myo_model *m)
+{
+    if (!m) return NAN;
+    const int64_t D = m->D, F = m->F, C = m->C, K = m->cfg.dual ? F : D;
+    const float *p = m->params, *g = p + m->lnf_g, *b = p + m->lnf_b;
+    double gmax = 0, b2 = 0, rinf = 0;
+    for (int64_t j = 0; j < D; j++) {
+        gmax = fmax(gmax, fabs(g[j]));
+        b2 += (double)b[j] * b[j];
+        rinf = fmax(rinf, fabs(g[j]) * sqrt((double)(D - 1)) + fabs(b[j]));
+    }
+    double rx = gmax * sqrt((double)D) + sqrt(b2);
+    if (m->cfg.dual) {
+        double wh = 0, bh = 0;
+        for (int64_t i = 0; i < 4 * D * F; i++)
+            wh += (double)p[m->wh + i] * p[m->wh + i];
+        for (int64_t i = 0; i < F; i++)
+            bh += (double)p[m->bh + i] * p[m->bh + i];
+        rx = sqrt(wh) * rx * sqrt(6.0 + rinf * rinf) + sqrt(bh);
+    }
+    const float *wc = p + m->wc, *bc = p + m->bc; /* wc (K, C): column c is wc[k C + c] */
+    double wmax = 0, blo = INFINITY, bhi = -INFINITY;
+    for (int64_t c = 0; c < C; c++) {
+        double norm = 0;
+        for (int64_t k = 0; k < K; k++) {
+            double mean = 0;
+            for (int64_t c2 = 0; c2 < C; c2++)
+                mean += wc[k * C + c2];
+            const double d = wc[k * C + c] - mean / (double)C;
+            norm += d * d;
+        }
+        wmax = fmax(wmax, sqrt(norm));
+        blo = fmin(blo, bc[c]), bhi = fmax(bhi, bc[c]);
+    }
+    const double spread = 2 * rx * wmax + (bhi - blo);
+    return spread * (1 + 1e-3) + 1e-3;
+}
+
+myo_status myo_model_gradient_check(myo_model *m, double delta, double *ratio)
+{
+    if (!m || !ratio || !(delta > 0 && isfinite(delta)))
+        return myo_fail(MYO_ERR_ARG, "myo_model_gradient_check: a model, delta > 0 (finite) and "
+                                     "ratio are required");
+    *ratio = NAN;
+    if (!m->have_grads || m->batch == 0 || !m->has_labels)
+        return myo_fail(MYO_ERR_ARG, "myo_model_gradient_check: no forward with labels and its "
+                                     "backward to check");
+    const int64_t P = m->num_params, B = m->batch;
+    const int64_t R = (m->cfg.dual ? 2 : 1) * B * m->n;
+    double gg = 0;
+    for (int64_t i = 0; i < P; i++)
+        gg += (double)m->grads[i] * m->grads[i];
+    if (!(gg > 0) || !isfinite(gg)) return MYO_OK; /* nothing to follow: ratio NaN */
+    float *keep = myo_alloc((size_t)P, sizeof(float), "the parameters' copy");
+    int32_t *tokens = myo_alloc((size_t)R, sizeof(int32_t), "the tokens' copy");
+    int32_t *labels = myo_alloc((size_t)B, sizeof(int32_t), "the labels' copy");
+    myo_status s = keep && tokens && labels ? MYO_OK : MYO_ERR_NOMEM;
+    if (s == MYO_OK) {
+        memcpy(keep, m->params, (size_t)P * sizeof(float));
+        memcpy(tokens, m->tokens, (size_t)R * sizeof(int32_t));
+        memcpy(labels, m->labels, (size_t)B * sizeof(int32_t));
+        const float eta = (float)(delta / gg);
+        double loss[2] = {NAN, NAN}, taken = 0;
+        for (int side = 0; side < 2 && s == MYO_OK; side++) { /* theta -/+ eta g */
+            const float step = side ? eta : -eta;
+            for (int64_t i = 0; i < P; i++)
+                m->params[i] = keep[i] + step * m->grads[i];
+            s = myo_model_forward(m, B, tokens, labels, &loss[side], NULL);
+        }
+        /* the step as taken in float: g . (theta+ - theta-) / 2 */
+        for (int64_t i = 0; i < P; i++) {
+            const float up = keep[i] + eta * m->grads[i], down = keep[i] + -eta * m->grads[i];
+            taken += (double)m->grads[i] * ((double)up - (double)down) / 2;
+        }
+        memcpy(m->params, keep, (size_t)P * sizeof(float));
+        if (s == MYO_OK) *ratio = (loss[1] - loss[0]) / (2 * taken);
+        /* the forward at theta again: the model as it was */
+        double again = 0;
+        myo_status s2 = myo_model_forward(m, B, tokens, labels, &again, NULL);
+        if (s == MYO_OK) s = s2;
+    }
+    free(keep), free(tokens), free(labels);
+    return s;
 }
 
 myo_status myo_model_adam_step(myo_model *m, const myo_adam_config *a)

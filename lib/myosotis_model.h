@@ -171,6 +171,34 @@ myo_status myo_model_backward(myo_model *m);
  * weight_decay, a non-finite value, or no backward yet. */
 myo_status myo_model_adam_step(myo_model *m, const myo_adam_config *a);
 
+/* Local.  An upper bound on the spread of the logits, max_c logit_c -
+ * min_c logit_c, over every input the model may see, from its current
+ * parameters alone (the final LayerNorm's gain and bias bound each pooled
+ * row; the head's weights do the rest: model.c derives it), with a margin
+ * for float rounding; NaN for a NULL model.  The loss of an example lies
+ * between mean(logits) - logit_label + ln C and max(logits) - logit_label
+ * + ln C, so a correctly computed loss (one example or a batch mean) is
+ * within this bound of ln C: further is a broken forward.  (At
+ * initialisation, single encoder: about 2 sqrt(D) times the largest
+ * column of Wc less the mean column; the dual head's is looser.) */
+double myo_model_logit_spread_bound(const myo_model *m);
+
+/* Local.  Check the gradients g of the last myo_model_backward against the
+ * loss L of its forward (that batch and those labels) by a central
+ * difference along them, steps of eta = delta / |g|^2 (delta: the loss
+ * change they predict):
+ *     *ratio = (L(theta + eta g) - L(theta - eta g)) / (2 eta |g|^2)
+ * (the step as taken in float), 1 for exact gradients up to O(eta^2) --
+ * a strongly curved loss (tiny d_model) needs a smaller delta -- and float
+ * rounding of L (relative 1e-7 or so: delta >= 1e-5 |L|); about -1 for
+ * gradients of the wrong sign, 0.5 for doubled ones, anything for wrong
+ * ones; NaN when g is all zero or not finite.  Three forwards (the last
+ * one at theta again): the model is left as it was, parameters bit for
+ * bit.  MYO_ERR_ARG for a NULL argument, delta not positive and finite, or
+ * no backward after a forward with labels; MYO_ERR_NOMEM (a copy of the
+ * parameters). */
+myo_status myo_model_gradient_check(myo_model *m, double delta, double *ratio);
+
 /* Local.  Seconds of the last forward, backward and update, the mixers'
  * share of forward and backward. */
 typedef struct {

@@ -5,6 +5,7 @@
  * every mixer, single and dual, AdamW training on a fixed batch, batches
  * smaller than max_batch, per-example trees for Myosotis (the batch on one
  * forest = each example alone on its own tree, and central differences),
+ * the logit spread bound and the gradient check myo-lra validates with,
  * the parameter table, and argument errors.
  *
  * Tolerances, |a - b| <= atol + rtol |ref| (max errors printed on failure,
@@ -692,6 +693,171 @@ static void test_model_adamw_reduces_the_loss(void **state)
         }
 }
 
+/* myo_model_logit_spread_bound: every example's loss (each label), and a
+ * batch's mean, within the bound of ln C, for every mixer, single and
+ * dual, D = 1 (the final LayerNorm's output is its bias), 4, 8, 16, at
+ * initialisation, with every parameter moved off it, and after AdamW has
+ * driven the loss far from ln C.  Not vacuous: a single-encoder head
+ * whose pooled u is its final LayerNorm's bias, set along a column of Wc
+ * less the mean column, reaches more than a quarter of it. */
+static void test_model_logit_spread_bound_holds(void **state)
+{
+    (void)state;
+    enum { B = 3 };
+    int32_t tokens[B * 2 * 16], labels[B];
+    const int64_t dims[] = {1, 4, 8, 16};
+    const myo_adam_config adam = {1e-2, 0.9, 0.999, 1e-8, 0.0};
+    double worst = 0; /* max |loss - ln C| / bound */
+    for (int mixer = 0; mixer < 4; mixer++)
+        for (int dual = 0; dual <= 1; dual++)
+            for (int di = 0; di < COUNT(dims); di++) {
+                myo_tree *t = NULL;
+                myo_model_config cfg = tiny_config((myo_mixer_kind)mixer, dual, &t);
+                cfg.d_model = dims[di], cfg.heads = dims[di] > 1 ? 2 : 1;
+                for (int phase = 0; phase < 3; phase++) { /* init, moved, trained */
+                    myo_model *m = tiny_model(&cfg, B, 70 + (uint64_t)phase);
+                    tiny_batch(&cfg, B, 80 + (uint64_t)(8 * mixer + 2 * di + dual), tokens, labels);
+                    float *p = myo_model_params(m);
+                    myo_rng r = myo_rng_seed(90 + (uint64_t)mixer);
+                    if (phase == 1)
+                        for (int64_t i = 0; i < myo_model_num_params(m); i++)
+                            p[i] += (float)myo_rng_uniform(&r, -0.3, 0.3);
+                    double loss = 0;
+                    for (int step = 0; phase == 2 && step < 40; step++) {
+                        assert_int_equal(myo_model_forward(m, B, tokens, labels, &loss, NULL),
+                                         MYO_OK);
+                        assert_int_equal(myo_model_backward(m), MYO_OK);
+                        assert_int_equal(myo_model_adam_step(m, &adam), MYO_OK);
+                    }
+                    const double bound = myo_model_logit_spread_bound(m), lnC = log(3.0);
+                    assert_true(isfinite(bound) && bound > 0);
+                    assert_int_equal(myo_model_forward(m, B, tokens, labels, &loss, NULL), MYO_OK);
+                    worst = fmax(worst, fabs(loss - lnC) / bound);
+                    for (int64_t b = 0; b < B; b++)
+                        for (int32_t label = 0; label < 3; label++) {
+                            const int64_t docs = dual ? 2 : 1;
+                            assert_int_equal(myo_model_forward(m, 1, tokens + b * docs * 16, &label,
+                                                               &loss, NULL),
+                                             MYO_OK);
+                            if (!(fabs(loss - lnC) <= bound))
+                                fail_msg("%s, dual=%d, D=%lld, phase %d: loss %.6g is further "
+                                         "than the bound %.6g from ln C",
+                                         mixer_names[mixer], dual, (long long)dims[di], phase, loss,
+                                         bound);
+                            worst = fmax(worst, fabs(loss - lnC) / bound);
+                        }
+                    myo_model_destroy(&m);
+                }
+                myo_tree_destroy(&t);
+            }
+    printf("logit spread bound: max |loss - ln C| / bound %.3f (<= 1 passes)\n", worst);
+
+    /* Not vacuous: gain 0 and bias b make u = b for every input; b along
+     * the column of Wc (less the mean column) that the bound is made of. */
+    myo_tree *t = NULL;
+    myo_model_config cfg = tiny_config(MYO_MIXER_SSM, 0, &t);
+    myo_model *m = tiny_model(&cfg, 1, 3);
+    float *p = myo_model_params(m);
+    const int64_t D = cfg.d_model, C = cfg.classes, P = myo_model_num_params(m);
+    const int64_t wc = P - C - D * C, lnf = wc - 2 * D; /* ...; lnf g, b; Wc (D, C), bc */
+    int64_t best = 0;
+    double best_norm = 0;
+    for (int64_t c = 0; c < C; c++) {
+        double norm = 0;
+        for (int64_t k = 0; k < D; k++) {
+            double mean = 0;
+            for (int64_t c2 = 0; c2 < C; c2++)
+                mean += p[wc + k * C + c2] / (double)C;
+            norm += (p[wc + k * C + c] - mean) * (p[wc + k * C + c] - mean);
+        }
+        if (norm > best_norm) best_norm = norm, best = c;
+    }
+    for (int64_t k = 0; k < D; k++) {
+        double mean = 0;
+        for (int64_t c2 = 0; c2 < C; c2++)
+            mean += p[wc + k * C + c2] / (double)C;
+        p[lnf + k] = 0.0f;                                                         /* gain */
+        p[lnf + D + k] = (float)((p[wc + k * C + best] - mean) / sqrt(best_norm)); /* |b| = 1 */
+    }
+    const double bound = myo_model_logit_spread_bound(m);
+    double far = 0, loss = 0;
+    tiny_batch(&cfg, 1, 4, tokens, labels);
+    for (int32_t label = 0; label < C; label++) {
+        assert_int_equal(myo_model_forward(m, 1, tokens, &label, &loss, NULL), MYO_OK);
+        far = fmax(far, fabs(loss - log((double)C)));
+    }
+    printf("logit spread bound %.4g, reached %.4g (%.0f%%)\n", bound, far, 100 * far / bound);
+    assert_true(far <= bound && far > 0.25 * bound);
+    myo_model_destroy(&m);
+    myo_tree_destroy(&t);
+}
+
+/* myo_model_gradient_check: the model's own gradients give a ratio within
+ * 1e-2 of 1 (every mixer, single and dual, per-example trees, D = 4 and
+ * 16); the model is left as it was (the parameters bit for bit, and a
+ * backward gives the same gradients again); gradients of the wrong sign
+ * give about -1, doubled ones about 0.5, zero ones NaN; no backward to
+ * check, or a bad delta, is refused. */
+static void test_model_gradient_check_catches_wrong_gradients(void **state)
+{
+    (void)state;
+    enum { B = 3 };
+    int32_t tokens[B * 2 * 16], labels[B], parents[B * 2 * 16];
+    double lo = INFINITY, hi = -INFINITY;
+    for (int mixer = 0; mixer < 5; mixer++) /* 4: Myosotis on per-example trees */
+        for (int dual = 0; dual <= 1; dual++)
+            for (int64_t D = 4; D <= 16; D *= 4) {
+                myo_tree *t = NULL;
+                myo_model_config cfg =
+                    tiny_config(mixer == 4 ? MYO_MIXER_MYOSOTIS : (myo_mixer_kind)mixer, dual, &t);
+                cfg.d_model = D;
+                if (mixer == 4) cfg.tree = NULL;
+                myo_model *m = tiny_model(&cfg, B, 11);
+                const int64_t P = myo_model_num_params(m);
+                tiny_batch(&cfg, B, 12 + (uint64_t)(4 * mixer + dual), tokens, labels);
+                if (mixer == 4) {
+                    random_parse_trees((dual ? 2 : 1) * B, 16, 13, parents);
+                    assert_int_equal(myo_model_set_trees(m, B, parents), MYO_OK);
+                }
+                double loss = 0, ratio = 0;
+                assert_int_equal(myo_model_gradient_check(m, 1e-3, &ratio), MYO_ERR_ARG);
+                assert_int_equal(myo_model_forward(m, B, tokens, labels, &loss, NULL), MYO_OK);
+                assert_int_equal(myo_model_backward(m), MYO_OK);
+                assert_int_equal(myo_model_gradient_check(m, 0, &ratio), MYO_ERR_ARG);
+                assert_int_equal(myo_model_gradient_check(m, NAN, &ratio), MYO_ERR_ARG);
+                float *keep = test_alloc((size_t)2 * P, sizeof(float)), *kept_g = keep + P;
+                float *g = myo_model_grads(m);
+                memcpy(keep, myo_model_params(m), (size_t)P * sizeof(float));
+                memcpy(kept_g, g, (size_t)P * sizeof(float));
+                assert_int_equal(myo_model_gradient_check(m, 1e-3, &ratio), MYO_OK);
+                assert_memory_equal(keep, myo_model_params(m), (size_t)P * sizeof(float));
+                assert_int_equal(myo_model_backward(m), MYO_OK); /* the forward at theta again */
+                assert_memory_equal(kept_g, g, (size_t)P * sizeof(float));
+                lo = fmin(lo, ratio), hi = fmax(hi, ratio);
+                if (!(fabs(ratio - 1) <= 1e-2))
+                    fail_msg("%s, dual=%d, D=%lld: ratio %.6g",
+                             mixer == 4 ? "parse trees" : mixer_names[mixer], dual, (long long)D,
+                             ratio);
+                /* wrong gradients, kept in place of the model's */
+                const double scale[3] = {-1, 2, 0}, want[3] = {-1, 0.5, NAN};
+                for (int k = 0; k < 3; k++) {
+                    assert_int_equal(myo_model_forward(m, B, tokens, labels, &loss, NULL), MYO_OK);
+                    assert_int_equal(myo_model_backward(m), MYO_OK);
+                    for (int64_t i = 0; i < P; i++)
+                        g[i] = (float)(g[i] * scale[k]);
+                    assert_int_equal(myo_model_gradient_check(m, 1e-3, &ratio), MYO_OK);
+                    if (k < 2 ? !(fabs(ratio - want[k]) <= 0.05 * fabs(want[k])) : !isnan(ratio))
+                        fail_msg("gradients times %g: ratio %.6g (expected about %g)", scale[k],
+                                 ratio, want[k]);
+                }
+                free(keep);
+                myo_model_destroy(&m);
+                myo_tree_destroy(&t);
+            }
+    printf("gradient check: ratio in [%.6f, %.6f] for the model's own gradients\n", lo, hi);
+    assert_int_equal(myo_model_gradient_check(NULL, 1e-3, &(double){0}), MYO_ERR_ARG);
+}
+
 /* A batch of 2 on a model for 3 (the attention and SSM works run a zero
  * third example) gives the loss and gradients of a model made for 2. */
 static void test_model_smaller_batch_matches(void **state)
@@ -773,8 +939,8 @@ static void test_model_rejects_bad_config(void **state)
     const myo_model_config good = tiny_config(MYO_MIXER_MYOSOTIS, 0, &t);
     assert_int_equal(myo_tree_create_kary(8, 2, &t8), MYO_OK);
     assert_int_equal(myo_model_config_check(&good), MYO_OK);
-    myo_model_config bad[14];
-    const char *expect[14];
+    myo_model_config bad[16];
+    const char *expect[16];
     int nb = 0;
 #define BAD(field, value, text)                                                                    \
     do {                                                                                           \
@@ -794,7 +960,9 @@ static void test_model_rejects_bad_config(void **state)
     BAD(mixer, (myo_mixer_kind)9, "mixer = 9");
     BAD(tree, t8, "8 tokens");
     BAD(direction, (myo_layer_direction)7, "direction");
-    BAD(vocab, (int64_t)1 << 40, "too large");
+    BAD(vocab, (int64_t)1 << 40, "vocab = 1099511627776 is too large");
+    BAD(classes, (int64_t)1 << 31, "classes = 2147483648 is too large");
+    BAD(n, (int64_t)1 << 30, "n = 1073741824 is too large");
 #undef BAD
     for (int j = 0; j < nb; j++) {
         myo_model *m = (myo_model *)&m;
@@ -904,6 +1072,8 @@ int main(void)
         cmocka_unit_test(test_model_per_example_trees_match_each_alone),
         cmocka_unit_test(test_model_per_example_trees_reject_bad_input),
         cmocka_unit_test(test_model_adamw_reduces_the_loss),
+        cmocka_unit_test(test_model_logit_spread_bound_holds),
+        cmocka_unit_test(test_model_gradient_check_catches_wrong_gradients),
         cmocka_unit_test(test_model_smaller_batch_matches),
         cmocka_unit_test(test_model_parameters_layout_and_init),
         cmocka_unit_test(test_model_rejects_bad_config),

@@ -21,8 +21,13 @@
 # parse trees (tree 'parse') and ssm, rows VALID naming the file; 2 ranks
 # follow 1; bad dataset files (not HDF5, not myo-data, an id out of the
 # vocabulary) and --task or --lengths against the file are refused before
-# the results file is opened.  A disk that fills up mid-sweep (a small
-# tmpfs, root only) stops the run with exit 5, every printed row kept.
+# the results file is opened.  Ranks that see different --data files (one
+# missing, another n, other examples) stop together with one line and no
+# results file; lengths far over --max-memory are skipped within the
+# budget (peak resident set); a --data vocabulary or class count of 2^31
+# is invalid data (3); tiny models (d_model 8, 16) are VALID.  A disk that
+# fills up mid-sweep (a small tmpfs, root only) stops the run with exit 5,
+# every printed row kept.
 # Exit 0 when all hold, 1 otherwise (naming each failed check), 99 when
 # the program is not built or no python with h5py is found.
 me=test_myo_lra.sh
@@ -261,36 +266,46 @@ cmp -s "$out" "$tmp/before.h5" || fail "the results file changed during the bad-
 
 # 8. --data: a ListOps dataset file of 8 examples of 32 tokens with parse
 # trees; myo-data makes it when built, else h5py writes the same layout
-# (datasets/dataset_file.h: /tokens (E, 1, n), /labels, /lengths,
-# /parents (E, n), root attributes; strings fixed-length ASCII)
+# (datasets/dataset_file.h: /tokens (E, G, n), /labels, /lengths,
+# /parents (E, n), root attributes; strings fixed-length ASCII).
+# mkdata PATH TASK N VOCAB CLASSES SEED [trees]: 8 examples of one
+# document, ids in [3, min(V, 18)), labels in [0, min(C, 10)), each
+# token a child of an earlier one with trees
+cat >"$tmp/mkdata.py" <<'EOF_PY'
+import sys, h5py, numpy as np
+path, task = sys.argv[1], sys.argv[2]
+n, vocab, classes, seed = (int(a) for a in sys.argv[3:7])
+trees = sys.argv[7:] == ["trees"]
+E = 8
+rng = np.random.default_rng(seed)
+tok = np.zeros((E, 1, n), np.int32); lab = rng.integers(0, min(classes, 10), E).astype(np.int32)
+ln = np.zeros((E, 1), np.int32); par = np.full((E, n), -1, np.int32)
+for e in range(E):
+    L = int(rng.integers(n // 2, n + 1)); ln[e, 0] = L
+    tok[e, 0, :L] = rng.integers(3, min(vocab, 18), L)
+    for i in range(1, L if trees else 0):
+        par[e, i] = rng.integers(0, i)
+def sattr(f, k, v):  # fixed-length ASCII with its NUL, as dataset_file.c writes
+    f.attrs.create(k, np.array(v.encode(), dtype="S%d" % (len(v) + 1)))
+with h5py.File(path, "w") as f:
+    for k, v in (("tokens", tok), ("labels", lab), ("lengths", ln)) + ((("parents", par),) if trees else ()):
+        f.create_dataset(k, data=v)
+    for k, v in (("format", "myo-data/1"), ("task", task), ("source", "generated"),
+                 ("generator", "test_myo_lra.sh (h5py)")):
+        sattr(f, k, v)
+    for k, v in (("count", E), ("docs", 1), ("n", n), ("vocab", vocab), ("classes", classes)):
+        f.attrs[k] = np.int64(v)
+EOF_PY
+mkdata() {
+    "$python" "$tmp/mkdata.py" "$@" || fail "could not write the dataset file $1 with h5py"
+}
 data=$tmp/d.h5
 if test -x "$bindir/myo-data"; then
     "$bindir/myo-data" listops --n 8 --seed 1 --length 32 -o "$data" >"$tmp/data.out" 2>&1 ||
         fail "myo-data listops exited $?: `cat "$tmp/data.out"`"
     made_by=myo-data
 else
-    "$python" -c '
-import sys, h5py, numpy as np
-E, n = 8, 32
-rng = np.random.default_rng(1)
-tok = np.zeros((E, 1, n), np.int32); lab = rng.integers(0, 10, E).astype(np.int32)
-ln = np.zeros((E, 1), np.int32); par = np.full((E, n), -1, np.int32)
-for e in range(E):  # ids of operators and digits; each token a child of an earlier one
-    L = int(rng.integers(n // 2, n + 1)); ln[e, 0] = L
-    tok[e, 0, :L] = rng.integers(3, 18, L)
-    for i in range(1, L):
-        par[e, i] = rng.integers(0, i)
-def sattr(f, k, v):  # fixed-length ASCII with its NUL, as dataset_file.c writes
-    f.attrs.create(k, np.array(v.encode(), dtype="S%d" % (len(v) + 1)))
-with h5py.File(sys.argv[1], "w") as f:
-    for k, v in (("tokens", tok), ("labels", lab), ("lengths", ln), ("parents", par)):
-        f.create_dataset(k, data=v)
-    for k, v in (("format", "myo-data/1"), ("task", "listops"), ("source", "generated"),
-                 ("generator", "test_myo_lra.sh (h5py)")):
-        sattr(f, k, v)
-    for k, v in (("count", E), ("docs", 1), ("n", n), ("vocab", 18), ("classes", 10)):
-        f.attrs[k] = np.int64(v)
-' "$data" || fail "could not write the dataset file with h5py"
+    mkdata "$data" listops 32 18 10 1 trees
     made_by=h5py
 fi
 echo "$me: the dataset file made by $made_by"
@@ -362,7 +377,96 @@ bad 2 "$out" "--task text with a ListOps --data" --task text --data "$data" $tin
 bad 2 "$out" "--lengths other than the file's n" --data "$data" --lengths 64 $tiny
 cmp -s "$out" "$tmp/before.h5" || fail "the results file changed during the bad --data runs"
 
-# 9. a disk that fills up in the middle of a sweep (a 1100 KiB tmpfs, root
+# 9. ranks that see different --data files (a node-local path names
+# another file, or none, on another host): the launcher's MPMD form
+# "-n 1 PROG ARGS : -n 1 PROG ARGS'" gives rank 1 its own --data.  Every
+# rank stops within the time limit with the agreed exit code, one line
+# from the tool naming the rank, nothing on stdout, no results file.
+mkdata "$tmp/n32.h5" listops 32 18 10 1
+mkdata "$tmp/n64.h5" listops 64 18 10 1
+mkdata "$tmp/n32b.h5" listops 32 18 10 2
+split_data() { # WANT WHAT LINE FILE0 FILE1: rank 0 reads FILE0, rank 1 FILE1
+    want=$1 what=$2 line=$3 f0=$4 f1=$5
+    rm -f "$tmp/split.h5"
+    run split 1 --data "$f0" $tiny --output "$tmp/split.h5" : -n 1 "$prog" --data "$f1" $tiny \
+        --output "$tmp/split.h5"
+    check_refusal "$what" "$want" "$tmp/split.out" "$tmp/split.err"
+    grep -q "^$tool: .*$line" "$tmp/split.err" ||
+        fail "$what: no line '$line' on stderr: `grep "^$tool: " "$tmp/split.err"`"
+    if test -e "$tmp/split.h5"; then fail "$what: left a results file"; fi
+}
+split_data 5 "--data missing on rank 1" "rank 1: --data: .*missing.h5" "$tmp/n32.h5" "$tmp/missing.h5"
+split_data 5 "--data missing on rank 0" "rank 0: --data: .*missing.h5" "$tmp/missing.h5" "$tmp/n32.h5"
+split_data 3 "--data with another n on rank 1" "rank 1 sees n = 64, rank 0 n = 32 (every rank" \
+    "$tmp/n32.h5" "$tmp/n64.h5"
+split_data 3 "--data with other examples on rank 1" "rank 1 reads other examples than rank 0" \
+    "$tmp/n32.h5" "$tmp/n32b.h5"
+
+# 10. the memory budget before any allocation: lengths far over it are
+# recorded SKIP:memory (exit 0) while the process stays within the budget
+# (its peak resident set, the largest of the launched processes', from
+# getrusage: the tree of 16M tokens alone would take about 2 GiB)
+peak_run() { # NAME ARGS...: myo-lra on 1 rank; sets rc and peak_kib
+    name=$1
+    shift
+    echo "$me: === (peak resident set) $mpiexec -n 1 $flags $prog $*"
+    peak=`"$python" -c '
+import resource, subprocess, sys
+with open(sys.argv[1], "w") as out, open(sys.argv[2], "w") as err:
+    rc = subprocess.call(sys.argv[3:], stdout=out, stderr=err)
+print(rc, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+' "$tmp/$name.out" "$tmp/$name.err" $timeout "$mpiexec" -n 1 $flags "$prog" "$@"`
+    rc=${peak% *} peak_kib=${peak#* }
+}
+for lengths in 16M 1G; do
+    peak_run budget --task listops --lengths $lengths --mixer myosotis,ssm --max-memory 256M \
+        --progress none --output "$tmp/budget-$lengths.h5"
+    test "$rc" -eq 0 || { fail "--lengths $lengths --max-memory 256M exited $rc"; cat "$tmp/budget.err"; }
+    n_skip=`grep -c ' SKIP:memory ' "$tmp/budget.out"`
+    test "$n_skip" -eq 2 || fail "--lengths $lengths --max-memory 256M: $n_skip SKIP:memory rows (expected 2)"
+    echo "$me: --lengths $lengths --max-memory 256M: peak resident set $peak_kib KiB"
+    test "$peak_kib" -lt 262144 ||
+        fail "--lengths $lengths --max-memory 256M: peak resident set $peak_kib KiB, over the budget"
+done
+
+# 11. a --data file whose vocabulary or class count the model cannot take
+# (ids and labels are int32) is invalid data (exit 3), naming the file
+# and the field; a size typed on the command line stays a usage error
+mkdata "$tmp/bigv.h5" text 32 2147483648 2 1
+mkdata "$tmp/bigc.h5" text 32 257 2147483648 1
+bad 3 "$out" "a --data vocab of 2^31" --data "$tmp/bigv.h5" $tiny
+grep -q "^$tool: --data .*bigv.h5: .*vocab = 2147483648" "$tmp/bad.err" ||
+    fail "vocab 2^31: the line names neither the file nor the field: `cat "$tmp/bad.err"`"
+bad 3 "$out" "a --data class count of 2^31" --data "$tmp/bigc.h5" $tiny
+grep -q "^$tool: --data .*bigc.h5: .*classes = 2147483648" "$tmp/bad.err" ||
+    fail "classes 2^31: the line names neither the file nor the field: `cat "$tmp/bad.err"`"
+bad 2 "$out" "--lengths 1G within --max-memory 1P" --task listops --lengths 1G --mixer ssm \
+    --max-memory 1048576G $tiny
+grep -q "^$tool: ssm at n = 1073741824: .*n = 1073741824 is too large" "$tmp/bad.err" ||
+    fail "--lengths 1G: `cat "$tmp/bad.err"`"
+
+# 12. tiny models are VALID on valid data, synthetic and myo-data files
+# (the task's own model but d_model 8 or 16): pathfinder seed 4 and
+# listops seed 6 were INVALID under a fixed tolerance around ln C
+tiny8="--steps 1 --warmup 0 --infer-steps 1 --progress none"
+mkdata "$tmp/pf.h5" pathfinder 64 256 2 4
+mkdata "$tmp/text.h5" text 256 257 2 3
+for case in "--task pathfinder --seed 4 --d-model 8 --heads 2" \
+    "--task listops --lengths 256 --seed 6 --d-model 8 --heads 2" \
+    "--task text --lengths 256 --seed 2 --d-model 8 --heads 4" \
+    "--data $data --d-model 8 --heads 2" "--data $data --d-model 8 --heads 4" \
+    "--data $data --d-model 16 --heads 4" "--data $tmp/pf.h5 --d-model 8 --heads 2" \
+    "--data $tmp/pf.h5 --d-model 8 --heads 4" "--data $tmp/text.h5 --d-model 8 --heads 2"; do
+    run tinyd 1 $case $tiny8 --output "$tmp/tinyd.h5"
+    test "$rc" -eq 0 || fail "$case: exit $rc: `grep "^$tool: " "$tmp/tinyd.err"`"
+done
+"$python" -c '
+import sys, h5py
+p = h5py.File(sys.argv[1], "r")["points"][...]
+print("%d rows, valid %s" % (len(p), set(p["valid"])))
+sys.exit(0 if len(p) == 36 and set(p["valid"]) == {b"VALID"} else 1)
+' "$tmp/tinyd.h5" >"$tmp/py.out" 2>&1 || fail "tiny models: `cat "$tmp/py.out"`"
+# 13. a disk that fills up in the middle of a sweep (a 1100 KiB tmpfs, root
 # only): exit 5, one line, every printed row in the file and no other,
 # the run closed (utc_end), nothing else left on the disk
 if run_on_full_disk 1100 full --task listops --lengths 32,64,128,256,512,1024 $tiny; then
