@@ -1599,6 +1599,9 @@ static myo_status add_meta(const sweep_ctx *c, run_meta *meta)
         for (int i = 0; i < o->info.nattrs && used < sizeof data_attrs; i++)
             used += (size_t)snprintf(data_attrs + used, sizeof data_attrs - used, "%s%s=%s",
                                      i ? "; " : "", o->info.attr_key[i], o->info.attr_value[i]);
+        if (o->info.skipped_attrs && used < sizeof data_attrs) /* what the reader could not keep */
+            snprintf(data_attrs + used, sizeof data_attrs - used, "%snot kept (%d): %s",
+                     used ? "; " : "", o->info.skipped_attrs, o->info.skipped_names);
     } else
         snprintf(data_note, sizeof data_note,
                  "a deterministic synthetic stream with the task's shape (ids uniform over "

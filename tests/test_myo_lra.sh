@@ -492,4 +492,32 @@ sys.exit(1 if bad else 0)
 ' "$tmp/full.h5" "$printed" >"$tmp/py.out" 2>&1 || fail "full disk: `cat "$tmp/py.out"`"
 fi
 
+# 14. a Morton-ordered image file with one more attribute than the reader
+# can keep (a 300-character value, before 'ordering' in name order): the
+# run is still Morton-ordered, and the run's data_attrs says what was
+# not kept
+mkdata "$tmp/pfm.h5" pathfinder 64 256 2 14
+"$python" -c '
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], "a") as f:
+    f.attrs.create("ordering", np.array(b"morton", dtype="S7"))
+    f.attrs.create("aaa_note", np.array(b"x" * 300, dtype="S301"))
+' "$tmp/pfm.h5" || fail "could not add the attributes"
+out=$tmp/pfm-r.h5
+run pfm 1 --data "$tmp/pfm.h5" --mixer myosotis $tiny --output "$out"
+test $rc -eq 0 || { fail "a Morton file with an unkeepable attribute: exit $rc"; cat "$tmp/pfm.err"; }
+py "a Morton file with an unkeepable attribute" '
+import sys, h5py
+with h5py.File(sys.argv[1], "r") as f:
+    order = f["points"]["order"][0].decode()
+    attrs = f["runs/run-000001"].attrs["data_attrs"].decode()
+bad = []
+if order != "morton":
+    bad.append("order %s, not morton" % order)
+if "ordering=morton" not in attrs or "not kept (1): aaa_note" not in attrs:
+    bad.append("data_attrs: %s" % attrs)
+print("; ".join(bad))
+sys.exit(1 if bad else 0)
+'
+
 finish
