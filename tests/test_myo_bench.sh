@@ -108,12 +108,10 @@ wait_rows() {
     done
     return 1
 }
-if command -v setsid >/dev/null 2>&1 && command -v pgrep >/dev/null 2>&1; then
-    k=$tmp/kill.h5
-    start_bg "$tmp/outk" $long --output "$k"
-    wait_rows "$k" 3 || fail "SIGKILL: the file never held 3 points"
-    # the ranks (children of mpiexec; Open MPI gives them their own process
-    # group), mpiexec and its group, all at once
+# kill_bg: SIGKILL to the background run: the ranks (children of mpiexec;
+# Open MPI gives them their own process group), mpiexec and its group, all
+# at once; returns when they are gone
+kill_bg() {
     ranks=`pgrep -P "$bg" -d ' '`
     kill -9 $ranks "$bg" 2>/dev/null
     kill -9 -- "-$bg" 2>/dev/null
@@ -122,6 +120,12 @@ if command -v setsid >/dev/null 2>&1 && command -v pgrep >/dev/null 2>&1; then
     for pid in $ranks; do
         while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
     done
+}
+if command -v setsid >/dev/null 2>&1 && command -v pgrep >/dev/null 2>&1; then
+    k=$tmp/kill.h5
+    start_bg "$tmp/outk" $long --output "$k"
+    wait_rows "$k" 3 || fail "SIGKILL: the file never held 3 points"
+    kill_bg
     printed=`rows_of "$tmp/outk"`
     echo "$me: killed with SIGKILL after $printed printed rows"
     "$python" "$check" complete "$k" --min-rows "$printed" || fail "SIGKILL: the file (above)"
@@ -140,14 +144,7 @@ if command -v setsid >/dev/null 2>&1 && command -v pgrep >/dev/null 2>&1; then
         start_bg "$tmp/oute" $tiny --method solve --output "$e"
         while test ! -f "$e" && kill -0 "$bg" 2>/dev/null; do sleep 0.01; done
         sleep 0.0$try
-        ranks=`pgrep -P "$bg" -d ' '`
-        kill -9 $ranks "$bg" 2>/dev/null
-        kill -9 -- "-$bg" 2>/dev/null
-        wait "$bg" 2>/dev/null
-        bg=
-        for pid in $ranks; do
-            while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-        done
+        kill_bg
         run 1 "$tmp/oute2" $tiny --method solve --output "$e" --resume
         rc=$?
         test $rc -eq 0 || fail "killed early (try $try): --resume exited $rc (expected 0)"
