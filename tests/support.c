@@ -13,12 +13,14 @@
 #include <klu.h>
 #include <lapacke.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 void *test_alloc(size_t count, size_t size)
@@ -389,16 +391,48 @@ char *test_tool_path(const char *tool)
     return path;
 }
 
+/* The longest a tool run may take: $MYO_TEST_RUN_TIMEOUT seconds, default
+ * 600.  A guard against hangs (a launcher that never returns), not a time
+ * budget: the runs take seconds. */
+static int test_run_timeout_s(void)
+{
+    const char *v = getenv("MYO_TEST_RUN_TIMEOUT");
+    int s = v && *v ? atoi(v) : 0;
+    return s > 0 ? s : 600;
+}
+
+/* waitpid(pid) for at most limit_s seconds, polling from 1 to 50 ms apart;
+ * 1 when it exited (its status in *status), 0 when still running. */
+static int wait_with_deadline(pid_t pid, int *status, int limit_s)
+{
+    struct timespec start, now, pause = {0, 1000000};
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        pid_t done = waitpid(pid, status, WNOHANG);
+        if (done == pid) return 1;
+        if (done < 0) fail_msg("waitpid failed");
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - start.tv_sec >= limit_s) return 0;
+        nanosleep(&pause, NULL);
+        if (pause.tv_nsec < 50000000) pause.tv_nsec *= 2;
+    }
+}
+
 test_run_result test_run(const char *const *argv, const char *out_path, const char *err_path,
                          long long fsize_limit)
 {
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) fail_msg("fork failed");
+    /* the child in its own process group, a timeout kills what it started;
+     * set in both processes, whichever runs first */
+    setpgid(pid, pid);
     if (pid == 0) {
+        int in = open("/dev/null", O_RDONLY); /* a background group must not read a terminal */
         int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (err < 0 || out < 0 || dup2(err, 2) < 0 || dup2(out, 1) < 0) _exit(126);
+        if (in < 0 || err < 0 || out < 0 || dup2(in, 0) < 0 || dup2(err, 2) < 0 || dup2(out, 1) < 0)
+            _exit(126);
         if (fsize_limit > 0) {
             struct rlimit lim;
             getrlimit(RLIMIT_FSIZE, &lim);
@@ -408,8 +442,14 @@ test_run_result test_run(const char *const *argv, const char *out_path, const ch
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
-    int status = 0;
-    if (waitpid(pid, &status, 0) != pid) fail_msg("waitpid failed");
+    int status = 0, limit_s = test_run_timeout_s();
+    if (!wait_with_deadline(pid, &status, limit_s)) {
+        kill(-pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        char *err = test_read_text(err_path);
+        fail_msg("%s did not exit within %d s (MYO_TEST_RUN_TIMEOUT): killed with its process "
+                 "group; stderr so far: %s", argv[0], limit_s, err);
+    }
     test_run_result r = {-1, test_read_text(out_path), test_read_text(err_path)};
     if (WIFSIGNALED(status))
         fail_msg("%s died from signal %d; stderr: %s", argv[0], WTERMSIG(status), r.err);

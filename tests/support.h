@@ -112,8 +112,9 @@ typedef struct {
  * fsize_limit > 0 caps the size of the files it writes (RLIMIT_FSIZE, as
  * `ulimit -f` does; SIGXFSZ keeps its default action, so the tool must
  * ignore it to see its writes fail with EFBIG: a disk filling up).  Fails
- * the current test when the program cannot be started or dies from a
- * signal. */
+ * the current test when the program cannot be started, dies from a signal
+ * or runs past $MYO_TEST_RUN_TIMEOUT seconds (default 600: then its process
+ * group, mpiexec's ranks included, is killed). */
 test_run_result test_run(const char *const *argv, const char *out_path, const char *err_path,
                          long long fsize_limit);
 void test_run_free(test_run_result *r);
