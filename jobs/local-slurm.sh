@@ -24,9 +24,11 @@
 # config_overrides lets a 2-core machine run a 4-rank job), RealMemory 90%
 # of MemTotal, one partition "debug", no accounting (so no sacct: use
 # squeue and scontrol).  Ports MYO_SLURM_PORT (slurmctld, default 6817) and
-# MYO_SLURM_PORT + 1 (slurmd).  munged: the system's when one answers, else
-# one started here (as the munge user, socket /run/munge) and stopped by
-# "stop".  "start" waits up to MYO_SLURM_TIMEOUT seconds (default 60) for
+# MYO_SLURM_PORT + 1 (slurmd); "start" refuses ports something listens on
+# (another cluster: choose other ports).  munged: the system's when one
+# answers, else a private one started here (socket DIR/munge/munge.socket,
+# named in AuthInfo) and stopped by "stop": clusters started side by side
+# never share a daemon that one of them stops.  "start" waits up to MYO_SLURM_TIMEOUT seconds (default 60) for
 # the node to be idle, resuming it when it comes up down or drained.
 #
 # Exit status: 0 done; 1 a daemon did not start or the node never became
@@ -64,7 +66,18 @@ find_dir() {
 
 alive() { test -f "$1" && kill -0 "$(cat "$1")" 2>/dev/null; }
 
-munge_ok() { munge -n 2>/dev/null | unmunge >/dev/null 2>&1; }
+# munge_ok [SOCKET]: a credential encodes and decodes (the default socket
+# when none is given)
+munge_ok() {
+    if test -n "${1:-}"; then
+        munge -n --socket="$1" 2>/dev/null | unmunge --socket="$1" >/dev/null 2>&1
+    else
+        munge -n 2>/dev/null | unmunge >/dev/null 2>&1
+    fi
+}
+
+# port_in_use PORT: something accepts connections on it here
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 node_state() { sinfo -h -N -n "$node" -o %T 2>/dev/null | head -n 1; }
 
@@ -92,11 +105,27 @@ start() {
     test "$cpus" -ge 4 || cpus=${MYO_SLURM_CPUS:-4}
     mem=$(awk '/^MemTotal:/ { printf "%d", $2 / 1024 * 0.9 }' /proc/meminfo)
     port=${MYO_SLURM_PORT:-6817}
+    if port_in_use "$port" || port_in_use $((port + 1)); then
+        die "port $port or $((port + 1)) is in use (another cluster?): set MYO_SLURM_PORT to a free pair"
+    fi
     # stale jobs must not come back: fresh state every start
     rm -rf "$dir/state" "$dir/spool"
     mkdir -p "$dir/state" "$dir/spool" "$dir/log"
     getent hosts "$node" >/dev/null 2>&1 ||
         echo "$me: warning: $node does not resolve (add it to /etc/hosts)" >&2
+
+    # munged: the system's when it answers, else our own on a private socket
+    local auth_socket= i
+    if ! munge_ok; then
+        mkdir -p "$dir/munge"
+        auth_socket=$dir/munge/munge.socket
+        # as root (--force: the key is the munge user's)
+        munged --force --socket="$auth_socket" --pid-file="$dir/munged.pid" \
+            --log-file="$dir/log/munged.log" --seed-file="$dir/munge/seed" 2>"$dir/log/munged.err" ||
+            die "munged did not start: $(cat "$dir/log/munged.err")"
+        for i in $(seq 1 50); do munge_ok "$auth_socket" && break; sleep 0.1; done
+        munge_ok "$auth_socket" || die "munged started but munge -n | unmunge fails on $auth_socket"
+    fi
     cat >"$dir/slurm.conf" <<CONF
 # written by jobs/local-slurm.sh: a one-node test cluster
 ClusterName=myo-local
@@ -105,7 +134,7 @@ SlurmctldPort=$port
 SlurmdPort=$((port + 1))
 AuthType=auth/munge
 # a requeued job may start again after cred_expire seconds (default 120)
-AuthInfo=cred_expire=10
+AuthInfo=cred_expire=10${auth_socket:+,socket=$auth_socket}
 CryptoType=crypto/munge
 SlurmUser=root
 SlurmdUser=root
@@ -140,23 +169,7 @@ PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
     export SLURM_CONF=$dir/slurm.conf
 
-    if munge_ok; then
-        : # the system's munged answers: use it
-    else
-        mkdir -p /run/munge /var/log/munge /var/lib/munge
-        chown munge:munge /run/munge /var/log/munge /var/lib/munge
-        chmod 0755 /run/munge
-        if ! runuser -u munge -- munged 2>"$dir/log/munged.err"; then
-            munged --force 2>>"$dir/log/munged.err" || die "munged did not start: $(cat "$dir/log/munged.err")"
-        fi
-        local i
-        for i in $(seq 1 50); do munge_ok && break; sleep 0.1; done
-        munge_ok || die "munged started but munge -n | unmunge fails"
-        cp /run/munge/munged.pid "$dir/munged.pid" 2>/dev/null
-    fi
-
     slurmctld -i -f "$dir/slurm.conf" || { tails; die "slurmctld did not start"; }
-    local i
     for i in $(seq 1 100); do scontrol ping 2>/dev/null | grep -q 'UP' && break; sleep 0.2; done
     slurmd -f "$dir/slurm.conf" -N "$node" || { tails; die "slurmd did not start"; }
 

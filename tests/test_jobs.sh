@@ -23,7 +23,10 @@
 # Exit 0 when all hold; 1 naming each failed check; 77 (SKIP, with the
 # reason) when Slurm or munge is not installed or we are not root; 99 when
 # the drivers or h5py are missing or the cluster does not start.
-# The cluster listens on MYO_TEST_SLURM_PORT (default 16817) and the next port.
+# The cluster listens on MYO_TEST_SLURM_PORT and the next port; unset, on
+# the first free pair from 16817 up, chosen and bound under a lock
+# (/tmp/myo-test-slurm.lock) so that test runs side by side (two make check
+# at once) each get their own cluster.
 # Waiting for jobs is a guard against hangs, not a time budget: each wait
 # gives up after MYO_TEST_JOB_WAIT seconds (default 900; the jobs take 5 to
 # 40 s on 2 idle cores, and several times that beside the other tests of a
@@ -34,7 +37,7 @@ here=`dirname "$0"`
 jobs=`cd "$here/../jobs" && pwd`
 
 missing=
-for t in bash sbatch squeue scontrol scancel sinfo slurmctld slurmd munged munge unmunge; do
+for t in bash flock sbatch squeue scontrol scancel sinfo slurmctld slurmd munged munge unmunge; do
     command -v "$t" >/dev/null 2>&1 || missing="$missing $t"
 done
 if test -n "$missing"; then
@@ -57,7 +60,6 @@ elapsed() { echo $((`date +%s` - t_start)); }
 job_wait=${MYO_TEST_JOB_WAIT:-900}
 
 MYO_SLURM_DIR=$tmp/slurm; export MYO_SLURM_DIR
-MYO_SLURM_PORT=${MYO_TEST_SLURM_PORT:-16817}; export MYO_SLURM_PORT
 cleanup() {
     bash "$jobs/local-slurm.sh" stop >/dev/null 2>&1
     rm -rf "$tmp"
@@ -65,11 +67,30 @@ cleanup() {
 trap cleanup 0
 trap 'exit 1' 1 2 15
 
-if ! bash "$jobs/local-slurm.sh" start >"$tmp/start.out" 2>"$tmp/start.err"; then
+# start_cluster: the first free port pair (or MYO_TEST_SLURM_PORT), under
+# the lock until the daemons listen; 1 when local-slurm.sh start fails
+start_cluster() {
+    (
+        flock -w 300 9 || { echo "$me: no lock on /tmp/myo-test-slurm.lock after 300 s" >&2; exit 1; }
+        port=${MYO_TEST_SLURM_PORT:-}
+        if test -z "$port"; then
+            port=16817
+            while bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null ||
+                  bash -c "exec 3<>/dev/tcp/127.0.0.1/$((port + 1))" 2>/dev/null; do
+                port=$((port + 2))
+                test "$port" -lt 17017 || { echo "$me: no free port pair in 16817-17016" >&2; exit 1; }
+            done
+        fi
+        echo "$port" >"$tmp/port"
+        MYO_SLURM_PORT=$port bash "$jobs/local-slurm.sh" start
+    ) 9>>/tmp/myo-test-slurm.lock
+}
+if ! start_cluster >"$tmp/start.out" 2>"$tmp/start.err"; then
     cat "$tmp/start.err" >&2
     echo "$me: the local Slurm cluster did not start (above)" >&2
     exit 99
 fi
+MYO_SLURM_PORT=`cat "$tmp/port"`; export MYO_SLURM_PORT
 cat "$tmp/start.err"
 SLURM_CONF=$MYO_SLURM_DIR/slurm.conf; export SLURM_CONF
 echo "$me: cluster up at `elapsed` s"
