@@ -1,6 +1,6 @@
 /*
  * listops.c -- LRA ListOps: generator, tokeniser, parse trees, TSV loader
- * (listops.h; shared/research/lra.md, sections 1 and 2).
+ * (listops.h; docs/lra.md sections 1 and 4).
  */
 #include <config.h>
 

@@ -2,7 +2,7 @@
  * listops.h -- LRA ListOps: a seedable generator following LRA's
  * lra_benchmarks/data/listops.py, the tokeniser of LRA's input pipeline, the
  * parse tree of every expression, and a loader for LRA's basic_*.tsv files
- * (shared/research/lra.md, sections 1 and 2).  All of them fill a
+ * (docs/lra.md sections 1 and 4).  All of them fill a
  * myo_dataset (myo_data.h) with task "listops", docs 1, vocab
  * MYO_LISTOPS_VOCAB, classes 10 and parents non-NULL.
  *

@@ -2,8 +2,8 @@
  * drewlinsley/pathfinder (snakes2.py, snakes.py) and the loader of LRA's
  * files (pathfinder.h).
  *
- * The generator follows the original step by step (research notes lra.md
- * section 3): integer pixel coordinates rounded as the original rounds them
+ * The generator follows the original step by step (docs/lra.md
+ * section 5): integer pixel coordinates rounded as the original rounds them
  * (ceil in translate_coord, truncation of the candidate endpoints, round
  * for the second seed), the same draws in the same order (label, margin,
  * seed orientation, tail, ...), the occupancy mask of footprints dilated by
@@ -12,8 +12,8 @@
  * max(cos(min(c * dtheta, pi/2)), 0)^2, the "mask + footprint < 1.8" test
  * against every paddle but the snake's own last one, distractors with the
  * snake contrast only, markers of intensity 1 combined by max, and the
- * byte scaling of scipy.misc.imsave.  Simplifications (documented in the
- * report and below): box-filter antialiasing at antialias_scale x
+ * byte scaling of scipy.misc.imsave.  Simplifications (docs/lra.md section
+ * 5.3 and below): box-filter antialiasing at antialias_scale x
  * antialias_scale subsamples instead of PIL's line at antialias_scale x
  * resolution followed by a Lanczos resize (lines are capsules with round
  * ends); the footprint is the set of subsamples within half-width + m of

@@ -1,7 +1,7 @@
 /*
  * pathfinder.h -- LRA's Pathfinder (32x32) and Path-X (128x128) tasks:
  * a seedable generator of "snake" images after drewlinsley/pathfinder
- * (snakes2.py; research notes lra.md section 3) and a loader of the
+ * (snakes2.py; docs/lra.md section 5) and a loader of the
  * images as LRA distributes them (lra_release/pathfinderN/<difficulty>/
  * {imgs/<batch>/sample_<i>.png, metadata/<batch>.npy}).
  *

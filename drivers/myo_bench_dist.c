@@ -1,5 +1,5 @@
 /* myo_bench_dist.c -- myo-bench-dist, the scaling benchmark of the distributed
- * tree solve and layer (DESIGN.md sections 4 and 7).
+ * tree solve and layer (docs/design.md sections 4 and 6).
  *
  * One run is one rank count P (mpirun -np P myo-bench-dist ...); runs of
  * several P are compared through what every row carries.  For each kernel

@@ -1,4 +1,4 @@
-/* myo_bench_layer.c -- myo-bench-layer, the layer benchmark (issue 3).
+/* myo_bench_layer.c -- myo-bench-layer, the layer benchmark.
  *
  * Times, on one core per rank and in float32, the Myosotis layer (on one
  * tree, direction both) against exact softmax attention (tiled and
@@ -11,9 +11,9 @@
  * Per point (method, n): predict time and memory and skip what exceeds the
  * budgets (a SKIP row, never an OOM kill); validate a small case of the
  * same configuration against the method's _ref twin; warm up; time.  After
- * the sweep a '#' summary evaluates the issue's targets from the rows.
+ * the sweep a '#' summary evaluates the targets below from the rows.
  * stdout: a '#' header, then one aligned row per (method, n, phase),
- * flushed as soon as it is measured (DESIGN.md section 7). */
+ * flushed as soon as it is measured (docs/design.md section 6). */
 #include <config.h>
 
 #include "bench.h"

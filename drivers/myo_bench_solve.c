@@ -10,7 +10,7 @@
  *   (3) on chains, LAPACK's ?pttrf + ?pttrs on the same tridiagonal matrix and
  *       the same right-hand sides, column-major (LAPACK's own layout).
  * Every point is validated against myo_solve_ref before it is timed
- * (DESIGN.md section 7).  stdout: a '#' header, then one aligned row per
+ * (docs/design.md section 6).  stdout: a '#' header, then one aligned row per
  * (tree, m), flushed as soon as it is measured. */
 #include <config.h>
 

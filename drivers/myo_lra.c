@@ -1,4 +1,4 @@
-/* myo_lra.c -- myo-lra, Long Range Arena-style workloads (issue: myo-lra).
+/* myo_lra.c -- myo-lra, Long Range Arena-style workloads.
  *
  * Times training steps (forward, backward, the data-parallel gradient
  * all-reduce, an AdamW update) and inference steps (forward alone) of the
@@ -77,29 +77,29 @@ static const double VAL_GRAD_DELTA[VAL_GRAD_STEPS] = {1e-3, 1e-4, 1e-5};
 
 /* ------------------------------------------------------------ presets */
 
-/* The LRA tasks as published (../shared/research/lra.md; section 1 for n,
- * V, C; section 4, "LRA Transformer baselines (repo configs)", for L, D,
+/* The LRA tasks as published (docs/lra.md; section 1 for n, V, C;
+ * section 2, the LRA repository's Transformer configurations, for L, D,
  * H, F and the batch):
  *
  *   task       n      V    C  L  D    H  F     batch  source
  *   listops    2000   18   10 4  512  8  1024  32     s1 row ListOps ("<=2000 ... pads to 2000";
  *                                                     V: S4 "actual size 18" with pad/unk/eos);
- *                                                     s4 row ListOps
+ *                                                     s2 row ListOps
  *   text       4096   257  2  4  256  4  1024  32     s1 row Text (S4 l_max 4096, the LRA
  *                                                     paper's 4K; the LRA repo config says
  *                                                     max_length 1000); V: bytes 0-255 + pad;
- *                                                     s4 row Text
+ *                                                     s2 row Text
  *   retrieval  4000   257  2  4  128  4  512   32     s1 row Retrieval (4,000 bytes x 2
- *                                                     documents, dual encoder); s4 row Retrieval
+ *                                                     documents, dual encoder); s2 row Retrieval
  *   image      1024   256  10 1  128  8  128   256    s1 row Image (32x32 gray levels);
- *                                                     s4 row Image
- *   pathfinder 1024   256  2  4  32   4  32    512    s1 row Pathfinder; s4 row Pathfinder32
- *   pathx      16384  256  2  1  32   2  32    64     s1 row Path-X (128x128); s4 row Path-X
+ *                                                     s2 row Image
+ *   pathfinder 1024   256  2  4  32   4  32    512    s1 row Pathfinder; s2 row pathfinder
+ *   pathx      16384  256  2  1  32   2  32    64     s1 row Path-X (128x128); s2 row pathx
  *
  * Not reproduced: the LRA configs' separate qkv width (image 64,
- * pathfinder and Path-X 16: here every mixer works at width D, the
- * issue's "same width"), the CLS token (the model mean-pools), dropout
- * and the learning-rate schedules (timing only). */
+ * pathfinder and Path-X 16: here every mixer works at width D, so that
+ * the mixers are compared at the same width), the CLS token (the model
+ * mean-pools), dropout and the learning-rate schedules (timing only). */
 typedef struct {
     const char *name;
     int64_t n, vocab, classes, layers, d_model, heads, mlp_dim, batch;
@@ -1406,7 +1406,7 @@ static void print_header(const sweep_ctx *c, const run_meta *meta, int64_t n_poi
                "token ids uniform over [0, V), labels uniform over [0, C);\n"
                "#   timing only, no accuracy is measured or claimed\n",
                (unsigned long long)o->seed);
-    printf("# task %s (LRA preset, ../shared/research/lra.md s1 and s4%s): n = %lld, V = %lld, "
+    printf("# task %s (LRA preset, docs/lra.md sections 1 and 2%s): n = %lld, V = %lld, "
            "C = %lld, L = %lld, D = %lld, H = %lld, F = %lld, batch %lld%s\n",
            t->name, o->data ? "; n, V, C from --data" : "", (long long)t->n, (long long)t->vocab,
            (long long)t->classes, (long long)t->layers, (long long)t->d_model, (long long)t->heads,
@@ -1574,7 +1574,7 @@ static myo_status add_meta(const sweep_ctx *c, run_meta *meta)
     const lra_task *pt = &TASKS[o->task]; /* the preset, whatever --data sets */
     snprintf(preset, sizeof preset,
              "n=%lld V=%lld C=%lld L=%lld D=%lld H=%lld F=%lld batch=%lld documents=%d "
-             "(../shared/research/lra.md sections 1 and 4)%s",
+             "(docs/lra.md sections 1 and 2)%s",
              (long long)pt->n, (long long)pt->vocab, (long long)pt->classes, (long long)pt->layers,
              (long long)pt->d_model, (long long)pt->heads, (long long)pt->mlp_dim,
              (long long)pt->batch, docs_of(pt), o->data ? "; n, V, C from --data" : "");

@@ -259,7 +259,7 @@ static int myo_system_generate(int argc, char **argv)
 /* ---------------------------------------------------------------- check */
 
 /* max over (i, k) of |op(M) y - r|_ik / (|op(M)| |y| + |r|)_ik, straight
- * from the definition in DESIGN.md section 1; M^T swaps up and down.
+ * from the definition in docs/design.md section 1; M^T swaps up and down.
  * y, r (n, m); scratch res, den (n, m).  NaN when y is not finite. */
 static double myo_system_residual(const myo_system *s, myo_op op, const double *y, double *res,
                                   double *den)

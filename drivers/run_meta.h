@@ -1,8 +1,8 @@
-/* run_meta.h -- the metadata every driver records about a run (DESIGN.md
- * section 7): what ran (tool, version, git revision, configure arguments,
- * compiler and flags), with which libraries (MPI, HDF5, OpenBLAS and its
- * threads), where (ranks, hosts, Slurm job), when (utc_start) and how
- * (the command line).  Key/value strings, printed as '#' header lines on
+/* run_meta.h -- the metadata every driver records about a run
+ * (docs/design.md section 6): what ran (tool, version, git revision,
+ * configure arguments, compiler and flags), with which libraries (MPI,
+ * HDF5, OpenBLAS and its threads), where (ranks, hosts, Slurm job), when
+ * (utc_start) and how (the command line).  Key/value strings, printed as '#' header lines on
  * stdout and written as attributes of the run's group in the HDF5 log
  * (/runs/run-NNNNNN, README.md "HDF5 results files").
  *

@@ -41,8 +41,7 @@ enum { MYO_SWEEP_PROGRESS_AUTO, MYO_SWEEP_PROGRESS_LINES, MYO_SWEEP_PROGRESS_NON
 /* Local.  Whether to print progress lines for mode: lines always, none
  * never, auto when stderr is a terminal and the process was started
  * neither by an MPI launcher nor by Slurm (under mpirun a rank's stderr
- * is a pipe, and progress in batch logs is noise; research/ecosystem.md
- * section 5). */
+ * is a pipe, and progress in batch logs is noise). */
 int myo_sweep_progress_enabled(int mode);
 
 /* What a sweep has done: points and their expected cost (any unit, e.g.

@@ -1,4 +1,4 @@
-/* dist_layer.c -- the Myosotis layer (DESIGN.md section 2) over MPI ranks
+/* dist_layer.c -- the Myosotis layer (docs/design.md section 2) over MPI ranks
  * (myosotis_dist.h, "distributed Myosotis layer"): sequence parallel on
  * one tree split by pre-order position ranges, and data parallel around
  * the serial layer (layer.c), whose per-edge kernels (layer_kernels.h)

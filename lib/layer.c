@@ -1,4 +1,4 @@
-/* layer.c -- the Myosotis layer in float32 (DESIGN.md section 2): forward
+/* layer.c -- the Myosotis layer in float32 (docs/design.md section 2): forward
  * and backward over a batch, projections through OpenBLAS sgemm, the H
  * heads' matrices factored and solved together by the multi-head tree
  * solver (one walk over the tree for all heads).

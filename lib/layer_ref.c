@@ -1,6 +1,6 @@
 /* layer_ref.c -- the Myosotis layer's frozen reference twin: plain double
- * loops, no BLAS, no library solver, written to be read against DESIGN.md
- * section 2.  It shares nothing with layer.c but the public configuration
+ * loops, no BLAS, no library solver, written to be read against
+ * docs/design.md section 2.  It shares nothing with layer.c but the public configuration
  * check and the scalar softplus/sigmoid: the pooling order comes from node
  * depths found here, each head's matrix is assembled densely and solved by
  * Gaussian elimination with partial pivoting, and the backward pass goes
@@ -112,9 +112,9 @@ static double ref_w_down(const myo_layer_config *cfg, double s)
     return cfg->direction == MYO_DIR_UP ? 0.0 : myo_softplus(s);
 }
 
-/* m (N, N) = I + L of head h, straight from DESIGN.md: every edge (i, p)
- * adds w_up to M[i][i], -w_up at M[i][p], w_down to M[p][p], -w_down at
- * M[p][i]. */
+/* m (N, N) = I + L of head h, straight from docs/design.md section 2: every
+ * edge (i, p) adds w_up to M[i][i], -w_up at M[i][p], w_down to M[p][p],
+ * -w_down at M[p][i]. */
 static void ref_assemble(const ref_tree *rt, const myo_layer_config *cfg, const ref_bufs *s,
                          int64_t h, double *m)
 {

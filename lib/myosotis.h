@@ -1,7 +1,7 @@
 /*
  * myosotis.h -- public interface of libmyosotis.
  *
- * Tree-structured matrices (DESIGN.md section 1): a forest of n nodes given
+ * Tree-structured matrices (docs/design.md section 1): a forest of n nodes given
  * by parent[i] (-1 marks a root) and the n x n matrix M with
  *     M[i][i]         = diag[i]
  *     M[i][parent(i)] = up[i]       (row i reads its parent)
@@ -189,8 +189,9 @@ const char *myo_solve_kernel_name(const myo_factor *f);
 
 /* Frozen reference twin: plain loops in double over the caller's labels,
  * elimination order found independently (children counted down, Kahn's
- * algorithm), division by each pivot as written in DESIGN.md.  Validates
- * the tree itself.  rhs (n, m), out (n, m); out may equal rhs. */
+ * algorithm), division by each pivot as written in docs/design.md
+ * section 1.  Validates the tree itself.  rhs (n, m), out (n, m); out may
+ * equal rhs. */
 myo_status myo_solve_ref(const int64_t *parent, int64_t n, const double *diag, const double *up,
                          const double *down, myo_op op, const double *rhs, double *out, int64_t m);
 

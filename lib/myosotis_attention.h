@@ -1,6 +1,6 @@
 /*
- * myosotis_attention.h -- the dense softmax attention baseline (DESIGN.md
- * section 5), included by myosotis.h.
+ * myosotis_attention.h -- the dense softmax attention baseline
+ * (docs/design.md section 5), included by myosotis.h.
  *
  * Exact multi-head softmax attention with the Myosotis layer's projections.
  * Dimension letters, used in every shape comment:

@@ -250,7 +250,7 @@ myo_status myo_dist_rows_to_labels(const myo_tree *t, int64_t lo, int64_t hi, in
 /* ------------------------------------------------ distributed tree solve */
 
 /* A plan for solving, on the layout above, H matrices op(M_h) on one tree
- * (DESIGN.md section 1) in one precision, many times: the structure of the
+ * (docs/design.md section 1) in one precision, many times: the structure of the
  * distributed elimination of this rank, its local pivots after the last
  * refactor, and message counters.
  *

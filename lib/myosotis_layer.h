@@ -1,5 +1,5 @@
 /*
- * myosotis_layer.h -- the Myosotis layer (DESIGN.md section 2): tokens mix
+ * myosotis_layer.h -- the Myosotis layer (docs/design.md section 2): tokens mix
  * through the inverse of a tree-structured matrix, every output a convex
  * combination of all values, in O(N D) per sequence.
  *

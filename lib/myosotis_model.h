@@ -1,6 +1,6 @@
 /*
- * myosotis_model.h -- the Long Range Arena encoder classifier (LRA paper,
- * ../shared/research/lra.md sections 1 and 4) around any of the suite's
+ * myosotis_model.h -- the Long Range Arena encoder classifier (LRA paper;
+ * docs/lra.md sections 1 and 2) around any of the suite's
  * token mixers, float32, with its backward pass and an Adam update: what
  * myo-lra times.
  *

@@ -1,5 +1,5 @@
 /*
- * myosotis_ssm.h -- the SSM baseline (DESIGN.md section 5): a Mamba-style
+ * myosotis_ssm.h -- the SSM baseline (docs/design.md section 5): a Mamba-style
  * selective-scan mixer, included by myosotis.h.
  *
  * Dimension letters, used in every shape below:
@@ -12,7 +12,7 @@
  * so every W here is the transpose of the matching PyTorch nn.Linear weight.
  *
  * The mixer, per sequence X (n, D), as Mamba's Mamba module (mamba_simple.py)
- * with selective_scan_ref (../shared/research/solvers.md section 2):
+ * with selective_scan_ref (docs/design.md section 5.3):
  *     [x | z] = X W_in                                  (n, 2L): x, z (n, L)
  *     xc[t,c] = conv_b[c] + sum_k conv_w[c,k] x[t - (K-1) + k, c]   (x[<0] = 0)
  *     u = silu(xc)                                      (n, L)

@@ -1,5 +1,5 @@
 /* solve.c -- the tree solver: pivots once per matrix, then solves with M or
- * M^T for any number of right-hand sides (DESIGN.md section 1).
+ * M^T for any number of right-hand sides (docs/design.md section 1).
  *
  * Nodes are walked in the tree's pre-order layout: pass 1 runs positions
  * backwards (children before parents), pass 2 forwards.  Rows of the

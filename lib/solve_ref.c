@@ -1,7 +1,7 @@
 /* solve_ref.c -- the frozen reference twin of the tree solver.
  *
  * Plain double loops over the caller's labels, exactly the formulas of
- * DESIGN.md section 1, with its own elimination order (Kahn's algorithm:
+ * docs/design.md section 1, with its own elimination order (Kahn's algorithm:
  * a node is eliminated once all its children are) and true divisions by
  * the pivots.  Do not optimise this file: it is the oracle. */
 #include <config.h>

@@ -1,7 +1,7 @@
 /* test_layer.c -- the Myosotis layer: the float32 forward and backward
  * against the double reference twin on every tree shape, the reference's
  * gradients against central finite differences, the properties of
- * DESIGN.md section 2 (rows of P = M^{-1} convex, the up-chain is a gated
+ * docs/design.md section 2 (rows of P = M^{-1} convex, the up-chain is a gated
  * recurrence), edge cases and argument errors.
  *
  * Tolerances, |a - b| <= atol + rtol |ref| (the max error is printed on

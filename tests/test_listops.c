@@ -293,7 +293,7 @@ static void test_listops_generator_default_parameters(void **state)
     for (int v = 0; v < 10; v++)
         printf(" %d:%.1f%%", v, 100.0 * (double)per_label[v] / (double)count);
     printf("\n");
-    /* loose invariants (lra.md section 2: mean ~1039, median ~961; 0 and 9
+    /* loose invariants (docs/lra.md section 4.2: mean ~1039, median ~961; 0 and 9
      * ~17%, the others 7.5-9%) */
     assert_true(mean > 800 && mean < 1300);
     assert_true(median > 750 && median < 1200);
