@@ -29,7 +29,6 @@
 #define MYO_CIFAR_PIXELS 1024 /* 32 * 32 */
 #define MYO_CIFAR_RECORD 3073 /* 1 label byte + 3 * 1024 bytes (R, G, B planes) */
 #define MYO_CIFAR_CLASSES 10
-#define MYO_CIFAR_TRAIN_PER_FILE 10000
 
 /* LRA's gray level of one RGB pixel (rule above). */
 uint8_t myo_gray_from_rgb(uint8_t r, uint8_t g, uint8_t b);

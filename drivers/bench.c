@@ -55,10 +55,6 @@ int myo_bench_size(void)
 {
     return g_size;
 }
-const char *myo_bench_tool(void)
-{
-    return g_tool;
-}
 
 /* One line "tool: [rank R: ]text" on stderr. */
 static void say_line(int name_rank, const char *text)

@@ -36,7 +36,6 @@
 void myo_bench_init(const char *tool);
 int myo_bench_rank(void);
 int myo_bench_size(void);
-const char *myo_bench_tool(void);
 
 /* Local.  One line "tool: ..." on stderr, from rank 0 only, or from this
  * rank when only it knows (any_rank; the rank is named when there are

@@ -35,13 +35,6 @@ static const char *const TOOL = "myo-bench-solve";
 #define REF_BLOCK 16       /* channels per reference solve: bounds its (N, 16) doubles */
 #define SEED 0x6d796f73ULL /* "myos": every run solves the same systems */
 
-/* The targets.  Measurements, not tests: they never set the exit code. */
-#define TGT_BW_RATIO 2.3       /* (factor + solve) / memcpy at most this ... */
-#define TGT_BW_MIN_M 32        /* ... for m >= 32 (two streaming passes: 2.0) */
-#define TGT_LAPACK_SPEEDUP 4.0 /* LAPACK / (factor + solve) on chains at least this ... */
-#define TGT_LAPACK_MIN_M 16    /* ... for m >= 16 ... */
-#define TGT_LAPACK_M1 1.0      /* ... and no slower than LAPACK at m = 1 */
-
 typedef struct {
     int64_t n; /* nodes of chains and heaps; tokens of kary hierarchies */
     int64_t m[MAX_LIST];
@@ -104,9 +97,8 @@ static void usage(FILE *f)
             "  --help              print this help and exit\n"
             "  --version           print the version and exit\n"
             "\n"
-            "Exit status: 0 when every point validates (missed performance targets are\n"
-            "reported, not failed), 2 for a bad command line, 6 when out of memory or on\n"
-            "an internal failure, 7 when a point fails validation.\n",
+            "Exit status: 0 when every point validates, 2 for a bad command line, 6 when out\n"
+            "of memory or on an internal failure, 7 when a point fails validation.\n",
             TOOL);
 }
 
@@ -573,29 +565,16 @@ static int run_point(const bench_tree *bt, int64_t m, const bench_opts *o, doubl
 
 /* ----------------------------------------------------------------- output */
 
-static const char *target_bw(int64_t m, const bench_row *r)
-{
-    if (m < TGT_BW_MIN_M) return "-";
-    return r->stat[T_FS][1] <= TGT_BW_RATIO * r->stat[T_COPY][1] ? "ok" : "MISS";
-}
-
-static const char *target_lapack(int64_t m, const bench_row *r)
-{
-    if (!r->has_lapack || (m != 1 && m < TGT_LAPACK_MIN_M)) return "-";
-    double need = m == 1 ? TGT_LAPACK_M1 : TGT_LAPACK_SPEEDUP;
-    return r->stat[T_LAPACK][1] >= need * r->stat[T_FS][1] ? "ok" : "MISS";
-}
-
 #define ROW_FMT_HEAD                                                                               \
-    "%-7s %-6s %9s %5s %12s %10s %10s %10s %10s %7s %7s %7s %8s %9s %9s %-7s %-6s %-6s %10s %10s " \
-    "%10s %10s %10s %10s %10s %10s\n"
+    "%-7s %-6s %9s %5s %12s %10s %10s %10s %10s %7s %7s %7s %8s %9s %9s %-7s %10s %10s %10s %10s " \
+    "%10s %10s %10s %10s\n"
 
 static void print_columns(void)
 {
     printf(ROW_FMT_HEAD, "#tree", "kernel", "N", "m", "bytes", "fs_ms", "solve_ms", "memcpy_ms",
            "lapack_ms", "fs/cpy", "sol/cpy", "lap/fs", "cpy_GB/s", "err", "err_lap", "valid",
-           "tgt_bw", "tgt_lp", "fs_min", "fs_max", "solve_min", "solve_max", "memcpy_min",
-           "memcpy_max", "lapack_min", "lapack_max");
+           "fs_min", "fs_max", "solve_min", "solve_max", "memcpy_min", "memcpy_max", "lapack_min",
+           "lapack_max");
 }
 
 static void print_row(const bench_tree *bt, int64_t m, myo_precision p, const bench_row *r)
@@ -615,14 +594,13 @@ static void print_row(const bench_tree *bt, int64_t m, myo_precision p, const be
     }
     myo_bench_row(
         "%-7s %-6s %9lld %5lld %12.0f %10.4f %10.4f %10.4f %10s %7.2f %7.2f %7s %8.2f %9.2e "
-        "%9s %-7s %-6s %-6s %10.4f %10.4f %10.4f %10.4f %10.4f %10.4f %10s %10s\n",
+        "%9s %-7s %10.4f %10.4f %10.4f %10.4f %10.4f %10.4f %10s %10s\n",
         bt->spec.name, bt->kernel, (long long)bt->N, (long long)m, bytes, r->stat[T_FS][1] * ms,
         r->stat[T_SOLVE][1] * ms, r->stat[T_COPY][1] * ms, lap[1],
         r->stat[T_FS][1] / r->stat[T_COPY][1], r->stat[T_SOLVE][1] / r->stat[T_COPY][1], lapfs,
         bytes / r->stat[T_COPY][1] * 1e-9, r->err, errl, r->valid ? "VALID" : "INVALID",
-        target_bw(m, r), target_lapack(m, r), r->stat[T_FS][0] * ms, r->stat[T_FS][2] * ms,
-        r->stat[T_SOLVE][0] * ms, r->stat[T_SOLVE][2] * ms, r->stat[T_COPY][0] * ms,
-        r->stat[T_COPY][2] * ms, lap[0], lap[2]);
+        r->stat[T_FS][0] * ms, r->stat[T_FS][2] * ms, r->stat[T_SOLVE][0] * ms,
+        r->stat[T_SOLVE][2] * ms, r->stat[T_COPY][0] * ms, r->stat[T_COPY][2] * ms, lap[0], lap[2]);
 }
 
 static void print_header(const bench_opts *o, const bench_tree *trees, double tol,
@@ -664,9 +642,6 @@ static void print_header(const bench_opts *o, const bench_tree *trees, double to
            "memcpy whose stores read the line first); lap/fs = LAPACK time / fs time (our "
            "speedup);\n# solve: ~4*N*m flops, at least 4*bytes of memory traffic (two in-place "
            "passes).\n");
-    printf("# targets (one core; reported, never failed): tgt_bw: fs/cpy <= %.1f for m >= %d; "
-           "tgt_lp (chains): lap/fs >= %.0f for m >= %d, >= %.0f at m = 1; '-' = no target.\n",
-           TGT_BW_RATIO, TGT_BW_MIN_M, TGT_LAPACK_SPEEDUP, TGT_LAPACK_MIN_M, TGT_LAPACK_M1);
     print_columns();
     fflush(stdout);
 }

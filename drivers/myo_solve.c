@@ -10,8 +10,8 @@
  * Under an MPI launcher with P > 1 ranks (myo_solve_mpi below) rank 0 reads
  * and validates the input exactly as the serial tool, broadcasts the tree
  * and coefficients, scatters the right-hand side by even pre-order ranges,
- * all ranks solve with myo_solve_dist_f64, and rank 0 gathers and writes
- * the solution.  Only rank 0 prints; every rank exits with rank 0's code. */
+ * all ranks solve with myo_factor_solve_ranges_f64, and rank 0 gathers
+ * and writes the solution.  Only rank 0 prints; every rank exits with rank 0's code. */
 #include <config.h>
 
 #include "cli.h"
@@ -70,10 +70,10 @@ static void myo_solve_help(void)
            "  with the same shape as rhs.\n"
            "\n"
            "Under MPI (mpirun -np P " TOOL " ...), rank 0 reads the input, the ranks\n"
-           "solve by contiguous pre-order ranges in double (myo_solve_dist_f64), and\n"
-           "rank 0 writes the same solution file as the serial run (equal to rounding);\n"
-           "only rank 0 prints, and every rank exits with the same status.  Run\n"
-           "directly (no launcher), " TOOL " does not initialise MPI.\n"
+           "solve by contiguous pre-order ranges in double\n"
+           "(myo_factor_solve_ranges_f64), and rank 0 writes the same solution file as the\n"
+           "serial run (equal to rounding); only rank 0 prints, and every rank exits with\n"
+           "the same status.  Run directly (no launcher), " TOOL " does not initialise MPI.\n"
            "\n"
            "Exit status:\n"
            "  0  success\n"
@@ -359,7 +359,7 @@ static void *myo_solve_alloc(int64_t count, size_t size)
 
 /* The tool with size > 1 ranks (README.md, "myo-solve"): the same checks,
  * messages and exit codes as myo_solve_serial, printed by rank 0 only;
- * the solve in double by myo_solve_dist_f64.  Collective. */
+ * the solve in double by myo_factor_solve_ranges_f64.  Collective. */
 static int myo_solve_mpi(const myo_solve_options *o, int rank, int size)
 {
     MPI_Comm comm = MPI_COMM_WORLD;
@@ -436,7 +436,8 @@ static int myo_solve_mpi(const myo_solve_options *o, int rank, int size)
     MYO_MPI(MPI_Type_contiguous((int)m, MPI_DOUBLE, &row));
     MYO_MPI(MPI_Type_commit(&row));
     MYO_MPI(MPI_Scatterv(pos, counts, displs, row, local, (int)(hi - lo), row, 0, comm));
-    s = myo_solve_dist_f64(comm, tree, sys.diag, sys.up, sys.down, lo, hi, o->op, local, m);
+    s = myo_factor_solve_ranges_f64(comm, tree, sys.diag, sys.up, sys.down, lo, hi, o->op, local,
+                                    m);
     free(sys.diag), free(sys.up), free(sys.down);
     sys.diag = sys.up = sys.down = NULL;
     if (s == MYO_ERR_MPI) /* the ranks may disagree: nothing safe is left */

@@ -26,13 +26,6 @@ void run_meta_free(run_meta *m)
     memset(m, 0, sizeof *m);
 }
 
-const char *run_meta_get(const run_meta *m, const char *key)
-{
-    for (int k = 0; m && key && k < m->count; k++)
-        if (strcmp(m->entries[k].key, key) == 0) return m->entries[k].value;
-    return NULL;
-}
-
 myo_status run_meta_set(run_meta *m, const char *key, const char *value)
 {
     if (!m || !key || !key[0] || strlen(key) >= RUN_META_KEY_MAX || !value) return MYO_ERR_ARG;

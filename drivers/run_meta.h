@@ -59,9 +59,6 @@ myo_status run_meta_hosts(MPI_Comm comm, char **names, int *count);
  * table, MYO_ERR_NOMEM. */
 myo_status run_meta_set(run_meta *m, const char *key, const char *value);
 
-/* Local.  The value of key (borrowed), or NULL. */
-const char *run_meta_get(const run_meta *m, const char *key);
-
 /* Local.  One "# key: value" line per entry, in order, on f (the '#'
  * header of a driver's text output), flushed. */
 void run_meta_print(FILE *f, const run_meta *m);

@@ -293,11 +293,6 @@ myo_status myo_dist_plan_create(MPI_Comm comm, const myo_tree *t, int64_t lo, in
     return st;
 }
 
-void myo_dist_plan_range(const myo_dist_plan *p, int64_t *lo, int64_t *hi)
-{
-    *lo = p->lo, *hi = p->hi;
-}
-
 const int64_t *myo_dist_plan_offsets(const myo_dist_plan *p)
 {
     return p->off;
@@ -311,11 +306,6 @@ const myo_tree *myo_dist_plan_local_tree(const myo_dist_plan *p)
 void myo_dist_plan_stats(const myo_dist_plan *p, myo_dist_stats *out)
 {
     *out = p->stats;
-}
-
-void myo_dist_plan_reset_stats(myo_dist_plan *p)
-{
-    memset(&p->stats, 0, sizeof p->stats);
 }
 
 int64_t myo_dist_solve_kept_nodes(const myo_tree *t, int64_t lo, int64_t hi)
@@ -1011,16 +1001,17 @@ myo_status myo_dist_solve_f64(MPI_Comm comm, myo_dist_plan *p, myo_op op, double
 
 /* ------------------------------------------------------ one-shot solve */
 
-myo_status myo_solve_dist_f64(MPI_Comm comm, const myo_tree *t, const double *diag,
-                              const double *up, const double *down, int64_t lo, int64_t hi,
-                              myo_op op, double *rhs, int64_t m)
+myo_status myo_factor_solve_ranges_f64(MPI_Comm comm, const myo_tree *t, const double *diag,
+                                       const double *up, const double *down, int64_t lo, int64_t hi,
+                                       myo_op op, double *rhs, int64_t m)
 {
     myo_dist_plan *p = NULL;
     MYO_CHECK(myo_dist_plan_create(comm, t, lo, hi, 1, MYO_F64, &p));
     int64_t nl = hi - lo;
     double *c = NULL;
     if (diag && up && down) {
-        c = myo_alloc((size_t)(nl > 0 ? nl : 1), 3 * sizeof(double), "myo_solve_dist_f64");
+        c = myo_alloc((size_t)(nl > 0 ? nl : 1), 3 * sizeof(double),
+                      "myo_factor_solve_ranges_f64");
         for (int64_t i = 0; c && i < nl; i++) {
             int64_t label = t->order[lo + i];
             c[i] = diag[label], c[nl + i] = up[label], c[2 * nl + i] = down[label];

@@ -117,7 +117,6 @@ myo_status myo_tree_create_ordered(const int64_t *parent, int64_t n, const int64
  * parent's pivot (NULL for a chain, whose factor keeps none). */
 void myo_factor_internals(const myo_factor *f, const void **inv, const void **up,
                           const void **down, const double **updates);
-int myo_factor_valid(const myo_factor *f);
 /* Pass 1 (children first) and pass 2 (parents first) of a solve, apart,
  * on a valid factor of a forest that is not a chain; unchecked. */
 void myo_solve_pass1_f32(const myo_factor *f, myo_op op, const float *rhs, float *out, int64_t m);

@@ -284,7 +284,7 @@ myo_status myo_dist_rows_to_labels(const myo_tree *t, int64_t lo, int64_t hi, in
  * MPI_ANY_TAG pending on comm during a call. */
 typedef struct myo_dist_plan myo_dist_plan;
 
-/* Message counters of a plan since its creation (or the last reset). */
+/* Message counters of a plan since its creation. */
 typedef struct {
     int64_t calls;    /* solves (each refactor with m > 0 counts as one) */
     int64_t rounds;   /* point-to-point rounds: 2 ceil(log2 P) per call */
@@ -302,15 +302,13 @@ myo_status myo_dist_plan_create(MPI_Comm comm, const myo_tree *t, int64_t lo, in
                                 int64_t heads, myo_precision precision, myo_dist_plan **out);
 void myo_dist_plan_destroy(myo_dist_plan **p);
 
-/* Local.  This rank's range, its local forest (labels 0 .. hi - lo - 1 =
- * local positions; the tree the "same local work without communication"
- * of a benchmark factors with the serial solver), counters and their
- * reset.  The sizes of all ranks' ranges: off (size + 1), borrowed. */
-void myo_dist_plan_range(const myo_dist_plan *p, int64_t *lo, int64_t *hi);
+/* Local.  All ranks' ranges: off (size + 1), borrowed; this rank's local
+ * forest (labels 0 .. hi - lo - 1 = local positions; the tree the "same
+ * local work without communication" of a benchmark factors with the
+ * serial solver); the counters. */
 const int64_t *myo_dist_plan_offsets(const myo_dist_plan *p);
 const myo_tree *myo_dist_plan_local_tree(const myo_dist_plan *p);
 void myo_dist_plan_stats(const myo_dist_plan *p, myo_dist_stats *out);
-void myo_dist_plan_reset_stats(myo_dist_plan *p);
 
 /* Factor with this rank's coefficients -- diag, up, down (hi - lo, H) in
  * local position order, as myo_refactor_f32 takes them (up, down of a
@@ -345,18 +343,21 @@ myo_status myo_dist_refactor_laplacian_f64(MPI_Comm comm, myo_dist_plan *p, cons
 myo_status myo_dist_solve_f32(MPI_Comm comm, myo_dist_plan *p, myo_op op, float *rhs, int64_t m);
 myo_status myo_dist_solve_f64(MPI_Comm comm, myo_dist_plan *p, myo_op op, double *rhs, int64_t m);
 
-/* One solve without a plan (myo-solve's MPI path): every rank passes the
- * coefficients diag, up, down (N,) of all nodes in the tree's labels and
- * its rows rhs (hi - lo, m) in position order; a plan is made, used and
- * destroyed.  Errors as myo_dist_plan_create and myo_dist_refactor_f64.
- * Collective on comm. */
-myo_status myo_solve_dist_f64(MPI_Comm comm, const myo_tree *t, const double *diag,
-                              const double *up, const double *down, int64_t lo, int64_t hi,
-                              myo_op op, double *rhs, int64_t m);
+/* Factor and solve once, without a plan (myo-solve's MPI path), on the
+ * position-range layout above: every rank passes the coefficients diag,
+ * up, down (N,) of all nodes in the tree's labels and its rows rhs
+ * (hi - lo, m) in position order; a plan is made, used and destroyed.
+ * Errors as myo_dist_plan_create and myo_dist_refactor_f64.  Collective on
+ * comm. */
+myo_status myo_factor_solve_ranges_f64(MPI_Comm comm, const myo_tree *t, const double *diag,
+                                       const double *up, const double *down, int64_t lo, int64_t hi,
+                                       myo_op op, double *rhs, int64_t m);
 
 /* The number of interface nodes the rank owning [lo, hi) sends to rank 0
- * (its kept path nodes and hanging nodes: 2 on a chain, O(height x
- * arity) on a hierarchy), -1 for a bad range or no memory.  Local. */
+ * (its kept path nodes, ancestors of position hi, and a proxy per parent
+ * of its hanging nodes, ancestors of position lo: at most the depths of
+ * the nodes at lo and hi together; 2 on a chain, O(height) on any tree),
+ * -1 for a bad range or no memory.  Local. */
 int64_t myo_dist_solve_kept_nodes(const myo_tree *t, int64_t lo, int64_t hi);
 
 /* ----------------------------------------- distributed Myosotis layer */

@@ -74,11 +74,6 @@ void myo_factor_internals(const myo_factor *f, const void **inv, const void **up
     *updates = f->tree->is_chain ? NULL : f->acc;
 }
 
-int myo_factor_valid(const myo_factor *f)
-{
-    return f && f->valid;
-}
-
 static myo_status factor_alloc(const myo_tree *t, int64_t heads, myo_precision precision,
                                size_t real_size, myo_factor **out)
 {

@@ -1,6 +1,6 @@
 /* test_dist_solve.c -- the tree solve split over MPI ranks by pre-order
- * position ranges (myo_solve_dist_f64) against myo_solve_ref on the whole
- * system, and errors agreed on by every rank.
+ * position ranges (myo_factor_solve_ranges_f64 and myo_dist_plan) against
+ * myo_solve_ref on the whole system, and errors agreed on by every rank.
  *
  * make check runs this program under mpiexec with 1, 2, 3 and 4 ranks
  * (tests/test_dist_solve.mpi).  Every rank builds the same tree,
@@ -9,7 +9,12 @@
  * rank alone: the verdicts are combined with MPI_Allreduce, so all ranks
  * fail together.  Tolerance: |got - ref| <= 1e-12 + 1e-10 |ref| for every
  * entry; rank 0 prints the largest |got - ref| / (1e-12 + 1e-10 |ref|)
- * (max over ranks and cases) and the wall time. */
+ * (max over ranks and cases) and the wall time.
+ *
+ * Message rounds are observed, not taken from the plan's counters: PMPI
+ * wrappers of MPI_Send and MPI_Recv (below) number the rounds of each
+ * call, which must be the 2 ceil(log2 P) of the binomial-tree gather and
+ * scatter (myosotis_dist.h), whatever the tree. */
 #include <config.h>
 
 #include <setjmp.h>
@@ -33,6 +38,89 @@ static MPI_Comm comm_all; /* a dup of MPI_COMM_WORLD: the library gets a comm, n
 static int my_rank, n_ranks;
 static double worst_scaled, worst_abs; /* max over every case so far (this rank) */
 static long cases;
+
+/* ------------------------------------------------------ message rounds */
+
+/* While tracing is on (on every rank alike), each point-to-point operation
+ * of this rank gets a round: one after the rank's previous operation and,
+ * for a receive, no earlier than the matching send, whose round follows
+ * the message on TAG_ROUND.  The distributed solve's only point-to-point
+ * calls are MPI_Send and MPI_Recv (after MPI_Probe; lib/dist_solve.c).
+ * The largest round over the ranks is the number of message rounds of the
+ * call: the length of its longest chain of messages, where a rank's own
+ * operations follow one another. */
+#define TAG_ROUND 0x7e57 /* not the library's 0x6d7b, 0x6d7c */
+static int trace_on;
+static long long trace_round, trace_sends;
+
+int MPI_Send(const void *buf, int count, MPI_Datatype type, int dest, int tag, MPI_Comm comm)
+{
+    if (!trace_on) return PMPI_Send(buf, count, type, dest, tag, comm);
+    long long round = ++trace_round;
+    trace_sends++;
+    int rc = PMPI_Send(buf, count, type, dest, tag, comm);
+    if (rc == MPI_SUCCESS) rc = PMPI_Send(&round, 1, MPI_LONG_LONG, dest, TAG_ROUND, comm);
+    return rc;
+}
+
+int MPI_Recv(void *buf, int count, MPI_Datatype type, int source, int tag, MPI_Comm comm,
+             MPI_Status *status)
+{
+    if (!trace_on) return PMPI_Recv(buf, count, type, source, tag, comm, status);
+    MPI_Status st;
+    long long round = 0;
+    int rc = PMPI_Recv(buf, count, type, source, tag, comm, &st);
+    if (rc == MPI_SUCCESS)
+        rc = PMPI_Recv(&round, 1, MPI_LONG_LONG, st.MPI_SOURCE, TAG_ROUND, comm,
+                       MPI_STATUS_IGNORE);
+    trace_round = round > trace_round + 1 ? round : trace_round + 1;
+    if (status != MPI_STATUS_IGNORE) *status = st;
+    return rc;
+}
+
+static void trace_begin(void)
+{
+    trace_round = trace_sends = 0;
+    trace_on = 1;
+}
+
+/* Ends tracing: *rounds = the rounds since trace_begin (max over ranks),
+ * *sends = the messages all ranks sent.  Collective. */
+static void trace_end(long long *rounds, long long *sends)
+{
+    trace_on = 0;
+    assert_int_equal(MPI_Allreduce(&trace_round, rounds, 1, MPI_LONG_LONG, MPI_MAX, comm_all),
+                     MPI_SUCCESS);
+    assert_int_equal(MPI_Allreduce(&trace_sends, sends, 1, MPI_LONG_LONG, MPI_SUM, comm_all),
+                     MPI_SUCCESS);
+}
+
+/* ceil(log2 p): the rounds of a binomial-tree gather over p ranks, and of
+ * its scatter. */
+static long long log2_ceil(int p)
+{
+    long long d = 0;
+    while ((1LL << d) < p)
+        d++;
+    return d;
+}
+
+/* What the binomial-tree gather and scatter make of `calls` solves: 2
+ * ceil(log2 P) rounds each, and each rank but 0 sends one message up and
+ * receives one down: 2 (P - 1) messages.  Returns ok (rank 0 says why not). */
+static int rounds_ok(long long rounds, long long sends, long long calls, const char *what)
+{
+    const long long want_rounds = 2 * log2_ceil(n_ranks) * calls;
+    const long long want_sends = 2LL * (n_ranks - 1) * calls;
+    if (rounds == want_rounds && sends == want_sends) return 1;
+    if (my_rank == 0)
+        fprintf(stderr,
+                "%s: %lld solve%s over %d ranks: %lld message rounds and %lld messages, want "
+                "%lld and %lld\n",
+                what, calls, calls == 1 ? "" : "s", n_ranks, rounds, sends, want_rounds,
+                want_sends);
+    return 0;
+}
 
 /* The ways of cutting n positions into p ranges: off (p + 1). */
 enum { SPLIT_EVEN, SPLIT_RANDOM, SPLIT_FIRST_EMPTY, SPLIT_ALL_ON_LAST, SPLITS };
@@ -82,8 +170,12 @@ static void check_case(const sys *s, int kind, int64_t m, myo_op op, uint64_t se
     assert_non_null(loc), assert_non_null(lref);
     int ok = myo_dist_rows_from_labels(s->t, lo, hi, m, r, loc) == MYO_OK &&
              myo_dist_rows_from_labels(s->t, lo, hi, m, ref, lref) == MYO_OK;
-    myo_status st = myo_solve_dist_f64(comm_all, s->t, s->diag, s->up, s->down, lo, hi, op,
-                                       hi > lo ? loc : NULL, m);
+    long long rounds = 0, sends = 0;
+    trace_begin();
+    myo_status st = myo_factor_solve_ranges_f64(comm_all, s->t, s->diag, s->up, s->down, lo, hi,
+                                                op, hi > lo ? loc : NULL, m);
+    trace_end(&rounds, &sends);
+    if (!rounds_ok(rounds, sends, 1, what)) ok = 0;
     if (st != MYO_OK) {
         fprintf(stderr, "rank %d: %s: %s: %s\n", my_rank, what, myo_status_str(st),
                 myo_error_detail());
@@ -213,8 +305,8 @@ static void test_dist_solve_singular_on_last_rank_fails_everywhere(void **state)
                 assert_non_null(loc);
                 for (int64_t i = 0; i < (hi - lo) * m; i++)
                     loc[i] = 1.0;
-                myo_status st = myo_solve_dist_f64(comm_all, t, s.diag, s.up, s.down, lo, hi,
-                                                   (myo_op)op, loc, m);
+                myo_status st = myo_factor_solve_ranges_f64(comm_all, t, s.diag, s.up, s.down, lo,
+                                                            hi, (myo_op)op, loc, m);
                 int ok = st == MYO_ERR_SINGULAR;
                 if (!ok)
                     fprintf(stderr, "rank %d: singular case %d/%d/%d: got %s\n", my_rank, which,
@@ -242,41 +334,78 @@ static void test_dist_solve_bad_ranges_fail_everywhere(void **state)
     double *loc = calloc((size_t)((hi - lo) * 3 + 1), sizeof(double));
     assert_non_null(loc);
     int64_t bad_hi = my_rank == n_ranks - 1 ? hi - 1 : hi;
-    myo_status st =
-        myo_solve_dist_f64(comm_all, t, s.diag, s.up, s.down, lo, bad_hi, MYO_OP_N, loc, 1);
+    myo_status st = myo_factor_solve_ranges_f64(comm_all, t, s.diag, s.up, s.down, lo, bad_hi,
+                                                MYO_OP_N, loc, 1);
     test_assert_all_ranks(st == MYO_ERR_ARG, comm_all, "ranges that stop short");
     int64_t m = my_rank == n_ranks - 1 ? 3 : 1;
-    st = myo_solve_dist_f64(comm_all, t, s.diag, s.up, s.down, lo, hi, MYO_OP_N, loc, m);
+    st = myo_factor_solve_ranges_f64(comm_all, t, s.diag, s.up, s.down, lo, hi, MYO_OP_N, loc, m);
     test_assert_all_ranks(n_ranks == 1 ? st == MYO_OK : st == MYO_ERR_ARG, comm_all,
                           "m differing between ranks");
     free(loc);
     sys_free(&s);
 }
 
-/* Rank 0 prints the reduced nodes per rank of the even split (checked only
- * for the chain: the top and bottom of each segment, only the top on the
- * last rank). */
+/* The depth (strict ancestors) of the node at each pre-order position,
+ * (N + 1) with 0 at position N. */
+static int64_t *position_depths(const myo_tree *t)
+{
+    const int64_t n = myo_tree_num_nodes(t), *parent = myo_tree_parents(t);
+    const int64_t *order = myo_tree_preorder(t);
+    int64_t *by_label = malloc((size_t)(n + 1) * sizeof(int64_t));
+    int64_t *depth = malloc((size_t)(n + 1) * sizeof(int64_t));
+    assert_non_null(by_label), assert_non_null(depth);
+    for (int64_t p = 0; p < n; p++) { /* a parent comes before its children */
+        int64_t v = order[p];
+        by_label[v] = parent[v] < 0 ? 0 : by_label[parent[v]] + 1;
+        depth[p] = by_label[v];
+    }
+    depth[n] = 0;
+    free(by_label);
+    return depth;
+}
+
+/* The reduced nodes a rank sends (myo_dist_solve_kept_nodes) for the even
+ * split.  The kept nodes are path nodes, ancestors of position hi, and the
+ * proxies are parents of hanging nodes, ancestors of position lo: at most
+ * depth(lo) + depth(hi) <= 2 height, whatever P (O(log n) on a kary
+ * hierarchy); on a chain exactly the top and bottom of each segment, only
+ * the top on the last rank.  Checked for P = 1 .. 64; rank 0 prints them
+ * for this run's P. */
 static void test_dist_solve_reduced_sizes(void **state)
 {
     (void)state;
-    for (int which = 0; which < 3; which++) {
+    for (int which = 0; which < 4; which++) {
         myo_tree *t = NULL;
-        const char *what = which == 0 ? "chain 1000" : which == 1 ? "kary2 300" : "kary2 65536";
+        const char *what = which == 0   ? "chain 1000"
+                           : which == 1 ? "kary2 300"
+                           : which == 2 ? "kary4 1000"
+                                        : "kary2 65536";
         if (which == 0) assert_int_equal(myo_tree_create_chain(1000, &t), MYO_OK);
         if (which == 1) assert_int_equal(myo_tree_create_kary(300, 2, &t), MYO_OK);
-        if (which == 2) assert_int_equal(myo_tree_create_kary(65536, 2, &t), MYO_OK);
-        int64_t off[64 + 1];
-        if (n_ranks > 64) skip();
-        assert_int_equal(myo_dist_even_ranges(myo_tree_num_nodes(t), n_ranks, off), MYO_OK);
-        char line[512];
-        int len = snprintf(line, sizeof line, "reduced nodes per rank, %s, P = %d:", what, n_ranks);
-        for (int r = 0; r < n_ranks; r++) {
-            int64_t k = myo_dist_solve_kept_nodes(t, off[r], off[r + 1]);
-            if (which == 0) assert_true(k == (n_ranks == 1 ? 0 : r == n_ranks - 1 ? 1 : 2));
-            if (len < (int)sizeof line - 24)
-                len += snprintf(line + len, sizeof line - (size_t)len, " %lld", (long long)k);
+        if (which == 2) assert_int_equal(myo_tree_create_kary(1000, 4, &t), MYO_OK);
+        if (which == 3) assert_int_equal(myo_tree_create_kary(65536, 2, &t), MYO_OK);
+        int64_t *depth = position_depths(t), height = myo_tree_height(t), off[64 + 1];
+        /* every P up to 64 (the count is local), printed for this run's P */
+        for (int P = 1; P <= 64; P++) {
+            assert_int_equal(myo_dist_even_ranges(myo_tree_num_nodes(t), P, off), MYO_OK);
+            char line[512];
+            int len = snprintf(line, sizeof line, "reduced nodes per rank, %s, P = %d:", what, P);
+            for (int r = 0; r < P; r++) {
+                int64_t k = myo_dist_solve_kept_nodes(t, off[r], off[r + 1]);
+                if (which == 0 && k != (P == 1 ? 0 : r == P - 1 ? 1 : 2))
+                    fail_msg("%s, rank %d of %d: %lld reduced nodes, want %d", what, r, P,
+                             (long long)k, P == 1 ? 0 : r == P - 1 ? 1 : 2);
+                if (!(k >= 0 && k <= depth[off[r]] + depth[off[r + 1]] && k <= 2 * height))
+                    fail_msg("%s, rank %d of %d: %lld reduced nodes, more than depth(lo) %lld + "
+                             "depth(hi) %lld (height %lld)",
+                             what, r, P, (long long)k, (long long)depth[off[r]],
+                             (long long)depth[off[r + 1]], (long long)height);
+                if (len < (int)sizeof line - 24)
+                    len += snprintf(line + len, sizeof line - (size_t)len, " %lld", (long long)k);
+            }
+            if (my_rank == 0 && P == n_ranks) printf("%s\n", line);
         }
-        if (my_rank == 0) printf("%s\n", line);
+        free(depth);
         myo_tree_destroy(&t);
     }
 }
@@ -385,6 +514,8 @@ static void check_plan(const myo_tree *t, const int64_t *off, uint64_t seed, con
                 void *rows = local_rows(t, lo, hi, w, r, f32);
                 void *rows2 = local_rows(t, lo, hi, w, r, f32);
                 myo_op op2 = op ? MYO_OP_N : MYO_OP_T;
+                long long rounds[2] = {0, 0}, sends[2] = {0, 0}, my_sends = 0;
+                trace_begin();
                 if (f32)
                     st = form ? myo_dist_refactor_laplacian_f32(comm_all, plan, cu, cw,
                                                                 (myo_op)op, rows, PLAN_M)
@@ -395,10 +526,16 @@ static void check_plan(const myo_tree *t, const int64_t *off, uint64_t seed, con
                                                                 (myo_op)op, rows, PLAN_M)
                               : myo_dist_refactor_f64(comm_all, plan, cd, cu, cw, (myo_op)op,
                                                       rows, PLAN_M);
+                trace_end(&rounds[0], &sends[0]);
+                my_sends += trace_sends;
                 int ok = st == MYO_OK;
-                if (ok)
+                if (ok) {
+                    trace_begin();
                     st = f32 ? myo_dist_solve_f32(comm_all, plan, op2, rows2, PLAN_M)
                              : myo_dist_solve_f64(comm_all, plan, op2, rows2, PLAN_M);
+                    trace_end(&rounds[1], &sends[1]);
+                    my_sends += trace_sends;
+                }
                 if (st != MYO_OK) {
                     fprintf(stderr, "rank %d: %s: %s: %s\n", my_rank, what, myo_status_str(st),
                             myo_error_detail());
@@ -411,16 +548,25 @@ static void check_plan(const myo_tree *t, const int64_t *off, uint64_t seed, con
                     assert_int_equal(s2, MYO_OK);
                     ok = plan_compare(t, lo, hi, pass ? rows2 : rows, ref, f32, what);
                 }
+                /* the rounds and messages sent, observed, and the plan's
+                 * counters of them */
+                if (ok && !(rounds_ok(rounds[0], sends[0], 1, what) &&
+                            rounds_ok(rounds[1], sends[1], 1, what)))
+                    ok = 0;
                 myo_dist_stats stats;
                 myo_dist_plan_stats(plan, &stats);
-                int64_t depth = 0;
-                while ((1 << depth) < n_ranks)
-                    depth++;
-                if (stats.calls != 2 || stats.rounds != 4 * depth) ok = 0;
+                if (stats.calls != 2 || stats.rounds != rounds[0] + rounds[1] ||
+                    stats.messages != my_sends ||
+                    stats.kept != myo_dist_solve_kept_nodes(t, lo, hi))
+                    ok = 0;
                 cases++;
                 if (!ok && my_rank == 0)
-                    fprintf(stderr, "%s: form %d, f32 %d, op %d failed (calls %lld, rounds %lld)\n",
-                            what, form, f32, op, (long long)stats.calls, (long long)stats.rounds);
+                    fprintf(stderr,
+                            "%s: form %d, f32 %d, op %d failed (counted: calls %lld, rounds %lld, "
+                            "messages %lld, kept %lld; observed: rounds %lld + %lld)\n",
+                            what, form, f32, op, (long long)stats.calls, (long long)stats.rounds,
+                            (long long)stats.messages, (long long)stats.kept, rounds[0],
+                            rounds[1]);
                 test_assert_all_ranks(ok, comm_all, what);
                 myo_dist_plan_destroy(&plan);
                 free(cd), free(cu), free(cw), free(rows), free(rows2);
