@@ -14,9 +14,8 @@
 #ifndef MYO_BENCH_H
 #define MYO_BENCH_H
 
-#include "myosotis.h"
+#include "myosotis_dist.h"
 
-#include <mpi.h>
 
 #include <stddef.h>
 #include <stdio.h>

@@ -15,12 +15,12 @@
 #include <config.h>
 
 #include "cli.h"
+#include "myosotis_dist.h"
 
 #include <float.h>
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
-#include <mpi.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,6 +6,7 @@
 #define MYO_MPI_UTIL_H
 
 #include "internal.h"
+#include "myosotis_dist.h"
 
 #include <mpi.h>
 

@@ -19,7 +19,8 @@
  *    accepts NULL and sets the pointer to NULL.
  *  - Matrices are row-major; an (n, m) right-hand side keeps the m channels
  *    of one node contiguous.
- *  - All calls here are Local (no MPI communication).
+ *  - All calls here are Local (no MPI communication); this header and the
+ *    ones it includes compile without MPI or HDF5 headers.
  */
 #ifndef MYOSOTIS_H
 #define MYOSOTIS_H
@@ -329,11 +330,11 @@ void myo_random_values(double *v, int64_t count, myo_rng *r);
 }
 #endif
 
-/* The layers: Myosotis, and the dense-attention and SSM baselines. */
+/* The layers: Myosotis, and the dense-attention and SSM baselines.  The
+ * distributed (MPI) calls are in myosotis_dist.h, the only public header
+ * that includes <mpi.h>; the results log is in myosotis_h5log.h. */
 #include "myosotis_layer.h"
 #include "myosotis_attention.h"
 #include "myosotis_ssm.h"
-/* The distributed (MPI) layer. */
-#include "myosotis_dist.h"
 
 #endif /* MYOSOTIS_H */

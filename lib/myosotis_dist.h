@@ -1,5 +1,6 @@
 /*
- * myosotis_dist.h -- the distributed (MPI) layer, included by myosotis.h.
+ * myosotis_dist.h -- the distributed (MPI) layer: the one public header
+ * that includes <mpi.h> (it includes myosotis.h).
  *
  * Every call here takes the communicator it works on (never
  * MPI_COMM_WORLD) and says whether it is Collective on it.  While a call

@@ -4,9 +4,8 @@
 #ifndef MYO_TEST_SUPPORT_H
 #define MYO_TEST_SUPPORT_H
 
-#include "myosotis.h"
+#include "myosotis_dist.h" /* the MPI helpers below; it includes myosotis.h */
 
-#include <mpi.h>
 #include <stddef.h>
 #include <stdint.h>
 
