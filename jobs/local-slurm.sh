@@ -25,11 +25,13 @@
 # of MemTotal, one partition "debug", no accounting (so no sacct: use
 # squeue and scontrol).  Ports MYO_SLURM_PORT (slurmctld, default 6817) and
 # MYO_SLURM_PORT + 1 (slurmd); "start" refuses ports something listens on
-# (another cluster: choose other ports).  munged: the system's when one
-# answers, else a private one started here (socket DIR/munge/munge.socket,
-# named in AuthInfo) and stopped by "stop": clusters started side by side
-# never share a daemon that one of them stops.  "start" waits up to MYO_SLURM_TIMEOUT seconds (default 60) for
-# the node to be idle, resuming it when it comes up down or drained.
+# (another cluster: choose other ports).  munged: a private one started
+# here with the system's key (/etc/munge/munge.key), socket
+# DIR/munge/munge.socket named in AuthInfo, stopped by "stop": clusters
+# started side by side never share a daemon that one of them stops, and a
+# system munged is left alone.  "start" waits up to MYO_SLURM_TIMEOUT
+# seconds (default 60) for the node to be idle, resuming it when it comes
+# up down or drained.
 #
 # Exit status: 0 done; 1 a daemon did not start or the node never became
 # idle (the logs' last lines on stderr); 2 usage; 77 not root or the Slurm
@@ -66,15 +68,8 @@ find_dir() {
 
 alive() { test -f "$1" && kill -0 "$(cat "$1")" 2>/dev/null; }
 
-# munge_ok [SOCKET]: a credential encodes and decodes (the default socket
-# when none is given)
-munge_ok() {
-    if test -n "${1:-}"; then
-        munge -n --socket="$1" 2>/dev/null | unmunge --socket="$1" >/dev/null 2>&1
-    else
-        munge -n 2>/dev/null | unmunge >/dev/null 2>&1
-    fi
-}
+# munge_ok SOCKET: a credential encodes and decodes through that munged
+munge_ok() { munge -n --socket="$1" 2>/dev/null | unmunge --socket="$1" >/dev/null 2>&1; }
 
 # port_in_use PORT: something accepts connections on it here
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -114,18 +109,16 @@ start() {
     getent hosts "$node" >/dev/null 2>&1 ||
         echo "$me: warning: $node does not resolve (add it to /etc/hosts)" >&2
 
-    # munged: the system's when it answers, else our own on a private socket
-    local auth_socket= i
-    if ! munge_ok; then
-        mkdir -p "$dir/munge"
-        auth_socket=$dir/munge/munge.socket
-        # as root (--force: the key is the munge user's)
-        munged --force --socket="$auth_socket" --pid-file="$dir/munged.pid" \
-            --log-file="$dir/log/munged.log" --seed-file="$dir/munge/seed" 2>"$dir/log/munged.err" ||
-            die "munged did not start: $(cat "$dir/log/munged.err")"
-        for i in $(seq 1 50); do munge_ok "$auth_socket" && break; sleep 0.1; done
-        munge_ok "$auth_socket" || die "munged started but munge -n | unmunge fails on $auth_socket"
-    fi
+    # our own munged on a private socket (the system's key), never a shared
+    # one that another cluster could stop under us
+    local auth_socket=$dir/munge/munge.socket i
+    mkdir -p "$dir/munge"
+    # as root (--force: the key belongs to the munge user)
+    munged --force --socket="$auth_socket" --pid-file="$dir/munged.pid" \
+        --log-file="$dir/log/munged.log" --seed-file="$dir/munge/seed" 2>"$dir/log/munged.err" ||
+        die "munged did not start: $(cat "$dir/log/munged.err")"
+    for i in $(seq 1 50); do munge_ok "$auth_socket" && break; sleep 0.1; done
+    munge_ok "$auth_socket" || die "munged started but munge -n | unmunge fails on $auth_socket"
     cat >"$dir/slurm.conf" <<CONF
 # written by jobs/local-slurm.sh: a one-node test cluster
 ClusterName=myo-local
@@ -134,7 +127,7 @@ SlurmctldPort=$port
 SlurmdPort=$((port + 1))
 AuthType=auth/munge
 # a requeued job may start again after cred_expire seconds (default 120)
-AuthInfo=cred_expire=10${auth_socket:+,socket=$auth_socket}
+AuthInfo=cred_expire=10,socket=$auth_socket
 CryptoType=crypto/munge
 SlurmUser=root
 SlurmdUser=root
