@@ -82,7 +82,8 @@ start_cluster() {
             done
         fi
         echo "$port" >"$tmp/port"
-        MYO_SLURM_PORT=$port bash "$jobs/local-slurm.sh" start
+        # 9>&-: the daemons must not inherit the lock and hold it for their life
+        MYO_SLURM_PORT=$port bash "$jobs/local-slurm.sh" start 9>&-
     ) 9>>/tmp/myo-test-slurm.lock
 }
 if ! start_cluster >"$tmp/start.out" 2>"$tmp/start.err"; then
