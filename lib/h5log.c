@@ -562,11 +562,28 @@ static myo_status create_contents(hid_t file, const char *path, const char *sche
     return st;
 }
 
-/* The image of a new log (root attributes, empty tables, /runs), built in
- * memory (HDF5's core driver, no backing store): nothing touches the disk,
- * so nothing can fail half-written there.  *image is malloc'ed. */
+/* The next run's group in an open file: /runs/run-NNNNNN after the
+ * largest there, with its utc_start; *run_id is its number. */
+static myo_status add_run_group(hid_t file, const char *path, int64_t *run_id)
+{
+    MYO_CHECK(largest_run_id(file, path, run_id));
+    char name[64], now[32];
+    snprintf(name, sizeof name, "runs/run-%06lld", (long long)++*run_id);
+    myo_h5log_utc_now(now, sizeof now);
+    hid_t g = H5Gcreate2(file, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    myo_status st = MYO_OK;
+    if (g < 0 || write_string_attr(g, "utc_start", now) < 0)
+        st = myo_fail(MYO_ERR_IO, "%s: cannot create the group '/%s'", path, name);
+    if (g >= 0) H5Gclose(g);
+    return st;
+}
+
+/* The image of a new log (root attributes, empty tables, /runs with the
+ * first run's group), built in memory (HDF5's core driver, no backing
+ * store): nothing touches the disk, so nothing can fail half-written there.
+ * *image is malloc'ed. */
 static myo_status new_file_image(const char *path, const char *schema, const myo_h5table *tables,
-                                 int ntables, void **image, size_t *size)
+                                 int ntables, void **image, size_t *size, int64_t *run_id)
 {
     *image = NULL, *size = 0;
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
@@ -576,6 +593,7 @@ static myo_status new_file_image(const char *path, const char *schema, const myo
     if (fapl >= 0) H5Pclose(fapl);
     if (file < 0) return myo_fail(MYO_ERR_HDF5, "%s: cannot lay out a new log in memory", path);
     myo_status st = create_contents(file, path, schema, tables, ntables);
+    if (st == MYO_OK) st = add_run_group(file, path, run_id);
     ssize_t len = st == MYO_OK && H5Fflush(file, H5F_SCOPE_GLOBAL) >= 0
                       ? H5Fget_file_image(file, NULL, 0)
                       : -1;
@@ -597,15 +615,16 @@ static myo_status new_file_image(const char *path, const char *schema, const myo
  * created with O_EXCL: a missing directory or a permission problem is
  * reported with its reason) with the disk reserve behind it, then rename
  * it onto path: a run killed at any moment leaves either no file or a
- * complete one with no run, and a disk too full for the log leaves none.
+ * complete one with its first run, and a disk too full for the log leaves
+ * none.
  * The caller holds the writer's lock, so no other run creates path
  * meanwhile.  The temporary file is removed when anything fails. */
 static myo_status create_file(const char *path, const char *schema, const myo_h5table *tables,
-                              int ntables, uint64_t reserve)
+                              int ntables, uint64_t reserve, int64_t *run_id)
 {
     void *image;
     size_t size;
-    MYO_CHECK(new_file_image(path, schema, tables, ntables, &image, &size));
+    MYO_CHECK(new_file_image(path, schema, tables, ntables, &image, &size, run_id));
     size_t len = strlen(path) + 32;
     char *tmp = myo_alloc(len, 1, "a temporary file name");
     if (!tmp) {
@@ -661,20 +680,85 @@ static myo_status check_existing(const char *path, const char *schema, const myo
 }
 
 /* The new run's group with its "utc_start", the tables' datasets. */
+/* Copy src to dst (created, never overwritten) with the disk reserve
+ * behind it, fsynced. */
+static myo_status copy_file(const char *src, const char *dst, const char *path, uint64_t reserve)
+{
+    int in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0) return myo_fail(MYO_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+    int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (out < 0) {
+        close(in);
+        return myo_fail(MYO_ERR_IO, "%s: cannot create a copy: %s", path, strerror(errno));
+    }
+    myo_status st = MYO_OK;
+    char buf[1 << 16];
+    for (;;) {
+        ssize_t r = read(in, buf, sizeof buf);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) st = myo_fail(MYO_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+        if (r <= 0) break;
+        for (ssize_t done = 0; done < r && st == MYO_OK;) {
+            ssize_t w = write(out, buf + done, (size_t)(r - done));
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0)
+                st = myo_fail(MYO_ERR_IO, "%s: cannot write a copy: %s", path,
+                              w < 0 ? strerror(errno) : "no progress");
+            else
+                done += w;
+        }
+        if (st != MYO_OK) break;
+    }
+    if (st == MYO_OK) st = myo_disk_reserve(out, path, reserve);
+    if (st == MYO_OK && fsync(out) != 0)
+        st = myo_fail(MYO_ERR_IO, "%s: cannot write a copy: %s", path, strerror(errno));
+    if (close(out) != 0 && st == MYO_OK)
+        st = myo_fail(MYO_ERR_IO, "%s: cannot write a copy: %s", path, strerror(errno));
+    close(in);
+    return st;
+}
+
+/* Add the next run's group (with utc_start) to path as one step: copy the
+ * file to path.tmp-PID, add the group to the copy, fsync it and rename it
+ * onto path.  HDF5 rewrites several metadata blocks in place when a group
+ * gains a link, and a run killed between them left '/runs' unreadable;
+ * this way a kill at any moment leaves the file as it was or with the new
+ * run.  The caller holds the writer's lock and has not opened path. */
+static myo_status add_run(const char *path, uint64_t reserve, int64_t *run_id)
+{
+    size_t len = strlen(path) + 32;
+    char *tmp = myo_alloc(len, 1, "a temporary file name");
+    if (!tmp) return MYO_ERR_NOMEM;
+    snprintf(tmp, len, "%s.tmp-%ld", path, (long)getpid());
+    myo_status st = copy_file(path, tmp, path, reserve);
+    if (st == MYO_OK) {
+        hid_t file = H5Fopen(tmp, H5F_ACC_RDWR, H5P_DEFAULT);
+        if (file < 0) st = myo_fail(MYO_ERR_IO, "%s: cannot open its copy %s", path, tmp);
+        if (st == MYO_OK) st = add_run_group(file, path, run_id);
+        if (file >= 0 && H5Fclose(file) < 0 && st == MYO_OK)
+            st = myo_fail(MYO_ERR_IO, "%s: cannot write the new run (disk full?)", path);
+    }
+    if (st == MYO_OK) {
+        int fd = open(tmp, O_RDWR | O_CLOEXEC);
+        if (fd < 0 || fsync(fd) != 0)
+            st = myo_fail(MYO_ERR_IO, "%s: cannot write the new run: %s", path, strerror(errno));
+        if (fd >= 0) close(fd);
+    }
+    if (st == MYO_OK && rename(tmp, path) != 0)
+        st = myo_fail(MYO_ERR_IO, "%s: cannot replace: %s", path, strerror(errno));
+    if (st != MYO_OK) unlink(tmp);
+    free(tmp);
+    return st;
+}
+
+/* Open this run's group (add_run made it) and the tables. */
 static myo_status start_run(myo_h5log *log)
 {
-    MYO_CHECK(largest_run_id(log->file, log->path, &log->run_id));
-    log->run_id++;
     char name[64];
     snprintf(name, sizeof name, "runs/run-%06lld", (long long)log->run_id);
-    MYO_CHECK(ready_to_write(log));
-    log->run = H5Gcreate2(log->file, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    log->run = H5Gopen2(log->file, name, H5P_DEFAULT);
     if (log->run < 0)
-        return myo_fail(MYO_ERR_IO, "%s: cannot create the group '/%s'", log->path, name);
-    char now[32];
-    myo_h5log_utc_now(now, sizeof now);
-    if (write_string_attr(log->run, "utc_start", now) < 0)
-        return myo_fail(MYO_ERR_IO, "%s: cannot write the run's attribute 'utc_start'", log->path);
+        return myo_fail(MYO_ERR_IO, "%s: cannot open the group '/%s'", log->path, name);
     for (int t = 0; t < log->ntables; t++) {
         h5log_table *tb = &log->tables[t];
         tb->dset = H5Dopen2(log->file, tb->name, H5P_DEFAULT);
@@ -727,8 +811,13 @@ myo_status myo_h5log_open(const char *path, const char *schema, const myo_h5tabl
         /* detail recorded */
     } else if (stat(path, &sb) == 0) {
         st = check_existing(path, schema, tables, ntables);
+        if (st == MYO_OK && access(path, W_OK) != 0)
+            st = myo_fail(MYO_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+        /* the copy takes the reserve: give back the one behind the file */
+        if (st == MYO_OK) myo_disk_reserve_release(path);
+        if (st == MYO_OK) st = add_run(path, log->reserve, &log->run_id);
     } else if (errno == ENOENT) {
-        st = create_file(path, schema, tables, ntables, log->reserve);
+        st = create_file(path, schema, tables, ntables, log->reserve, &log->run_id);
     } else {
         st = myo_fail(MYO_ERR_IO, "%s: %s", path, strerror(errno));
     }
