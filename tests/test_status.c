@@ -54,23 +54,16 @@ static int parse_version(const char *text, long v[3])
 }
 
 /* myo_version() returns PACKAGE_VERSION compiled into the library, so the
- * comparison of the two strings only guards against a library built by
- * another configure than the test's.  What can fail on its own: the
- * documented form ("0.1.0": MAJOR.MINOR.PATCH), checked on the library's
- * string, and its numbers against those parsed from configure's. */
+ * string comparison only guards against a library built by another
+ * configure than the test's; what can fail on its own is the documented
+ * form ("0.1.0": MAJOR.MINOR.PATCH). */
 static void test_status_version_is_major_minor_patch_of_the_package(void **state)
 {
     (void)state;
-    long lib[3], pkg[3];
+    long lib[3];
     const char *v = myo_version();
     assert_non_null(v);
     if (!parse_version(v, lib)) fail_msg("myo_version() \"%s\" is not MAJOR.MINOR.PATCH", v);
-    if (!parse_version(PACKAGE_VERSION, pkg))
-        fail_msg("configure's version \"%s\" is not MAJOR.MINOR.PATCH", PACKAGE_VERSION);
-    for (int k = 0; k < 3; k++)
-        if (lib[k] != pkg[k])
-            fail_msg("myo_version() \"%s\" differs from configure's version \"%s\"", v,
-                     PACKAGE_VERSION);
     assert_string_equal(v, PACKAGE_VERSION);
     /* the parser itself */
     assert_true(parse_version("10.0.2", lib) && lib[0] == 10 && lib[1] == 0 && lib[2] == 2);
