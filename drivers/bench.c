@@ -1,14 +1,11 @@
-/* bench.c -- what the benchmark drivers share (bench.h). */
-#define _GNU_SOURCE /* dladdr, dlsym, sched_getaffinity */
+/* bench.c -- what the MPI drivers share (bench.h). */
 #include <config.h>
 
 #include "bench.h"
 #include "cli.h"
-#include "run_meta.h"
 
 #include <getopt.h>
 #include <math.h>
-#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,15 +13,6 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
-
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-#include <dlfcn.h> /* part of libc since glibc 2.34: no -ldl needed */
-#define MYO_HAVE_DLADDR 1
-#endif
-
-/* OpenBLAS's configuration string (configure requires OpenBLAS; bench.h
- * declares the thread control). */
-char *openblas_get_config(void);
 
 /* Who this process is: set once by myo_bench_init, read by the messages. */
 static const char *g_tool = "myo-bench";
@@ -539,12 +527,6 @@ myo_qkvo_grads_f32 myo_bench_qkvo_grads_f32(float *g, int64_t D)
 
 /* ---------------------------------------------------------- validation */
 
-double myo_bench_max_abs_err(double max, double got, double ref)
-{
-    double d = fabs(got - ref);
-    return !(d <= max) ? (isnan(d) ? INFINITY : d) : max; /* !(<=): a NaN is worse */
-}
-
 double myo_bench_rel_err(double num, double den)
 {
     double e = den > 0 ? sqrt(num / den) : sqrt(num);
@@ -579,16 +561,6 @@ int myo_bench_node_ranks(void)
     return size;
 }
 
-int myo_bench_host_count(void)
-{
-    int rank, size;
-    node_rank_size(&rank, &size);
-    int hosts = rank == 0; /* one first rank per host */
-    myo_bench_mpi_check(MPI_Allreduce(MPI_IN_PLACE, &hosts, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD),
-                        "MPI_Allreduce");
-    return hosts;
-}
-
 double myo_bench_host_memory(void)
 {
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
@@ -619,19 +591,6 @@ double myo_bench_host_available(void)
     if (kib >= 0) return kib * 1024.0;
     long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     return pages > 0 && page > 0 ? (double)pages * (double)page : myo_bench_host_memory();
-}
-
-int myo_bench_check_host_memory(double need_per_rank, const char *hint)
-{
-    int node_ranks = myo_bench_node_ranks(), code = MYO_EXIT_OK;
-    double need = need_per_rank * node_ranks, have = myo_bench_host_memory();
-    if (need > have) {
-        myo_bench_say(1, "needs about %.1f GiB on this host (%d rank%s), which has %.1f GiB: %s",
-                      need / 1073741824.0, node_ranks, node_ranks > 1 ? "s" : "",
-                      have / 1073741824.0, hint);
-        code = MYO_EXIT_INTERNAL;
-    }
-    return myo_bench_agree(code);
 }
 
 void myo_bench_budget_init(double max_memory, myo_bench_budget *b)
@@ -786,99 +745,4 @@ int myo_bench_blas_single_thread(void)
     openblas_set_num_threads(1);
     g_threads_set = 1;
     return 1;
-}
-
-void myo_bench_hosts(char *out, size_t out_size)
-{
-    out[0] = '\0';
-    char *names = NULL;
-    int distinct = 0;
-    myo_status st = run_meta_hosts(MPI_COMM_WORLD, &names, &distinct);
-    if (st != MYO_OK) {
-        if (st == MYO_ERR_NOMEM)
-            myo_bench_say(1, "out of memory for the host names");
-        else
-            myo_bench_say(1, "gathering the host names: an MPI call failed");
-        MPI_Abort(MPI_COMM_WORLD, MYO_EXIT_INTERNAL);
-        exit(MYO_EXIT_INTERNAL);
-    }
-    size_t used = 0;
-    for (int i = 0; g_rank == 0 && i < distinct && i < 8; i++) {
-        const char *h = names + (size_t)i * MPI_MAX_PROCESSOR_NAME;
-        if (used + strlen(h) + 2 < out_size)
-            used += (size_t)snprintf(out + used, out_size - used, "%s%s", used ? " " : "", h);
-    }
-    if (g_rank == 0 && distinct > 1 && used + 32 < out_size)
-        snprintf(out + used, out_size - used, "%s (%d distinct)", distinct > 8 ? " ..." : "",
-                 distinct);
-    free(names);
-}
-
-/* The first line of s, for library banners that span several. */
-static void one_line(char *s)
-{
-    s[strcspn(s, "\r\n")] = '\0';
-}
-
-static void read_first_line(const char *path, char *buf, size_t size)
-{
-    FILE *f = fopen(path, "r");
-    if (!f || !fgets(buf, (int)size, f)) snprintf(buf, size, "unknown");
-    if (f) fclose(f);
-    one_line(buf);
-}
-
-void myo_bench_print_machine(const char *hosts, const char *label, const char *symbol)
-{
-    char date[64];
-    time_t now = time(NULL);
-    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-    char mpi[MPI_MAX_LIBRARY_VERSION_STRING] = "unknown";
-    int len = 0;
-    if (MPI_Get_library_version(mpi, &len) != MPI_SUCCESS) strcpy(mpi, "unknown");
-    one_line(mpi);
-    char blas[256];
-    snprintf(blas, sizeof blas, "%s", openblas_get_config());
-    one_line(blas);
-    char where[512] = "";
-    if (symbol) {
-        const char *lib = "unknown";
-#ifdef MYO_HAVE_DLADDR
-        /* the object that defines the symbol */
-        Dl_info info;
-        void *sym = dlsym(RTLD_DEFAULT, symbol);
-        if (sym && dladdr(sym, &info) && info.dli_fname) lib = info.dli_fname;
-#endif
-        snprintf(where, sizeof where, "; %s from %s", label, lib);
-    }
-    const char *env_threads = getenv("OPENBLAS_NUM_THREADS");
-    const char *slurm = getenv("SLURM_JOB_ID");
-    const char *tunables = getenv("GLIBC_TUNABLES"); /* can change memcpy's store kind */
-    char thp[128];
-    read_first_line("/sys/kernel/mm/transparent_hugepage/enabled", thp, sizeof thp);
-    int cpus = -1;
-#ifdef CPU_COUNT
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0) cpus = CPU_COUNT(&set);
-#endif
-
-    printf("# ");
-    myo_cli_print_version(g_tool);
-    printf("# date %s, hosts %s, MPI ranks %d, Slurm job %s\n", date, hosts, g_size,
-           slurm ? slurm : "-");
-    printf("# compiler %s, CFLAGS %s, kernel flags%s, MPI %s\n",
-#if defined(__clang__)
-           __VERSION__,
-#elif defined(__GNUC__)
-           "gcc " __VERSION__,
-#else
-           "unknown",
-#endif
-           MYO_BUILD_CFLAGS, MYO_KERNEL_CFLAGS, mpi);
-    printf("# BLAS %s%s\n", blas, where);
-    printf("# OPENBLAS_NUM_THREADS=%s%s (OpenBLAS uses %d), CPUs allowed on rank 0: %d, "
-           "transparent hugepages: %s, GLIBC_TUNABLES=%s\n",
-           env_threads ? env_threads : "(unset)",
-           g_threads_set ? " [was unset: set by the tool]" : "", openblas_get_num_threads(), cpus,
-           thp, tunables ? tunables : "(unset)");
 }

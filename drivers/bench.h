@@ -1,8 +1,7 @@
-/* bench.h -- what the benchmark drivers share (myo-bench-solve,
- * myo-bench-layer, myo-bench-dist), compiled into libcli: main and the
- * command line (the options they share), the '#' header lines that record
- * the machine and the libraries, diagnostics and MPI checks, the timed
- * repetitions and their order statistics, the cache-eviction buffer and
+/* bench.h -- what the MPI drivers share (myo-bench and its kernels,
+ * myo-lra), compiled into libcli: main and the command line (the options
+ * they share), diagnostics and MPI checks, the timed repetitions and their
+ * order statistics, the cache-eviction buffer, the STREAM triad, and
  * memory queries and budgets (host memory, peak resident set).
  *
  * A benchmark runs the same work on every rank of MPI_COMM_WORLD and
@@ -268,10 +267,6 @@ myo_qkvo_grads_f32 myo_bench_qkvo_grads_f32(float *g, int64_t D);
 
 /* ---------------------------------------------------------- validation */
 
-/* Local.  The running maximum of absolute errors: max(max, |got - ref|),
- * a NaN counting as infinite. */
-double myo_bench_max_abs_err(double max, double got, double ref);
-
 /* Local.  A normwise relative error from the sums of squares of the
  * differences (num) and of the reference (den): sqrt(num / den), sqrt(num)
  * when den is 0; a NaN counts as infinite. */
@@ -284,23 +279,14 @@ int myo_bench_status_code(myo_status s);
 
 /* ------------------------------------------------------------- memory */
 
-/* Collective: ranks of MPI_COMM_WORLD on this rank's host, and the
- * distinct hosts of all ranks. */
+/* Collective: ranks of MPI_COMM_WORLD on this rank's host. */
 int myo_bench_node_ranks(void);
-int myo_bench_host_count(void);
 
 /* Local.  Physical memory of the host in bytes (INFINITY when unknown),
  * and what the kernel estimates can be allocated without swapping
  * (MemAvailable; free pages when it says nothing). */
 double myo_bench_host_memory(void);
 double myo_bench_host_available(void);
-
-/* Collective.  Refuse what cannot fit rather than be killed half-way
- * (with memory overcommitted, malloc succeeds and touching the pages kills
- * the job): when need_per_rank times the ranks on the host exceeds its
- * physical memory, say so with the hint ("lower --n or --m").  Returns the
- * exit code agreed over the ranks: 0, or 6. */
-int myo_bench_check_host_memory(double need_per_rank, const char *hint);
 
 /* What the points of a sweep may use on a host: --max-memory, or its
  * MemAvailable at start. */
@@ -368,20 +354,5 @@ void openblas_set_num_threads(int num_threads);
  * which read the environment when it was loaded): one core per rank.
  * The header then records that the tool set it.  Returns 1 when it did. */
 int myo_bench_blas_single_thread(void);
-
-/* Collective: the distinct hosts of all ranks, for the header (rank 0's
- * out is filled; at most 8 named, then a count). */
-void myo_bench_hosts(char *out, size_t out_size);
-
-/* Local (rank 0).  The header lines every benchmark starts with:
- *     # TOOL (myosotis) VERSION, revision REV
- *     # date, hosts, MPI ranks, Slurm job
- *     # compiler, CFLAGS, kernel flags, MPI library
- *     # BLAS configuration[; LABEL from the object that defines SYMBOL]
- *     # OPENBLAS_NUM_THREADS, threads OpenBLAS uses, CPUs allowed,
- *       transparent hugepages, GLIBC_TUNABLES
- * symbol (may be NULL) names a function whose library is worth
- * recording, e.g. which LAPACK the solver benchmark compares with. */
-void myo_bench_print_machine(const char *hosts, const char *label, const char *symbol);
 
 #endif

@@ -1,27 +1,32 @@
-/* myo_bench.c -- myo-bench, kernel and layer scaling with HDF5 results.
+/* myo_bench.c -- myo-bench, the benchmark harness: kernel and layer
+ * scaling with HDF5 results.
  *
- * Sweeps over method (myosotis, dense-tiled, dense-materialized, ssm and
- * the bare tree solver "solve"), sequence length n, d_model, heads,
- * batch, tree kind and arity, direction, phase (fwd, fwd+bwd) and parallel
- * mode (sequence: one sequence split over the ranks; data: each rank its
- * own batch, weight gradients summed over the ranks) and precision
- * (float32; float64 for solve).
+ * Sweeps over method (the kernels of bench_kernel.h: myosotis,
+ * dense-tiled, dense-materialized, ssm, the tree solver solve and
+ * solve-only, the yardsticks memcpy and lapack-pt), sequence length n,
+ * d_model, heads, batch, tree kind and arity, direction, phase (fwd,
+ * fwd+bwd), mode (sequence: one sequence split over the ranks; data: each
+ * rank its own batch, weight gradients summed over the ranks; local: each
+ * rank its share of a sequence, no communication) and precision.
  *
  * Per point: skip what would exceed the memory or the time budget (a
  * SKIP row with the reason, never an OOM kill); validate the same method,
- * mode, phase and shape on a small case against the double reference twin
+ * mode, phase and shape on a small case against an independent method
  * (once per configuration, VALID/INVALID in every row); warm up; time each
  * repetition after MPI_Barrier with MPI_Wtime, the slowest rank's time
- * counting; keep every repetition.  Rank 0 appends each point to an HDF5
- * file (myosotis_h5log.h: tables "points" and "repetitions", schema
- * "myo-bench/1", one run group of metadata per run), flushed at once, then
+ * counting, the MPI calls of the pass counted (mpi_count.h); keep every
+ * repetition.  Rank 0 appends each point to an HDF5 file
+ * (myosotis_h5log.h: tables "points" and "repetitions", schema
+ * "myo-bench/2", one run group of metadata per run), flushed at once, then
  * prints the row on stdout.  SIGTERM/SIGINT stop the sweep between points
  * (or abandon the point in progress, recorded as INTERRUPTED); the file is
  * then closed with utc_end.  README.md, "myo-bench", documents it all. */
 #include <config.h>
 
 #include "bench.h"
+#include "bench_kernel.h"
 #include "cli.h"
+#include "mpi_count.h"
 #include "run_meta.h"
 #include "sweep.h"
 #include "myosotis.h"
@@ -38,16 +43,9 @@
 #include <unistd.h>
 
 static const char *const TOOL = "myo-bench";
-static const char *const SCHEMA = "myo-bench/1";
+static const char *const SCHEMA = "myo-bench/2";
 
 #define SEED_DEFAULT 0x6d796f73ULL /* "myos" */
-#ifndef VAL_TOL
-#define VAL_TOL 1e-4 /* normwise relative error of float32 against the double twin */
-#endif
-#ifndef VAL_TOL_F64
-#define VAL_TOL_F64 1e-10 /* the same for the double solver (solve, --precision double) */
-#endif
-#define VAL_N 64                 /* tokens of the validation case */
 #define DENSE_MAT_DEFAULT_N 4096 /* dense-materialized joins the default sweep up to this n */
 #define MEM_MARGIN 1.15          /* predicted bytes times this */
 #define PROGRESS_BAR_S 0.1       /* between redraws of the bar */
@@ -55,24 +53,23 @@ static const char *const SCHEMA = "myo-bench/1";
 #define TRIAD_REPS 10            /* timed repetitions of the STREAM triad */
 #define MAX_LIST 16              /* items of a list option */
 #define MAX_POINTS 65536         /* in one sweep */
+#define MAX_KERNELS 16           /* in bench_kernels */
 
-enum { M_MYOSOTIS, M_DENSE_TILED, M_DENSE_MAT, M_SSM, M_SOLVE, M_COUNT };
-static const char *const METHOD_NAME[M_COUNT] = {"myosotis", "dense-tiled", "dense-materialized",
-                                                 "ssm", "solve"};
-/* the power of n in each method's time */
-static const int METHOD_POWER[M_COUNT] = {1, 2, 2, 1, 1};
-
-enum { MODE_SEQ, MODE_DATA, MODE_COUNT };
-static const char *const MODE_NAME[MODE_COUNT] = {"sequence", "data"};
-enum { PH_FWD, PH_FB, PH_COUNT };
-static const char *const PHASE_NAME[PH_COUNT] = {"fwd", "fwd+bwd"};
-enum { TREE_KARY, TREE_CHAIN, TREE_COUNT };
-static const char *const TREE_NAME[TREE_COUNT] = {"kary", "chain"};
+/* the kernels (bench_kernel.h), the modes, phases, trees and precisions */
+#define KERNEL(p) (bench_kernels[(p)->method])
+#define METHOD_NAME(i) (bench_kernels[i]->name)
+#define M_COUNT bench_kernel_count
+#define MODE_NAME BENCH_MODE_NAME
+#define PHASE_NAME BENCH_PHASE_NAME
+#define TREE_NAME BENCH_TREE_NAME
+#define PREC_NAME BENCH_PREC_NAME
+enum { MODE_SEQ = BENCH_MODE_SEQ, MODE_DATA = BENCH_MODE_DATA, MODE_LOCAL = BENCH_MODE_LOCAL };
+enum { PH_FWD = BENCH_PH_FWD, PH_FB = BENCH_PH_FB };
+enum { TREE_KARY = BENCH_TREE_KARY, TREE_CHAIN = BENCH_TREE_CHAIN };
+enum { PREC_SINGLE = BENCH_PREC_SINGLE, PREC_DOUBLE = BENCH_PREC_DOUBLE };
 static const char *const DIR_NAME[3] = {"both", "up", "down"}; /* myo_layer_direction */
 enum { ORD_RASTER, ORD_MORTON, ORD_HILBERT, ORD_COUNT };
 static const char *const ORD_NAME[ORD_COUNT + 1] = {"raster", "morton", "hilbert", NULL};
-enum { PREC_SINGLE, PREC_DOUBLE, PREC_COUNT };
-static const char *const PREC_NAME[PREC_COUNT] = {"single", "double"};
 
 enum {
     ST_OK,
@@ -88,21 +85,28 @@ static const char *const STATUS_NAME[] = {
 
 enum { PROGRESS_AUTO, PROGRESS_BAR, PROGRESS_LINES, PROGRESS_NONE };
 
+/* Every kernel, the default sweep's first, in its order. */
+const bench_kernel *const bench_kernels[] = {
+    &bench_kernel_myosotis,  &bench_kernel_dense_tiled, &bench_kernel_ssm,
+    &bench_kernel_solve,     &bench_kernel_dense_materialized, &bench_kernel_solve_only,
+    &bench_kernel_memcpy,    &bench_kernel_lapack_pt};
+const int bench_kernel_count = (int)(sizeof bench_kernels / sizeof bench_kernels[0]);
+
 /* ------------------------------------------------------------ options */
 
 typedef struct {
-    int method[M_COUNT], n_methods, methods_given;
+    int method[MAX_KERNELS], n_methods, methods_given;
     int64_t n[MAX_POINTS > 4096 ? 4096 : MAX_POINTS];
     int n_n;
     int64_t d[MAX_LIST], h[MAX_LIST], b[MAX_LIST];
     int n_d, n_h, n_b;
-    int tree[TREE_COUNT], n_tree;
+    int tree[BENCH_TREE_COUNT], n_tree;
     int arity[MAX_LIST], n_arity;
     int dir[3], n_dir;
     int ordering;
-    int phase[PH_COUNT], n_phase;
-    int prec[PREC_COUNT], n_prec;
-    int mode[MODE_COUNT], n_mode;
+    int phase[BENCH_PH_COUNT], n_phase;
+    int prec[BENCH_PREC_COUNT], n_prec;
+    int mode[BENCH_MODE_COUNT], n_mode;
     myo_bench_common_opts common; /* --reps, --warmup, --no-flush, --max-memory */
     double time_budget;
     const char *output;
@@ -118,31 +122,34 @@ static void usage(FILE *f)
         f,
         "Usage: %s [OPTION]...\n"
         "Time the Myosotis layer, its baselines (exact softmax attention, tiled and\n"
-        "materialized; a Mamba-style SSM) and the bare tree solver over a sweep of\n"
-        "sequence lengths and shapes, float32 (solve: float64 too), one core per rank,\n"
-        "sequence- or data-parallel over the MPI ranks.  One aligned row per point on\n"
-        "stdout; every point and repetition appended to an HDF5 file (README.md,\n"
-        "\"myo-bench\").\n"
+        "materialized; a Mamba-style SSM), the bare tree solver and its yardsticks over\n"
+        "a sweep of sequence lengths and shapes, float32 (solvers: float64 too), one\n"
+        "core per rank, sequence- or data-parallel over the MPI ranks, or each rank its\n"
+        "share alone (local).  One aligned row per point on stdout; every point and\n"
+        "repetition appended to an HDF5 file (README.md, \"myo-bench\").\n"
         "\n"
-        "  --method LIST        myosotis, dense-tiled, dense-materialized, ssm, solve (default\n"
-        "                       myosotis,dense-tiled,ssm,solve, and dense-materialized up to\n"
-        "                       n = %d)\n"
+        "  --method LIST        myosotis, dense-tiled, ssm, solve, dense-materialized (the\n"
+        "                       default; dense-materialized up to n = %d), and on request\n"
+        "                       solve-only (the solve, pivots computed), memcpy (a copy of\n"
+        "                       the solve's right-hand sides), lapack-pt (LAPACK ?pttrf +\n"
+        "                       ?pttrs, chain trees)\n"
         "  --n LIST             sequence lengths: comma list of values or lo:hi[:xF] ranges,\n"
         "                       K, M, G suffixes (powers of 1024); default 1K:64K:x4\n"
         "  --d-model LIST       model widths D (default 128)\n"
         "  --heads LIST         heads H, each dividing every D (default 4)\n"
         "  --batch LIST         sequences per rank (data) or one after the other (sequence)\n"
         "                       (default 1)\n"
-        "  --tree LIST          kary, chain: the tree of myosotis and solve (default kary)\n"
+        "  --tree LIST          kary, chain: the tree of myosotis and the solvers (default\n"
+        "                       kary)\n"
         "  --arity LIST         arities of the kary tree, 2..64 (default 2)\n"
         "  --direction LIST     both, up, down (default both)\n"
         "  --ordering O         raster, morton, hilbert: image token order; recorded only\n"
         "                       (myo-bench sweeps sequences: tokens stay in sequence order;\n"
         "                       image orderings are in myo-data and myo-lra) (default raster)\n"
         "  --phase P            fwd, fwd+bwd or both (default both)\n"
-        "  --mode M             sequence, data or both (default both)\n"
-        "  --precision LIST     single, double: float32 (every method) or float64 (solve\n"
-        "                       only; the other methods have float32 kernels) (default single)\n"
+        "  --mode LIST          sequence, data, local; both = sequence,data (the default)\n"
+        "  --precision LIST     single, double: float32 (every method) or float64 (solve,\n"
+        "                       solve-only, memcpy, lapack-pt) (default single)\n"
         "  --reps R             timed repetitions (default 3)\n"
         "  --warmup W           untimed repetitions first (default 1)\n"
         "  --no-flush           do not evict the caches before each repetition\n"
@@ -261,12 +268,17 @@ static int own_option(int c, const char *arg, void *ctx)
     int on[2];
     switch (c) {
     case OPT_METHOD:
-    case OPT_METHODS:
-        o->n_methods = parse_names(arg, METHOD_NAME, M_COUNT, o->method);
+    case OPT_METHODS: {
+        const char *names[MAX_KERNELS];
+        for (int i = 0; i < M_COUNT; i++)
+            names[i] = METHOD_NAME(i);
+        o->n_methods = parse_names(arg, names, M_COUNT, o->method);
         o->methods_given = 1;
         if (o->n_methods < 1)
-            bad = "a comma list of distinct myosotis, dense-tiled, dense-materialized, ssm, solve";
+            bad = "a comma list of distinct myosotis, dense-tiled, ssm, solve, "
+                  "dense-materialized, solve-only, memcpy, lapack-pt";
         break;
+    }
     case OPT_N:
         if (parse_n(arg, o) != 0)
             bad = "a comma list of n or lo:hi[:xF] with 1 <= lo <= hi <= 64G, F >= 2 (K, M, G "
@@ -285,7 +297,7 @@ static int own_option(int c, const char *arg, void *ctx)
             bad = "a comma list of integers in [1, 65536]";
         break;
     case OPT_TREE:
-        if ((o->n_tree = parse_names(arg, TREE_NAME, TREE_COUNT, o->tree)) < 1)
+        if ((o->n_tree = parse_names(arg, TREE_NAME, BENCH_TREE_COUNT, o->tree)) < 1)
             bad = "a comma list of kary, chain";
         break;
     case OPT_ARITY:
@@ -300,21 +312,23 @@ static int own_option(int c, const char *arg, void *ctx)
         break;
     case OPT_ORD:
         return myo_bench_choice_option("--ordering", arg, ORD_NAME, &o->ordering);
-    case OPT_PHASE:
-    case OPT_MODE: {
-        const int phase = c == OPT_PHASE;
-        if (myo_bench_pair_option(phase ? "--phase" : "--mode", arg,
-                                  phase ? PHASE_NAME[0] : MODE_NAME[0],
-                                  phase ? PHASE_NAME[1] : MODE_NAME[1], on) != MYO_EXIT_OK)
+    case OPT_PHASE: {
+        if (myo_bench_pair_option("--phase", arg, PHASE_NAME[0], PHASE_NAME[1], on) != MYO_EXIT_OK)
             return MYO_EXIT_USAGE;
-        int *list = phase ? o->phase : o->mode, k = 0;
+        int k = 0;
         for (int i = 0; i < 2; i++)
-            if (on[i]) list[k++] = i;
-        *(phase ? &o->n_phase : &o->n_mode) = k;
+            if (on[i]) o->phase[k++] = i;
+        o->n_phase = k;
         return MYO_EXIT_OK;
     }
+    case OPT_MODE: /* both: sequence and data, as before local mode existed */
+        if (strcmp(arg, "both") == 0)
+            o->mode[0] = MODE_SEQ, o->mode[1] = MODE_DATA, o->n_mode = 2;
+        else if ((o->n_mode = parse_names(arg, MODE_NAME, BENCH_MODE_COUNT, o->mode)) < 1)
+            bad = "a comma list of distinct sequence, data, local (or both: sequence,data)";
+        break;
     case OPT_PREC:
-        if ((o->n_prec = parse_names(arg, PREC_NAME, PREC_COUNT, o->prec)) < 1)
+        if ((o->n_prec = parse_names(arg, PREC_NAME, BENCH_PREC_COUNT, o->prec)) < 1)
             bad = "a comma list of single, double";
         break;
     case OPT_BUDGET:
@@ -352,8 +366,8 @@ static int own_option(int c, const char *arg, void *ctx)
 static int parse_options(int argc, char **argv, opts *o)
 {
     memset(o, 0, sizeof *o);
-    o->method[0] = M_MYOSOTIS, o->method[1] = M_DENSE_TILED, o->method[2] = M_SSM;
-    o->method[3] = M_SOLVE, o->method[4] = M_DENSE_MAT, o->n_methods = 5;
+    for (int i = 0; i < M_COUNT; i++) /* every kernel but those named only explicitly */
+        if (!(bench_kernels[i]->uses & BENCH_EXPLICIT)) o->method[o->n_methods++] = i;
     parse_n("1K:64K:x4", o);
     o->d[0] = 128, o->n_d = 1, o->h[0] = 4, o->n_h = 1, o->b[0] = 1, o->n_b = 1;
     o->tree[0] = TREE_KARY, o->n_tree = 1, o->arity[0] = 2, o->n_arity = 1;
@@ -385,26 +399,23 @@ static int parse_options(int argc, char **argv, opts *o)
 
 /* ------------------------------------------------------------- points */
 
-typedef struct {
-    int method, mode, phase, tree, arity, dir, prec;
-    int64_t n, D, H, B;
-    char key[256];    /* canonical: every parameter defining the point */
-    char series[256]; /* the key without n: the points a time prediction extrapolates */
-    double cost;      /* the cost model: B n^p D, x3 with backward, / ranks in sequence mode */
-    int done;         /* recorded OK in the file already (--resume) */
-} point;
+typedef bench_point point;
 
+static int uses_tree(const point *p)
+{
+    return (KERNEL(p)->uses & BENCH_USES_TREE) != 0;
+}
 static const char *tree_name(const point *p)
 {
-    return p->method == M_MYOSOTIS || p->method == M_SOLVE ? TREE_NAME[p->tree] : "-";
+    return uses_tree(p) ? TREE_NAME[p->tree] : "-";
 }
 static const char *dir_name(const point *p)
 {
-    return p->method == M_MYOSOTIS || p->method == M_SOLVE ? DIR_NAME[p->dir] : "-";
+    return uses_tree(p) ? DIR_NAME[p->dir] : "-";
 }
 static const char *ord_name(const point *p, const opts *o)
 {
-    return p->method == M_MYOSOTIS || p->method == M_SOLVE ? ORD_NAME[o->ordering] : "-";
+    return uses_tree(p) ? ORD_NAME[o->ordering] : "-";
 }
 
 static void point_keys(point *p, const opts *o, int ranks)
@@ -415,11 +426,12 @@ static void point_keys(point *p, const opts *o, int ranks)
              "batch=%lld ranks=%d",
              PREC_NAME[p->prec], tree_name(p), p->arity, dir_name(p), ord_name(p, o),
              (long long)p->D, (long long)p->H, (long long)p->B, ranks);
-    snprintf(p->key, sizeof p->key, "method=%s mode=%s phase=%s n=%lld %s", METHOD_NAME[p->method],
+    snprintf(p->key, sizeof p->key, "method=%s mode=%s phase=%s n=%lld %s", METHOD_NAME(p->method),
              MODE_NAME[p->mode], PHASE_NAME[p->phase], (long long)p->n, rest);
-    snprintf(p->series, sizeof p->series, "method=%s mode=%s phase=%s %s", METHOD_NAME[p->method],
+    snprintf(p->series, sizeof p->series, "method=%s mode=%s phase=%s %s", METHOD_NAME(p->method),
              MODE_NAME[p->mode], PHASE_NAME[p->phase], rest);
-    double c = (double)p->B * pow((double)p->n, METHOD_POWER[p->method]) * (double)p->D;
+    const double n = p->mode == MODE_LOCAL ? (double)bench_local_n(p->n, ranks) : (double)p->n;
+    double c = (double)p->B * pow(n, KERNEL(p)->power) * (double)p->D;
     if (p->phase == PH_FB) c *= 3.0;
     if (p->mode == MODE_SEQ) c /= ranks;
     p->cost = c;
@@ -429,14 +441,15 @@ static void point_keys(point *p, const opts *o, int ranks)
  * ignores set to one value (so that they make no duplicate). */
 static int point_normalize(point *p, const opts *o)
 {
-    if (p->method == M_DENSE_MAT && !o->methods_given &&
+    const unsigned uses = KERNEL(p)->uses;
+    if (KERNEL(p) == &bench_kernel_dense_materialized && !o->methods_given &&
         (p->n > DENSE_MAT_DEFAULT_N || p->mode == MODE_SEQ))
         return 0; /* the default sweep: small n, data mode */
-    if (p->prec == PREC_DOUBLE && p->method != M_SOLVE) return 0; /* float32 kernels only */
-    if (p->method != M_MYOSOTIS && p->method != M_SOLVE)
-        p->tree = TREE_KARY, p->arity = 0, p->dir = 0;
+    if (p->prec == PREC_DOUBLE && !(uses & BENCH_HAS_DOUBLE)) return 0; /* float32 kernels */
+    if (p->phase == PH_FB && !(uses & BENCH_HAS_BWD)) return 0;         /* no backward */
+    if (!(uses & BENCH_USES_TREE)) p->tree = TREE_KARY, p->arity = 0, p->dir = 0;
     if (p->tree == TREE_CHAIN) p->arity = 0;
-    if (p->method == M_SSM) p->H = 0;
+    if (!(uses & BENCH_USES_HEADS)) p->H = 0;
     return 1;
 }
 
@@ -487,6 +500,8 @@ typedef struct {
     int64_t n, nodes, d_model, heads, batch, ranks, reps;
     double t_min, t_med, t_max, flops, bytes, gflops, gbytes_per_s, triad_gbytes_per_s;
     double peak_rss_mib;
+    double t_proj_med, t_mix_med;              /* medians of the projections' and the mixing's */
+    double messages, message_bytes, collectives; /* per pass and rank, the max over ranks */
     char valid[8];
     double val_error;
     char status[20];
@@ -525,9 +540,11 @@ static const myo_h5col POINT_COLS[] = {
     COL_D(points_row, t_max),        COL_D(points_row, flops),
     COL_D(points_row, bytes),        COL_D(points_row, gflops),
     COL_D(points_row, gbytes_per_s), COL_D(points_row, triad_gbytes_per_s),
-    COL_D(points_row, peak_rss_mib), COL_S(points_row, valid),
-    COL_D(points_row, val_error),    COL_S(points_row, status),
-    COL_S(points_row, note),
+    COL_D(points_row, peak_rss_mib), COL_D(points_row, t_proj_med),
+    COL_D(points_row, t_mix_med),    COL_D(points_row, messages),
+    COL_D(points_row, message_bytes), COL_D(points_row, collectives),
+    COL_S(points_row, valid),        COL_D(points_row, val_error),
+    COL_S(points_row, status),       COL_S(points_row, note),
 };
 static const myo_h5col REP_COLS[] = {
     COL_I(reps_row, run_id),
@@ -540,689 +557,6 @@ static const myo_h5table TABLES[2] = {
     {"points", POINT_COLS, (int)(sizeof POINT_COLS / sizeof POINT_COLS[0]), sizeof(points_row)},
     {"repetitions", REP_COLS, (int)(sizeof REP_COLS / sizeof REP_COLS[0]), sizeof(reps_row)},
 };
-
-/* ------------------------------------------------------ inputs */
-
-static inline uint64_t mix64(uint64_t z)
-{
-    z += 0x9e3779b97f4a7c15ULL;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-/* count values uniform in [lo, lo + width) from a fast generator, into
- * the float array f or else the double array d (the same values). */
-static void fill_fast(float *f, double *d, size_t count, uint64_t seed, float lo, float width)
-{
-    uint64_t s = mix64(seed) | 1;
-    for (size_t i = 0; i < count; i++) {
-        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-        const float v = lo + width * (float)((double)(s >> 40) * 0x1p-24);
-        if (f)
-            f[i] = v;
-        else
-            d[i] = v;
-    }
-}
-
-/* --------------------------------------------------------------- runner */
-
-/* One point's objects on this rank.  Rows: data mode, B sequences of n
- * tokens (of N nodes for solve); sequence mode, this rank's nl rows of
- * one sequence (token rows; for solve, the nodes of its position range),
- * B sequences run one after the other. */
-typedef struct {
-    const point *pt;
-    int64_t n, B, N;    /* tokens, sequences, nodes of the tree (n when none) */
-    int64_t rows;       /* rows of one sequence on this rank */
-    int64_t lo, hi;     /* sequence mode: position range (solve, myosotis) or token range */
-    int64_t *row_label; /* sequence mode: the global row (label) of each local row */
-    myo_tree *tree;
-    myo_layer_config lcfg;
-    myo_attention_config acfg;
-    myo_ssm_config scfg;
-    myo_ssm_layout ly;
-    myo_layer_work *lw;
-    myo_attention_work *aw;
-    myo_ssm_work *sw;
-    myo_factor **fac; /* solve, data: one per sequence */
-    myo_layer_dist_work *ldw;
-    myo_attention_ring_work *rw;
-    myo_dist_plan *plan;
-    float *x, *y, *dy, *dx; /* (B, rows, D) */
-    float *params, *grads;
-    int64_t n_params;
-    float *wup, *wdown; /* solve: (B, rows, H) */
-    int f64;            /* solve in double: y64, wu64, wd64 instead of y, wup, wdown */
-    double *y64, *wu64, *wd64;
-    const char *why;
-} runner;
-
-static void runner_free(runner *r)
-{
-    myo_layer_work_destroy(&r->lw);
-    myo_attention_work_destroy(&r->aw);
-    myo_ssm_work_destroy(&r->sw);
-    if (r->fac)
-        for (int64_t b = 0; b < r->B; b++)
-            myo_factor_destroy(&r->fac[b]);
-    free(r->fac);
-    myo_layer_dist_work_destroy(&r->ldw);
-    myo_attention_ring_work_destroy(&r->rw);
-    myo_dist_plan_destroy(&r->plan);
-    myo_tree_destroy(&r->tree);
-    free(r->row_label);
-    free(r->x), free(r->y), free(r->dy), free(r->dx), free(r->params), free(r->grads);
-    free(r->wup), free(r->wdown), free(r->y64), free(r->wu64), free(r->wd64);
-    memset(r, 0, sizeof *r);
-}
-
-static int is_qkvo(int method)
-{
-    return method == M_MYOSOTIS || method == M_DENSE_TILED || method == M_DENSE_MAT;
-}
-
-static myo_status make_tree(const point *p, int64_t n, myo_tree **out)
-{
-    return p->tree == TREE_CHAIN ? myo_tree_create_chain(n, out)
-                                 : myo_tree_create_kary(n, p->arity, out);
-}
-
-static int64_t nodes_bound(const point *p)
-{
-    if (p->method != M_MYOSOTIS && p->method != M_SOLVE) return p->n;
-    return p->tree == TREE_CHAIN ? p->n : p->n + (p->n - 1 + p->arity - 2) / (p->arity - 1);
-}
-
-/* Collective (sequence mode makes plans).  The objects of point p at n
- * tokens and B sequences; every rank returns the same status (agreed).
- * MYO_ERR_ARG: a size the library refuses. */
-static myo_status runner_create(const point *p, int64_t n, int64_t B, runner *r)
-{
-    const int rank = myo_bench_rank(), size = myo_bench_size();
-    memset(r, 0, sizeof *r);
-    r->pt = p, r->n = n, r->B = B, r->N = n, r->f64 = p->prec == PREC_DOUBLE;
-    const myo_precision prec = r->f64 ? MYO_F64 : MYO_F32;
-    const int64_t D = p->D, H = p->H;
-    r->lcfg = (myo_layer_config){.d_model = D, .heads = H, .direction = p->dir};
-    r->acfg = (myo_attention_config){.d_model = D, .heads = H ? H : 1};
-    r->scfg = (myo_ssm_config){.d_model = D};
-    myo_status s = MYO_OK;
-    if (p->method == M_SSM) s = myo_ssm_layout_of(&r->scfg, &r->ly);
-    r->n_params = p->method == M_SSM ? r->ly.count : p->method == M_SOLVE ? 0 : 4 * D * D;
-    if (s == MYO_OK && (p->method == M_MYOSOTIS || p->method == M_SOLVE)) {
-        s = make_tree(p, n, &r->tree);
-        if (s == MYO_OK) r->N = myo_tree_num_nodes(r->tree);
-    }
-    /* sequence mode: this rank's rows */
-    if (s == MYO_OK && p->mode == MODE_SEQ) {
-        int64_t *off = malloc((size_t)(size + 1) * sizeof *off);
-        if (!off) s = MYO_ERR_NOMEM;
-        if (s == MYO_OK) {
-            if (r->tree && p->tree == TREE_KARY)
-                s = myo_dist_leaf_ranges(r->tree, size, off, NULL);
-            else
-                s = myo_dist_even_ranges(r->tree ? r->N : n, size, off);
-        }
-        if (s == MYO_OK) {
-            r->lo = off[rank], r->hi = off[rank + 1];
-            r->row_label = malloc((size_t)(r->hi - r->lo + 1) * sizeof *r->row_label);
-            if (!r->row_label) s = MYO_ERR_NOMEM;
-        }
-        if (s == MYO_OK) {
-            int64_t k = 0;
-            if (r->tree) {
-                const int64_t *order = myo_tree_preorder(r->tree);
-                for (int64_t q = r->lo; q < r->hi; q++)
-                    if (p->method == M_SOLVE || order[q] < n) r->row_label[k++] = order[q];
-            } else {
-                for (int64_t q = r->lo; q < r->hi; q++)
-                    r->row_label[k++] = q;
-            }
-            r->rows = k;
-        }
-        free(off);
-    } else {
-        r->rows = p->method == M_SOLVE ? r->N : n;
-    }
-    s = (myo_status)myo_bench_agree((int)s);
-    if (s != MYO_OK) {
-        r->why = "setup";
-        return s;
-    }
-
-    /* the work objects (sequence mode: collective creations) */
-    if (p->mode == MODE_DATA) {
-        if (p->method == M_MYOSOTIS)
-            s = myo_layer_work_create(r->tree, &r->lcfg, B, &r->lw);
-        else if (p->method == M_DENSE_TILED || p->method == M_DENSE_MAT)
-            s = myo_attention_work_create(
-                &r->acfg, p->method == M_DENSE_TILED ? MYO_ATTN_TILED : MYO_ATTN_MATERIALIZED, n, B,
-                &r->aw);
-        else if (p->method == M_SSM)
-            s = myo_ssm_work_create(&r->scfg, n, B, &r->sw);
-        else {
-            r->fac = calloc((size_t)B, sizeof *r->fac);
-            if (!r->fac) s = MYO_ERR_NOMEM;
-            for (int64_t b = 0; b < B && s == MYO_OK; b++)
-                s = myo_factor_create_empty(r->tree, H, prec, &r->fac[b]);
-        }
-        if (s != MYO_OK) r->why = myo_error_detail();
-        s = (myo_status)myo_bench_agree((int)s);
-    } else {
-        if (p->method == M_MYOSOTIS)
-            s = myo_layer_dist_work_create(MPI_COMM_WORLD, r->tree, &r->lcfg, r->lo, r->hi,
-                                           &r->ldw);
-        else if (p->method == M_SOLVE)
-            s = myo_dist_plan_create(MPI_COMM_WORLD, r->tree, r->lo, r->hi, H, prec, &r->plan);
-        else if (p->method == M_DENSE_TILED) {
-            s = myo_attention_ring_work_create(&r->acfg, r->rows, &r->rw);
-            if (s != MYO_OK) r->why = myo_error_detail();
-            s = (myo_status)myo_bench_agree((int)s);
-        } else
-            s = MYO_ERR_ARG; /* not reached: unsupported points are skipped */
-        if (s != MYO_OK && !r->why) r->why = myo_error_detail();
-    }
-    if (s != MYO_OK) return s;
-
-    const size_t io = (size_t)B * (size_t)r->rows * (size_t)D;
-    int ok;
-    if (p->method != M_SOLVE) {
-        r->x = myo_bench_alloc(io, sizeof(float)), r->y = myo_bench_alloc(io, sizeof(float));
-        r->dy = myo_bench_alloc(io, sizeof(float)), r->dx = myo_bench_alloc(io, sizeof(float));
-        r->params = myo_bench_alloc((size_t)r->n_params, sizeof(float));
-        r->grads = myo_bench_alloc((size_t)r->n_params, sizeof(float));
-        ok = r->x && r->y && r->dy && r->dx && r->params && r->grads;
-    } else if (r->f64) {
-        const size_t w = (size_t)B * (size_t)r->rows * (size_t)H;
-        r->y64 = myo_bench_alloc(io, sizeof(double));
-        r->wu64 = myo_bench_alloc(w, sizeof(double)), r->wd64 = myo_bench_alloc(w, sizeof(double));
-        ok = r->y64 && r->wu64 && r->wd64;
-    } else {
-        const size_t w = (size_t)B * (size_t)r->rows * (size_t)H;
-        r->y = myo_bench_alloc(io, sizeof(float));
-        r->wup = myo_bench_alloc(w, sizeof(float)), r->wdown = myo_bench_alloc(w, sizeof(float));
-        ok = r->y && r->wup && r->wdown;
-    }
-    if (!ok) r->why = "out of memory for the inputs and outputs";
-    s = myo_bench_agree(ok ? 0 : 1) ? MYO_ERR_NOMEM : MYO_OK;
-    if (s == MYO_OK) {
-        if (r->y) memset(r->y, 0, io * sizeof(float));
-        if (r->dx) memset(r->dx, 0, io * sizeof(float));
-        if (r->grads) memset(r->grads, 0, (size_t)r->n_params * sizeof(float));
-    }
-    return s;
-}
-
-/* The timed problem's values: x, dy uniform in [-1, 1) per rank; weights
- * uniform in +-1/sqrt(D) (the SSM: Mamba's initialisation) and solve's
- * edge weights in [0, 2), the same on every rank. */
-static myo_status runner_fill(runner *r, uint64_t seed)
-{
-    const point *p = r->pt;
-    const size_t io = (size_t)r->B * (size_t)r->rows * (size_t)p->D;
-    const uint64_t mine = seed ^ mix64((uint64_t)myo_bench_rank() + 1);
-    if (p->method == M_SOLVE) { /* the right-hand sides in y, solved in place */
-        const size_t w = (size_t)r->B * (size_t)r->rows * (size_t)p->H;
-        fill_fast(r->y, r->y64, io, mine ^ 1, -1.0f, 2.0f);
-        fill_fast(r->wup, r->wu64, w, mine ^ 2, 0.0f, 2.0f);
-        fill_fast(r->wdown, r->wd64, w, mine ^ 3, 0.0f, 2.0f);
-        if (p->dir != MYO_DIR_BOTH) { /* up: no w_down; down: no w_up */
-            float *f = p->dir == MYO_DIR_UP ? r->wdown : r->wup;
-            double *d = p->dir == MYO_DIR_UP ? r->wd64 : r->wu64;
-            if (f) memset(f, 0, w * sizeof *f);
-            if (d) memset(d, 0, w * sizeof *d);
-        }
-        return MYO_OK;
-    }
-    fill_fast(r->x, NULL, io, mine ^ 1, -1.0f, 2.0f);
-    fill_fast(r->dy, NULL, io, mine ^ 4, -1.0f, 2.0f);
-    if (p->method == M_SSM) {
-        myo_rng rng = myo_rng_seed(seed);
-        return myo_ssm_params_init_f32(&r->scfg, &rng, r->params);
-    }
-    const float bound = (float)(1.0 / sqrt((double)p->D));
-    fill_fast(r->params, NULL, (size_t)r->n_params, seed ^ 5, -bound, 2.0f * bound);
-    return MYO_OK;
-}
-
-static myo_status sum_grads(runner *r)
-{
-    if (myo_bench_size() == 1) return MYO_OK;
-    int rc =
-        MPI_Allreduce(MPI_IN_PLACE, r->grads, (int)r->n_params, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
-    return rc == MPI_SUCCESS ? MYO_OK : MYO_ERR_MPI;
-}
-
-/* Sequence b of a solve point: factor + solve with M (fwd+bwd: then the
- * solve with M^T), in place on its right-hand sides y, in the point's
- * precision; collective in sequence mode. */
-static myo_status solve_run(runner *r, int64_t b)
-{
-    const point *p = r->pt;
-    const int fb = p->phase == PH_FB, seq = p->mode == MODE_SEQ;
-    const int64_t d = p->D / p->H;
-    const size_t o = (size_t)b * (size_t)r->rows * (size_t)p->D;
-    const size_t wo = (size_t)b * (size_t)r->rows * (size_t)p->H;
-    myo_status s;
-/* The body in one precision: T the element type, P the API's suffix (f32,
- * f64), Y, WU, WD the runner's buffers of that precision. */
-#define SOLVE_RUN(T, P, Y, WU, WD)                                                                 \
-    do {                                                                                           \
-        T *y = r->rows ? (Y) + o : NULL;                                                           \
-        const T *wu = (WU) + wo, *wd = (WD) + wo;                                                  \
-        if (seq) {                                                                                 \
-            s = myo_dist_refactor_laplacian_##P(MPI_COMM_WORLD, r->plan, wu, wd, MYO_OP_N, y, d);  \
-            if (s == MYO_OK && fb)                                                                 \
-                s = myo_dist_solve_##P(MPI_COMM_WORLD, r->plan, MYO_OP_T, y, d);                   \
-        } else {                                                                                   \
-            s = myo_refactor_laplacian_##P(r->fac[b], wu, wd, MYO_OP_N, y, y, d);                  \
-            if (s == MYO_OK && fb) s = myo_solve_##P(r->fac[b], MYO_OP_T, y, y, d);                \
-        }                                                                                          \
-    } while (0)
-    if (r->f64)
-        SOLVE_RUN(double, f64, r->y64, r->wu64, r->wd64);
-    else
-        SOLVE_RUN(float, f32, r->y, r->wup, r->wdown);
-#undef SOLVE_RUN
-    return s;
-}
-
-/* One pass of the point's phase: collective in sequence mode and when
- * gradients are summed.  Solve: rhs y in place (fwd: factor + solve with
- * M; fwd+bwd: then the transposed solve). */
-static myo_status runner_run(runner *r)
-{
-    const point *p = r->pt;
-    const int fb = p->phase == PH_FB;
-    const int64_t D = p->D, B = r->B;
-    const size_t seq = (size_t)r->rows * (size_t)D;
-    myo_qkvo_weights_f32 w;
-    myo_qkvo_grads_f32 g;
-    if (is_qkvo(p->method)) {
-        w = myo_bench_qkvo_f32(r->params, D);
-        g = myo_bench_qkvo_grads_f32(r->grads, D);
-    }
-    myo_status s = MYO_OK;
-    if (p->mode == MODE_DATA) {
-        switch (p->method) {
-        case M_MYOSOTIS:
-            s = myo_layer_dp_forward_f32(MPI_COMM_WORLD, r->lw, D, &w, B, r->x, r->y);
-            if (s == MYO_OK && fb)
-                s = myo_layer_dp_backward_f32(MPI_COMM_WORLD, r->lw, D, &w, B, r->dy, r->dx, &g);
-            return s;
-        case M_DENSE_TILED:
-        case M_DENSE_MAT:
-            s = myo_attention_forward_f32(r->aw, &w, r->x, r->y);
-            if (s == MYO_OK && fb) s = myo_attention_backward_f32(r->aw, &w, r->dy, r->dx, &g);
-            break;
-        case M_SSM:
-            s = myo_ssm_forward_f32(r->sw, r->params, r->x, r->y);
-            if (s == MYO_OK && fb)
-                s = myo_ssm_backward_f32(r->sw, r->params, r->x, r->dy, r->dx, r->grads);
-            break;
-        default:
-            for (int64_t b = 0; b < B && s == MYO_OK; b++)
-                s = solve_run(r, b);
-            return s;
-        }
-        /* the weight gradients summed over the ranks, as data-parallel training does; a
-         * failure on one rank must not leave the others in the collective */
-        if (fb) {
-            if (myo_bench_size() > 1 && myo_bench_agree(s != MYO_OK)) return s ? s : MYO_ERR_MPI;
-            if (s == MYO_OK) s = sum_grads(r);
-        }
-        return s;
-    }
-    for (int64_t b = 0; b < B && s == MYO_OK; b++) {
-        const size_t o = (size_t)b * seq;
-        float *x = r->rows ? r->x + o : NULL, *y = r->rows ? r->y + o : NULL;
-        float *dy = r->dy && r->rows ? r->dy + o : NULL, *dx = r->dx && r->rows ? r->dx + o : NULL;
-        switch (p->method) {
-        case M_MYOSOTIS:
-            s = myo_layer_dist_forward_f32(MPI_COMM_WORLD, r->ldw, &w, x, y);
-            if (s == MYO_OK && fb)
-                s = myo_layer_dist_backward_f32(MPI_COMM_WORLD, r->ldw, &w, dy, dx, &g);
-            break;
-        case M_DENSE_TILED:
-            s = myo_attention_ring_forward_f32(MPI_COMM_WORLD, r->rw, &w, x, y);
-            if (s == MYO_OK && fb)
-                s = myo_attention_ring_backward_f32(MPI_COMM_WORLD, r->rw, &w, dy, dx, &g);
-            break;
-        default:
-            s = solve_run(r, b);
-        }
-    }
-    return s;
-}
-
-/* --------------------------------------------------------- validation */
-
-/* Sums of squares of got - ref and of ref over count entries; got is the
- * float array f or else the double array d. */
-static void sq_sums(const float *f, const double *d, const double *ref, size_t count, double *num,
-                    double *den)
-{
-    for (size_t i = 0; i < count; i++) {
-        double e = (f ? (double)f[i] : d[i]) - ref[i];
-        *num += e * e, *den += ref[i] * ref[i];
-    }
-}
-
-/* The error of the weight gradients (each block on its own) against
- * scale times the reference's. */
-static double grads_err(const runner *r, const double *g_d, double scale)
-{
-    double e = 0.0;
-    int64_t off[10];
-    int blocks;
-    if (r->pt->method == M_SSM) {
-        const myo_ssm_layout *ly = &r->ly;
-        const int64_t o[10] = {ly->w_in,    ly->conv_w, ly->conv_b, ly->w_x,   ly->w_dt,
-                               ly->dt_bias, ly->a_log,  ly->d_skip, ly->w_out, ly->count};
-        memcpy(off, o, sizeof o), blocks = 9;
-    } else {
-        const int64_t DD = r->pt->D * r->pt->D;
-        for (int k = 0; k <= 4; k++)
-            off[k] = k * DD;
-        blocks = 4;
-    }
-    for (int k = 0; k < blocks; k++) {
-        double num = 0, den = 0;
-        for (int64_t i = off[k]; i < off[k + 1]; i++) {
-            double ref = scale * g_d[i], diff = (double)r->grads[i] - ref;
-            num += diff * diff, den += ref * ref;
-        }
-        e = fmax(e, myo_bench_rel_err(num, den));
-    }
-    return e;
-}
-
-/* The reference of a solve point: y = M^-1 x (then M^-T y for fwd+bwd),
- * per head, in double on the whole tree (labels). */
-static myo_status solve_reference(const runner *r, const float *wu, const float *wd,
-                                  const double *x, double *y)
-{
-    const point *p = r->pt;
-    const int64_t N = r->N, H = p->H, D = p->D, d = D / H;
-    const int64_t *parent = myo_tree_parents(r->tree);
-    double *diag = malloc((size_t)N * sizeof *diag), *up = malloc((size_t)N * sizeof *up);
-    double *down = malloc((size_t)N * sizeof *down), *rh = malloc((size_t)(N * d) * sizeof *rh);
-    myo_status s = diag && up && down && rh ? MYO_OK : MYO_ERR_NOMEM;
-    for (int64_t h = 0; h < H && s == MYO_OK; h++) {
-        for (int64_t i = 0; i < N; i++)
-            diag[i] = 1.0, up[i] = down[i] = 0.0;
-        for (int64_t i = 0; i < N; i++) {
-            if (parent[i] < 0) continue;
-            double a = wu[i * H + h], b = wd[i * H + h];
-            diag[i] += a, diag[parent[i]] += b, up[i] = -a, down[i] = -b;
-        }
-        for (int64_t i = 0; i < N; i++)
-            for (int64_t c = 0; c < d; c++)
-                rh[i * d + c] = x[i * D + h * d + c];
-        s = myo_solve_ref(parent, N, diag, up, down, MYO_OP_N, rh, rh, d);
-        if (s == MYO_OK && p->phase == PH_FB)
-            s = myo_solve_ref(parent, N, diag, up, down, MYO_OP_T, rh, rh, d);
-        for (int64_t i = 0; i < N && s == MYO_OK; i++)
-            for (int64_t c = 0; c < d; c++)
-                y[i * D + h * d + c] = rh[i * d + c];
-    }
-    free(diag), free(up), free(down), free(rh);
-    return s;
-}
-
-/* Collective.  Runs point p's method, mode and phase on a small case
- * (VAL_N tokens, one sequence) through the same calls as the timed
- * points, and compares with the double reference twin computed on every
- * rank on the whole sequence: y (and for fwd+bwd dx and each weight
- * gradient, data mode: P times the reference's, the ranks holding the
- * same sequence).  *err = the largest normwise relative error; returns
- * MYO_OK or the agreed status of a failure to run (detail in why). */
-static myo_status validate(const point *p, uint64_t seed, double *err, char *why, size_t why_size)
-{
-    *err = NAN;
-    why[0] = '\0';
-    runner r;
-    myo_status s = runner_create(p, VAL_N, 1, &r);
-    if (s != MYO_OK) {
-        snprintf(why, why_size, "validation setup: %s", myo_status_str(s));
-        runner_free(&r);
-        return s;
-    }
-    const int64_t D = p->D, N = r.N, rowsg = p->method == M_SOLVE ? N : VAL_N;
-    const size_t io = (size_t)rowsg * (size_t)D, np = (size_t)r.n_params;
-    /* global inputs, the same on every rank; floats, and their exact doubles */
-    float *xg = malloc(io * sizeof *xg), *dyg = malloc(io * sizeof *dyg);
-    float *wu = NULL, *wd = NULL;
-    double *x_d = malloc(io * sizeof *x_d), *dy_d = malloc(io * sizeof *dy_d);
-    double *y_d = malloc(io * sizeof *y_d), *dx_d = malloc(io * sizeof *dx_d);
-    double *p_d = malloc((np ? np : 1) * sizeof *p_d), *g_d = malloc((np ? np : 1) * sizeof *g_d);
-    int ok = xg && dyg && x_d && dy_d && y_d && dx_d && p_d && g_d;
-    if (ok && p->method == M_SOLVE) {
-        wu = malloc((size_t)(N * p->H) * sizeof *wu), wd = malloc((size_t)(N * p->H) * sizeof *wd);
-        ok = wu && wd;
-    }
-    s = ok ? MYO_OK : MYO_ERR_NOMEM;
-    const char *what = "setup";
-    if (s == MYO_OK) {
-        myo_rng rng = myo_rng_seed(seed ^ 0x76616cULL);
-        for (size_t i = 0; i < io; i++)
-            xg[i] = (float)myo_rng_uniform(&rng, -1, 1), x_d[i] = xg[i];
-        for (size_t i = 0; i < io; i++)
-            dyg[i] = (float)myo_rng_uniform(&rng, -1, 1), dy_d[i] = dyg[i];
-        if (p->method == M_SOLVE) {
-            for (int64_t i = 0; i < N * p->H; i++) {
-                wu[i] = p->dir == MYO_DIR_DOWN ? 0.0f : (float)myo_rng_uniform(&rng, 0, 2);
-                wd[i] = p->dir == MYO_DIR_UP ? 0.0f : (float)myo_rng_uniform(&rng, 0, 2);
-            }
-        } else if (p->method == M_SSM) {
-            s = myo_ssm_params_init_f64(&r.scfg, &rng, p_d);
-            for (size_t i = 0; i < np; i++)
-                r.params[i] = (float)p_d[i], p_d[i] = r.params[i];
-        } else {
-            double bound = 1.0 / sqrt((double)D);
-            for (size_t i = 0; i < np; i++)
-                r.params[i] = (float)myo_rng_uniform(&rng, -bound, bound), p_d[i] = r.params[i];
-        }
-        /* this rank's rows */
-        const size_t rd = (size_t)D * sizeof(float);
-        const int64_t H = p->H;
-        for (int64_t k = 0; k < r.rows; k++) {
-            int64_t gl = p->mode == MODE_SEQ ? r.row_label[k] : k;
-            if (r.x) memcpy(r.x + k * D, xg + gl * D, rd);
-            if (r.y) memcpy(r.y + k * D, xg + gl * D, rd); /* solve: the right-hand sides */
-            if (r.dy) memcpy(r.dy + k * D, dyg + gl * D, rd);
-            for (int64_t c = 0; r.y64 && c < D; c++)
-                r.y64[k * D + c] = xg[gl * D + c];
-            for (int64_t h = 0; p->method == M_SOLVE && h < H; h++)
-                if (r.f64)
-                    r.wu64[k * H + h] = wu[gl * H + h], r.wd64[k * H + h] = wd[gl * H + h];
-                else
-                    r.wup[k * H + h] = wu[gl * H + h], r.wdown[k * H + h] = wd[gl * H + h];
-        }
-    }
-    if (myo_bench_agree(s != MYO_OK)) {
-        s = s ? s : MYO_ERR_NOMEM;
-        goto done;
-    }
-    what = "run";
-    s = (myo_status)myo_bench_agree((int)runner_run(&r));
-    if (s != MYO_OK) goto done;
-
-    /* the reference */
-    what = "reference";
-    const int fb = p->phase == PH_FB;
-    const size_t DD = (size_t)(D * D);
-    myo_qkvo_weights_f64 w64 = {p_d, p_d + DD, p_d + 2 * DD, p_d + 3 * DD};
-    myo_qkvo_grads_f64 g64 = {g_d, g_d + DD, g_d + 2 * DD, g_d + 3 * DD};
-    myo_attention_config acfg = r.acfg;
-    switch (p->method) {
-    case M_MYOSOTIS:
-        s = myo_layer_forward_ref(r.tree, &r.lcfg, &w64, 1, x_d, y_d);
-        if (s == MYO_OK && fb)
-            s = myo_layer_backward_ref(r.tree, &r.lcfg, &w64, 1, x_d, dy_d, dx_d, &g64);
-        break;
-    case M_DENSE_TILED:
-    case M_DENSE_MAT:
-        s = myo_attention_forward_ref(&acfg, VAL_N, 1, &w64, x_d, y_d);
-        if (s == MYO_OK && fb)
-            s = myo_attention_backward_ref(&acfg, VAL_N, 1, &w64, x_d, dy_d, dx_d, &g64);
-        break;
-    case M_SSM:
-        s = myo_ssm_forward_ref(&r.scfg, VAL_N, 1, p_d, x_d, y_d);
-        if (s == MYO_OK && fb)
-            s = myo_ssm_backward_ref(&r.scfg, VAL_N, 1, p_d, x_d, dy_d, dx_d, g_d);
-        break;
-    default:
-        s = solve_reference(&r, wu, wd, x_d, y_d);
-    }
-    s = (myo_status)myo_bench_agree((int)s);
-    if (s != MYO_OK) goto done;
-    {
-        double sums[4] = {0, 0, 0, 0};
-        for (int64_t k = 0; k < r.rows; k++) {
-            int64_t gl = p->mode == MODE_SEQ ? r.row_label[k] : k;
-            sq_sums(r.y ? r.y + k * D : NULL, r.y64 ? r.y64 + k * D : NULL, y_d + gl * D, (size_t)D,
-                    &sums[0], &sums[1]);
-            if (fb && p->method != M_SOLVE)
-                sq_sums(r.dx + k * D, NULL, dx_d + gl * D, (size_t)D, &sums[2], &sums[3]);
-        }
-        myo_bench_mpi_check(
-            MPI_Allreduce(MPI_IN_PLACE, sums, 4, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD),
-            "MPI_Allreduce");
-        double e = myo_bench_rel_err(sums[0], sums[1]);
-        if (fb && p->method != M_SOLVE) {
-            e = fmax(e, myo_bench_rel_err(sums[2], sums[3]));
-            e = fmax(e, grads_err(&r, g_d, p->mode == MODE_DATA ? myo_bench_size() : 1.0));
-        }
-        myo_bench_max_over_ranks(&e, 1);
-        *err = e;
-    }
-done:
-    if (s != MYO_OK)
-        snprintf(why, why_size, "validation %s: %s: %.100s", what, myo_status_str(s),
-                 myo_error_detail());
-    free(xg), free(dyg), free(wu), free(wd), free(x_d), free(dy_d), free(y_d), free(dx_d);
-    free(p_d), free(g_d);
-    runner_free(&r);
-    return s;
-}
-
-/* ------------------------------------------------------------ models */
-
-/* The SSM's dimensions with Mamba's defaults (myosotis_ssm.h). */
-static void ssm_dims(double D, double *L, double *Ns, double *R, double *P)
-{
-    *L = 2 * D, *Ns = 16, *R = ceil(D / 16), *P = *R + 2 * *Ns;
-}
-
-/* Bytes one rank allocates for point p (the work objects as their
- * headers document them, the inputs and outputs, the tree), before
- * MEM_MARGIN. */
-static double predict_bytes(const point *p, int P)
-{
-    const double D = (double)p->D, H = p->H ? (double)p->H : 1, B = (double)p->B;
-    const double n = (double)p->n, N = (double)nodes_bound(p), f = 4.0;
-    const int seq = p->mode == MODE_SEQ;
-    const double nl = seq ? ceil(N / P) + 64 : N, tl = seq ? ceil(n / P) + 64 : n;
-    switch (p->method) {
-    case M_MYOSOTIS:
-        if (!seq)
-            return 40 * N + f * ((4 * B + 3) * N * D + (N - n) * D + 2 * B * N * H + 3 * N * H) +
-                   B * (3 * f + 8) * N * H + 4 * f * B * n * D + 8 * f * D * D;
-        return 40 * N + f * (9 * nl * D + 4 * nl * H + 8 * P * (log2(N) + 2) * D + 4 * D * D) +
-               20 * nl * H + 4 * f * B * tl * D + 8 * f * D * D;
-    case M_DENSE_TILED:
-    case M_DENSE_MAT:
-        if (seq)
-            return f * (16 * tl * D + 3 * H * tl + 2 * 128 * 256) + 4 * f * B * tl * D +
-                   8 * f * D * D;
-        return f * (8 * B * n * D + B * H * n + 2 * 128 * 256 + n) + 4 * f * B * n * D +
-               8 * f * D * D + (p->method == M_DENSE_MAT ? f * (B * H * n * n + n * n) : 0.0);
-    case M_SSM: {
-        double L, Ns, R, Pc;
-        ssm_dims(D, &L, &Ns, &R, &Pc);
-        const double T = fmin(128, n), L8 = ceil(L / 8) * 8, blocks = ceil(n / 128);
-        const double count = D * 2 * L + L * 4 + L + L * Pc + R * L + L + L * Ns + L + L * D;
-        return f * (B * n * (2 * L + Pc) + B * blocks * L8 * Ns + T * (9 * L + Pc + 32 * Ns) +
-                    L8 * (3 * Ns + 1) + 11 * L + 8 * Ns) +
-               4 * f * B * n * D + 2 * f * count;
-    }
-    default: { /* solve: the weights, the factor (pivots in the working precision), the rhs */
-        const double e = p->prec == PREC_DOUBLE ? 8.0 : 4.0;
-        return 40 * N + B * (2 * e + 3 * e + 8) * nl * H + e * B * nl * D + 64 * nl;
-    }
-    }
-}
-
-/* Floating-point operations of one pass (the point's phase) over all
- * ranks: per sequence as the header states, times B sequences, times the
- * ranks in data mode.  N: nodes of the tree. */
-static double point_flops(const point *p, double N, int P)
-{
-    const double D = (double)p->D, H = (double)p->H, n = (double)p->n;
-    double fwd, bwd;
-    switch (p->method) {
-    case M_MYOSOTIS: {
-        const double E = N - 1, v = N - n, cv = p->tree == TREE_KARY ? N - 1 : 0;
-        fwd = 2 * D * D * (3 * N + n) + 4 * E * D + 4 * N * D + D * (v + cv);
-        bwd = 2 * D * D * (6 * N + 2 * n) + 4 * N * D + 14 * E * D + 2 * D * cv;
-        break;
-    }
-    case M_DENSE_TILED:
-    case M_DENSE_MAT:
-        fwd = 8 * n * D * D + 4 * n * n * D + 5 * H * n * n;
-        bwd = 16 * n * D * D + 2 * n * D + 8 * n * n * D + 2 * H * n * n;
-        if (p->method == M_DENSE_TILED) bwd += 2 * n * n * D + 2 * H * n * n;
-        break;
-    case M_SSM: {
-        double L, Ns, R, Pc;
-        ssm_dims(D, &L, &Ns, &R, &Pc);
-        fwd = 2 * n * (2 * D * L + L * Pc + R * L + L * D) + 7 * n * L * Ns + n * L * (2 * 4 + 14);
-        bwd = 2 * n * (6 * D * L + 2 * L * Pc + 3 * R * L) + 26 * n * L * Ns + n * L * (6 * 4 + 30);
-        break;
-    }
-    default:
-        fwd = 6 * N * H + 5 * N * D;
-        bwd = 5 * N * D;
-    }
-    double t = fwd + (p->phase == PH_FB ? bwd : 0.0);
-    return t * (double)p->B * (p->mode == MODE_DATA ? P : 1);
-}
-
-/* Bytes one pass must move at least (each array it reads or writes,
- * once; dense: K and V once per query tile), over all ranks. */
-static double point_bytes(const point *p, double N, int P)
-{
-    const double D = (double)p->D, H = (double)p->H, n = (double)p->n;
-    const double f = p->prec == PREC_DOUBLE ? 8.0 : 4.0; /* bytes per value */
-    double fwd, bwd;
-    switch (p->method) {
-    case M_MYOSOTIS:
-        fwd = f * (2 * n * D + 4 * N * D + 4 * N * H + 4 * D * D);
-        bwd = f * (2 * n * D + 6 * N * D + 4 * N * H + 8 * D * D);
-        break;
-    case M_DENSE_TILED:
-    case M_DENSE_MAT:
-        fwd = f * (6 * n * D + 2 * n * D * ceil(n / MYO_ATTN_TILE_Q_DEFAULT) + 4 * D * D);
-        if (p->method == M_DENSE_MAT) fwd += f * 2 * H * n * n;
-        bwd = 2 * fwd;
-        break;
-    case M_SSM: {
-        double L, Ns, R, Pc;
-        ssm_dims(D, &L, &Ns, &R, &Pc);
-        fwd = f * n * (2 * D + 2 * L + Pc);
-        bwd = f * n * (2 * D + 2 * (2 * L + Pc) + 2 * L);
-        break;
-    }
-    default:
-        fwd = f * (5 * N * H + 2 * N * D);
-        bwd = f * (3 * N * H + 2 * N * D);
-    }
-    double t = fwd + (p->phase == PH_FB ? bwd : 0.0);
-    return t * (double)p->B * (p->mode == MODE_DATA ? P : 1);
-}
 
 /* ------------------------------------------------------------- sweep */
 
@@ -1244,12 +578,12 @@ typedef struct {
     const myo_bench_flush *fl; /* read before each repetition (--no-flush: empty) */
     series_hist *hist;
     int n_hist;
-    double rate_t[M_COUNT], rate_c[M_COUNT]; /* sums of measured wall and of cost */
+    double rate_t[MAX_KERNELS], rate_c[MAX_KERNELS]; /* sums of measured wall and of cost */
     double triad;                            /* aggregate GB/s, NAN when not measured */
     /* validation cache */
     struct vcache {
         char key[128];
-        double err;
+        double err, tol;
         int ok;
         char why[160];
     } * val;
@@ -1286,7 +620,7 @@ static void init_row(points_row *row, const point *p, const opts *o, int64_t run
     memset(row, 0, sizeof *row);
     row->run_id = run_id, row->point = index;
     snprintf(row->point_key, sizeof row->point_key, "%s", p->key);
-    snprintf(row->method, sizeof row->method, "%s", METHOD_NAME[p->method]);
+    snprintf(row->method, sizeof row->method, "%s", METHOD_NAME(p->method));
     snprintf(row->mode, sizeof row->mode, "%s", MODE_NAME[p->mode]);
     snprintf(row->phase, sizeof row->phase, "%s", PHASE_NAME[p->phase]);
     snprintf(row->precision, sizeof row->precision, "%s", PREC_NAME[p->prec]);
@@ -1294,11 +628,14 @@ static void init_row(points_row *row, const point *p, const opts *o, int64_t run
     row->arity = p->arity;
     snprintf(row->direction, sizeof row->direction, "%s", dir_name(p));
     snprintf(row->ordering, sizeof row->ordering, "%s", ord_name(p, o));
-    row->n = p->n, row->nodes = nodes_bound(p), row->d_model = p->D, row->heads = p->H;
+    const int64_t n = p->mode == MODE_LOCAL ? bench_local_n(p->n, ranks) : p->n;
+    row->n = p->n, row->nodes = bench_nodes_bound(p, n), row->d_model = p->D, row->heads = p->H;
     row->batch = p->B, row->ranks = ranks, row->reps = 0;
     row->t_min = row->t_med = row->t_max = NAN;
     row->flops = row->bytes = row->gflops = row->gbytes_per_s = NAN;
     row->triad_gbytes_per_s = NAN, row->peak_rss_mib = NAN, row->val_error = NAN;
+    row->t_proj_med = row->t_mix_med = NAN;
+    row->messages = row->message_bytes = row->collectives = NAN;
     snprintf(row->valid, sizeof row->valid, "-");
 }
 
@@ -1313,12 +650,9 @@ static void set_status(points_row *row, int st, const char *note)
 static int decide_skip(sweep *sw, const point *p, char *note, size_t size)
 {
     note[0] = '\0';
-    if (p->mode == MODE_SEQ && (p->method == M_SSM || p->method == M_DENSE_MAT)) {
-        snprintf(note, size,
-                 p->method == M_SSM ? "no sequence-parallel SSM mixer (only the bare scan "
-                                      "myo_ssm_scan_dist_f32 is distributed)"
-                                    : "no sequence-parallel materialized attention (ring "
-                                      "attention is the tiled form)");
+    const char *why = KERNEL(p)->unsupported(p);
+    if (why) {
+        snprintf(note, size, "%s", why);
         return ST_SKIP_UNSUPPORTED;
     }
     series_hist *h = find_series(sw, p->series, 0);
@@ -1327,7 +661,8 @@ static int decide_skip(sweep *sw, const point *p, char *note, size_t size)
                  (long long)h->stopped_n);
         return ST_SKIP_TIME;
     }
-    const double need = myo_bench_budget_need(&sw->mem, predict_bytes(p, sw->ranks) * MEM_MARGIN);
+    const double need =
+        myo_bench_budget_need(&sw->mem, KERNEL(p)->predict_bytes(p, sw->ranks) * MEM_MARGIN);
     const double pred = predict_time(sw, p);
     int st = 0;
     if (need > sw->mem.bytes) {
@@ -1348,7 +683,7 @@ static int decide_skip(sweep *sw, const point *p, char *note, size_t size)
 
 static void validation_key(const point *p, char *key, size_t size)
 {
-    snprintf(key, size, "%s %s %s %s %s %d %s %lld %lld", METHOD_NAME[p->method],
+    snprintf(key, size, "%s %s %s %s %s %d %s %lld %lld", METHOD_NAME(p->method),
              MODE_NAME[p->mode], PHASE_NAME[p->phase], PREC_NAME[p->prec], tree_name(p), p->arity,
              dir_name(p), (long long)p->D, (long long)p->H);
 }
@@ -1366,16 +701,19 @@ static struct vcache *validation_of(sweep *sw, const point *p)
     struct vcache *v = &sw->val[sw->n_val++];
     memset(v, 0, sizeof *v);
     snprintf(v->key, sizeof v->key, "%s", key);
-    myo_status s = validate(p, sw->o->seed, &v->err, v->why, sizeof v->why);
-    v->ok = s == MYO_OK && v->err <= (p->prec == PREC_DOUBLE ? VAL_TOL_F64 : VAL_TOL);
+    myo_status s = KERNEL(p)->validate(p, sw->o->seed, &v->err, &v->tol, v->why, sizeof v->why);
+    v->ok = s == MYO_OK && v->err <= v->tol;
     return v;
 }
 
 /* Collective.  Measure point p into row (and its repetitions into reps,
- * *nreps of them).  Returns the row's status. */
-static int run_point(sweep *sw, const point *p, points_row *row, double *reps, int *nreps)
+ * *nreps of them; the kernel's projection and mixing seconds into split,
+ * two per repetition).  Returns the row's status. */
+static int run_point(sweep *sw, const point *p, points_row *row, double *reps, double *split,
+                     int *nreps)
 {
     const opts *o = sw->o;
+    const bench_kernel *kern = KERNEL(p);
     *nreps = 0;
     char note[160] = "";
     int st = decide_skip(sw, p, note, sizeof note);
@@ -1392,15 +730,15 @@ static int run_point(sweep *sw, const point *p, points_row *row, double *reps, i
     snprintf(row->valid, sizeof row->valid, "%s", v->ok ? "VALID" : "INVALID");
 
     myo_bench_peak_rss_reset();
-    runner r;
-    myo_status s = runner_create(p, p->n, p->B, &r);
-    row->nodes = r.N ? r.N : row->nodes;
-    if (s == MYO_OK) s = (myo_status)myo_bench_agree((int)runner_fill(&r, o->seed));
+    bench_run *r = NULL;
+    const char *why = NULL;
+    myo_status s = kern->setup(p, o->seed, &r, &why);
+    if (r) row->nodes = kern->nodes(r);
     if (s != MYO_OK) {
         st = s == MYO_ERR_NOMEM ? ST_SKIP_MEMORY : s == MYO_ERR_ARG ? ST_SKIP_LIMIT : ST_FAILED;
         snprintf(note, sizeof note, "%s: %s: %.100s", st == ST_SKIP_MEMORY ? "memory" : "setup",
-                 myo_status_str(s), r.why ? r.why : myo_error_detail());
-        runner_free(&r);
+                 myo_status_str(s), why ? why : myo_error_detail());
+        kern->teardown(&r);
         snprintf(row->valid, sizeof row->valid, "-"); /* nothing timed to vouch for */
         row->val_error = NAN;
         set_status(row, st, note);
@@ -1410,16 +748,28 @@ static int run_point(sweep *sw, const point *p, points_row *row, double *reps, i
     const int64_t total = o->common.warmup + o->common.reps;
     int64_t k = 0;
     int failed = 0;
+    double counts[3] = {0, 0, 0}; /* messages, their bytes, collectives over the timed passes */
     myo_bench_sync(NULL);
     const double t_loop = MPI_Wtime();
     for (int64_t it = 0; it < total; it++) {
+        mpi_counts c;
         myo_bench_sync(sw->fl);
+        mpi_count_now(&c);
+        mpi_count_start();
         const double t0 = MPI_Wtime();
-        s = runner_run(&r);
+        s = kern->run(r);
         const double t = MPI_Wtime() - t0;
+        mpi_count_stop(&c);
         /* all ranks stop together, after a failure or a signal on any rank */
         if ((failed = myo_bench_any_failed(&s))) break;
-        if (it >= o->common.warmup) reps[k++] = t;
+        if (it >= o->common.warmup) {
+            bench_split sp = {NAN, NAN};
+            if (kern->split) kern->split(r, &sp);
+            split[2 * k] = sp.proj, split[2 * k + 1] = sp.mix;
+            counts[0] += (double)c.p2p, counts[1] += (double)c.p2p_bytes;
+            counts[2] += (double)c.colls;
+            reps[k++] = t;
+        }
         if (myo_sweep_stop_agreed()) break;
     }
     double wall = MPI_Wtime() - t_loop;
@@ -1437,27 +787,39 @@ static int run_point(sweep *sw, const point *p, points_row *row, double *reps, i
     } else {
         st = ST_OK;
     }
-    if (k > 0) myo_bench_max_over_ranks(reps, (int)k);
+    if (k > 0) {
+        myo_bench_max_over_ranks(reps, (int)k);
+        myo_bench_max_over_ranks(split, 2 * (int)k);
+        for (int i = 0; i < 3; i++)
+            counts[i] /= (double)k;
+        myo_bench_max_over_ranks(counts, 3);
+    }
     double mem = myo_bench_peak_rss_mib();
     myo_bench_max_over_ranks(&mem, 1);
-    runner_free(&r);
+    kern->teardown(&r);
 
     *nreps = (int)k;
     row->reps = k;
     row->peak_rss_mib = mem;
-    row->flops = point_flops(p, (double)row->nodes, sw->ranks);
-    row->bytes = point_bytes(p, (double)row->nodes, sw->ranks);
+    kern->cost(p, (double)row->nodes, sw->ranks, &row->flops, &row->bytes);
     row->triad_gbytes_per_s = sw->triad;
     if (k > 0) {
         double *sorted = malloc((size_t)k * sizeof *sorted), st3[3];
         if (sorted) {
             memcpy(sorted, reps, (size_t)k * sizeof *sorted);
             myo_bench_summarize(sorted, k, st3);
-            free(sorted);
             row->t_min = st3[0], row->t_med = st3[1], row->t_max = st3[2];
             row->gflops = row->flops / row->t_med * 1e-9;
             row->gbytes_per_s = row->bytes / row->t_med * 1e-9;
+            for (int part = 0; part < 2 && isfinite(split[part]); part++) {
+                for (int64_t i = 0; i < k; i++)
+                    sorted[i] = split[2 * i + part];
+                myo_bench_summarize(sorted, k, st3);
+                *(part ? &row->t_mix_med : &row->t_proj_med) = st3[1];
+            }
+            free(sorted);
         }
+        row->messages = counts[0], row->message_bytes = counts[1], row->collectives = counts[2];
     }
     if (st == ST_OK) {
         series_hist *h = find_series(sw, p->series, 1);
@@ -1472,23 +834,35 @@ static int run_point(sweep *sw, const point *p, points_row *row, double *reps, i
 
 #define COLS_FMT                                                                                   \
     "%5s %-18s %-8s %-7s %-6s %-5s %2s %-5s %9s %9s %5s %3s %3s %11s %11s %11s %8s %8s %6s %8s "   \
-    "%-7s %8s %-16s %s\n"
+    "%10s %10s %6s %8s %5s %-7s %8s %-16s %s\n"
 
 static void print_columns(void)
 {
     myo_bench_row(COLS_FMT, "#  pt", "method", "mode", "phase", "prec", "tree", "k", "dir", "n",
                   "nodes", "D", "H", "B", "t_med_ms", "t_min_ms", "t_max_ms", "GFLOP/s", "GB/s",
-                  "triad", "rss_MiB", "valid", "val_err", "status", "note");
+                  "triad", "rss_MiB", "proj_ms", "mix_ms", "msgs", "MiB_sent", "colls", "valid",
+                  "val_err", "status", "note");
 }
 
 static void print_row(const points_row *r)
 {
-    char num[7][24];
-    const double v[7] = {r->t_med * 1e3, r->t_min * 1e3,  r->t_max * 1e3,
-                         r->gflops,      r->gbytes_per_s, r->gbytes_per_s / r->triad_gbytes_per_s,
-                         r->peak_rss_mib};
-    const char *fmt[7] = {"%.3f", "%.3f", "%.3f", "%.2f", "%.2f", "%.3f", "%.0f"};
-    for (int i = 0; i < 7; i++)
+    enum { NUMS = 12 };
+    char num[NUMS][24];
+    const double v[NUMS] = {r->t_med * 1e3,
+                            r->t_min * 1e3,
+                            r->t_max * 1e3,
+                            r->gflops,
+                            r->gbytes_per_s,
+                            r->gbytes_per_s / r->triad_gbytes_per_s,
+                            r->peak_rss_mib,
+                            r->t_proj_med * 1e3,
+                            r->t_mix_med * 1e3,
+                            r->messages,
+                            r->message_bytes / 1048576.0,
+                            r->collectives};
+    const char *fmt[NUMS] = {"%.3f", "%.3f", "%.3f", "%.2f", "%.2f", "%.3f",
+                             "%.0f", "%.3f", "%.3f", "%.0f", "%.3f", "%.0f"};
+    for (int i = 0; i < NUMS; i++)
         if (isfinite(v[i]))
             snprintf(num[i], sizeof num[i], fmt[i], v[i]);
         else
@@ -1504,7 +878,8 @@ static void print_row(const points_row *r)
     myo_bench_row(COLS_FMT, ints[0], r->method, r->mode, r->phase, r->precision, r->tree,
                   r->arity ? ints[1] : "-", r->direction, ints[2], ints[3], ints[4],
                   r->heads ? ints[5] : "-", ints[6], num[0], num[1], num[2], num[3], num[4], num[5],
-                  num[6], r->valid, err, r->status, r->note);
+                  num[6], num[7], num[8], num[9], num[10], num[11], r->valid, err, r->status,
+                  r->note);
 }
 
 /* ----------------------------------------------------------- progress */
@@ -1544,7 +919,7 @@ static void progress_show(progress *pg, sweep *sw, int next, int final)
     int unknown = 0;
     for (int i = next; i < sw->count; i++) {
         const point *p = &sw->pts[i];
-        if (p->done || (p->mode == MODE_SEQ && (p->method == M_SSM || p->method == M_DENSE_MAT)))
+        if (p->done || KERNEL(p)->unsupported(p))
             continue;
         series_hist *h = find_series(sw, p->series, 0);
         if (h && h->stopped) continue;
@@ -1603,7 +978,7 @@ static void print_header(const sweep *sw, const run_meta *meta, int64_t run_id, 
     if (o->resume) printf(" (%d recorded OK before: skipped by --resume)", resumed);
     printf("; methods ");
     for (int i = 0; i < o->n_methods; i++)
-        printf("%s%s", i ? "," : "", METHOD_NAME[o->method[i]]);
+        printf("%s%s", i ? "," : "", METHOD_NAME(o->method[i]));
     if (!o->methods_given) printf(" (dense-materialized: data mode, n <= %d)", DENSE_MAT_DEFAULT_N);
     printf("; ");
     print_list_i("n", o->n, o->n_n);
@@ -1632,24 +1007,33 @@ static void print_header(const sweep *sw, const run_meta *meta, int64_t run_id, 
         printf("%s%s", i ? "," : "", MODE_NAME[o->mode[i]]);
     printf("; precision ");
     for (int i = 0; i < o->n_prec; i++)
-        printf("%s%s", i ? "," : "", o->prec[i] == PREC_DOUBLE ? "double (solve only)" : "single");
+        printf("%s%s", i ? "," : "", o->prec[i] == PREC_DOUBLE ? "double (solvers only)" : "single");
     printf("; seed %llu\n", (unsigned long long)o->seed);
     printf("# modes: sequence = one sequence of n tokens split over the %d ranks (myosotis "
            "myo_layer_dist_*, leaf ranges of the kary tree or even ranges of the chain;\n#   "
            "dense-tiled ring attention myo_attention_ring_*; solve myo_dist_plan, Laplacian "
-           "refactor + solve); B sequences one after the other; ssm, dense-materialized:\n#   "
-           "SKIP:unsupported.  data = each rank its own B sequences with the serial kernels, "
-           "fwd+bwd sums the weight gradients over the ranks (myo_layer_dp_*;\n#   MPI_Allreduce "
-           "for the others; solve: no gradients).  solve: fwd = factor + solve with M = I + L "
-           "(H heads, d = D/H channels each), fwd+bwd = then the solve with M^T.\n",
-           sw->ranks);
+           "refactor + solve); B sequences one after the other; ssm, dense-materialized,\n#   "
+           "memcpy, lapack-pt: SKIP:unsupported.  data = each rank its own B sequences with the "
+           "serial kernels, fwd+bwd sums the weight gradients over the ranks\n#   "
+           "(myo_layer_dp_*; MPI_Allreduce for the others; solvers: no gradients).  local = "
+           "each rank its share, ceil(n / %d) tokens, through the serial kernels, no\n#   "
+           "communication, all ranks at once: sequence mode's work without its messages.  "
+           "solve: fwd = factor + solve with M = I + L (H heads, d = D/H channels each),\n#   "
+           "fwd+bwd = then the solve with M^T; solve-only: the same without the factorisation; "
+           "memcpy: a copy of the solve's right-hand sides; lapack-pt: ?pttrf + ?pttrs.\n",
+           sw->ranks, sw->ranks);
     printf("# validation, once per method, mode, phase, tree, arity, direction, D, H: n = %d, "
            "one sequence, the same calls as the timed points on the same ranks, against the\n#   "
            "double reference twin on the whole sequence (data mode: weight gradients against "
-           "P times the reference's); val_err = the largest ||x - x_ref|| / ||x_ref|| over y\n#  "
-           " and, for fwd+bwd, dx and each weight-gradient block; VALID when <= %.0e (%.0e for "
-           "double).\n",
-           VAL_N, VAL_TOL, VAL_TOL_F64);
+           "P times the reference's; lapack-pt: myo_solve_ref on the same chain; memcpy:\n#   "
+           "values compared); val_err = the largest ||x - x_ref|| / ||x_ref|| over y and, for "
+           "fwd+bwd, dx and each weight-gradient block;\n#   VALID when <= %.0e (%.0e for "
+           "double, 0 differing values for memcpy).\n",
+           BENCH_VAL_N, BENCH_VAL_TOL, BENCH_VAL_TOL_F64);
+    printf("# columns proj_ms, mix_ms: medians of the layer's own phase timers "
+           "(myo_phase_times: projections, mixing), data and local mode; msgs, MiB_sent, colls: "
+           "point-to-point\n#   messages, their MiB and collective calls of one pass, per rank "
+           "(the max over ranks), counted by PMPI wrappers.\n");
     printf("# timing: %lld warm-up then %lld timed repetitions, each after %s and MPI_Barrier, "
            "timed with MPI_Wtime; a repetition's time is its slowest rank's; t_med, t_min, "
            "t_max over the repetitions.\n",
@@ -1784,8 +1168,10 @@ static int bench_main(int argc, char **argv)
         pg.mode = m, pg.t0 = MPI_Wtime(), pg.todo = sw.count - resumed, pg.resumed = resumed;
     }
     double *reps = myo_bench_alloc((size_t)o.common.reps, sizeof(double));
+    double *split = myo_bench_alloc(2 * (size_t)o.common.reps, sizeof(double));
     reps_row *rrows = myo_bench_alloc((size_t)o.common.reps, sizeof(reps_row));
-    if (code == MYO_EXIT_OK) code = myo_bench_agree(reps && rrows ? 0 : MYO_EXIT_INTERNAL);
+    if (code == MYO_EXIT_OK)
+        code = myo_bench_agree(reps && split && rrows ? 0 : MYO_EXIT_INTERNAL);
     int invalid = 0, failed = 0, sig = 0, ran = 0;
     if (code == MYO_EXIT_OK) progress_show(&pg, &sw, 0, 0);
     for (int i = 0; i < sw.count && code == MYO_EXIT_OK; i++) {
@@ -1795,7 +1181,7 @@ static int bench_main(int argc, char **argv)
         points_row row;
         init_row(&row, p, &o, run_id, i, size);
         int nr = 0;
-        int st = run_point(&sw, p, &row, reps, &nr);
+        int st = run_point(&sw, p, &row, reps, split, &nr);
         ran += st == ST_OK;
         if (st == ST_OK && strcmp(row.valid, "VALID") != 0) invalid = 1;
         if (st == ST_FAILED) failed = 1;
@@ -1849,7 +1235,7 @@ static int bench_main(int argc, char **argv)
     (void)ran;
     run_meta_free(&meta);
     myo_bench_flush_free(&fl);
-    free(reps), free(rrows), free(sw.pts), free(sw.hist), free(sw.val), free(argv0);
+    free(reps), free(split), free(rrows), free(sw.pts), free(sw.hist), free(sw.val), free(argv0);
     return code;
 }
 

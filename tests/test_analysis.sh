@@ -103,7 +103,7 @@ for path in sorted(glob.glob(os.path.join(res, "**", "*.h5"), recursive=True)):
     with h5py.File(path, "r") as f:
         schema = s(f.attrs["schema"])
         p, r = f["points"][...], f["repetitions"][...]
-        if schema == "myo-bench/1":
+        if schema.startswith("myo-bench/"):
             for row in p:
                 if s(row["status"]) != "OK":
                     continue
