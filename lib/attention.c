@@ -587,3 +587,48 @@ myo_status myo_attention_backward_f32(myo_attention_work *w, const myo_qkvo_weig
     });
     return MYO_OK;
 }
+
+/* ------------------------------------------------------------ cost model */
+
+myo_status myo_attention_cost(const myo_attention_config *cfg, myo_attention_form form, int64_t n,
+                              int64_t batch, myo_cost *out)
+{
+    MYO_CHECK(myo_attention_check(cfg, n, batch));
+    if (!out) return myo_fail(MYO_ERR_ARG, "myo_attention_cost: out is NULL");
+    if (form != MYO_ATTN_MATERIALIZED && form != MYO_ATTN_TILED)
+        return myo_fail(MYO_ERR_ARG, "myo_attention_cost: unknown form %d", (int)form);
+    const int mat = form == MYO_ATTN_MATERIALIZED;
+    /* The tiles as myo_attention_work_create picks them. */
+    int64_t tq = n, tk = n;
+    if (!mat) {
+        tq = cfg->tile_q ? cfg->tile_q : MYO_ATTN_TILE_Q_DEFAULT;
+        tk = cfg->tile_k ? cfg->tile_k : MYO_ATTN_TILE_K_DEFAULT;
+        if (tq > n) tq = n;
+        if (tk > n) tk = n;
+    }
+    const double nn = (double)n, D = (double)cfg->d_model, H = (double)cfg->heads;
+    const double B = (double)batch, f = 4.0, n2 = nn * nn;
+    const double c = cfg->causal ? (nn + 1) / (2 * nn) : 1.0;
+    const double proj_f = 8 * nn * D * D, proj_b = 16 * nn * D * D;
+    const double mix_f = c * (4 * n2 * D + 5 * H * n2);
+    double mix_b = 2 * nn * D + c * (8 * n2 * D + 2 * H * n2);
+    if (!mat) mix_b += c * (2 * n2 * D + 2 * H * n2);
+    /* K and V rows read: n per query block, or (causal) the rows up to the
+     * block's last query: tq T (T - 1) / 2 + n over T blocks. */
+    const double T = (double)((n + tq - 1) / tq), tqd = (double)tq;
+    const double r = cfg->causal ? tqd * T * (T - 1) / 2 + nn : T * nn;
+    double fwd_bytes = f * (6 * nn * D + 2 * D * r + 4 * D * D);
+    if (mat) fwd_bytes += f * 2 * H * n2;
+    /* The workspace as myo_attention_work_create and the first backward
+     * (backward_scratch) take it. */
+    double floats = 5 * B * nn * D + 3 * B * nn * D + nn;
+    if (mat)
+        floats += B * H * n2 + n2;
+    else
+        floats += B * H * nn + 2 * tqd * (double)tk + 2 * tqd;
+    *out = (myo_cost){.flops = {B * (proj_f + mix_f), B * (proj_b + mix_b)},
+                      .proj_flops = {B * proj_f, B * proj_b},
+                      .bytes = {B * fwd_bytes, B * 2 * fwd_bytes},
+                      .work_bytes = (double)sizeof(myo_attention_work) + 4.0 * floats};
+    return MYO_OK;
+}

@@ -440,3 +440,42 @@ myo_status myo_layer_backward_f32(myo_layer_work *ws, const myo_qkvo_weights_f32
     }
     return MYO_OK;
 }
+
+/* ------------------------------------------------------------ cost model */
+
+/* Bytes of count floats carved out of a block (carve: 64-byte steps). */
+static double carved(double count)
+{
+    return ceil(4.0 * count / 64.0) * 64.0;
+}
+
+myo_status myo_layer_cost(const myo_tree_shape *shape, const myo_layer_config *cfg, int64_t batch,
+                          myo_cost *out)
+{
+    if (!out) return myo_fail(MYO_ERR_ARG, "myo_layer_cost: out is NULL");
+    MYO_CHECK(myo_tree_shape_check(shape));
+    MYO_CHECK(myo_layer_config_check(cfg));
+    if (batch < 1)
+        return myo_fail(MYO_ERR_ARG, "myo_layer_cost: batch = %lld, need >= 1", (long long)batch);
+    const double n = (double)shape->tokens, N = (double)shape->nodes, E = (double)shape->edges;
+    const double v = (double)shape->virtual_nodes, cv = (double)shape->virtual_children;
+    const double D = (double)cfg->d_model, H = (double)cfg->heads, B = (double)batch, f = 4.0;
+    const double s = cfg->direction == MYO_DIR_BOTH ? 2.0 : 1.0; /* score directions */
+    const double proj_f = 2 * D * D * (3 * N + n), proj_b = 2 * D * D * (6 * N + 2 * n);
+    const double mix_f = 2 * s * E * D + 4 * N * D + D * (v + cv);
+    const double mix_b = 4 * N * D + 7 * s * E * D + 2 * D * cv;
+    /* The workspace as myo_layer_work_create (carve_forward), the first
+     * backward (ensure_backward_scratch) and myo_layer_work_bytes count it. */
+    const double fwd_block =
+        4 * carved(B * N * D) + 2 * carved(B * N * H) + 2 * carved(N * H) + carved(N - n);
+    const double back_block = 3 * carved(N * D) + carved((N - n) * D);
+    myo_cost factors;
+    MYO_CHECK(myo_solve_cost(shape, cfg->heads, 1, MYO_F32, batch, &factors));
+    *out = (myo_cost){.flops = {B * (proj_f + mix_f), B * (proj_b + mix_b)},
+                      .proj_flops = {B * proj_f, B * proj_b},
+                      .bytes = {B * f * (2 * n * D + 4 * N * D + 4 * N * H + 4 * D * D),
+                                B * f * (2 * n * D + 6 * N * D + 4 * N * H + 8 * D * D)},
+                      .work_bytes = (double)sizeof(myo_layer_work) + fwd_block + back_block +
+                                    B * (double)sizeof(myo_factor *) + factors.work_bytes};
+    return MYO_OK;
+}

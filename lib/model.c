@@ -1229,3 +1229,27 @@ myo_status myo_model_adam_step(myo_model *m, const myo_adam_config *a)
     m->times.update = myo_now() - t0;
     return MYO_OK;
 }
+
+/* ------------------------------------------------------------ mixer names */
+
+static const char *const MIXER_NAMES[] = {"myosotis", "dense-tiled", "dense-materialized", "ssm"};
+enum { N_MIXERS = sizeof MIXER_NAMES / sizeof MIXER_NAMES[0] };
+
+const char *myo_mixer_name(myo_mixer_kind k)
+{
+    return (int)k >= 0 && (int)k < N_MIXERS ? MIXER_NAMES[k] : "?";
+}
+
+myo_status myo_mixer_parse(const char *text, myo_mixer_kind *out)
+{
+    if (!text || !out) return myo_fail(MYO_ERR_ARG, "myo_mixer_parse: text and out are required");
+    for (int k = 0; k < N_MIXERS; k++)
+        if (strcmp(text, MIXER_NAMES[k]) == 0) {
+            *out = (myo_mixer_kind)k;
+            return MYO_OK;
+        }
+    return myo_fail(MYO_ERR_ARG,
+                    "myo_mixer_parse: unknown mixer \"%.64s\"; valid: myosotis, dense-tiled, "
+                    "dense-materialized, ssm",
+                    text);
+}

@@ -96,6 +96,39 @@ const int64_t *myo_tree_parents(const myo_tree *t);
  * hierarchies whose children are in sequence order).  Borrowed. */
 const int64_t *myo_tree_preorder(const myo_tree *t);
 
+/* The counts of a tree that the cost models need (myo_solve_cost and the
+ * layers' myo_*_cost), without its arrays.  myo_tree_shape_of reads them
+ * from a tree; myo_tree_shape_chain, _heap and _kary compute them from
+ * the builders' arguments, before the tree exists (a cost or a memory
+ * budget of a 16M-node hierarchy without building it), and give exactly
+ * what myo_tree_shape_of gives on the tree myo_tree_create_chain, _heap
+ * or _kary makes of the same arguments. */
+typedef struct {
+    int64_t nodes;            /* N, myo_tree_num_nodes */
+    int64_t tokens;           /* n, myo_tree_num_tokens */
+    int64_t edges;            /* E = N - roots */
+    int64_t virtual_nodes;    /* v = N - n */
+    int64_t virtual_children; /* cv: nodes whose parent is virtual (a label >= n) */
+    int chain;                /* 1 when the solver runs its "chain" kernel on the tree (a
+                                 path labelled 0..N-1 from its root: myo_solve_kernel_name) */
+} myo_tree_shape;
+
+/* Local.  O(N).  MYO_ERR_ARG for a NULL argument. */
+myo_status myo_tree_shape_of(const myo_tree *t, myo_tree_shape *out);
+/* Local.  The shape of myo_tree_create_chain(n), of myo_tree_create_heap(n,
+ * arity) and of myo_tree_create_kary(n_tokens, arity), in O(1), O(1) and
+ * O(log n_tokens) time.  MYO_ERR_ARG where the builder refuses the
+ * arguments (n < 1, arity < 2) and for a NULL out. */
+myo_status myo_tree_shape_chain(int64_t n, myo_tree_shape *out);
+myo_status myo_tree_shape_heap(int64_t n, int arity, myo_tree_shape *out);
+myo_status myo_tree_shape_kary(int64_t n_tokens, int arity, myo_tree_shape *out);
+/* Local.  MYO_OK when s can be a forest's shape: 1 <= tokens <= nodes,
+ * 0 <= edges < nodes, virtual_nodes = nodes - tokens, 0 <=
+ * virtual_children <= edges (0 without virtual nodes), chain 0 or 1 and a
+ * chain one path of tokens (edges = nodes - 1, no virtual node);
+ * MYO_ERR_ARG naming the first field that is not, or a NULL s. */
+myo_status myo_tree_shape_check(const myo_tree_shape *s);
+
 /* ----------------------------------------------------------------- solver */
 
 typedef enum { MYO_OP_N = 0, MYO_OP_T = 1 } myo_op; /* solve with M or with M^T */
@@ -293,6 +326,55 @@ typedef struct {
     double forward_projection, forward_mixing;
     double backward_projection, backward_mixing;
 } myo_phase_times;
+
+/* ------------------------------------------------------------ cost models */
+
+/* What one forward and one backward pass of a kernel cost, for a whole
+ * batch, from its shape alone (docs/design.md section 6, "Cost models"):
+ * the counts the benchmarks divide their times by (GFLOP/s, GB/s) and the
+ * memory they check against a budget before allocating anything.  The
+ * kernels' myo_*_cost functions fill it: myo_solve_cost below,
+ * myo_layer_cost, myo_attention_cost and myo_ssm_cost in the layers'
+ * headers.  Index the pairs with myo_pass. */
+typedef enum { MYO_PASS_FORWARD = 0, MYO_PASS_BACKWARD = 1 } myo_pass;
+
+typedef struct {
+    /* Floating-point operations of one forward pass, and of one backward
+     * pass (after a forward; the forward not included).  An exp, log or
+     * division counts 1. */
+    double flops[2];
+    /* The part of flops[] in products with weight matrices (the
+     * "projection" of myo_phase_times; the rest is the mixing); 0 for the
+     * bare solver. */
+    double proj_flops[2];
+    /* Bytes each pass must move at least: every array it reads or writes,
+     * once (the kernels' documented exceptions aside). */
+    double bytes[2];
+    /* Bytes the kernel's workspace holds after a backward: what its
+     * myo_*_work_bytes reports then (the bare solver: myo_factor_bytes of
+     * its factors).  The models follow the workspaces' allocations, so
+     * this is that number itself, and a safe upper bound for a budget
+     * (the allocator's own overhead aside). */
+    double work_bytes;
+} myo_cost;
+
+/* Local.  The bare tree solver on batch independent systems, each of H =
+ * heads matrices M = I + L (Laplacian form) on one tree of this shape with
+ * m channels per head (an (N, D) right-hand side, D = H m):
+ *     forward   the pivots and the solve with M: myo_refactor_laplacian_*
+ *               with MYO_OP_N on a factor of H heads
+ *     backward  the solve with M^T on the same factor: myo_solve_* with
+ *               MYO_OP_T
+ * Per system, with e = 8 bytes (MYO_F64) or 4 (MYO_F32):
+ *     flops     forward 6 N H + 5 N D, backward 5 N D
+ *     bytes     forward e (5 N H + 2 N D)  (weights, pivots, rhs, out)
+ *               backward e (3 N H + 2 N D)
+ *     work      myo_factor_bytes of the factor (times batch)
+ * proj_flops are 0.  MYO_ERR_ARG for a NULL pointer, a shape that
+ * myo_tree_shape_check refuses, heads, m or batch < 1, or an unknown
+ * precision. */
+myo_status myo_solve_cost(const myo_tree_shape *shape, int64_t heads, int64_t m,
+                          myo_precision precision, int64_t batch, myo_cost *out);
 
 /* ---------------------------------------------- random systems (tests, benchmarks) */
 

@@ -104,6 +104,30 @@ myo_attention_form myo_attention_work_form(const myo_attention_work *w);
 /* The tiles in use (MYO_ATTN_TILED; for the materialized form both are n). */
 void myo_attention_work_tiles(const myo_attention_work *w, int64_t *tile_q, int64_t *tile_k);
 
+/* The cost (myo_cost) of myo_attention_forward_f32 and
+ * myo_attention_backward_f32 on a workspace of (cfg, form, n, batch).  Per
+ * sequence, times batch, with c = 1, or (n + 1) / (2 n) when causal (the
+ * share of the n^2 query-key pairs a causal query sees) and f = 4 bytes:
+ *   projections  forward 8 n D^2 (Q, K, V, Wo), backward 16 n D^2
+ *   mixing
+ *       forward   c (4 n^2 D (Q K^T, P V) + 5 H n^2 (softmax: max,
+ *                 subtract, exp, sum, scale))
+ *       backward  2 n D + c (8 n^2 D (dV, dP, dQ, dK) + 2 H n^2 (dS));
+ *                 tiled + c (2 n^2 D + 2 H n^2) (S and P recomputed)
+ *       (the causal count is the useful work: the materialized form
+ *       multiplies the masked half too)
+ *   bytes   forward f (6 n D + 2 D r + 4 D^2), materialized + f 2 H n^2 (P
+ *           written and read); backward twice the forward.  r: the K and
+ *           V rows the query blocks read, n per block of tile_q rows (the
+ *           tiles in use, myo_attention_work_tiles: cfg's or the defaults
+ *           clamped to n; n for the materialized form), with causal only
+ *           the rows up to each block's last query
+ *   work    myo_attention_work_bytes after a backward
+ * Errors: as myo_attention_check; MYO_ERR_ARG for an unknown form or a
+ * NULL out.  Local. */
+myo_status myo_attention_cost(const myo_attention_config *cfg, myo_attention_form form, int64_t n,
+                              int64_t batch, myo_cost *out);
+
 /* Y = attention(X).  x (B, n, D) and y (B, n, D), borrowed; y may equal x
  * (x is copied into the workspace first).  Fills w's cache for the next
  * backward.  Errors: MYO_ERR_ARG for a NULL pointer.  Local. */

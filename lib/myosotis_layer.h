@@ -97,6 +97,33 @@ void myo_layer_work_times(const myo_layer_work *ws, myo_phase_times *out);
  * scratch once a backward ran) plus the factors (myo_factor_bytes). */
 size_t myo_layer_work_bytes(const myo_layer_work *ws);
 
+/* Local.  The cost (myo_cost) of myo_layer_forward_f32 and
+ * myo_layer_backward_f32 on batch sequences, on a tree of this shape
+ * (myo_tree_shape_of(tree), or myo_tree_shape_kary / _chain / _heap
+ * before the tree exists).  Per sequence, times batch, with E edges, v
+ * virtual nodes, cv nodes whose parent is virtual (myo_tree_shape), s = 2
+ * score directions (1 for MYO_DIR_UP or MYO_DIR_DOWN) and f = 4 bytes:
+ *   projections (GEMMs of 2 rows D^2 flops each)
+ *       forward   2 D^2 (3 N + n): Q, K, V on the N rows of X_all, Wo on
+ *                 the n token rows
+ *       backward  2 D^2 (6 N + 2 n): dWo and dY on n rows; dWq, dWk, dWv
+ *                 and the three products of dX_all on N rows
+ *   mixing
+ *       forward   2 s E D (scores: a dot of d per edge, direction and head)
+ *                 + 4 N D (tree solve) + D (v + cv) (pooling)
+ *       backward  4 N D (transposed solve) + 7 s E D (score gradients: per
+ *                 edge, direction and head a dot of differences, 3 d, and
+ *                 two axpy, 4 d) + 2 D cv (pooling adjoint)
+ *   bytes   forward f (2 n D + 4 N D + 4 N H + 4 D^2),
+ *           backward f (2 n D + 6 N D + 4 N H + 8 D^2)
+ *   work    myo_layer_work_bytes of a workspace created with max_batch =
+ *           batch, after a backward (forward cache, backward scratch and
+ *           the batch factors of H heads)
+ * MYO_ERR_ARG for a NULL pointer, a shape myo_tree_shape_check refuses, a
+ * configuration myo_layer_config_check refuses, or batch < 1. */
+myo_status myo_layer_cost(const myo_tree_shape *shape, const myo_layer_config *cfg, int64_t batch,
+                          myo_cost *out);
+
 /* ------------------------------------------------------ float32 passes */
 
 /* Local.  y (batch, n, D) = the layer applied to x (batch, n, D), each

@@ -72,6 +72,15 @@ typedef enum {
     MYO_MIXER_SSM = 3
 } myo_mixer_kind;
 
+/* Local.  The mixer's name: "myosotis", "dense-tiled",
+ * "dense-materialized", "ssm" (the benchmarks' words for them); "?" for
+ * any other value (never NULL, as myo_attention_form_name). */
+const char *myo_mixer_name(myo_mixer_kind k);
+/* Local.  The kind named text, exactly one of those names (case matters);
+ * *out untouched on failure.  MYO_ERR_ARG for a NULL argument or another
+ * word, with a detail listing the valid names. */
+myo_status myo_mixer_parse(const char *text, myo_mixer_kind *out);
+
 typedef struct {
     int64_t vocab;   /* V >= 2 */
     int64_t n;       /* tokens per sequence */

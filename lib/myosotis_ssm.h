@@ -130,6 +130,22 @@ void myo_ssm_work_times(const myo_ssm_work *w, myo_phase_times *out);
 /* Bytes the workspace holds.  Local. */
 size_t myo_ssm_work_bytes(const myo_ssm_work *w);
 
+/* The cost (myo_cost) of myo_ssm_forward_f32 and myo_ssm_backward_f32 on
+ * a workspace of (cfg, n, batch), from cfg's layout (myo_ssm_layout_of:
+ * D, L, N, R, K, P = R + 2 N).  Per sequence, times batch, f = 4 bytes:
+ *   projections
+ *       forward   2 n (2 D L + L P + R L + L D): W_in, W_x, W_dt, W_out
+ *       backward  2 n (6 D L + 2 L P + 3 R L): both gradients of each, and
+ *                 dt_low W_dt recomputed
+ *   mixing (the elementwise terms approximate)
+ *       forward   7 n L N (scan) + n L (2 K + 14) (convolution, silu,
+ *                 softplus, skip, gate)
+ *       backward  26 n L N (states recomputed, reverse scan) + n L (6 K + 30)
+ *   bytes   forward f n (2 D + 2 L + P), backward f n (2 D + 2 (2 L + P) + 2 L)
+ *   work    myo_ssm_work_bytes (backward allocates nothing)
+ * Errors: as myo_ssm_check; MYO_ERR_ARG for a NULL out.  Local. */
+myo_status myo_ssm_cost(const myo_ssm_config *cfg, int64_t n, int64_t batch, myo_cost *out);
+
 /* Y = mixer(X).  params (layout.count), x (B, n, D) and y (B, n, D),
  * borrowed; y must not overlap x.  Fills w's cache for the next backward.
  * Errors: MYO_ERR_ARG for a NULL pointer or overlapping x and y.  Local. */

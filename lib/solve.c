@@ -151,3 +151,32 @@ static myo_status check_solve_args(const myo_factor *f, myo_precision precision,
 #undef REAL
 #undef SUFFIX
 #undef PREC
+
+/* ------------------------------------------------------------ cost model */
+
+myo_status myo_solve_cost(const myo_tree_shape *shape, int64_t heads, int64_t m,
+                          myo_precision precision, int64_t batch, myo_cost *out)
+{
+    if (!out) return myo_fail(MYO_ERR_ARG, "myo_solve_cost: out is NULL");
+    MYO_CHECK(myo_tree_shape_check(shape));
+    if (heads < 1 || m < 1 || batch < 1)
+        return myo_fail(MYO_ERR_ARG,
+                        "myo_solve_cost: heads = %lld, m = %lld, batch = %lld, need each >= 1",
+                        (long long)heads, (long long)m, (long long)batch);
+    if (precision != MYO_F64 && precision != MYO_F32)
+        return myo_fail(MYO_ERR_ARG,
+                        "myo_solve_cost: precision = %d is neither MYO_F64 nor MYO_F32",
+                        (int)precision);
+    const double N = (double)shape->nodes, H = (double)heads, D = H * (double)m, B = (double)batch;
+    const double e = precision == MYO_F64 ? 8.0 : 4.0;
+    /* The factor's block as block_bytes lays it out: the pivot updates in
+     * double ((H,) on a chain, (N, H) otherwise), then inv, up, down (N, H)
+     * and the (H,) scratch in the working precision. */
+    const double updates = 8.0 * (shape->chain ? H : N * H);
+    const double factor = (double)sizeof(myo_factor) + updates + e * (3 * N * H + H);
+    *out = (myo_cost){.flops = {B * (6 * N * H + 5 * N * D), B * 5 * N * D},
+                      .proj_flops = {0, 0},
+                      .bytes = {B * e * (5 * N * H + 2 * N * D), B * e * (3 * N * H + 2 * N * D)},
+                      .work_bytes = B * factor};
+    return MYO_OK;
+}

@@ -836,3 +836,45 @@ myo_status myo_ssm_scan_backward_f32(int64_t n, int64_t channels, int64_t d_stat
     free(buf);
     return MYO_OK;
 }
+
+/* ------------------------------------------------------------ cost model */
+
+/* count floats rounded up to a multiple of 16 (64 bytes), as the scratch
+ * parts of myo_ssm_work_create. */
+static double pad16(double count)
+{
+    return ceil(count / 16) * 16;
+}
+
+myo_status myo_ssm_cost(const myo_ssm_config *cfg, int64_t n, int64_t batch, myo_cost *out)
+{
+    MYO_CHECK(myo_ssm_check(cfg, n, batch));
+    if (!out) return myo_fail(MYO_ERR_ARG, "myo_ssm_cost: out is NULL");
+    myo_ssm_layout ly;
+    MYO_CHECK(myo_ssm_layout_of(cfg, &ly));
+    const double D = (double)ly.d_model, L = (double)ly.d_inner, Ns = (double)ly.d_state;
+    const double R = (double)ly.dt_rank, K = (double)ly.d_conv, P = R + 2 * Ns;
+    const double nn = (double)n, B = (double)batch, f = 4.0;
+    const double proj_f = 2 * nn * (2 * D * L + L * P + R * L + L * D);
+    const double proj_b = 2 * nn * (6 * D * L + 2 * L * P + 3 * R * L);
+    const double mix_f = 7 * nn * L * Ns + nn * L * (2 * K + 14);
+    const double mix_b = 26 * nn * L * Ns + nn * L * (6 * K + 30);
+    /* The workspace as myo_ssm_work_create takes it: the caches, and the
+     * scratch parts, each rounded up to 16 floats (64 bytes). */
+    const int64_t T = ly.block < n ? ly.block : n, nb = (n + ly.block - 1) / ly.block;
+    const double L8 = (double)((ly.d_inner + SSM_W - 1) / SSM_W * SSM_W);
+    const double cache = B * nn * (2 * L + P) + B * (double)nb * L8 * Ns;
+    const double Td = (double)T, W = SSM_W;
+    /* at, h, da (G N W = L8 N each), dsk (L8), h0 (N W), convt, dconvt
+     * (K L), dcarry ((K - 1) L); xc, u, delta, sig, y, dg, du (T L each),
+     * dxz (2 T L), dxdbl (T P); hbuf, abuf, dbp, dcp (T N W each) */
+    const double scratch = 3 * pad16(L8 * Ns) + pad16(L8) + pad16(Ns * W) + 2 * pad16(K * L) +
+                           pad16((K - 1) * L) + 7 * pad16(Td * L) + pad16(2 * Td * L) +
+                           pad16(Td * P) + 4 * pad16(Td * Ns * W);
+    *out = (myo_cost){
+        .flops = {B * (proj_f + mix_f), B * (proj_b + mix_b)},
+        .proj_flops = {B * proj_f, B * proj_b},
+        .bytes = {B * f * nn * (2 * D + 2 * L + P), B * f * nn * (2 * D + 2 * (2 * L + P) + 2 * L)},
+        .work_bytes = (double)sizeof(myo_ssm_work) + 4.0 * (cache + scratch)};
+    return MYO_OK;
+}
