@@ -643,44 +643,71 @@ done:
 
 /* ------------------------------------------------------------ models */
 
-/* The SSM's dimensions with Mamba's defaults (myosotis_ssm.h). */
-static void ssm_dims(double D, double *L, double *Ns, double *R, double *P)
+/* The parameters of p's layer (0 for the solvers). */
+static int64_t n_params_of(const bench_point *p)
 {
-    *L = 2 * D, *Ns = 16, *R = ceil(D / 16), *P = *R + 2 * *Ns;
+    if (IS_SOLVE(KIND(p))) return 0;
+    if (KIND(p) != M_SSM) return 4 * p->D * p->D;
+    const myo_ssm_config cfg = {.d_model = p->D};
+    myo_ssm_layout ly;
+    return myo_ssm_layout_of(&cfg, &ly) == MYO_OK ? ly.count : 0;
 }
 
-/* Bytes one rank allocates for point p (the work objects as their
- * headers document them, the inputs and outputs, the tree), before
- * MEM_MARGIN. */
+/* The library's cost model of p's kernel (myo_layer_cost, ..., one pass
+ * over the point's B sequences of n tokens on one rank's problem); the
+ * shape of its tree from the builders' arguments, without building it. */
+static myo_status lib_cost(const bench_point *p, myo_cost *c)
+{
+    myo_tree_shape shape;
+    myo_status s = p->tree == BENCH_TREE_CHAIN ? myo_tree_shape_chain(p->n, &shape)
+                                                 : myo_tree_shape_kary(p->n, p->arity, &shape);
+    const myo_layer_config lcfg = {.d_model = p->D, .heads = p->H, .direction = p->dir};
+    const myo_attention_config acfg = {.d_model = p->D, .heads = p->H ? p->H : 1};
+    const myo_ssm_config scfg = {.d_model = p->D};
+    switch (KIND(p)) {
+    case M_MYOSOTIS:
+        return s == MYO_OK ? myo_layer_cost(&shape, &lcfg, p->B, c) : s;
+    case M_DENSE_TILED:
+    case M_DENSE_MAT:
+        return myo_attention_cost(&acfg, KIND(p) == M_DENSE_TILED ? MYO_ATTN_TILED
+                                                                  : MYO_ATTN_MATERIALIZED,
+                                  p->n, p->B, c);
+    case M_SSM:
+        return myo_ssm_cost(&scfg, p->n, p->B, c);
+    default: /* solve-only: the forward solve with M costs what the backward's M^T one does */
+        if (s == MYO_OK)
+            s = myo_solve_cost(&shape, p->H, p->D / p->H,
+                               p->prec == BENCH_PREC_DOUBLE ? MYO_F64 : MYO_F32, p->B, c);
+        if (s == MYO_OK && KIND(p) == M_SOLVE_ONLY)
+            c->flops[0] = c->flops[1], c->bytes[0] = c->bytes[1];
+        return s;
+    }
+}
+
+/* Bytes one rank allocates for point p: data mode, the kernel's work
+ * (its cost model) and the benchmark's inputs, outputs, parameters and
+ * tree; sequence mode, the distributed work objects (which have no
+ * library cost model yet: the counts of their headers). */
 static double predict_bytes(const bench_point *p, int P)
 {
     const double D = (double)p->D, H = p->H ? (double)p->H : 1, B = (double)p->B;
     const double n = (double)p->n, N = (double)bench_nodes_bound(p, p->n), f = 4.0;
-    const int seq = p->mode == BENCH_MODE_SEQ;
-    const double nl = seq ? ceil(N / P) + 64 : N, tl = seq ? ceil(n / P) + 64 : n;
+    if (p->mode != BENCH_MODE_SEQ) {
+        myo_cost c;
+        if (lib_cost(p, &c) != MYO_OK) return INFINITY; /* a size the library refuses */
+        const double e = p->prec == BENCH_PREC_DOUBLE ? 8.0 : 4.0;
+        if (IS_SOLVE(KIND(p))) return c.work_bytes + 40 * N + B * N * (e * (D + 2 * H));
+        return c.work_bytes + 40 * N + 4 * f * B * n * D + 2 * f * (double)n_params_of(p);
+    }
+    const double nl = ceil(N / P) + 64, tl = ceil(n / P) + 64;
     switch (KIND(p)) {
     case M_MYOSOTIS:
-        if (!seq)
-            return 40 * N + f * ((4 * B + 3) * N * D + (N - n) * D + 2 * B * N * H + 3 * N * H) +
-                   B * (3 * f + 8) * N * H + 4 * f * B * n * D + 8 * f * D * D;
         return 40 * N + f * (9 * nl * D + 4 * nl * H + 8 * P * (log2(N) + 2) * D + 4 * D * D) +
                20 * nl * H + 4 * f * B * tl * D + 8 * f * D * D;
-    case M_DENSE_TILED:
-    case M_DENSE_MAT:
-        if (seq)
-            return f * (16 * tl * D + 3 * H * tl + 2 * 128 * 256) + 4 * f * B * tl * D +
-                   8 * f * D * D;
-        return f * (8 * B * n * D + B * H * n + 2 * 128 * 256 + n) + 4 * f * B * n * D +
-               8 * f * D * D + (KIND(p) == M_DENSE_MAT ? f * (B * H * n * n + n * n) : 0.0);
-    case M_SSM: {
-        double L, Ns, R, Pc;
-        ssm_dims(D, &L, &Ns, &R, &Pc);
-        const double T = fmin(128, n), L8 = ceil(L / 8) * 8, blocks = ceil(n / 128);
-        const double count = D * 2 * L + L * 4 + L + L * Pc + R * L + L + L * Ns + L + L * D;
-        return f * (B * n * (2 * L + Pc) + B * blocks * L8 * Ns + T * (9 * L + Pc + 32 * Ns) +
-                    L8 * (3 * Ns + 1) + 11 * L + 8 * Ns) +
-               4 * f * B * n * D + 2 * f * count;
-    }
+    case M_DENSE_TILED: /* the ring's blocks, tiles of MYO_ATTN_TILE_Q/K_DEFAULT rows */
+        return f * (16 * tl * D + 3 * H * tl +
+                    2 * MYO_ATTN_TILE_Q_DEFAULT * MYO_ATTN_TILE_K_DEFAULT) +
+               4 * f * B * tl * D + 8 * f * D * D;
     default: { /* solve: the weights, the factor (pivots in the working precision), the rhs */
         const double e = p->prec == BENCH_PREC_DOUBLE ? 8.0 : 4.0;
         return 40 * N + B * (2 * e + 3 * e + 8) * nl * H + e * B * nl * D + 64 * nl;
@@ -688,72 +715,20 @@ static double predict_bytes(const bench_point *p, int P)
     }
 }
 
-/* Floating-point operations of one pass (the point's phase) over all
- * ranks: per sequence as the header states, times B sequences, times the
- * ranks in data mode.  N: nodes of the tree. */
-static double point_flops(const bench_point *p, double N, int P)
+/* Floating-point operations and bytes of one pass (the point's phase)
+ * over all ranks, from the library's cost model: per sequence, times B,
+ * times the ranks in data mode. */
+static void point_cost(const bench_point *p, int P, double *flops, double *bytes)
 {
-    const double D = (double)p->D, H = (double)p->H, n = (double)p->n;
-    double fwd, bwd;
-    switch (KIND(p)) {
-    case M_MYOSOTIS: {
-        const double E = N - 1, v = N - n, cv = p->tree == BENCH_TREE_KARY ? N - 1 : 0;
-        fwd = 2 * D * D * (3 * N + n) + 4 * E * D + 4 * N * D + D * (v + cv);
-        bwd = 2 * D * D * (6 * N + 2 * n) + 4 * N * D + 14 * E * D + 2 * D * cv;
-        break;
+    myo_cost c;
+    if (lib_cost(p, &c) != MYO_OK) {
+        *flops = *bytes = NAN;
+        return;
     }
-    case M_DENSE_TILED:
-    case M_DENSE_MAT:
-        fwd = 8 * n * D * D + 4 * n * n * D + 5 * H * n * n;
-        bwd = 16 * n * D * D + 2 * n * D + 8 * n * n * D + 2 * H * n * n;
-        if (KIND(p) == M_DENSE_TILED) bwd += 2 * n * n * D + 2 * H * n * n;
-        break;
-    case M_SSM: {
-        double L, Ns, R, Pc;
-        ssm_dims(D, &L, &Ns, &R, &Pc);
-        fwd = 2 * n * (2 * D * L + L * Pc + R * L + L * D) + 7 * n * L * Ns + n * L * (2 * 4 + 14);
-        bwd = 2 * n * (6 * D * L + 2 * L * Pc + 3 * R * L) + 26 * n * L * Ns + n * L * (6 * 4 + 30);
-        break;
-    }
-    default: /* solve: the pivots (not timed by solve-only), then the solve */
-        fwd = (KIND(p) == M_SOLVE ? 6 * N * H : 0.0) + 5 * N * D;
-        bwd = 5 * N * D;
-    }
-    double t = fwd + (p->phase == BENCH_PH_FB ? bwd : 0.0);
-    return t * (double)p->B * (p->mode == BENCH_MODE_DATA ? P : 1);
-}
-
-/* Bytes one pass must move at least (each array it reads or writes,
- * once; dense: K and V once per query tile), over all ranks. */
-static double point_bytes(const bench_point *p, double N, int P)
-{
-    const double D = (double)p->D, H = (double)p->H, n = (double)p->n;
-    const double f = p->prec == BENCH_PREC_DOUBLE ? 8.0 : 4.0; /* bytes per value */
-    double fwd, bwd;
-    switch (KIND(p)) {
-    case M_MYOSOTIS:
-        fwd = f * (2 * n * D + 4 * N * D + 4 * N * H + 4 * D * D);
-        bwd = f * (2 * n * D + 6 * N * D + 4 * N * H + 8 * D * D);
-        break;
-    case M_DENSE_TILED:
-    case M_DENSE_MAT:
-        fwd = f * (6 * n * D + 2 * n * D * ceil(n / MYO_ATTN_TILE_Q_DEFAULT) + 4 * D * D);
-        if (KIND(p) == M_DENSE_MAT) fwd += f * 2 * H * n * n;
-        bwd = 2 * fwd;
-        break;
-    case M_SSM: {
-        double L, Ns, R, Pc;
-        ssm_dims(D, &L, &Ns, &R, &Pc);
-        fwd = f * n * (2 * D + 2 * L + Pc);
-        bwd = f * n * (2 * D + 2 * (2 * L + Pc) + 2 * L);
-        break;
-    }
-    default: /* solve: weights in, pivots out (solve-only: pivots in), rhs in and out */
-        fwd = f * ((KIND(p) == M_SOLVE ? 5 : 3) * N * H + 2 * N * D);
-        bwd = f * (3 * N * H + 2 * N * D);
-    }
-    double t = fwd + (p->phase == BENCH_PH_FB ? bwd : 0.0);
-    return t * (double)p->B * (p->mode == BENCH_MODE_DATA ? P : 1);
+    const int fb = p->phase == BENCH_PH_FB;
+    const double ranks = p->mode == BENCH_MODE_DATA ? P : 1;
+    *flops = ranks * (c.flops[0] + (fb ? c.flops[1] : 0.0));
+    *bytes = ranks * (c.bytes[0] + (fb ? c.bytes[1] : 0.0));
 }
 
 /* ------------------------------------------------------------- hooks */
@@ -783,8 +758,8 @@ static double hook_predict_bytes(const bench_point *p, int ranks)
 static void hook_cost(const bench_point *p, double N, int ranks, double *flops, double *bytes)
 {
     const bench_point q = bench_as_run(p, ranks);
-    *flops = point_flops(&q, N, ranks);
-    *bytes = point_bytes(&q, N, ranks);
+    (void)N; /* the shape comes from the tree's builder arguments */
+    point_cost(&q, ranks, flops, bytes);
 }
 
 static myo_status hook_setup(const bench_point *p, uint64_t seed, bench_run **out,

@@ -74,17 +74,23 @@ static double predict_bytes(const bench_point *p, int ranks)
 }
 
 /* memcpy: no flops, the rhs read and written.  lapack-pt: solve's counts
- * (6 N H for the pivots, 5 N D for the solve; bytes as solve's), so that
- * the GFLOP/s columns compare. */
+ * (myo_solve_cost on the same chain: the same work), so that the GFLOP/s
+ * columns compare. */
 static void cost(const bench_point *p, double N, int ranks, double *flops, double *bytes)
 {
     const bench_point q = bench_as_run(p, ranks);
-    const double e = q.prec == BENCH_PREC_DOUBLE ? 8 : 4, D = (double)q.D, H = (double)q.H;
-    const double all = (double)q.B * ranks; /* data and local mode: every rank's */
+    const double e = q.prec == BENCH_PREC_DOUBLE ? 8 : 4;
+    const double all = (double)ranks; /* data and local mode: every rank's */
+    myo_tree_shape shape;
+    myo_cost c;
     if (kind_of(p) == Y_MEMCPY) {
-        *flops = 0.0, *bytes = all * 2 * e * N * D;
+        *flops = 0.0, *bytes = all * (double)q.B * 2 * e * N * (double)q.D;
+    } else if (myo_tree_shape_chain((int64_t)N, &shape) == MYO_OK &&
+               myo_solve_cost(&shape, q.H, q.D / q.H, q.prec == BENCH_PREC_DOUBLE ? MYO_F64 : MYO_F32,
+                              q.B, &c) == MYO_OK) {
+        *flops = all * c.flops[0], *bytes = all * c.bytes[0];
     } else {
-        *flops = all * (6 * N * H + 5 * N * D), *bytes = all * e * (5 * N * H + 2 * N * D);
+        *flops = *bytes = NAN;
     }
 }
 
