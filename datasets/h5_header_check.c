@@ -42,7 +42,7 @@
 #include "h5_header_check.h"
 
 #include "dataset_file.h"
-#include "h5util.h" /* myo_h5_input_file */
+#include "io/h5util.h" /* myo_h5_input_file */
 
 #include <errno.h>
 #include <fcntl.h>

@@ -33,7 +33,7 @@ void *test_alloc(size_t count, size_t size)
     return p;
 }
 
-/* Seed-taking conveniences over the library's generators (lib/random.c). */
+/* Seed-taking conveniences over the library's generators (lib/core/random.c). */
 void test_random_recursive_parents(int64_t n, uint64_t seed, int64_t *parent)
 {
     test_random_forest_parents(n, 1, seed, parent);

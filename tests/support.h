@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Random inputs from the library's generators (lib/random.c), by seed. */
+/* Random inputs from the library's generators (lib/core/random.c), by seed. */
 /* parent (n,) of a random recursive tree: node i >= 1 hangs below a uniform
  * node in [0, i); node 0 is the root. */
 void test_random_recursive_parents(int64_t n, uint64_t seed, int64_t *parent);

@@ -45,7 +45,7 @@ static long cases;
  * of this rank gets a round: one after the rank's previous operation and,
  * for a receive, no earlier than the matching send, whose round follows
  * the message on TAG_ROUND.  The distributed solve's only point-to-point
- * calls are MPI_Send and MPI_Recv (after MPI_Probe; lib/dist_solve.c).
+ * calls are MPI_Send and MPI_Recv (after MPI_Probe; lib/dist/dist_solve.c).
  * The largest round over the ranks is the number of message rounds of the
  * call: the length of its longest chain of messages, where a rank's own
  * operations follow one another. */

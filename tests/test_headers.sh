@@ -1,7 +1,7 @@
 #!/bin/sh
 # test_headers.sh -- the serial public headers stand without MPI or HDF5:
 # myosotis.h (and the layer, attention, SSM and model headers it brings)
-# preprocesses with only lib/ on the include path and pulls in neither
+# preprocesses with only lib/include on the include path and pulls in neither
 # <mpi.h> nor <hdf5.h>, so a serial program compiles against them with a
 # plain C compiler; myosotis_dist.h, the MPI one, does include <mpi.h> (the
 # check that the test can see an inclusion at all).
@@ -11,7 +11,7 @@
 # the sources.
 me=test_headers.sh
 src=${srcdir:-`dirname "$0"`/..}
-if [ -z "${MYO_CPP:-}" ] || [ ! -f "$src/lib/myosotis.h" ]; then
+if [ -z "${MYO_CPP:-}" ] || [ ! -f "$src/lib/include/myosotis.h" ]; then
     echo "$me: set MYO_CPP (make check does) and run from the build (srcdir='${srcdir:-}')" >&2
     exit 99
 fi
@@ -21,8 +21,8 @@ status=0
 # included HEADER: the files the preprocessor opened for a unit including it
 included() {
     printf '#include "%s"\nint main(void) { return 0; }\n' "$1" >"$tmp/unit.c"
-    $MYO_CPP -I"$src/lib" "$tmp/unit.c" >"$tmp/unit.i" 2>"$tmp/unit.err" || {
-        echo "$me: FAIL: $1 does not preprocess with only lib/ on the path: `head -n 1 "$tmp/unit.err"`"
+    $MYO_CPP -I"$src/lib/include" "$tmp/unit.c" >"$tmp/unit.i" 2>"$tmp/unit.err" || {
+        echo "$me: FAIL: $1 does not preprocess with only lib/include on the path: `head -n 1 "$tmp/unit.err"`"
         return 1
     }
     sed -n 's/^# [0-9]* "\([^"]*\)".*/\1/p' "$tmp/unit.i" | sort -u

@@ -1,5 +1,5 @@
 /* test_model.c -- the LRA encoder classifier (myosotis_model.h): its float
- * kernels against their double reference twins (lib/model_ref.h), the
+ * kernels against their double reference twins (lib/model/model_ref.h), the
  * twins' gradients against central finite differences, the whole model's
  * gradient against central finite differences of its own float loss for
  * every mixer, single and dual, AdamW training on a fixed batch, batches
@@ -36,7 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model_ref.h"
+#include "model/model_ref.h"
 #include "myosotis.h"
 #include "myosotis_model.h"
 #include "support.h"

@@ -16,10 +16,10 @@
 me=test_standalone.sh
 
 src=${srcdir:-}
-if [ -z "$src" ] || [ ! -f "$src/lib/myosotis.h" ]; then
+if [ -z "$src" ] || [ ! -f "$src/lib/include/myosotis.h" ]; then
     src=`dirname "$0"`/..
 fi
-if [ ! -f "$src/lib/myosotis.h" ]; then
+if [ ! -f "$src/lib/include/myosotis.h" ]; then
     echo "$me: cannot find the source tree (srcdir='${srcdir:-}', script $0)" >&2
     exit 99
 fi
