@@ -183,174 +183,50 @@ void myo_bench_summarize(double *t, int64_t r, double stat[3])
 
 /* ------------------------------------------------------ option helpers */
 
-int myo_bench_parse_int(const char *text, int64_t lo, int64_t hi, int64_t *out)
-{
-    int64_t v;
-    if (myo_cli_parse_size(text, &v) != 0 || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
-
-int myo_bench_common_option(int c, char **argv, const char *tool, void (*usage)(FILE *))
-{
-    switch (c) {
-    case 'h':
-        if (myo_bench_rank() == 0) usage(stdout);
-        return MYO_EXIT_OK;
-    case 'V':
-        if (myo_bench_rank() == 0) myo_cli_print_version(tool);
-        return MYO_EXIT_OK;
-    case ':':
-        myo_bench_say(0, "option '%s' needs a value (see --help)", argv[optind - 1]);
-        return MYO_EXIT_USAGE;
-    default:
-        myo_bench_say(0, "unknown option '%s' (see --help)", argv[optind - 1]);
-        return MYO_EXIT_USAGE;
-    }
-}
-
-int myo_bench_no_operands(int argc, char **argv)
-{
-    if (optind >= argc) return MYO_EXIT_OK;
-    myo_bench_say(0, "unexpected argument '%s' (see --help)", argv[optind]);
-    return MYO_EXIT_USAGE;
-}
-
-int myo_bench_int_option(const char *name, const char *text, int64_t lo, int64_t hi, int64_t *out)
-{
-    if (myo_bench_parse_int(text, lo, hi, out) == 0) return MYO_EXIT_OK;
-    myo_bench_say(0, "%s: '%s' is not an integer in [%lld, %lld]", name, text, (long long)lo,
-                  (long long)hi);
-    return MYO_EXIT_USAGE;
-}
-
-int myo_bench_seconds_option(const char *name, const char *text, double *out)
-{
-    char *end = NULL;
-    double v = strtod(text, &end);
-    if (end == text || *end != '\0' || !(v > 0)) { /* !(v > 0): NaN too */
-        myo_bench_say(0, "%s: '%s' is not a positive number of seconds", name, text);
-        return MYO_EXIT_USAGE;
-    }
-    *out = v;
-    return MYO_EXIT_OK;
-}
-
-int myo_bench_choice_option(const char *name, const char *text, const char *const *words, int *out)
-{
-    int count = 0;
-    for (; words[count]; count++)
-        if (strcmp(text, words[count]) == 0) {
-            *out = count;
-            return MYO_EXIT_OK;
-        }
-    char list[256];
-    if (count == 2) {
-        snprintf(list, sizeof list, "neither %s nor %s", words[0], words[1]);
-    } else {
-        size_t used = (size_t)snprintf(list, sizeof list, "none of");
-        for (int i = 0; i < count && used < sizeof list; i++)
-            used +=
-                (size_t)snprintf(list + used, sizeof list - used, "%s %s", i ? "," : "", words[i]);
-    }
-    myo_bench_say(0, "%s: '%s' is %s", name, text, list);
-    return MYO_EXIT_USAGE;
-}
-
-int myo_bench_pair_option(const char *name, const char *text, const char *a, const char *b,
-                          int on[2])
-{
-    const char *const words[] = {a, b, "both", NULL};
-    int k;
-    if (myo_bench_choice_option(name, text, words, &k) != MYO_EXIT_OK) return MYO_EXIT_USAGE;
-    on[0] = k != 1, on[1] = k != 0;
-    return MYO_EXIT_OK;
-}
-
 void myo_bench_common_defaults(myo_bench_common_opts *o)
 {
     *o = (myo_bench_common_opts){.reps = 5, .warmup = 1, .flush = 1, .D = 256, .H = 8};
 }
 
-/* getopt_long's codes of the shared options (the tools' own: 256 ...). */
-enum { OPT_REPS = 1000, OPT_WARMUP, OPT_NOFLUSH, OPT_D, OPT_H, OPT_MAXMEM };
-
-/* The shared option c (one of the OPT_* above) into o. */
-static int shared_option(int c, const char *arg, myo_bench_common_opts *o)
+int myo_bench_parse_options(int argc, char **argv, const opt_spec *own, int n_own,
+                            unsigned shared, myo_bench_common_opts *common,
+                            void (*usage)(FILE *))
 {
-    switch (c) {
-    case OPT_REPS:
-        return myo_bench_int_option("--reps", arg, 1, 1000000, &o->reps);
-    case OPT_WARMUP:
-        return myo_bench_int_option("--warmup", arg, 0, 1000000, &o->warmup);
-    case OPT_NOFLUSH:
-        o->flush = 0;
-        return MYO_EXIT_OK;
-    case OPT_D:
-        return myo_bench_int_option("--d-model", arg, 1, 1 << 16, &o->D);
-    case OPT_H:
-        return myo_bench_int_option("--heads", arg, 1, 1 << 16, &o->H);
-    default: { /* OPT_MAXMEM */
-        int64_t v;
-        if (myo_bench_parse_int(arg, 1, INT64_MAX, &v) != 0) {
-            myo_bench_say(0,
-                          "--max-memory: '%s' is not a positive byte count (K, M, G suffixes "
-                          "allowed)",
-                          arg);
-            return MYO_EXIT_USAGE;
-        }
-        o->max_memory = (double)v;
-        return MYO_EXIT_OK;
-    }
-    }
-}
-
-int myo_bench_parse_options(int argc, char **argv, const char *const *own, unsigned shared,
-                            myo_bench_common_opts *common, myo_bench_option_fn own_option,
-                            void *ctx, void (*usage)(FILE *))
-{
-    static const struct {
-        unsigned bit;
-        struct option opt;
-    } table[] = {
-        {MYO_BENCH_OPT_MODEL, {"d-model", required_argument, NULL, OPT_D}},
-        {MYO_BENCH_OPT_MODEL, {"heads", required_argument, NULL, OPT_H}},
-        {MYO_BENCH_OPT_REPS, {"reps", required_argument, NULL, OPT_REPS}},
-        {MYO_BENCH_OPT_WARMUP, {"warmup", required_argument, NULL, OPT_WARMUP}},
-        {MYO_BENCH_OPT_MAXMEM, {"max-memory", required_argument, NULL, OPT_MAXMEM}},
-        {MYO_BENCH_OPT_NOFLUSH, {"no-flush", no_argument, NULL, OPT_NOFLUSH}},
-        {~0u, {"help", no_argument, NULL, 'h'}},
-        {~0u, {"version", no_argument, NULL, 'V'}},
+    int no_flush = 0;
+    int64_t max_memory = 0;
+    const opt_spec table[] = {
+        {.name = "reps", .kind = OPT_INT, .value = &common->reps, .lo = 1, .hi = 1000000},
+        {.name = "warmup", .kind = OPT_INT, .value = &common->warmup, .lo = 0, .hi = 1000000},
+        {.name = "no-flush", .kind = OPT_FLAG, .value = &no_flush},
+        {.name = "d-model", .kind = OPT_INT, .value = &common->D, .lo = 1, .hi = 1 << 16},
+        {.name = "heads", .kind = OPT_INT, .value = &common->H, .lo = 1, .hi = 1 << 16},
+        {.name = "max-memory", .kind = OPT_INT, .value = &max_memory, .lo = 1, .hi = INT64_MAX},
     };
-    enum { SHARED = sizeof table / sizeof table[0], MAX_OWN = 32, NAME_MAX_LEN = 32 };
-    struct option all[MAX_OWN + SHARED + 1];
-    char names[MAX_OWN][NAME_MAX_LEN];
+    const unsigned bit[] = {MYO_BENCH_OPT_REPS,  MYO_BENCH_OPT_WARMUP, MYO_BENCH_OPT_NOFLUSH,
+                            MYO_BENCH_OPT_MODEL, MYO_BENCH_OPT_MODEL,  MYO_BENCH_OPT_MAXMEM};
+    enum { SHARED = sizeof table / sizeof table[0], MAX = 48 };
+    opt_spec all[MAX];
     int n = 0;
-    for (; own[n] && n < MAX_OWN; n++) {
-        size_t len = strcspn(own[n], "=");
-        snprintf(names[n], sizeof names[n], "%.*s", (int)len, own[n]);
-        all[n] =
-            (struct option){names[n], own[n][len] ? required_argument : no_argument, NULL, 256 + n};
-    }
-    for (int i = 0; i < SHARED; i++)
-        if (table[i].bit & shared) all[n++] = table[i].opt;
-    memset(&all[n], 0, sizeof all[n]);
-
+    for (int i = 0; i < n_own && n < MAX; i++)
+        all[n++] = own[i];
+    for (int i = 0; i < SHARED && n < MAX; i++)
+        if (bit[i] & shared) all[n++] = table[i];
     /* defaults of 0 for D or H: the tool fills them in and checks later */
     const int check_heads = common->D && common->H;
-    opterr = 0; /* our own one-line messages, from rank 0 only */
-    int c;
-    while ((c = getopt_long(argc, argv, ":hV", all, NULL)) != -1) {
-        int code;
-        if (c >= OPT_REPS && c <= OPT_MAXMEM)
-            code = shared_option(c, optarg, common);
-        else if (c >= 256)
-            code = own_option(c, optarg, ctx);
-        else /* --help, --version, a missing value, an unknown option */
-            return myo_bench_common_option(c, argv, g_tool, usage);
-        if (code != MYO_EXIT_OK) return code;
+    char msg[1024];
+    switch (opt_parse(argc, argv, all, n, msg, sizeof msg)) {
+    case OPT_HELP:
+        if (myo_bench_rank() == 0) usage(stdout);
+        return MYO_EXIT_OK;
+    case OPT_VERSION:
+        if (myo_bench_rank() == 0) myo_cli_print_version(g_tool);
+        return MYO_EXIT_OK;
+    case OPT_BAD:
+        myo_bench_say(0, "%s (see --help)", msg);
+        return MYO_EXIT_USAGE;
     }
-    if (myo_bench_no_operands(argc, argv) != MYO_EXIT_OK) return MYO_EXIT_USAGE;
+    if (no_flush) common->flush = 0;
+    if (max_memory) common->max_memory = (double)max_memory;
     if ((shared & MYO_BENCH_OPT_MODEL) && check_heads &&
         myo_bench_heads_check(common->D, common->H) != MYO_EXIT_OK)
         return MYO_EXIT_USAGE;
@@ -367,63 +243,20 @@ int myo_bench_heads_check(int64_t D, int64_t H)
     return MYO_EXIT_USAGE;
 }
 
-int myo_bench_split_list(char *text, char **items, int max)
+myo_status myo_bench_tree_create(const opt_tree *spec, int64_t n, myo_tree **out)
 {
-    int count = 0;
-    char *p = text;
-    for (;;) {
-        char *comma = strchr(p, ',');
-        if (comma) *comma = '\0';
-        if (*p == '\0' || count == max) return -1;
-        items[count++] = p;
-        if (!comma) return count;
-        p = comma + 1;
-    }
-}
-
-int myo_bench_split_copy(const char *text, char *buf, size_t size, char **items, int max)
-{
-    if (strlen(text) >= size) return -1;
-    strcpy(buf, text);
-    return myo_bench_split_list(buf, items, max);
-}
-
-int myo_bench_parse_tree(const char *text, myo_bench_tree_spec *out)
-{
-    memset(out, 0, sizeof *out);
-    const char *digits = NULL;
-    if (strcmp(text, "chain") == 0)
-        out->kind = MYO_BENCH_TREE_CHAIN;
-    else if (strncmp(text, "kary", 4) == 0)
-        out->kind = MYO_BENCH_TREE_KARY, digits = text + 4;
-    else if (strncmp(text, "heap", 4) == 0)
-        out->kind = MYO_BENCH_TREE_HEAP, digits = text + 4;
-    else
-        return -1;
-    if (digits) {
-        int64_t k;
-        if (myo_bench_parse_int(digits, 2, 64, &k) != 0 ||
-            digits[strspn(digits, "0123456789")] != '\0')
-            return -1;
-        out->arity = (int)k;
-        snprintf(out->name, sizeof out->name, "%.4s%d", text, out->arity);
-    } else {
-        snprintf(out->name, sizeof out->name, "chain");
-    }
-    return 0;
-}
-
-myo_status myo_bench_tree_create(const myo_bench_tree_spec *spec, int64_t n, myo_tree **out)
-{
-    if (spec->kind == MYO_BENCH_TREE_CHAIN) return myo_tree_create_chain(n, out);
-    if (spec->kind == MYO_BENCH_TREE_KARY) return myo_tree_create_kary(n, spec->arity, out);
+    if (spec->kind == OPT_TREE_CHAIN) return myo_tree_create_chain(n, out);
+    if (spec->kind == OPT_TREE_KARY) return myo_tree_create_kary(n, spec->arity, out);
     return myo_tree_create_heap(n, spec->arity, out);
 }
 
-int64_t myo_bench_tree_nodes_bound(const myo_bench_tree_spec *spec, int64_t n)
+int64_t myo_bench_tree_nodes(const opt_tree *spec, int64_t n)
 {
-    return spec->kind == MYO_BENCH_TREE_KARY ? n + (n - 1 + spec->arity - 2) / (spec->arity - 1)
-                                             : n;
+    myo_tree_shape s;
+    myo_status st = spec->kind == OPT_TREE_CHAIN  ? myo_tree_shape_chain(n, &s)
+                    : spec->kind == OPT_TREE_KARY ? myo_tree_shape_kary(n, spec->arity, &s)
+                                                  : myo_tree_shape_heap(n, spec->arity, &s);
+    return st == MYO_OK ? s.nodes : n;
 }
 
 /* ---------------------------------------------------- cache eviction */

@@ -14,6 +14,7 @@
 #define MYO_BENCH_H
 
 #include "myosotis_dist.h"
+#include "options.h"
 
 
 #include <stddef.h>
@@ -39,17 +40,6 @@ int myo_bench_size(void);
  * rank when only it knows (any_rank; the rank is named when there are
  * several). */
 MYO_BENCH_PRINTF(2, 3) void myo_bench_say(int any_rank, const char *fmt, ...);
-
-/* The options every benchmark's getopt loop shares: 'h' (--help: usage on
- * stdout), 'V' (--version), ':' (a missing value) and anything unknown.
- * Returns the exit code for the tool to return: MYO_EXIT_OK after help or
- * version, MYO_EXIT_USAGE with a one-line message otherwise.
- * (myo_bench_parse_options calls it and myo_bench_no_operands.) */
-int myo_bench_common_option(int c, char **argv, const char *tool, void (*usage)(FILE *));
-
-/* MYO_EXIT_OK when getopt consumed every argument, else MYO_EXIT_USAGE
- * with a message naming the first operand. */
-int myo_bench_no_operands(int argc, char **argv);
 
 /* The main of every benchmark: MPI_Init, myo_bench_init(tool), body,
  * MPI_Finalize.  Returns body's exit code (6 when MPI_Init fails). */
@@ -105,20 +95,15 @@ void myo_bench_summarize(double *t, int64_t r, double stat[3]);
 
 /* ------------------------------------------------------ option helpers */
 
-/* The options several benchmarks share, chosen by a mask of these bits;
+/* The options several tools share, chosen by a mask of these bits;
  * --help and --version come with every set. */
 enum {
     MYO_BENCH_OPT_REPS = 1,    /* --reps R, 1 <= R <= 10^6 */
     MYO_BENCH_OPT_WARMUP = 2,  /* --warmup W, 0 <= W <= 10^6 */
     MYO_BENCH_OPT_NOFLUSH = 4, /* --no-flush */
     MYO_BENCH_OPT_MODEL = 8,   /* --d-model D, --heads H: 1 .. 2^16, H dividing D */
-    MYO_BENCH_OPT_MAXMEM = 16  /* --max-memory BYTES (K, M, G suffixes) */
+    MYO_BENCH_OPT_MAXMEM = 16  /* --max-memory BYTES (K, M, G suffixes, 2^k) */
 };
-
-/* All of them: the layer benchmarks' set. */
-#define MYO_BENCH_OPT_ALL                                                                          \
-    (MYO_BENCH_OPT_REPS | MYO_BENCH_OPT_WARMUP | MYO_BENCH_OPT_NOFLUSH | MYO_BENCH_OPT_MODEL |     \
-     MYO_BENCH_OPT_MAXMEM)
 
 /* Their values. */
 typedef struct {
@@ -132,77 +117,27 @@ typedef struct {
  * the caches evicted, --d-model 256, --heads 8, no --max-memory. */
 void myo_bench_common_defaults(myo_bench_common_opts *o);
 
-/* The tool's own options: handles getopt_long's code c with its value
- * (NULL for a flag) and returns MYO_EXIT_OK, or MYO_EXIT_USAGE after a
- * one-line message. */
-typedef int (*myo_bench_option_fn)(int c, const char *arg, void *ctx);
-
-/* Collective (no communication).  The getopt_long loop of a benchmark:
- * the tool's own long options own (NULL-terminated names, at most 32 of
- * at most 31 characters, "NAME=" for one that takes a value) go to
- * own_option with the code 256 + their index, the shared ones the mask
- * names into common, --help prints usage on stdout; then no operand may
- * remain and, with MYO_BENCH_OPT_MODEL, H must divide D (not checked when
- * the tool's default for D or H is 0: the tool fills it in afterwards and
- * calls myo_bench_heads_check).  Messages: one line from rank 0.
- * Returns -1 to go on, otherwise the exit code (0 after --help or
- * --version, MYO_EXIT_USAGE for a bad command line). */
-int myo_bench_parse_options(int argc, char **argv, const char *const *own, unsigned shared,
-                            myo_bench_common_opts *common, myo_bench_option_fn own_option,
-                            void *ctx, void (*usage)(FILE *));
+/* Collective (no communication).  The command line of an MPI tool,
+ * through the suite's option layer (options.h): the tool's own options
+ * (own, n_own of them) and the shared ones the mask names (into common);
+ * --help prints usage on stdout and --version the version (rank 0); a bad
+ * command line, one line from rank 0 ending "(see --help)".  With
+ * MYO_BENCH_OPT_MODEL, H must divide D (not checked when the tool's
+ * default for D or H is 0: the tool fills it in and calls
+ * myo_bench_heads_check).  Returns -1 to go on, otherwise the exit code
+ * (0 after --help or --version, MYO_EXIT_USAGE for a bad command line). */
+int myo_bench_parse_options(int argc, char **argv, const opt_spec *own, int n_own,
+                            unsigned shared, myo_bench_common_opts *common,
+                            void (*usage)(FILE *));
 
 /* Collective (no communication).  MYO_EXIT_OK when H (--heads) divides D
  * (--d-model), else MYO_EXIT_USAGE after a one-line message. */
 int myo_bench_heads_check(int64_t D, int64_t H);
 
-/* Option `name` whose value text must be one of words (NULL-terminated):
- * *out = its index and MYO_EXIT_OK, otherwise MYO_EXIT_USAGE after
- * "NAME: 'TEXT' is neither A nor B" (two words) or "... is none of A, B,
- * C". */
-int myo_bench_choice_option(const char *name, const char *text, const char *const *words, int *out);
-
-/* Option `name` whose value is a, b or both: on[0], on[1] say which of the
- * two are chosen.  MYO_EXIT_OK, or MYO_EXIT_USAGE as above. */
-int myo_bench_pair_option(const char *name, const char *text, const char *a, const char *b,
-                          int on[2]);
-
-/* A whole-string integer in [lo, hi] with an optional K, M or G suffix
- * (powers of 1024).  Returns 0, or -1 when text is not such a number. */
-int myo_bench_parse_int(const char *text, int64_t lo, int64_t hi, int64_t *out);
-/* The same for option `name`: MYO_EXIT_OK, or MYO_EXIT_USAGE after a
- * one-line message saying which range was expected. */
-int myo_bench_int_option(const char *name, const char *text, int64_t lo, int64_t hi, int64_t *out);
-
-/* Option `name` given in seconds, a positive number (inf allowed): into
- * *out and MYO_EXIT_OK, or MYO_EXIT_USAGE after a one-line message. */
-int myo_bench_seconds_option(const char *name, const char *text, double *out);
-
-/* Split a comma list in place into at most max items; an empty item is an
- * error.  Returns the count, or -1. */
-int myo_bench_split_list(char *text, char **items, int max);
-/* myo_bench_split_list on a copy of text in buf (size bytes), leaving text
- * as it is; -1 also when text does not fit. */
-int myo_bench_split_copy(const char *text, char *buf, size_t size, char **items, int max);
-
-/* The trees a benchmark runs on: chain, kary<k> (a balanced hierarchy with
- * virtual internal nodes over the tokens), heap<k>; 2 <= k <= 64. */
-enum { MYO_BENCH_TREE_CHAIN, MYO_BENCH_TREE_KARY, MYO_BENCH_TREE_HEAP };
-
-typedef struct {
-    char name[16]; /* chain, kary2, kary4, heap2, ... */
-    int kind;
-    int arity; /* kary and heap only */
-} myo_bench_tree_spec;
-
-/* "chain", "kary<k>" or "heap<k>" into out.  Returns 0, or -1. */
-int myo_bench_parse_tree(const char *text, myo_bench_tree_spec *out);
-
-/* Local.  The tree of spec over n positions (tokens). */
-myo_status myo_bench_tree_create(const myo_bench_tree_spec *spec, int64_t n, myo_tree **out);
-
-/* Nodes of spec's tree over n positions, an upper bound: a kary hierarchy
- * adds at most ceil((n - 1) / (k - 1)) internal nodes. */
-int64_t myo_bench_tree_nodes_bound(const myo_bench_tree_spec *spec, int64_t n);
+/* Local.  The tree of spec (chain, kary<k>, heap<k>) over n tokens, and
+ * its number of nodes (the builders' shape: myo_tree_shape_*). */
+myo_status myo_bench_tree_create(const opt_tree *spec, int64_t n, myo_tree **out);
+int64_t myo_bench_tree_nodes(const opt_tree *spec, int64_t n);
 
 /* ---------------------------------------------------- cache eviction */
 

@@ -30,7 +30,7 @@ enum { M_MYOSOTIS, M_DENSE_TILED, M_DENSE_MAT, M_SSM, M_SOLVE, M_SOLVE_ONLY };
 
 const char *const BENCH_MODE_NAME[BENCH_MODE_COUNT] = {"sequence", "data", "local"};
 const char *const BENCH_PHASE_NAME[BENCH_PH_COUNT] = {"fwd", "fwd+bwd"};
-const char *const BENCH_TREE_NAME[BENCH_TREE_COUNT] = {"kary", "chain"};
+const char *const BENCH_TREE_NAME[BENCH_TREE_COUNT] = {"kary", "chain", "heap"};
 const char *const BENCH_PREC_NAME[BENCH_PREC_COUNT] = {"single", "double"};
 
 int64_t bench_local_n(int64_t n, int ranks)
@@ -40,9 +40,9 @@ int64_t bench_local_n(int64_t n, int ranks)
 
 int64_t bench_nodes_bound(const bench_point *p, int64_t n)
 {
-    if (!(bench_kernels[p->method]->uses & BENCH_USES_TREE) || p->tree == BENCH_TREE_CHAIN)
-        return n;
-    return n + (n - 1 + p->arity - 2) / (p->arity - 1);
+    if (!(bench_kernels[p->method]->uses & BENCH_USES_TREE) || p->tree != BENCH_TREE_KARY) return n;
+    myo_tree_shape s; /* the builder's own count */
+    return myo_tree_shape_kary(n, p->arity, &s) == MYO_OK ? s.nodes : n;
 }
 
 bench_point bench_as_run(const bench_point *p, int ranks)
@@ -135,8 +135,9 @@ static int is_qkvo(int method)
 
 static myo_status make_tree(const bench_point *p, int64_t n, myo_tree **out)
 {
-    return p->tree == BENCH_TREE_CHAIN ? myo_tree_create_chain(n, out)
-                                 : myo_tree_create_kary(n, p->arity, out);
+    if (p->tree == BENCH_TREE_CHAIN) return myo_tree_create_chain(n, out);
+    if (p->tree == BENCH_TREE_HEAP) return myo_tree_create_heap(n, p->arity, out);
+    return myo_tree_create_kary(n, p->arity, out);
 }
 
 /* Collective (sequence mode makes plans).  The objects of point p at n
@@ -659,8 +660,9 @@ static int64_t n_params_of(const bench_point *p)
 static myo_status lib_cost(const bench_point *p, myo_cost *c)
 {
     myo_tree_shape shape;
-    myo_status s = p->tree == BENCH_TREE_CHAIN ? myo_tree_shape_chain(p->n, &shape)
-                                                 : myo_tree_shape_kary(p->n, p->arity, &shape);
+    myo_status s = p->tree == BENCH_TREE_CHAIN  ? myo_tree_shape_chain(p->n, &shape)
+                   : p->tree == BENCH_TREE_HEAP ? myo_tree_shape_heap(p->n, p->arity, &shape)
+                                                : myo_tree_shape_kary(p->n, p->arity, &shape);
     const myo_layer_config lcfg = {.d_model = p->D, .heads = p->H, .direction = p->dir};
     const myo_attention_config acfg = {.d_model = p->D, .heads = p->H ? p->H : 1};
     const myo_ssm_config scfg = {.d_model = p->D};

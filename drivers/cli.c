@@ -44,6 +44,12 @@ void myo_cli_print_version(const char *tool)
 int myo_cli_parse_size(const char *text, int64_t *out)
 {
     if (!text || !*text || *text == '-' || *text == '+') return -1;
+    if (text[0] == '2' && text[1] == '^') { /* 2^k, 0 <= k <= 62 */
+        int64_t k;
+        if (strchr(text + 2, '^') || myo_cli_parse_size(text + 2, &k) != 0 || k > 62) return -1;
+        *out = INT64_C(1) << k;
+        return 0;
+    }
     errno = 0;
     char *end = NULL;
     unsigned long long v = strtoull(text, &end, 10);

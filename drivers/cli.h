@@ -31,7 +31,8 @@ int myo_cli_exit_code(myo_status s);
 void myo_cli_print_version(const char *tool);
 
 /* Parse a non-negative integer with an optional K, M or G suffix (powers of
- * 1024).  Returns 0 on success, -1 when text is not such a number. */
+ * 1024), or a power of two written 2^k (0 <= k <= 62, k in digits).
+ * Returns 0 on success, -1 when text is not such a number. */
 int myo_cli_parse_size(const char *text, int64_t *out);
 
 /* Parse "min:max[:factor]" or a single value (min = max, factor 2) into a

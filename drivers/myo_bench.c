@@ -65,7 +65,7 @@ static const char *const SCHEMA = "myo-bench/2";
 #define PREC_NAME BENCH_PREC_NAME
 enum { MODE_SEQ = BENCH_MODE_SEQ, MODE_DATA = BENCH_MODE_DATA, MODE_LOCAL = BENCH_MODE_LOCAL };
 enum { PH_FWD = BENCH_PH_FWD, PH_FB = BENCH_PH_FB };
-enum { TREE_KARY = BENCH_TREE_KARY, TREE_CHAIN = BENCH_TREE_CHAIN };
+enum { TREE_KARY = BENCH_TREE_KARY, TREE_CHAIN = BENCH_TREE_CHAIN, TREE_HEAP = BENCH_TREE_HEAP };
 enum { PREC_SINGLE = BENCH_PREC_SINGLE, PREC_DOUBLE = BENCH_PREC_DOUBLE };
 static const char *const DIR_NAME[3] = {"both", "up", "down"}; /* myo_layer_direction */
 enum { ORD_RASTER, ORD_MORTON, ORD_HILBERT, ORD_COUNT };
@@ -100,19 +100,22 @@ typedef struct {
     int n_n;
     int64_t d[MAX_LIST], h[MAX_LIST], b[MAX_LIST];
     int n_d, n_h, n_b;
-    int tree[BENCH_TREE_COUNT], n_tree;
-    int arity[MAX_LIST], n_arity;
+    opt_tree tree[MAX_LIST]; /* as given: chain, kary (the --arity list), kary<k>, heap<k> */
+    int n_tree;
+    int64_t arity[MAX_LIST];
+    int n_arity;
+    int tree_kind[MAX_LIST * MAX_LIST], tree_arity[MAX_LIST * MAX_LIST], n_trees; /* expanded */
     int dir[3], n_dir;
     int ordering;
-    int phase[BENCH_PH_COUNT], n_phase;
+    int phase[BENCH_PH_COUNT], n_phase, phase_word;
     int prec[BENCH_PREC_COUNT], n_prec;
-    int mode[BENCH_MODE_COUNT], n_mode;
+    int mode[BENCH_MODE_COUNT + 1], n_mode;
     myo_bench_common_opts common; /* --reps, --warmup, --no-flush, --max-memory */
     double time_budget;
     const char *output;
     int resume;
     int progress;
-    uint64_t seed;
+    int64_t seed; /* >= 0 */
     int64_t triad_mib;
 } opts;
 
@@ -133,15 +136,16 @@ static void usage(FILE *f)
         "                       solve-only (the solve, pivots computed), memcpy (a copy of\n"
         "                       the solve's right-hand sides), lapack-pt (LAPACK ?pttrf +\n"
         "                       ?pttrs, chain trees)\n"
-        "  --n LIST             sequence lengths: comma list of values or lo:hi[:xF] ranges,\n"
-        "                       K, M, G suffixes (powers of 1024); default 1K:64K:x4\n"
+        "  --n LIST             sequence lengths: comma list of values and lo:hi[:xF]\n"
+        "                       ranges, K, M, G suffixes (powers of 1024) or 2^k; default\n"
+        "                       1K:64K:x4\n"
         "  --d-model LIST       model widths D (default 128)\n"
         "  --heads LIST         heads H, each dividing every D (default 4)\n"
         "  --batch LIST         sequences per rank (data) or one after the other (sequence)\n"
         "                       (default 1)\n"
-        "  --tree LIST          kary, chain: the tree of myosotis and the solvers (default\n"
-        "                       kary)\n"
-        "  --arity LIST         arities of the kary tree, 2..64 (default 2)\n"
+        "  --tree LIST          chain, kary<k>, heap<k> (2 <= k <= 64), kary (once per\n"
+        "                       --arity): the tree of myosotis and the solvers (default kary)\n"
+        "  --arity LIST         arities of a bare kary, 2..64 (default 2)\n"
         "  --direction LIST     both, up, down (default both)\n"
         "  --ordering O         raster, morton, hilbert: image token order; recorded only\n"
         "                       (myo-bench sweeps sequences: tokens stay in sequence order;\n"
@@ -171,194 +175,11 @@ static void usage(FILE *f)
         TOOL, DENSE_MAT_DEFAULT_N, (unsigned long long)SEED_DEFAULT);
 }
 
-/* Index of text in names (count), or -1. */
-static int lookup(const char *text, const char *const *names, int count)
-{
-    for (int i = 0; i < count; i++)
-        if (strcmp(text, names[i]) == 0) return i;
-    return -1;
-}
-
-/* A comma list of distinct names into idx; returns the count or -1. */
-static int parse_names(const char *text, const char *const *names, int count, int *idx)
-{
-    char buf[512], *items[MAX_LIST];
-    int k = myo_bench_split_copy(text, buf, sizeof buf, items, count < MAX_LIST ? count : MAX_LIST);
-    for (int i = 0; i < k; i++) {
-        idx[i] = lookup(items[i], names, count);
-        if (idx[i] < 0) return -1;
-        for (int j = 0; j < i; j++)
-            if (idx[j] == idx[i]) return -1;
-    }
-    return k;
-}
-
-/* A comma list of integers in [lo, hi] (K, M, G suffixes). */
-static int parse_ints(const char *text, int64_t lo, int64_t hi, int64_t *out, int max)
-{
-    char buf[512], *items[MAX_LIST];
-    int k = myo_bench_split_copy(text, buf, sizeof buf, items, max);
-    for (int i = 0; i < k; i++)
-        if (myo_bench_parse_int(items[i], lo, hi, &out[i]) != 0) return -1;
-    return k;
-}
-
-/* --n: a comma list of values and lo:hi[:xF] ranges, sorted, distinct. */
-static int parse_n(const char *text, opts *o)
-{
-    char buf[512], *items[MAX_LIST];
-    int k = myo_bench_split_copy(text, buf, sizeof buf, items, MAX_LIST);
-    if (k < 1) return -1;
-    int count = 0;
-    const int cap = (int)(sizeof o->n / sizeof o->n[0]);
-    for (int i = 0; i < k; i++) {
-        int64_t lo, hi, f;
-        if (myo_cli_parse_range(items[i], &lo, &hi, &f) != 0 || hi > (INT64_C(1) << 36)) return -1;
-        for (int64_t n = lo; n <= hi; n = n > hi / f ? hi + 1 : n * f) {
-            if (count == cap) return -1;
-            o->n[count++] = n;
-        }
-    }
-    /* sort (insertion; short lists) and drop repeats */
-    for (int i = 1; i < count; i++)
-        for (int j = i; j > 0 && o->n[j - 1] > o->n[j]; j--) {
-            int64_t t = o->n[j];
-            o->n[j] = o->n[j - 1], o->n[j - 1] = t;
-        }
-    int u = 0;
-    for (int i = 0; i < count; i++)
-        if (u == 0 || o->n[u - 1] != o->n[i]) o->n[u++] = o->n[i];
-    o->n_n = u;
-    return 0;
-}
-
-/* The tool's own options (bench.h adds --reps, --warmup, --no-flush,
- * --max-memory, --help, --version); "=" marks one that takes a value. */
-static const char *const OWN_OPTIONS[] = {
-    "method=", "methods=",   "n=",        "d-model=", "heads=",     "batch=",     "tree=",
-    "arity=",  "direction=", "ordering=", "phase=",   "mode=",      "precision=", "time-budget=",
-    "output=", "resume",     "progress=", "seed=",    "triad-mib=", NULL};
-enum {
-    OPT_METHOD = 256,
-    OPT_METHODS,
-    OPT_N,
-    OPT_D,
-    OPT_H,
-    OPT_BATCH,
-    OPT_TREE,
-    OPT_ARITY,
-    OPT_DIR,
-    OPT_ORD,
-    OPT_PHASE,
-    OPT_MODE,
-    OPT_PREC,
-    OPT_BUDGET,
-    OPT_OUTPUT,
-    OPT_RESUME,
-    OPT_PROGRESS,
-    OPT_SEED,
-    OPT_TRIAD
-};
-
-static int own_option(int c, const char *arg, void *ctx)
-{
-    opts *o = ctx;
-    const char *bad = NULL; /* what the value should have been */
-    int64_t v, a[MAX_LIST];
-    int on[2];
-    switch (c) {
-    case OPT_METHOD:
-    case OPT_METHODS: {
-        const char *names[MAX_KERNELS];
-        for (int i = 0; i < M_COUNT; i++)
-            names[i] = METHOD_NAME(i);
-        o->n_methods = parse_names(arg, names, M_COUNT, o->method);
-        o->methods_given = 1;
-        if (o->n_methods < 1)
-            bad = "a comma list of distinct myosotis, dense-tiled, ssm, solve, "
-                  "dense-materialized, solve-only, memcpy, lapack-pt";
-        break;
-    }
-    case OPT_N:
-        if (parse_n(arg, o) != 0)
-            bad = "a comma list of n or lo:hi[:xF] with 1 <= lo <= hi <= 64G, F >= 2 (K, M, G "
-                  "suffixes)";
-        break;
-    case OPT_D:
-        if ((o->n_d = parse_ints(arg, 1, 16384, o->d, MAX_LIST)) < 1)
-            bad = "a comma list of integers in [1, 16384]";
-        break;
-    case OPT_H:
-        if ((o->n_h = parse_ints(arg, 1, 4096, o->h, MAX_LIST)) < 1)
-            bad = "a comma list of integers in [1, 4096]";
-        break;
-    case OPT_BATCH:
-        if ((o->n_b = parse_ints(arg, 1, 65536, o->b, MAX_LIST)) < 1)
-            bad = "a comma list of integers in [1, 65536]";
-        break;
-    case OPT_TREE:
-        if ((o->n_tree = parse_names(arg, TREE_NAME, BENCH_TREE_COUNT, o->tree)) < 1)
-            bad = "a comma list of kary, chain";
-        break;
-    case OPT_ARITY:
-        if ((o->n_arity = parse_ints(arg, 2, 64, a, MAX_LIST)) < 1)
-            bad = "a comma list of integers in [2, 64]";
-        for (int i = 0; i < o->n_arity; i++)
-            o->arity[i] = (int)a[i];
-        break;
-    case OPT_DIR:
-        if ((o->n_dir = parse_names(arg, DIR_NAME, 3, o->dir)) < 1)
-            bad = "a comma list of both, up, down";
-        break;
-    case OPT_ORD:
-        return myo_bench_choice_option("--ordering", arg, ORD_NAME, &o->ordering);
-    case OPT_PHASE: {
-        if (myo_bench_pair_option("--phase", arg, PHASE_NAME[0], PHASE_NAME[1], on) != MYO_EXIT_OK)
-            return MYO_EXIT_USAGE;
-        int k = 0;
-        for (int i = 0; i < 2; i++)
-            if (on[i]) o->phase[k++] = i;
-        o->n_phase = k;
-        return MYO_EXIT_OK;
-    }
-    case OPT_MODE: /* both: sequence and data, as before local mode existed */
-        if (strcmp(arg, "both") == 0)
-            o->mode[0] = MODE_SEQ, o->mode[1] = MODE_DATA, o->n_mode = 2;
-        else if ((o->n_mode = parse_names(arg, MODE_NAME, BENCH_MODE_COUNT, o->mode)) < 1)
-            bad = "a comma list of distinct sequence, data, local (or both: sequence,data)";
-        break;
-    case OPT_PREC:
-        if ((o->n_prec = parse_names(arg, PREC_NAME, BENCH_PREC_COUNT, o->prec)) < 1)
-            bad = "a comma list of single, double";
-        break;
-    case OPT_BUDGET:
-        return myo_bench_seconds_option("--time-budget", arg, &o->time_budget);
-    case OPT_OUTPUT:
-        if (!*arg) bad = "a file name";
-        o->output = arg;
-        break;
-    case OPT_RESUME:
-        o->resume = 1;
-        break;
-    case OPT_PROGRESS: {
-        static const char *const words[] = {"auto", "bar", "lines", "none", NULL};
-        return myo_bench_choice_option("--progress", arg, words, &o->progress);
-    }
-    case OPT_SEED:
-        if (myo_bench_int_option("--seed", arg, 0, INT64_MAX, &v) != MYO_EXIT_OK)
-            return MYO_EXIT_USAGE;
-        o->seed = (uint64_t)v;
-        break;
-    default: /* OPT_TRIAD */
-        return myo_bench_int_option("--triad-mib", arg, 0, 1 << 20, &o->triad_mib);
-    }
-    if (bad) {
-        const char *name = OWN_OPTIONS[c - 256];
-        myo_bench_say(0, "--%.*s: '%s' is not %s", (int)strcspn(name, "="), name, arg, bad);
-        return MYO_EXIT_USAGE;
-    }
-    return MYO_EXIT_OK;
-}
+static const char *const PHASE_WORDS[] = {"fwd", "fwd+bwd", "both", NULL};
+static const char *const MODE_WORDS[] = {"sequence", "data", "local", "both", NULL};
+static const char *const PREC_WORDS[] = {"single", "double", NULL};
+static const char *const DIR_WORDS[] = {"both", "up", "down", NULL};
+static const char *const PROGRESS_WORDS[] = {"auto", "bar", "lines", "none", NULL};
 
 /* Returns -1 to go on, otherwise the exit code (0 after --help/--version).
  * Every rank parses the same command line and takes the same decision;
@@ -366,13 +187,16 @@ static int own_option(int c, const char *arg, void *ctx)
 static int parse_options(int argc, char **argv, opts *o)
 {
     memset(o, 0, sizeof *o);
-    for (int i = 0; i < M_COUNT; i++) /* every kernel but those named only explicitly */
+    static const char *method_words[MAX_KERNELS + 1];
+    for (int i = 0; i < M_COUNT; i++) { /* every kernel but those named only explicitly */
+        method_words[i] = METHOD_NAME(i);
         if (!(bench_kernels[i]->uses & BENCH_EXPLICIT)) o->method[o->n_methods++] = i;
-    parse_n("1K:64K:x4", o);
+    }
+    o->n[0] = 1024, o->n[1] = 4096, o->n[2] = 16384, o->n[3] = 65536, o->n_n = 4;
     o->d[0] = 128, o->n_d = 1, o->h[0] = 4, o->n_h = 1, o->b[0] = 1, o->n_b = 1;
-    o->tree[0] = TREE_KARY, o->n_tree = 1, o->arity[0] = 2, o->n_arity = 1;
+    opt_parse_tree("kary", NULL, &o->tree[0]), o->n_tree = 1, o->arity[0] = 2, o->n_arity = 1;
     o->dir[0] = MYO_DIR_BOTH, o->n_dir = 1, o->ordering = ORD_RASTER;
-    o->phase[0] = PH_FWD, o->phase[1] = PH_FB, o->n_phase = 2;
+    o->phase_word = 2; /* both */
     o->prec[0] = PREC_SINGLE, o->n_prec = 1;
     o->mode[0] = MODE_SEQ, o->mode[1] = MODE_DATA, o->n_mode = 2;
     o->time_budget = 20.0, o->output = "myo-bench.h5";
@@ -380,11 +204,73 @@ static int parse_options(int argc, char **argv, opts *o)
     myo_bench_common_defaults(&o->common);
     o->common.reps = 3;
 
-    int code = myo_bench_parse_options(argc, argv, OWN_OPTIONS,
+    const int n_cap = (int)(sizeof o->n / sizeof o->n[0]);
+    const opt_spec own[] = {
+        {.name = "method", .alias = "methods", .kind = OPT_WORDS, .value = o->method,
+         .count = &o->n_methods, .max = MAX_KERNELS, .words = method_words,
+         .given = &o->methods_given},
+        {.name = "n", .kind = OPT_LENGTHS, .value = o->n, .count = &o->n_n, .max = n_cap,
+         .lo = 1, .hi = INT64_C(1) << 36},
+        {.name = "d-model", .kind = OPT_INTS, .value = o->d, .count = &o->n_d, .max = MAX_LIST,
+         .lo = 1, .hi = 16384},
+        {.name = "heads", .kind = OPT_INTS, .value = o->h, .count = &o->n_h, .max = MAX_LIST,
+         .lo = 1, .hi = 4096},
+        {.name = "batch", .kind = OPT_INTS, .value = o->b, .count = &o->n_b, .max = MAX_LIST,
+         .lo = 1, .hi = 65536},
+        {.name = "tree", .kind = OPT_TREES, .value = o->tree, .count = &o->n_tree,
+         .max = MAX_LIST},
+        {.name = "arity", .kind = OPT_INTS, .value = o->arity, .count = &o->n_arity,
+         .max = MAX_LIST, .lo = 2, .hi = 64},
+        {.name = "direction", .kind = OPT_WORDS, .value = o->dir, .count = &o->n_dir, .max = 3,
+         .words = DIR_WORDS},
+        {.name = "ordering", .kind = OPT_WORD, .value = &o->ordering, .words = ORD_NAME},
+        {.name = "phase", .kind = OPT_WORD, .value = &o->phase_word, .words = PHASE_WORDS},
+        {.name = "mode", .kind = OPT_WORDS, .value = o->mode, .count = &o->n_mode,
+         .max = BENCH_MODE_COUNT + 1, .words = MODE_WORDS},
+        {.name = "precision", .kind = OPT_WORDS, .value = o->prec, .count = &o->n_prec,
+         .max = BENCH_PREC_COUNT, .words = PREC_WORDS},
+        {.name = "time-budget", .kind = OPT_SECONDS, .value = &o->time_budget},
+        {.name = "output", .kind = OPT_TEXT, .value = &o->output},
+        {.name = "resume", .kind = OPT_FLAG, .value = &o->resume},
+        {.name = "progress", .kind = OPT_WORD, .value = &o->progress, .words = PROGRESS_WORDS},
+        {.name = "seed", .kind = OPT_INT, .value = &o->seed, .lo = 0, .hi = INT64_MAX},
+        {.name = "triad-mib", .kind = OPT_INT, .value = &o->triad_mib, .lo = 0, .hi = 1 << 20},
+    };
+    int code = myo_bench_parse_options(argc, argv, own, (int)(sizeof own / sizeof own[0]),
                                        MYO_BENCH_OPT_REPS | MYO_BENCH_OPT_WARMUP |
                                            MYO_BENCH_OPT_NOFLUSH | MYO_BENCH_OPT_MAXMEM,
-                                       &o->common, own_option, o, usage);
+                                       &o->common, usage);
     if (code >= 0) return code;
+    /* --phase: fwd, fwd+bwd or both; --mode both: sequence and data */
+    o->n_phase = 0;
+    for (int i = 0; i < BENCH_PH_COUNT; i++)
+        if (o->phase_word == i || o->phase_word == 2) o->phase[o->n_phase++] = i;
+    int k = 0, both = 0;
+    for (int i = 0; i < o->n_mode; i++)
+        if (o->mode[i] == BENCH_MODE_COUNT)
+            both = 1;
+        else
+            o->mode[k++] = o->mode[i];
+    for (int m = MODE_SEQ; both && m <= MODE_DATA; m++) {
+        int have = 0;
+        for (int i = 0; i < k; i++)
+            have |= o->mode[i] == m;
+        if (!have) o->mode[k++] = m;
+    }
+    o->n_mode = k;
+    /* the trees: kary without k once per --arity */
+    o->n_trees = 0;
+    for (int t = 0; t < o->n_tree; t++) {
+        const opt_tree *tr = &o->tree[t];
+        const int kind = tr->kind == OPT_TREE_CHAIN  ? TREE_CHAIN
+                         : tr->kind == OPT_TREE_HEAP ? TREE_HEAP
+                                                     : TREE_KARY;
+        for (int a = 0; a < (tr->kind == OPT_TREE_KARY && !tr->arity ? o->n_arity : 1); a++) {
+            o->tree_kind[o->n_trees] = kind;
+            o->tree_arity[o->n_trees++] = kind == TREE_CHAIN ? 0 : tr->arity ? tr->arity
+                                                                                : (int)o->arity[a];
+        }
+    }
     for (int i = 0; i < o->n_d; i++)
         for (int j = 0; j < o->n_h; j++)
             if (o->d[i] % o->h[j] != 0) {
@@ -458,9 +344,9 @@ static int point_normalize(point *p, const opts *o)
  * beyond MAX_POINTS. */
 static int make_points(const opts *o, int ranks, point **out)
 {
-    enum { I_N, I_D, I_H, I_B, I_MODE, I_METHOD, I_TREE, I_ARITY, I_DIR, I_PHASE, I_PREC, DIMS };
-    const int len[DIMS] = {o->n_n,    o->n_d,     o->n_h,   o->n_b,     o->n_mode, o->n_methods,
-                           o->n_tree, o->n_arity, o->n_dir, o->n_phase, o->n_prec};
+    enum { I_N, I_D, I_H, I_B, I_MODE, I_METHOD, I_TREE, I_DIR, I_PHASE, I_PREC, DIMS };
+    const int len[DIMS] = {o->n_n,       o->n_d,     o->n_h,   o->n_b,     o->n_mode,
+                           o->n_methods, o->n_trees, o->n_dir, o->n_phase, o->n_prec};
     int i[DIMS] = {0};
     size_t cap = 256, count = 0;
     point *pts = malloc(cap * sizeof *pts);
@@ -469,7 +355,8 @@ static int make_points(const opts *o, int ranks, point **out)
         memset(&p, 0, sizeof p);
         p.n = o->n[i[I_N]], p.D = o->d[i[I_D]], p.H = o->h[i[I_H]], p.B = o->b[i[I_B]];
         p.mode = o->mode[i[I_MODE]], p.method = o->method[i[I_METHOD]];
-        p.tree = o->tree[i[I_TREE]], p.arity = o->arity[i[I_ARITY]], p.dir = o->dir[i[I_DIR]];
+        p.tree = o->tree_kind[i[I_TREE]], p.arity = o->tree_arity[i[I_TREE]];
+        p.dir = o->dir[i[I_DIR]];
         p.phase = o->phase[i[I_PHASE]], p.prec = o->prec[i[I_PREC]];
         int keep = point_normalize(&p, o);
         if (keep) point_keys(&p, o, ranks);
@@ -989,11 +876,11 @@ static void print_header(const sweep *sw, const run_meta *meta, int64_t run_id, 
     printf("; ");
     print_list_i("B", o->b, o->n_b);
     printf("\n# trees ");
-    for (int i = 0; i < o->n_tree; i++)
-        printf("%s%s", i ? "," : "", TREE_NAME[o->tree[i]]);
-    printf(", arity ");
-    for (int i = 0; i < o->n_arity; i++)
-        printf("%s%d", i ? "," : "", o->arity[i]);
+    for (int i = 0; i < o->n_trees; i++)
+        if (o->tree_kind[i] == TREE_CHAIN)
+            printf("%schain", i ? "," : "");
+        else
+            printf("%s%s%d", i ? "," : "", TREE_NAME[o->tree_kind[i]], o->tree_arity[i]);
     printf(", direction ");
     for (int i = 0; i < o->n_dir; i++)
         printf("%s%s", i ? "," : "", DIR_NAME[o->dir[i]]);
@@ -1008,7 +895,7 @@ static void print_header(const sweep *sw, const run_meta *meta, int64_t run_id, 
     printf("; precision ");
     for (int i = 0; i < o->n_prec; i++)
         printf("%s%s", i ? "," : "", o->prec[i] == PREC_DOUBLE ? "double (solvers only)" : "single");
-    printf("; seed %llu\n", (unsigned long long)o->seed);
+    printf("; seed %lld\n", (long long)o->seed);
     printf("# modes: sequence = one sequence of n tokens split over the %d ranks (myosotis "
            "myo_layer_dist_*, leaf ranges of the kary tree or even ranges of the chain;\n#   "
            "dense-tiled ring attention myo_attention_ring_*; solve myo_dist_plan, Laplacian "

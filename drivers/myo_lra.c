@@ -128,7 +128,7 @@ static const char *const TASK_NAME[T_COUNT + 1] = {"listops",    "text",  "retri
                                                    "pathfinder", "pathx", NULL};
 
 enum { M_MYOSOTIS, M_DENSE_TILED, M_DENSE_MAT, M_SSM, M_COUNT };
-static const char *const MIXER_NAME[M_COUNT + 1] = {"myosotis", "dense-tiled", "dense-materialized",
+static const char *MIXER_NAME[M_COUNT + 1] = {"myosotis", "dense-tiled", "dense-materialized",
                                                     "ssm", NULL};
 static const myo_mixer_kind MIXER_KIND[M_COUNT] = {MYO_MIXER_MYOSOTIS, MYO_MIXER_DENSE_TILED,
                                                    MYO_MIXER_DENSE_MATERIALIZED, MYO_MIXER_SSM};
@@ -149,7 +149,7 @@ typedef struct {
     int64_t steps, warmup, infer_steps;
     int64_t D, H, F, L;
     int tree_auto;
-    myo_bench_tree_spec tree;
+    opt_tree tree;
     const char *output;
     int resume;
     double max_memory; /* bytes per host; <= 0: MemAvailable at start */
@@ -189,9 +189,10 @@ static void usage(FILE *f)
         "                       preset's model applies), batches are its examples in order,\n"
         "                       wrapping around; ListOps files with parse trees run Myosotis\n"
         "                       on each example's own tree (--tree auto: tree 'parse')\n"
-        "  --mixer LIST         comma list of myosotis, dense-tiled, dense-materialized, ssm\n"
-        "                       (default: all four)\n"
-        "  --lengths LIST       sequence lengths n, comma list (K = 1024; default: the\n"
+        "  --method LIST        comma list of myosotis, dense-tiled, dense-materialized, ssm\n"
+        "                       (default: all four; --mixer is the older name)\n"
+        "  --n LIST             sequence lengths: comma list of values and lo:hi[:xF]\n"
+        "                       ranges (K = 1024, 2^k; --lengths is the older name; default: the\n"
         "                       task's own length; with --efficiency-table 1K,2K,3K,4K,8K,\n"
         "                       16K,32K,64K)\n"
         "  --efficiency-table   the LRA paper's efficiency table: the task's full batch,\n"
@@ -233,154 +234,8 @@ static void usage(FILE *f)
         TOOL, TOOL, DEFAULT_OUTPUT, (unsigned long long)DEFAULT_SEED);
 }
 
-/* --mixer: a comma list of distinct mixers.  MYO_EXIT_OK, or
- * MYO_EXIT_USAGE after a one-line message. */
-static int parse_mixers(const char *text, lra_opts *o)
-{
-    char buf[256], *items[M_COUNT + 1];
-    int count = myo_bench_split_copy(text, buf, sizeof buf, items, M_COUNT), seen = 0;
-    if (count < 1) {
-        myo_bench_say(0, "--mixer: '%s' is not a comma list of at most %d mixers", text, M_COUNT);
-        return MYO_EXIT_USAGE;
-    }
-    for (int i = 0; i < count; i++) {
-        if (myo_bench_choice_option("--mixer", items[i], MIXER_NAME, &o->mixer[i]) != MYO_EXIT_OK)
-            return MYO_EXIT_USAGE;
-        if (seen & (1 << o->mixer[i])) {
-            myo_bench_say(0, "--mixer: '%s' is given twice", items[i]);
-            return MYO_EXIT_USAGE;
-        }
-        seen |= 1 << o->mixer[i];
-    }
-    o->n_mixers = count;
-    return MYO_EXIT_OK;
-}
-
-/* A comma list of distinct lengths in [2, 2^30], sorted increasing. */
-static int parse_lengths(const char *text, lra_opts *o)
-{
-    char buf[1024], *items[MAX_LENGTHS + 1];
-    int count = myo_bench_split_copy(text, buf, sizeof buf, items, MAX_LENGTHS);
-    if (count < 1) return -1;
-    for (int i = 0; i < count; i++) {
-        int64_t v;
-        if (myo_bench_parse_int(items[i], 2, INT64_C(1) << 30, &v) != 0) return -1;
-        int j = i;
-        while (j > 0 && o->lengths[j - 1] > v) {
-            o->lengths[j] = o->lengths[j - 1];
-            j--;
-        }
-        if (j > 0 && o->lengths[j - 1] == v) return -1;
-        o->lengths[j] = v;
-    }
-    o->n_lengths = count;
-    return 0;
-}
-
-/* The tool's own options, in the order of OWN_OPTIONS. */
-enum {
-    OPT_TASK = 256,
-    OPT_MIXER,
-    OPT_LENGTHS,
-    OPT_EFF,
-    OPT_BATCH,
-    OPT_STEPS,
-    OPT_INFER,
-    OPT_L,
-    OPT_F,
-    OPT_TREE,
-    OPT_OUTPUT,
-    OPT_RESUME,
-    OPT_BUDGET,
-    OPT_PROGRESS,
-    OPT_SEED,
-    OPT_DATA
-};
-static const char *const OWN_OPTIONS[] = {
-    "task=",   "mixer=",   "lengths=", "efficiency-table", "batch=", "steps=",       "infer-steps=",
-    "layers=", "mlp-dim=", "tree=",    "output=",          "resume", "time-budget=", "progress=",
-    "seed=",   "data=",    NULL};
-
 static const char *const PROGRESS_WORDS[] = {"auto", "lines", "none", NULL};
-
-/* A file-name option: *out = text unless it is empty. */
-static int file_option(const char *name, const char *text, const char **out)
-{
-    if (!*text) {
-        myo_bench_say(0, "%s: an empty file name", name);
-        return MYO_EXIT_USAGE;
-    }
-    *out = text;
-    return MYO_EXIT_OK;
-}
-
-static int own_option(int c, const char *arg, void *ctx)
-{
-    lra_opts *o = ctx;
-    int64_t v;
-    switch (c) {
-    case OPT_TASK:
-        return myo_bench_choice_option("--task", arg, TASK_NAME, &o->task);
-    case OPT_MIXER:
-        return parse_mixers(arg, o);
-    case OPT_LENGTHS:
-        if (parse_lengths(arg, o) != 0) {
-            myo_bench_say(0,
-                          "--lengths: '%s' is not a comma list of at most %d distinct lengths "
-                          "in [2, 1G] (K, M, G = powers of 1024)",
-                          arg, MAX_LENGTHS);
-            return MYO_EXIT_USAGE;
-        }
-        o->lengths_given = 1;
-        return MYO_EXIT_OK;
-    case OPT_EFF:
-        o->efficiency = 1;
-        return MYO_EXIT_OK;
-    case OPT_BATCH:
-        return myo_bench_int_option("--batch", arg, 1, 1 << 20, &o->batch);
-    case OPT_STEPS:
-        return myo_bench_int_option("--steps", arg, 1, 1000000, &o->steps);
-    case OPT_INFER:
-        return myo_bench_int_option("--infer-steps", arg, 1, 1000000, &o->infer_steps);
-    case OPT_L:
-        return myo_bench_int_option("--layers", arg, 1, 1024, &o->L);
-    case OPT_F:
-        return myo_bench_int_option("--mlp-dim", arg, 1, 1 << 20, &o->F);
-    case OPT_TREE:
-        if (strcmp(arg, "auto") == 0) {
-            o->tree_auto = 1, o->parse_trees = 0;
-        } else if (strcmp(arg, "parse") == 0) {
-            o->tree_auto = 0, o->parse_trees = 1;
-        } else if (myo_bench_parse_tree(arg, &o->tree) == 0) {
-            o->tree_auto = 0, o->parse_trees = 0;
-        } else {
-            myo_bench_say(
-                0, "--tree: '%s' is not auto, parse, chain, kary<k> or heap<k> with 2 <= k <= 64",
-                arg);
-            return MYO_EXIT_USAGE;
-        }
-        return MYO_EXIT_OK;
-    case OPT_OUTPUT:
-        return file_option("--output", arg, &o->output);
-    case OPT_RESUME:
-        o->resume = 1;
-        return MYO_EXIT_OK;
-    case OPT_BUDGET:
-        return myo_bench_seconds_option("--time-budget", arg, &o->time_budget);
-    case OPT_PROGRESS: /* the words in the order of MYO_SWEEP_PROGRESS_* */
-        return myo_bench_choice_option("--progress", arg, PROGRESS_WORDS, &o->progress);
-    case OPT_SEED:
-        if (myo_bench_parse_int(arg, 0, INT64_MAX, &v) != 0) {
-            myo_bench_say(0, "--seed: '%s' is not a non-negative integer", arg);
-            return MYO_EXIT_USAGE;
-        }
-        o->seed = (uint64_t)v;
-        return MYO_EXIT_OK;
-    case OPT_DATA:
-        return file_option("--data", arg, &o->data);
-    }
-    return MYO_EXIT_USAGE; /* not reached: every code of OWN_OPTIONS is above */
-}
+static const char *const TREE_WORDS[] = {"auto", "parse", NULL}; /* besides chain, kary<k>, heap<k> */
 
 /* --data: read the file's header (shapes checked, values not yet: the
  * examples the run uses are read and validated by load_data).  Local:
@@ -554,7 +409,7 @@ static int resolve_options(lra_opts *o)
     if (!o->F) o->F = t->mlp_dim;
     if (!o->L) o->L = t->layers;
     if (myo_bench_heads_check(o->D, o->H) != MYO_EXIT_OK) return MYO_EXIT_USAGE;
-    if (o->tree_auto || o->parse_trees) myo_bench_parse_tree(t->tree, &o->tree);
+    if (o->tree_auto || o->parse_trees) opt_parse_tree(t->tree, NULL, &o->tree);
     if (!o->lengths_given) {
         if (o->efficiency) {
             static const int64_t eff[] = {1024, 2048, 3072, 4096, 8192, 16384, 32768, 65536};
@@ -604,10 +459,46 @@ static int parse_options(int argc, char **argv, lra_opts *o)
     myo_bench_common_opts common;
     myo_bench_common_defaults(&common); /* --warmup 1 */
     common.D = common.H = 0;            /* the task's unless given */
+    for (int m = 0; m < M_COUNT; m++)   /* the library's names of the mixers */
+        MIXER_NAME[m] = myo_mixer_name(MIXER_KIND[m]);
+    opt_tree tree;
+    int n_tree = 0;
+    const opt_spec own[] = {
+        {.name = "task", .kind = OPT_WORD, .value = &o->task, .words = TASK_NAME},
+        {.name = "method", .alias = "mixer", .kind = OPT_WORDS, .value = o->mixer,
+         .count = &o->n_mixers, .max = M_COUNT, .words = MIXER_NAME},
+        {.name = "n", .alias = "lengths", .kind = OPT_LENGTHS, .value = o->lengths,
+         .count = &o->n_lengths, .max = MAX_LENGTHS, .lo = 2, .hi = INT64_C(1) << 30,
+         .given = &o->lengths_given},
+        {.name = "efficiency-table", .kind = OPT_FLAG, .value = &o->efficiency},
+        {.name = "batch", .kind = OPT_INT, .value = &o->batch, .lo = 1, .hi = 1 << 20},
+        {.name = "steps", .kind = OPT_INT, .value = &o->steps, .lo = 1, .hi = 1000000},
+        {.name = "infer-steps", .kind = OPT_INT, .value = &o->infer_steps, .lo = 1, .hi = 1000000},
+        {.name = "layers", .kind = OPT_INT, .value = &o->L, .lo = 1, .hi = 1024},
+        {.name = "mlp-dim", .kind = OPT_INT, .value = &o->F, .lo = 1, .hi = 1 << 20},
+        {.name = "tree", .kind = OPT_TREES, .value = &tree, .count = &n_tree, .max = 1,
+         .words = TREE_WORDS},
+        {.name = "output", .kind = OPT_TEXT, .value = &o->output},
+        {.name = "resume", .kind = OPT_FLAG, .value = &o->resume},
+        {.name = "time-budget", .kind = OPT_SECONDS, .value = &o->time_budget},
+        {.name = "progress", .kind = OPT_WORD, .value = &o->progress, .words = PROGRESS_WORDS},
+        {.name = "seed", .kind = OPT_INT, .value = &o->seed, .lo = 0, .hi = INT64_MAX},
+        {.name = "data", .kind = OPT_TEXT, .value = &o->data},
+    };
     myo_bench_say_hold();
-    int code = myo_bench_parse_options(
-        argc, argv, OWN_OPTIONS, MYO_BENCH_OPT_WARMUP | MYO_BENCH_OPT_MODEL | MYO_BENCH_OPT_MAXMEM,
-        &common, own_option, o, usage);
+    int code = myo_bench_parse_options(argc, argv, own, (int)(sizeof own / sizeof own[0]),
+                                       MYO_BENCH_OPT_WARMUP | MYO_BENCH_OPT_MODEL |
+                                           MYO_BENCH_OPT_MAXMEM,
+                                       &common, usage);
+    if (code < 0 && n_tree) { /* auto, parse, chain, kary<k>, heap<k> */
+        o->tree_auto = tree.kind == OPT_TREE_WORD && tree.word == 0;
+        o->parse_trees = tree.kind == OPT_TREE_WORD && tree.word == 1;
+        if (tree.kind != OPT_TREE_WORD) o->tree = tree;
+        if (tree.kind == OPT_TREE_KARY && !tree.arity) {
+            myo_bench_say(0, "--tree: 'kary' needs its arity, e.g. kary2 or kary4 (see --help)");
+            code = MYO_EXIT_USAGE;
+        }
+    }
     o->warmup = common.warmup;
     o->max_memory = common.max_memory;
     o->D = common.D, o->H = common.H;
@@ -763,7 +654,7 @@ static int docs_of(const lra_task *t)
 static int morton_side(const sweep_ctx *c, int mixer, int64_t n)
 {
     if (c->o->data || !c->t->image || mixer != M_MYOSOTIS ||
-        c->o->tree.kind != MYO_BENCH_TREE_KARY || c->o->tree.arity != 4)
+        c->o->tree.kind != OPT_TREE_KARY || c->o->tree.arity != 4)
         return 0;
     int64_t side = 1;
     while (side * side < n)
@@ -822,7 +713,7 @@ static double predict_bytes(const sweep_ctx *c, int mixer, int64_t n_)
         /* parse trees: no virtual nodes, but a workspace for one sequence
          * of the batch's S n tokens (myo_model_set_trees: ~10 n D per
          * sequence with the backward scratch) */
-        double N = o->parse_trees ? 1.25 * n : (double)myo_bench_tree_nodes_bound(&o->tree, n_);
+        double N = o->parse_trees ? 1.25 * n : (double)myo_bench_tree_nodes(&o->tree, n_);
         mix = 8 * N * D + 4 * N * H;
     } else if (mixer == M_DENSE_TILED) {
         mix = 8 * n * D;
@@ -1432,7 +1323,7 @@ static void print_header(const sweep_ctx *c, const run_meta *meta, int64_t n_poi
                t->tree_why);
     else
         printf("# myosotis: tree %s%s, direction both; %s\n", o->tree.name,
-               o->tree.kind == MYO_BENCH_TREE_KARY ? " (virtual internal nodes)" : "",
+               o->tree.kind == OPT_TREE_KARY ? " (virtual internal nodes)" : "",
                o->tree_auto ? t->tree_why : "--tree given");
     if (t->image && !o->data)
         printf("#   pixels: Morton order for myosotis on kary4 when n is a 2^k x 2^k image, "

@@ -5,7 +5,7 @@
 # MYO_MPIEXEC, MYO_MPIEXEC_FLAGS and MYO_PYTHON).
 #
 # 1. every method (the layers, solve, solve-only, memcpy, lapack-pt) in
-#    sequence, data and local mode, kary and chain trees, single and double,
+#    sequence, data and local mode, kary, chain and heap trees, single and double,
 #    on 2 ranks with an odd n (the local share rounds up): exit 0, and in the
 #    HDF5 file (tests/myo_bench_check.py kernels) every supported point OK
 #    and VALID, SKIP:unsupported elsewhere (no sequence-parallel SSM,
@@ -27,7 +27,7 @@ make_tmp
 # ------------------------------------------------------------------- 1
 f=$tmp/k.h5
 run_tool 2 "$tmp/out" "$tmp/err" --method myosotis,dense-tiled,dense-materialized,ssm,solve,solve-only,memcpy,lapack-pt \
-    --mode sequence,data,local --tree kary,chain --n 64,101 --d-model 16 --heads 2 \
+    --mode sequence,data,local --tree kary,chain,heap3 --n 64,101 --d-model 16 --heads 2 \
     --precision single,double --reps 2 --warmup 1 --no-flush --triad-mib 1 --progress none --output "$f"
 cat "$tmp/err" >&2
 test $rc -eq 0 || fail "every kernel: exit status $rc (expected 0)"

@@ -57,7 +57,7 @@ py() {
 }
 
 # 1. listops on 1 rank, every mixer at n = 32, 64
-run one 1 --task listops --lengths 32,64 $tiny --output "$out"
+run one 1 --task listops --n 32,64 --method myosotis,dense-tiled,dense-materialized,ssm $tiny --output "$out"
 test $rc -eq 0 || { fail "listops on 1 rank exited $rc (expected 0)"; cat "$tmp/one.err"; }
 grep -q '^# data: SYNTHETIC' "$tmp/one.out" || fail "no '# data: SYNTHETIC' header line"
 grep -q '^# efficiency table' "$tmp/one.out" || fail "no efficiency table"
