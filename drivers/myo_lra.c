@@ -703,27 +703,36 @@ static void point_key(const sweep_ctx *c, int mixer, int64_t n, char *buf, size_
 static double predict_bytes(const sweep_ctx *c, int mixer, int64_t n_)
 {
     const lra_opts *o = c->o;
-    const double n = (double)n_, D = (double)o->D, H = (double)o->H, F = (double)o->F;
+    const double n = (double)n_, D = (double)o->D, F = (double)o->F;
     const double L = (double)o->L, V = (double)c->t->vocab, C = (double)c->t->classes;
     const double S = (double)c->b_local * docs_of(c->t);
     double mix_params = mixer == M_SSM ? 7 * D * D : 4 * D * D;
     double params = V * D + n * D + L * (mix_params + 2 * D * F + F + 5 * D) + 4 * D * F + F * C;
-    double mix;
+    /* the mixer's workspace for the S sequences, after a backward: the
+     * library's cost model (parse trees, unknown before the data: a
+     * kary2 hierarchy over n, whose ~2n nodes bound a parse tree's) */
+    myo_cost cost;
+    myo_tree_shape shape;
+    myo_status s = MYO_OK;
+    const int64_t Si = (int64_t)S;
     if (mixer == M_MYOSOTIS) {
-        /* parse trees: no virtual nodes, but a workspace for one sequence
-         * of the batch's S n tokens (myo_model_set_trees: ~10 n D per
-         * sequence with the backward scratch) */
-        double N = o->parse_trees ? 1.25 * n : (double)myo_bench_tree_nodes(&o->tree, n_);
-        mix = 8 * N * D + 4 * N * H;
-    } else if (mixer == M_DENSE_TILED) {
-        mix = 8 * n * D;
-    } else if (mixer == M_DENSE_MAT) {
-        mix = 8 * n * D + 2 * H * n * n;
+        const myo_layer_config cfg = {.d_model = o->D, .heads = o->H};
+        s = o->parse_trees ? myo_tree_shape_kary(n_, 2, &shape)
+                           : o->tree.kind == OPT_TREE_CHAIN ? myo_tree_shape_chain(n_, &shape)
+                           : o->tree.kind == OPT_TREE_HEAP  ? myo_tree_shape_heap(n_, o->tree.arity, &shape)
+                                                            : myo_tree_shape_kary(n_, o->tree.arity, &shape);
+        if (s == MYO_OK) s = myo_layer_cost(&shape, &cfg, Si, &cost);
+    } else if (mixer == M_SSM) {
+        const myo_ssm_config cfg = {.d_model = o->D};
+        s = myo_ssm_cost(&cfg, n_, Si, &cost);
     } else {
-        mix = 16 * n * D;
+        const myo_attention_config cfg = {.d_model = o->D, .heads = o->H};
+        s = myo_attention_cost(&cfg, mixer == M_DENSE_TILED ? MYO_ATTN_TILED : MYO_ATTN_MATERIALIZED,
+                               n_, Si, &cost);
     }
-    double act = S * L * (10 * n * D + 3 * n * F + mix);
-    return 4.0 * (5 * params + act);
+    if (s != MYO_OK) return INFINITY; /* a size the library refuses: SKIP:memory */
+    double act = S * L * (10 * n * D + 3 * n * F);
+    return 4.0 * (5 * params + act) + L * cost.work_bytes;
 }
 
 /* Relative cost of a point (flops, roughly), for the ETA. */
