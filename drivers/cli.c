@@ -4,7 +4,6 @@
 #include "cli.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,29 +102,4 @@ int myo_cli_vfail(const char *tool, int code, int usage_hint, const char *fmt, v
     if (usage_hint) fprintf(stderr, " (see '%s --help')", tool);
     fputc('\n', stderr);
     return code;
-}
-
-static int cli_fail(const char *tool, int code, int usage_hint, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int cli_fail(const char *tool, int code, int usage_hint, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    myo_cli_vfail(tool, code, usage_hint, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
-int myo_cli_bad_option(const char *tool, int c, char **argv, const char *sub)
-{
-    if (c == ':')
-        return cli_fail(tool, MYO_EXIT_USAGE, 1, "%s: option '%s' needs a value", sub,
-                        argv[optind - 1]);
-    /* glibc sets optopt for a known long option given a value. */
-    const char *arg = argv[optind - 1];
-    if (strncmp(arg, "--", 2) != 0)
-        return cli_fail(tool, MYO_EXIT_USAGE, 1, "%s: unknown option '-%c'", sub, optopt);
-    return cli_fail(tool, MYO_EXIT_USAGE, 1,
-                    optopt ? "%s: option '%s' takes no value" : "%s: unknown option '%s'", sub,
-                    arg);
 }

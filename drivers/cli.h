@@ -44,10 +44,4 @@ int myo_cli_parse_range(const char *text, int64_t *min, int64_t *max, int64_t *f
  * `return` it. */
 int myo_cli_vfail(const char *tool, int code, int usage_hint, const char *fmt, va_list ap);
 
-/* getopt_long's error cases (c is ':' or '?', as with an optstring that
- * starts with ':'; opterr 0) reported as a usage error of subcommand sub:
- * "TOOL: sub: option '--x' needs a value", "... unknown option ..." or
- * "... takes no value".  Returns MYO_EXIT_USAGE. */
-int myo_cli_bad_option(const char *tool, int c, char **argv, const char *sub);
-
 #endif

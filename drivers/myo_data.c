@@ -15,6 +15,7 @@
 #include <config.h>
 
 #include "cli.h"
+#include "options.h"
 #include "dataset_file.h"
 #include "images.h"
 #include "listops.h"
@@ -23,7 +24,6 @@
 #include "text.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +65,8 @@ static void myo_data_help(void)
            "      and attributes\n"
            "\n"
            "Common options: --seed S (default 1), -o/--output FILE, --help, --version.\n"
+           "Integers (--n, --length, --size, --seed) take K, M, G suffixes (powers of\n"
+           "1024) or 2^k.\n"
            "\n"
            "Exit status: 0 success, 2 usage error, 3 invalid input data, 5 a file cannot\n"
            "be read or written, 6 out of memory or internal failure.\n");
@@ -91,111 +93,109 @@ static int fail_status(const char *sub, myo_status s)
 
 /* ------------------------------------------------------------- options */
 
-enum {
-    OPT_N = 1 << 0,
-    OPT_SEED = 1 << 1,
-    OPT_LENGTH = 1 << 2,
-    OPT_SIZE = 1 << 3,
-    OPT_DIFF = 1 << 4,
-    OPT_SPLIT = 1 << 5,
-    OPT_IMDB = 1 << 6,
-    OPT_ORDER = 1 << 7,
-    OPT_OUT = 1 << 8
-};
+static const char *const split_words[] = {"train", "test", NULL};
 
 typedef struct {
     int64_t n;      /* --n (0: not given) */
     int64_t seed;   /* --seed */
     int64_t length; /* --length (0: the task's default) */
     int64_t size;   /* --size (0: not given) */
-    const char *difficulty, *split, *imdb, *ordering, *output;
+    myo_pf_difficulty difficulty;
+    myo_ordering ordering;
+    int has_difficulty, has_ordering;
+    int split; /* --split: the index in split_words, -1 when not given */
+    const char *imdb, *output;
     const char *input; /* the operand */
 } options;
 
-/* Parse argv (argv[0] is the subcommand) allowing the options in allowed
- * and at most one operand.  Returns an exit code; -1 after --help. */
-static int parse(int argc, char **argv, unsigned allowed, options *o)
+static void options_init(options *o)
 {
-    static const struct option longopts[] = {{"n", required_argument, NULL, 'n'},
-                                             {"seed", required_argument, NULL, 's'},
-                                             {"length", required_argument, NULL, 'L'},
-                                             {"size", required_argument, NULL, 'S'},
-                                             {"difficulty", required_argument, NULL, 'd'},
-                                             {"split", required_argument, NULL, 'p'},
-                                             {"imdb", required_argument, NULL, 'I'},
-                                             {"ordering", required_argument, NULL, 'r'},
-                                             {"output", required_argument, NULL, 'o'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
-    static const struct {
-        int c;
-        unsigned bit;
-        const char *name;
-    } names[] = {
-        {'n', OPT_N, "--n"},       {'s', OPT_SEED, "--seed"},       {'L', OPT_LENGTH, "--length"},
-        {'S', OPT_SIZE, "--size"}, {'d', OPT_DIFF, "--difficulty"}, {'p', OPT_SPLIT, "--split"},
-        {'I', OPT_IMDB, "--imdb"}, {'r', OPT_ORDER, "--ordering"},  {'o', OPT_OUT, "-o/--output"}};
-    const char *sub = argv[0];
     memset(o, 0, sizeof *o);
     o->seed = 1;
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
-        if (c == 'h') {
-            myo_data_help();
-            return -1;
-        }
-        if (c == ':' || c == '?') return myo_cli_bad_option(TOOL, c, argv, sub);
-        for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
-            if (names[k].c == c && !(allowed & names[k].bit))
-                return fail(MYO_EXIT_USAGE, 1, "%s: option %s does not apply here", sub,
-                            names[k].name);
-        int64_t v = 0;
-        int bad = 0;
-        switch (c) {
-        case 'n':
-        case 'L':
-        case 'S':
-            bad = myo_cli_parse_size(optarg, &v) != 0 || v < 1 || v > INT32_MAX;
-            if (bad)
-                return fail(MYO_EXIT_USAGE, 1, "%s: %s '%s' is not an integer in [1, %d]", sub,
-                            c == 'n'   ? "--n"
-                            : c == 'L' ? "--length"
-                                       : "--size",
-                            optarg, INT32_MAX);
-            *(c == 'n' ? &o->n : c == 'L' ? &o->length : &o->size) = v;
-            break;
-        case 's':
-            if (myo_cli_parse_size(optarg, &v) != 0)
-                return fail(MYO_EXIT_USAGE, 1, "%s: --seed '%s' is not a non-negative integer", sub,
-                            optarg);
-            o->seed = v;
-            break;
-        case 'd':
-            o->difficulty = optarg;
-            break;
-        case 'p':
-            if (strcmp(optarg, "train") != 0 && strcmp(optarg, "test") != 0)
-                return fail(MYO_EXIT_USAGE, 1, "%s: --split '%s' is neither train nor test", sub,
-                            optarg);
-            o->split = optarg;
-            break;
-        case 'I':
-            o->imdb = optarg;
-            break;
-        case 'r':
-            o->ordering = optarg;
-            break;
-        case 'o':
-            o->output = optarg;
-            break;
-        }
+    o->split = -1;
+}
+
+static int parse_difficulty(const char *text, void *value)
+{
+    return myo_pf_difficulty_parse(text, value) == MYO_OK ? 0 : -1;
+}
+
+static int parse_ordering(const char *text, void *value)
+{
+    return myo_ordering_parse(text, value) == MYO_OK ? 0 : -1;
+}
+
+/* The options of the subcommands, each in the vocabulary's kind. */
+static opt_spec spec_n(options *o)
+{
+    return (opt_spec){.name = "n", .kind = OPT_INT, .value = &o->n, .lo = 1, .hi = INT32_MAX};
+}
+static opt_spec spec_seed(options *o)
+{
+    return (opt_spec){.name = "seed", .kind = OPT_INT, .value = &o->seed, .lo = 0,
+                      .hi = INT64_MAX};
+}
+static opt_spec spec_length(options *o)
+{
+    return (opt_spec){.name = "length", .kind = OPT_INT, .value = &o->length, .lo = 1,
+                      .hi = INT32_MAX};
+}
+static opt_spec spec_size(options *o)
+{
+    return (opt_spec){.name = "size", .kind = OPT_INT, .value = &o->size, .lo = 1, .hi = INT32_MAX};
+}
+static opt_spec spec_difficulty(options *o)
+{
+    return (opt_spec){.name = "difficulty", .kind = OPT_CUSTOM, .value = &o->difficulty,
+                      .given = &o->has_difficulty, .parse = parse_difficulty,
+                      .expect = "easy, medium, hard, 6, 9 or 14"};
+}
+static opt_spec spec_split(options *o)
+{
+    return (opt_spec){.name = "split", .kind = OPT_WORD, .value = &o->split, .words = split_words};
+}
+static opt_spec spec_imdb(options *o)
+{
+    return (opt_spec){.name = "imdb", .kind = OPT_TEXT, .value = &o->imdb};
+}
+static opt_spec spec_ordering(options *o)
+{
+    return (opt_spec){.name = "ordering", .kind = OPT_CUSTOM, .value = &o->ordering,
+                      .given = &o->has_ordering, .parse = parse_ordering,
+                      .expect = "morton, hilbert or raster"};
+}
+static opt_spec spec_output(options *o)
+{
+    return (opt_spec){.name = "output", .kind = OPT_TEXT, .value = &o->output, .letter = 'o'};
+}
+/* The operand (FILE, DIR). */
+static opt_spec spec_input(options *o)
+{
+    return (opt_spec){.name = "FILE", .kind = OPT_OPERAND, .value = &o->input};
+}
+
+#define COUNT(specs) ((int)(sizeof specs / sizeof specs[0]))
+
+/* Parse argv (argv[0] is the subcommand) against the subcommand's specs;
+ * -o FILE is required when the table has it.  Returns 0 to go on, -1
+ * after --help or --version, else an exit code. */
+static int parse(int argc, char **argv, const opt_spec *specs, int count, options *o)
+{
+    const char *sub = argv[0];
+    char msg[1024];
+    switch (opt_parse(argc, argv, specs, count, msg, sizeof msg)) {
+    case OPT_HELP:
+        myo_data_help();
+        return -1;
+    case OPT_VERSION:
+        myo_cli_print_version(TOOL);
+        return -1;
+    case OPT_BAD:
+        return fail(MYO_EXIT_USAGE, 1, "%s: %s", sub, msg);
     }
-    if (optind < argc) o->input = argv[optind++];
-    if (optind < argc)
-        return fail(MYO_EXIT_USAGE, 1, "%s: unexpected argument '%s'", sub, argv[optind]);
-    if ((allowed & OPT_OUT) && !o->output)
-        return fail(MYO_EXIT_USAGE, 1, "%s: missing -o FILE", sub);
+    for (int k = 0; k < count; k++)
+        if (specs[k].value == &o->output && !o->output)
+            return fail(MYO_EXIT_USAGE, 1, "%s: missing -o FILE", sub);
     return MYO_EXIT_OK;
 }
 
@@ -203,12 +203,6 @@ static int need_input(const char *sub, const options *o, const char *what)
 {
     if (o->input) return MYO_EXIT_OK;
     return fail(MYO_EXIT_USAGE, 1, "%s: missing %s", sub, what);
-}
-
-static int no_input(const char *sub, const options *o)
-{
-    if (!o->input) return MYO_EXIT_OK;
-    return fail(MYO_EXIT_USAGE, 1, "%s: unexpected argument '%s'", sub, o->input);
 }
 
 /* After the call that made d returned s: write d to the output file and
@@ -228,18 +222,14 @@ static int finish(const char *sub, myo_status s, myo_dataset *d, const char *out
 }
 
 /* --size 32|128 and --difficulty (both required). */
-static int size_difficulty(const char *sub, const options *o, myo_pf_difficulty *diff)
+static int size_difficulty(const char *sub, const options *o)
 {
     if (!o->size) return fail(MYO_EXIT_USAGE, 1, "%s: missing --size 32|128", sub);
     if (o->size != 32 && o->size != 128)
         return fail(MYO_EXIT_USAGE, 1, "%s: --size %lld is neither 32 nor 128", sub,
                     (long long)o->size);
-    if (!o->difficulty)
+    if (!o->has_difficulty)
         return fail(MYO_EXIT_USAGE, 1, "%s: missing --difficulty easy|medium|hard", sub);
-    if (myo_pf_difficulty_parse(o->difficulty, diff) != MYO_OK)
-        return fail(MYO_EXIT_USAGE, 1,
-                    "%s: --difficulty '%s' is none of easy, medium, hard, 6, 9, 14", sub,
-                    o->difficulty);
     return MYO_EXIT_OK;
 }
 
@@ -248,9 +238,10 @@ static int size_difficulty(const char *sub, const options *o, myo_pf_difficulty 
 static int cmd_listops(int argc, char **argv)
 {
     options o;
-    int code = parse(argc, argv, OPT_N | OPT_SEED | OPT_LENGTH | OPT_OUT, &o);
+    options_init(&o);
+    const opt_spec specs[] = {spec_n(&o), spec_seed(&o), spec_length(&o), spec_output(&o)};
+    int code = parse(argc, argv, specs, COUNT(specs), &o);
     if (code) return code < 0 ? MYO_EXIT_OK : code;
-    if ((code = no_input(argv[0], &o))) return code;
     if (!o.n) return fail(MYO_EXIT_USAGE, 1, "listops: missing --n N");
     myo_dataset d;
     memset(&d, 0, sizeof d);
@@ -261,14 +252,15 @@ static int cmd_listops(int argc, char **argv)
 static int cmd_pathfinder(int argc, char **argv)
 {
     options o;
-    int code = parse(argc, argv, OPT_N | OPT_SEED | OPT_SIZE | OPT_DIFF | OPT_OUT, &o);
+    options_init(&o);
+    const opt_spec specs[] = {spec_n(&o), spec_seed(&o), spec_size(&o), spec_difficulty(&o),
+                              spec_output(&o)};
+    int code = parse(argc, argv, specs, COUNT(specs), &o);
     if (code) return code < 0 ? MYO_EXIT_OK : code;
-    if ((code = no_input(argv[0], &o))) return code;
-    myo_pf_difficulty diff;
-    if ((code = size_difficulty("pathfinder", &o, &diff))) return code;
+    if ((code = size_difficulty("pathfinder", &o))) return code;
     if (!o.n) return fail(MYO_EXIT_USAGE, 1, "pathfinder: missing --n N");
     myo_pf_params p;
-    myo_status s = myo_pf_params_lra((int)o.size, diff, &p);
+    myo_status s = myo_pf_params_lra((int)o.size, o.difficulty, &p);
     myo_dataset d;
     memset(&d, 0, sizeof d);
     if (s == MYO_OK) s = myo_pf_generate(&p, o.n, (uint64_t)o.seed, &d);
@@ -278,11 +270,13 @@ static int cmd_pathfinder(int argc, char **argv)
 static int cmd_pathfinder_load(int argc, char **argv)
 {
     options o;
-    int code = parse(argc, argv, OPT_N | OPT_SIZE | OPT_DIFF | OPT_OUT, &o);
+    options_init(&o);
+    const opt_spec specs[] = {spec_input(&o), spec_n(&o), spec_size(&o), spec_difficulty(&o),
+                              spec_output(&o)};
+    int code = parse(argc, argv, specs, COUNT(specs), &o);
     if (code) return code < 0 ? MYO_EXIT_OK : code;
     if ((code = need_input(argv[0], &o, "DIR (lra_release or pathfinderSIZE)"))) return code;
-    myo_pf_difficulty diff;
-    if ((code = size_difficulty("pathfinder-load", &o, &diff))) return code;
+    if ((code = size_difficulty("pathfinder-load", &o))) return code;
     /* DIR/pathfinderSIZE when it exists, else DIR itself. */
     size_t len = strlen(o.input) + 32;
     char *root = malloc(len);
@@ -292,7 +286,7 @@ static int cmd_pathfinder_load(int argc, char **argv)
     if (stat(root, &st) != 0 || !S_ISDIR(st.st_mode)) snprintf(root, len, "%s", o.input);
     myo_dataset d;
     memset(&d, 0, sizeof d);
-    myo_status s = myo_pf_load(root, myo_pf_difficulty_dir(diff), o.n, &d);
+    myo_status s = myo_pf_load(root, myo_pf_difficulty_dir(o.difficulty), o.n, &d);
     if (s != MYO_OK) {
         code = fail_status("pathfinder-load", s);
     } else if (d.n != o.size * o.size) {
@@ -308,19 +302,23 @@ static int cmd_pathfinder_load(int argc, char **argv)
 static int cmd_cifar(int argc, char **argv)
 {
     options o;
-    int code = parse(argc, argv, OPT_SPLIT | OPT_OUT, &o);
+    options_init(&o);
+    const opt_spec specs[] = {spec_input(&o), spec_split(&o), spec_output(&o)};
+    int code = parse(argc, argv, specs, COUNT(specs), &o);
     if (code) return code < 0 ? MYO_EXIT_OK : code;
     if ((code = need_input(argv[0], &o, "DIR (cifar-10-batches-bin)"))) return code;
     myo_dataset d;
     memset(&d, 0, sizeof d);
-    myo_status s = myo_cifar10_load(o.input, o.split ? o.split : "train", &d);
+    myo_status s = myo_cifar10_load(o.input, split_words[o.split < 0 ? 0 : o.split], &d);
     return finish("cifar", s, &d, o.output);
 }
 
 static int cmd_listops_load(int argc, char **argv)
 {
     options o;
-    int code = parse(argc, argv, OPT_LENGTH | OPT_OUT, &o);
+    options_init(&o);
+    const opt_spec specs[] = {spec_input(&o), spec_length(&o), spec_output(&o)};
+    int code = parse(argc, argv, specs, COUNT(specs), &o);
     if (code) return code < 0 ? MYO_EXIT_OK : code;
     if ((code = need_input(argv[0], &o, "FILE.tsv"))) return code;
     myo_dataset d;
@@ -332,15 +330,18 @@ static int cmd_listops_load(int argc, char **argv)
 static int cmd_text(int argc, char **argv)
 {
     options o;
-    int code = parse(argc, argv, OPT_LENGTH | OPT_IMDB | OPT_SPLIT | OPT_OUT, &o);
+    options_init(&o);
+    const opt_spec specs[] = {spec_input(&o), spec_length(&o), spec_imdb(&o), spec_split(&o),
+                              spec_output(&o)};
+    int code = parse(argc, argv, specs, COUNT(specs), &o);
     if (code) return code < 0 ? MYO_EXIT_OK : code;
     if (!o.imdb && !o.input) return fail(MYO_EXIT_USAGE, 1, "text: missing DIR or --imdb DIR");
     if (o.imdb && o.input) return fail(MYO_EXIT_USAGE, 1, "text: give DIR or --imdb DIR, not both");
-    if (o.split && !o.imdb) return fail(MYO_EXIT_USAGE, 1, "text: --split needs --imdb DIR");
+    if (o.split >= 0 && !o.imdb) return fail(MYO_EXIT_USAGE, 1, "text: --split needs --imdb DIR");
     int64_t n = o.length ? o.length : MYO_TEXT_N;
     myo_dataset d;
     memset(&d, 0, sizeof d);
-    myo_status s = o.imdb ? myo_imdb_load(o.imdb, o.split ? o.split : "train", n, &d)
+    myo_status s = o.imdb ? myo_imdb_load(o.imdb, split_words[o.split < 0 ? 0 : o.split], n, &d)
                           : myo_text_load_dir(o.input, NULL, 0, n, &d);
     return finish("text", s, &d, o.output);
 }
@@ -348,7 +349,9 @@ static int cmd_text(int argc, char **argv)
 static int cmd_retrieval(int argc, char **argv)
 {
     options o;
-    int code = parse(argc, argv, OPT_LENGTH | OPT_OUT, &o);
+    options_init(&o);
+    const opt_spec specs[] = {spec_input(&o), spec_length(&o), spec_output(&o)};
+    int code = parse(argc, argv, specs, COUNT(specs), &o);
     if (code) return code < 0 ? MYO_EXIT_OK : code;
     if ((code = need_input(argv[0], &o, "FILE.tsv"))) return code;
     myo_dataset d;
@@ -369,14 +372,13 @@ static int square_side(int64_t n)
 static int cmd_order(int argc, char **argv)
 {
     options o;
-    int code = parse(argc, argv, OPT_ORDER | OPT_OUT, &o);
+    options_init(&o);
+    const opt_spec specs[] = {spec_input(&o), spec_ordering(&o), spec_output(&o)};
+    int code = parse(argc, argv, specs, COUNT(specs), &o);
     if (code) return code < 0 ? MYO_EXIT_OK : code;
     if ((code = need_input(argv[0], &o, "FILE (a dataset file)"))) return code;
-    if (!o.ordering) return fail(MYO_EXIT_USAGE, 1, "order: missing --ordering");
-    myo_ordering want, have = MYO_ORDER_RASTER;
-    if (myo_ordering_parse(o.ordering, &want) != MYO_OK)
-        return fail(MYO_EXIT_USAGE, 1, "order: --ordering '%s' is none of morton, hilbert, raster",
-                    o.ordering);
+    if (!o.has_ordering) return fail(MYO_EXIT_USAGE, 1, "order: missing --ordering");
+    myo_ordering want = o.ordering, have = MYO_ORDER_RASTER;
     myo_dataset d;
     myo_status s = myo_dataset_read(o.input, &d);
     if (s != MYO_OK) return fail_status("order", s);
@@ -521,7 +523,9 @@ static void print_labels(const int32_t *sorted, int64_t E, int64_t classes)
 static int cmd_inspect(int argc, char **argv)
 {
     options o;
-    int code = parse(argc, argv, 0, &o);
+    options_init(&o);
+    const opt_spec specs[] = {spec_input(&o)};
+    int code = parse(argc, argv, specs, COUNT(specs), &o);
     if (code) return code < 0 ? MYO_EXIT_OK : code;
     if ((code = need_input(argv[0], &o, "FILE"))) return code;
     myo_dataset info;
@@ -628,7 +632,6 @@ int main(int argc, char **argv)
                 {"order", cmd_order},
                 {"inspect", cmd_inspect}};
     myo_cli_ignore_sigxfsz();
-    opterr = 0;
     const char *sub = argc > 1 ? argv[1] : NULL;
     if (!sub) return fail(MYO_EXIT_USAGE, 1, "missing subcommand");
     if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {

@@ -16,9 +16,9 @@
 
 #include "cli.h"
 #include "myosotis_dist.h"
+#include "options.h"
 
 #include <float.h>
-#include <getopt.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -104,60 +104,29 @@ static int myo_solve_fail(int code, const char *fmt, ...)
 /* Returns -1 when the options are complete, else the exit code to return. */
 static int myo_solve_parse(int argc, char **argv, myo_solve_options *o)
 {
-    static const struct option longopts[] = {{"input", required_argument, NULL, 'i'},
-                                             {"output", required_argument, NULL, 'o'},
-                                             {"transpose", no_argument, NULL, 't'},
-                                             {"precision", required_argument, NULL, 'p'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {"version", no_argument, NULL, 'V'},
-                                             {NULL, 0, NULL, 0}};
+    static const char *const precisions[] = {"double", "single", NULL};
+    int transpose = 0, precision = 0;
     *o = (myo_solve_options){NULL, NULL, MYO_OP_N, MYO_F64};
-    opterr = 0; /* our own one-line messages instead of getopt's */
-    int c;
-    while ((c = getopt_long(argc, argv, ":i:o:tp:hV", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'i':
-            o->input = optarg;
-            break;
-        case 'o':
-            o->output = optarg;
-            break;
-        case 't':
-            o->op = MYO_OP_T;
-            break;
-        case 'p':
-            if (strcmp(optarg, "double") == 0)
-                o->precision = MYO_F64;
-            else if (strcmp(optarg, "single") == 0)
-                o->precision = MYO_F32;
-            else
-                return myo_solve_fail(MYO_EXIT_USAGE,
-                                      "--precision '%s': expected 'double' or 'single'" USAGE_HINT,
-                                      optarg);
-            break;
-        case 'h':
-            if (myo_solve_rank == 0) myo_solve_help();
-            return MYO_EXIT_OK;
-        case 'V':
-            if (myo_solve_rank == 0) myo_cli_print_version(TOOL);
-            return MYO_EXIT_OK;
-        case ':':
-            return myo_solve_fail(MYO_EXIT_USAGE, "option '%s' needs a value" USAGE_HINT,
-                                  argv[optind - 1]);
-        default: {
-            /* glibc sets optopt for a known long option given a value. */
-            const char *arg = argv[optind - 1];
-            if (strncmp(arg, "--", 2) != 0)
-                return myo_solve_fail(MYO_EXIT_USAGE, "unknown option '-%c'" USAGE_HINT, optopt);
-            return myo_solve_fail(MYO_EXIT_USAGE,
-                                  optopt ? "option '%s' takes no value" USAGE_HINT
-                                         : "unknown option '%s'" USAGE_HINT,
-                                  arg);
-        }
-        }
+    const opt_spec specs[] = {
+        {.name = "input", .kind = OPT_TEXT, .value = &o->input, .letter = 'i'},
+        {.name = "output", .kind = OPT_TEXT, .value = &o->output, .letter = 'o'},
+        {.name = "transpose", .kind = OPT_FLAG, .value = &transpose, .letter = 't'},
+        {.name = "precision", .kind = OPT_WORD, .value = &precision, .words = precisions,
+         .letter = 'p'},
+    };
+    char msg[1024];
+    switch (opt_parse(argc, argv, specs, (int)(sizeof specs / sizeof specs[0]), msg, sizeof msg)) {
+    case OPT_HELP:
+        if (myo_solve_rank == 0) myo_solve_help();
+        return MYO_EXIT_OK;
+    case OPT_VERSION:
+        if (myo_solve_rank == 0) myo_cli_print_version(TOOL);
+        return MYO_EXIT_OK;
+    case OPT_BAD:
+        return myo_solve_fail(MYO_EXIT_USAGE, "%s" USAGE_HINT, msg);
     }
-    if (optind < argc)
-        return myo_solve_fail(MYO_EXIT_USAGE, "unexpected argument '%s'" USAGE_HINT, argv[optind]);
+    if (transpose) o->op = MYO_OP_T;
+    if (precision == 1) o->precision = MYO_F32;
     if (!o->input) return myo_solve_fail(MYO_EXIT_USAGE, "missing --input FILE" USAGE_HINT);
     if (!o->output) return myo_solve_fail(MYO_EXIT_USAGE, "missing --output FILE" USAGE_HINT);
     /* Writing over the input would destroy it on success, so refuse early

@@ -11,9 +11,9 @@
 #include <config.h>
 
 #include "cli.h"
+#include "options.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,8 +23,8 @@
 #define TOOL "myo-system"
 
 static const char *const myo_system_generate_usage =
-    "usage: " TOOL " generate --tree chain|kary|heap|star|random|forest [--n N] [--m M]\n"
-    "           [--arity K] [--trees T] [--seed S] --output FILE\n";
+    "usage: " TOOL " generate --tree chain|kary<k>|heap<k>|kary|heap|star|random|forest\n"
+    "           [--n N] [--m M] [--arity K] [--trees T] [--seed S] --output FILE\n";
 static const char *const myo_system_check_usage =
     "usage: " TOOL " check --input SYSTEM --solution SOLUTION [--transpose] [--tolerance T]\n";
 
@@ -38,16 +38,17 @@ static void myo_system_help(void)
            "%s"
            "  Write a random system whose M is strictly diagonally dominant by rows\n"
            "  and by columns (so every pivot is nonzero and the solve is stable).\n"
-           "    --tree T       chain (parent(i) = i-1), kary (balanced hierarchy of arity\n"
-           "                   K over the N tokens, plus virtual internal nodes numbered\n"
-           "                   from N), heap (parent(i) = (i-1)/K), star (node 0 is the\n"
-           "                   parent of all others), random (random recursive tree,\n"
-           "                   labels shuffled), forest (T random recursive trees, labels\n"
-           "                   shuffled)\n"
-           "    --n N          nodes (for kary: tokens); K, M, G suffixes (powers of 1024);\n"
-           "                   default 1K\n"
+           "    --tree T       chain (parent(i) = i-1), kary<k> (balanced hierarchy of\n"
+           "                   arity k over the N tokens, plus virtual internal nodes\n"
+           "                   numbered from N), heap<k> (parent(i) = (i-1)/k), with\n"
+           "                   2 <= k <= 64; kary and heap take K from --arity; star\n"
+           "                   (node 0 is the parent of all others), random (random\n"
+           "                   recursive tree, labels shuffled), forest (T random\n"
+           "                   recursive trees, labels shuffled)\n"
+           "    --n N          nodes (for kary: tokens); K, M, G suffixes (powers of 1024)\n"
+           "                   or 2^k; default 1K\n"
            "    --m M          channels: rhs has shape (N, M); without --m it is (N,)\n"
-           "    --arity K      for kary and heap, default 2\n"
+           "    --arity K      for kary and heap written without k, default 2\n"
            "    --trees T      for forest, default 4\n"
            "    --seed S       random seed, default 1\n"
            "    --output FILE  the system file to write\n"
@@ -136,79 +137,57 @@ static int myo_system_make_parents(const myo_system_gen_options *o, myo_rng *rng
     return MYO_EXIT_OK;
 }
 
-static int myo_system_parse_count(const char *opt, const char *text, int64_t min, int64_t *out)
+/* A subcommand's options (argv[0] is the subcommand): -1 when the
+ * command line is complete, else the exit code (help, version, or a usage
+ * error said in one line). */
+static int myo_system_parse(int argc, char **argv, const opt_spec *specs, int count,
+                            const char *usage)
 {
-    if (myo_cli_parse_size(text, out) != 0 || *out < min)
-        return myo_system_fail(
-            MYO_EXIT_USAGE, myo_system_generate_usage,
-            "generate: %s '%s': expected an integer >= %lld (K, M, G suffixes ok)", opt, text,
-            (long long)min);
-    return MYO_EXIT_OK;
+    char msg[1024];
+    switch (opt_parse(argc, argv, specs, count, msg, sizeof msg)) {
+    case OPT_HELP:
+        myo_system_help();
+        return MYO_EXIT_OK;
+    case OPT_VERSION:
+        myo_cli_print_version(TOOL);
+        return MYO_EXIT_OK;
+    case OPT_BAD:
+        return myo_system_fail(MYO_EXIT_USAGE, usage, "%s: %s", argv[0], msg);
+    }
+    return -1;
 }
 
 static int myo_system_generate(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"tree", required_argument, NULL, 'T'},
-                                             {"n", required_argument, NULL, 'n'},
-                                             {"m", required_argument, NULL, 'm'},
-                                             {"arity", required_argument, NULL, 'k'},
-                                             {"trees", required_argument, NULL, 'F'},
-                                             {"seed", required_argument, NULL, 's'},
-                                             {"output", required_argument, NULL, 'o'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
-    static const char *const trees[] = {"chain", "kary", "heap", "star", "random", "forest"};
+    /* the vocabulary's trees (chain, kary<k>, heap<k>), kary and heap of
+     * --arity, and this tool's own */
+    static const char *const tree_words[] = {"kary", "heap", "star", "random", "forest", NULL};
     const char *usage = myo_system_generate_usage;
     myo_system_gen_options o = {NULL, 1024, 0, 2, 4, 1, NULL};
-    int c, code = MYO_EXIT_OK;
+    opt_tree tree = {0};
+    int n_tree = 0;
     int64_t seed = 1;
-    while (code == MYO_EXIT_OK && (c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'T':
-            o.tree = optarg;
-            break;
-        case 'n':
-            code = myo_system_parse_count("--n", optarg, 1, &o.n);
-            break;
-        case 'm':
-            code = myo_system_parse_count("--m", optarg, 1, &o.m);
-            break;
-        case 'k':
-            code = myo_system_parse_count("--arity", optarg, 2, &o.arity);
-            break;
-        case 'F':
-            code = myo_system_parse_count("--trees", optarg, 1, &o.trees);
-            break;
-        case 's':
-            code = myo_system_parse_count("--seed", optarg, 0, &seed);
-            break;
-        case 'o':
-            o.output = optarg;
-            break;
-        case 'h':
-            myo_system_help();
-            return MYO_EXIT_OK;
-        default:
-            return myo_cli_bad_option(TOOL, c, argv, "generate");
-        }
-    }
-    if (code != MYO_EXIT_OK) return code;
-    if (optind < argc)
-        return myo_system_fail(MYO_EXIT_USAGE, usage, "generate: unexpected argument '%s'",
-                               argv[optind]);
-    if (!o.tree) return myo_system_fail(MYO_EXIT_USAGE, usage, "generate: missing --tree");
+    const opt_spec specs[] = {
+        {.name = "tree", .kind = OPT_TREES, .value = &tree, .count = &n_tree, .max = 1,
+         .words = tree_words},
+        {.name = "n", .kind = OPT_INT, .value = &o.n, .lo = 1, .hi = INT64_MAX},
+        {.name = "m", .kind = OPT_INT, .value = &o.m, .lo = 1, .hi = INT64_MAX},
+        {.name = "arity", .kind = OPT_INT, .value = &o.arity, .lo = 2, .hi = 1 << 20},
+        {.name = "trees", .kind = OPT_INT, .value = &o.trees, .lo = 1, .hi = INT64_MAX},
+        {.name = "seed", .kind = OPT_INT, .value = &seed, .lo = 0, .hi = INT64_MAX},
+        {.name = "output", .kind = OPT_TEXT, .value = &o.output, .letter = 'o'},
+    };
+    int code = myo_system_parse(argc, argv, specs, (int)(sizeof specs / sizeof specs[0]), usage);
+    if (code >= 0) return code;
+    if (!n_tree) return myo_system_fail(MYO_EXIT_USAGE, usage, "generate: missing --tree");
     if (!o.output) return myo_system_fail(MYO_EXIT_USAGE, usage, "generate: missing --output FILE");
-    int known = 0;
-    for (size_t k = 0; k < sizeof trees / sizeof *trees; k++)
-        known |= strcmp(o.tree, trees[k]) == 0;
-    if (!known)
-        return myo_system_fail(MYO_EXIT_USAGE, usage,
-                               "generate: --tree '%s': expected chain, kary, heap, star, random "
-                               "or forest",
-                               o.tree);
-    if (o.arity > 1 << 20)
-        return myo_system_fail(MYO_EXIT_USAGE, usage, "generate: --arity %lld is too large",
-                               (long long)o.arity);
+    /* kary<k>, heap<k>: the arity k (over --arity); the file says kary or heap */
+    if (tree.kind == OPT_TREE_WORD)
+        o.tree = tree_words[tree.word];
+    else if (tree.kind == OPT_TREE_CHAIN)
+        o.tree = "chain";
+    else
+        o.tree = tree.kind == OPT_TREE_KARY ? "kary" : "heap", o.arity = tree.arity;
     if (strcmp(o.tree, "forest") == 0 && o.trees > o.n)
         return myo_system_fail(MYO_EXIT_USAGE, usage,
                                "generate: --trees %lld is more than --n %lld", (long long)o.trees,
@@ -291,47 +270,33 @@ static double myo_system_residual(const myo_system *s, myo_op op, const double *
     return worst;
 }
 
+/* --tolerance: a finite number >= 0. */
+static int myo_system_parse_tolerance(const char *text, void *value)
+{
+    char *end = NULL;
+    errno = 0;
+    double tol = strtod(text, &end);
+    if (errno || end == text || *end || !(tol >= 0) || !isfinite(tol)) return -1;
+    *(double *)value = tol;
+    return 0;
+}
+
 static int myo_system_check(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"input", required_argument, NULL, 'i'}, {"solution", required_argument, NULL, 's'},
-        {"transpose", no_argument, NULL, 't'},   {"tolerance", required_argument, NULL, 'T'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
     const char *usage = myo_system_check_usage;
     const char *input = NULL, *solution = NULL;
-    myo_op op = MYO_OP_N;
+    int transpose = 0;
     double tol = 1e-10;
-    int c;
-    while ((c = getopt_long(argc, argv, ":i:s:th", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'i':
-            input = optarg;
-            break;
-        case 's':
-            solution = optarg;
-            break;
-        case 't':
-            op = MYO_OP_T;
-            break;
-        case 'T': {
-            char *end = NULL;
-            errno = 0;
-            tol = strtod(optarg, &end);
-            if (errno || end == optarg || *end || !(tol >= 0) || !isfinite(tol))
-                return myo_system_fail(MYO_EXIT_USAGE, usage,
-                                       "check: --tolerance '%s': expected a number >= 0", optarg);
-            break;
-        }
-        case 'h':
-            myo_system_help();
-            return MYO_EXIT_OK;
-        default:
-            return myo_cli_bad_option(TOOL, c, argv, "check");
-        }
-    }
-    if (optind < argc)
-        return myo_system_fail(MYO_EXIT_USAGE, usage, "check: unexpected argument '%s'",
-                               argv[optind]);
+    const opt_spec specs[] = {
+        {.name = "input", .kind = OPT_TEXT, .value = &input, .letter = 'i'},
+        {.name = "solution", .kind = OPT_TEXT, .value = &solution, .letter = 's'},
+        {.name = "transpose", .kind = OPT_FLAG, .value = &transpose, .letter = 't'},
+        {.name = "tolerance", .kind = OPT_CUSTOM, .value = &tol,
+         .parse = myo_system_parse_tolerance, .expect = "a number >= 0"},
+    };
+    int code = myo_system_parse(argc, argv, specs, (int)(sizeof specs / sizeof specs[0]), usage);
+    if (code >= 0) return code;
+    const myo_op op = transpose ? MYO_OP_T : MYO_OP_N;
     if (!input) return myo_system_fail(MYO_EXIT_USAGE, usage, "check: missing --input SYSTEM");
     if (!solution)
         return myo_system_fail(MYO_EXIT_USAGE, usage, "check: missing --solution SOLUTION");
@@ -344,7 +309,7 @@ static int myo_system_check(int argc, char **argv)
     myo_tree *tree = NULL;
     s = myo_tree_create(sys.parent, sys.n, &tree);
     myo_tree_destroy(&tree);
-    int code = MYO_EXIT_OK;
+    code = MYO_EXIT_OK;
     if (s != MYO_OK)
         code = myo_system_fail(myo_cli_exit_code(s), NULL,
                                "check: %s: dataset 'parent' is not a "
@@ -379,7 +344,6 @@ static int myo_system_check(int argc, char **argv)
 int main(int argc, char **argv)
 {
     myo_cli_ignore_sigxfsz();
-    opterr = 0;
     const char *sub = argc > 1 ? argv[1] : NULL;
     if (!sub)
         return myo_system_fail(MYO_EXIT_USAGE, NULL,

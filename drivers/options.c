@@ -170,9 +170,9 @@ static void expected(const opt_spec *s, char *out, size_t size)
     case OPT_WORDS:
         snprintf(out, size, "a comma list of distinct %s", w);
         break;
-    case OPT_TREES:
-        snprintf(out, size, "a comma list of distinct chain, kary<k>, heap<k> (2 <= k <= 64)%s%s",
-                 *w ? ", " : "", w);
+    case OPT_TREES: /* one tree when max is 1 */
+        snprintf(out, size, "%s chain, kary<k>, heap<k> (2 <= k <= 64)%s%s",
+                 s->max == 1 ? "one of" : "a comma list of distinct", *w ? ", " : "", w);
         break;
     case OPT_TEXT:
         snprintf(out, size, "a file name");
@@ -231,26 +231,44 @@ static int bad(char *msg, size_t size, const char *fmt, ...)
 int opt_parse(int argc, char **argv, const opt_spec *specs, int count, char *msg, size_t size)
 {
     struct option all[2 * MAX_SPECS + 3];
+    char shorts[3 * MAX_SPECS + 4] = ":hV"; /* ':' first: a missing value returns ':' */
+    size_t used = strlen(shorts);
     int n = 0;
     msg[0] = '\0';
     if (count > MAX_SPECS) return bad(msg, size, "internal: more than %d options", MAX_SPECS);
     for (int i = 0; i < count; i++) {
+        if (specs[i].kind == OPT_OPERAND) continue;
         const int has_arg = specs[i].kind == OPT_FLAG ? no_argument : required_argument;
         all[n++] = (struct option){specs[i].name, has_arg, NULL, 256 + i};
         if (specs[i].alias) all[n++] = (struct option){specs[i].alias, has_arg, NULL, 256 + i};
+        if (specs[i].letter) {
+            shorts[used++] = specs[i].letter;
+            if (has_arg == required_argument) shorts[used++] = ':';
+        }
     }
+    shorts[used] = '\0';
     all[n++] = (struct option){"help", no_argument, NULL, 'h'};
     all[n++] = (struct option){"version", no_argument, NULL, 'V'};
     memset(&all[n], 0, sizeof all[n]);
     opterr = 0; /* the messages are ours */
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, ":hV", all, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, shorts, all, NULL)) != -1) {
         if (c == 'h') return OPT_HELP;
         if (c == 'V') return OPT_VERSION;
         if (c == ':') return bad(msg, size, "option '%s' needs a value", argv[optind - 1]);
-        if (c < 256 || c >= 256 + count) return bad(msg, size, "unknown option '%s'", argv[optind - 1]);
-        const opt_spec *s = &specs[c - 256];
+        int i = c >= 256 && c < 256 + count ? c - 256 : -1;
+        for (int k = 0; k < count && i < 0 && c != '?'; k++)
+            if (specs[k].letter == c && specs[k].kind != OPT_OPERAND) i = k;
+        if (i < 0) {
+            /* glibc sets optopt for a short option, and for a known long
+             * option given a value */
+            const char *arg = argv[optind - 1];
+            if (strncmp(arg, "--", 2) != 0) return bad(msg, size, "unknown option '-%c'", optopt);
+            return bad(msg, size, optopt ? "option '%s' takes no value" : "unknown option '%s'",
+                       arg);
+        }
+        const opt_spec *s = &specs[i];
         if (s->given) *s->given = 1;
         if (take(s, optarg ? optarg : "") != 0) {
             char want[600];
@@ -258,6 +276,11 @@ int opt_parse(int argc, char **argv, const opt_spec *specs, int count, char *msg
             return bad(msg, size, "--%s: '%s' is not %s", s->name, optarg ? optarg : "", want);
         }
     }
+    for (int i = 0; i < count && optind < argc; i++)
+        if (specs[i].kind == OPT_OPERAND) {
+            *(const char **)specs[i].value = argv[optind++];
+            if (specs[i].given) *specs[i].given = 1;
+        }
     if (optind < argc) return bad(msg, size, "unexpected argument '%s'", argv[optind]);
     return OPT_GO;
 }

@@ -12,8 +12,10 @@
  *   words      one of a list, or a comma list of distinct ones
  *   seconds    a positive number (inf allowed)
  * and the same one-line message for a bad value: "--NAME: 'TEXT' is not
- * WHAT".  --help and --version come with every table.  An option may keep
- * an older name as an alias (accepted, not advertised).
+ * WHAT".  --help and --version (-h, -V) come with every table.  An option
+ * may keep an older name as an alias (accepted, not advertised) and have a
+ * one-letter spelling (-o FILE); a tool that takes operands (FILE, DIR)
+ * lists them in the table as OPT_OPERAND.
  *
  * The parser prints nothing: it returns what to do and, for a bad command
  * line, the message, which the tool prints (from rank 0 under MPI). */
@@ -33,7 +35,10 @@ typedef enum {
     OPT_WORDS,   /* int[max]: distinct indices in words, *count */
     OPT_TREES,   /* opt_tree[max], *count; words: the tool's extra names */
     OPT_TEXT,    /* const char *: a non-empty string (borrowed from argv) */
-    OPT_CUSTOM   /* the tool's parse(text, value): 0, or -1 with expect */
+    OPT_CUSTOM,  /* the tool's parse(text, value): 0, or -1 with expect */
+    OPT_OPERAND  /* const char *: the next operand left after the options, in
+                    the table's order (any text; not an option: name is what
+                    the help calls it); a missing one leaves value as it was */
 } opt_kind;
 
 /* A tree of the vocabulary: chain, kary<k> (a balanced hierarchy with
@@ -59,16 +64,20 @@ typedef struct {
     int *given;               /* set to 1 when the option appears (NULL: not kept) */
     int (*parse)(const char *text, void *value); /* OPT_CUSTOM */
     const char *expect;       /* OPT_CUSTOM: what the value must be, for the message */
+    char letter;              /* a one-letter spelling (-o), or 0 */
 } opt_spec;
 
 /* What opt_parse found. */
 enum { OPT_GO = -1, OPT_HELP = 0, OPT_VERSION = 1, OPT_BAD = 2 };
 
 /* Local.  Parse argv against specs (count of them, at most 48): the
- * values go where the specs say; no operand may remain.  Returns OPT_GO,
- * OPT_HELP or OPT_VERSION (--help, --version: the tool prints), or
- * OPT_BAD with a one-line message in msg (size bytes), e.g.
- * "--n: '1K:x2' is not a comma list of n or lo:hi[:xF] ...". */
+ * values go where the specs say; no operand may remain beyond the table's
+ * OPT_OPERAND entries.  Returns OPT_GO, OPT_HELP or OPT_VERSION (--help,
+ * --version: the tool prints), or OPT_BAD with a one-line message in msg
+ * (size bytes), e.g. "--n: '1K:x2' is not a comma list of n or lo:hi[:xF]
+ * ...", "unknown option '--x'", "option '--flag=1' takes no value".
+ * argv[0] is the program's (or the subcommand's) name: a subcommand's
+ * options are parsed from argc - 1, argv + 1. */
 int opt_parse(int argc, char **argv, const opt_spec *specs, int count, char *msg, size_t size);
 
 /* Local.  text as an integer of the vocabulary in [lo, hi] (K, M, G

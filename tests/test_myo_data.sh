@@ -5,9 +5,11 @@
 # serial tool: it runs without mpiexec.
 #
 # 1. listops --n 50 --seed 1 twice: exit 0, byte-identical files (cmp);
-#    another seed gives another file; h5py reads the layout (format,
-#    shapes, dtypes, attributes, value ranges, parents earlier than their
-#    children); inspect prints the counts;
+#    another seed gives another file; integers of the vocabulary (--n 2^3
+#    --length 2^6) give the bytes of --n 8 --length 64; a subcommand takes
+#    --version; h5py reads the layout (format, shapes, dtypes, attributes,
+#    value ranges, parents earlier than their children); inspect prints
+#    the counts;
 # 2. pathfinder --size 32 on a few images: the layout, labels 0/1;
 #    order --ordering hilbert and back to raster gives the original
 #    tokens;
@@ -63,6 +65,13 @@ cmp "$tmp/a.h5" "$tmp/b.h5" || fail "listops: the same seed gave different bytes
 run "$tmp/c.out" listops --n 50 --seed 2 --length 600 -o "$tmp/c.h5"
 test $rc -eq 0 || fail "listops --seed 2: exit status $rc (expected 0)"
 if cmp -s "$tmp/a.h5" "$tmp/c.h5"; then fail "listops: seeds 1 and 2 gave the same file"; fi
+run "$tmp/p2.out" listops --n 2^3 --length 2^6 --output "$tmp/p2.h5"
+test $rc -eq 0 || fail "listops --n 2^3 --length 2^6: exit status $rc (expected 0)"
+run "$tmp/p10.out" listops --n 8 --length 64 -o "$tmp/p10.h5"
+cmp "$tmp/p2.h5" "$tmp/p10.h5" || fail "listops: --n 2^3 --length 2^6 and --n 8 --length 64 differ"
+run "$tmp/version.out" listops --version
+test $rc -eq 0 || fail "listops --version: exit status $rc (expected 0)"
+grep -q '^myo-data (' "$tmp/version.out" || fail "listops --version: no version line"
 
 "$python" - "$tmp/a.h5" "$tmp/c.h5" <<'EOF' || fail "listops: h5py checks"
 import sys

@@ -811,6 +811,42 @@ static void expect_usage_error(const sys_state *s, const char *const *args, cons
     test_run_free(&r);
 }
 
+/* The vocabulary's trees: kary<k> and heap<k> write the same file as kary
+ * and heap with --arity k (the file says kary or heap, arity k), and --n
+ * takes 2^k. */
+static void test_myo_system_generate_takes_the_vocabulary_trees(void **state)
+{
+    sys_state *s = *state;
+    char *again = fix_path(s->work, "again.h5");
+    const struct {
+        gen_case spelled, reference;
+    } cases[] = {
+        {{"kary4", {"--n", "2^10", NULL}, 1024, 0, 4, 1},
+         {"kary", {"--n", "1024", "--arity", "4", NULL}, 1024, 0, 4, 1}},
+        {{"heap3", {"--n", "2^9", "--arity", "7", NULL}, 512, 0, 3, 1},
+         {"heap", {"--n", "512", "--arity", "3", NULL}, 512, 0, 3, 1}},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        generate(s, &cases[k].spelled, 600, s->sys);
+        generate(s, &cases[k].reference, 600, again);
+        gen_file a = read_generated(s->sys), b = read_generated(again);
+        check_layout(&cases[k].reference, &a, 600);
+        check_tree(&cases[k].reference, &a);
+        assert_same_contents(&a, &b, cases[k].spelled.tree);
+        gen_file_free(&a), gen_file_free(&b);
+    }
+    unlink(again);
+    free(again);
+    const char *o = s->sys;
+    unlink(o);
+    expect_usage_error(s, (const char *[]){"generate", "--tree", "kary65", "--output", o, NULL},
+                       "kary65", "generate");
+    expect_usage_error(s,
+                       (const char *[]){"generate", "--tree", "chain,heap2", "--output", o, NULL},
+                       "chain,heap2", "generate");
+    fix_assert_dir_holds(s->work, NULL);
+}
+
 static void test_myo_system_usage_errors_exit_2(void **state)
 {
     sys_state *s = *state;
@@ -919,6 +955,7 @@ int main(void)
         T(test_myo_system_generate_writes_documented_layout_for_every_tree),
         T(test_myo_system_generate_is_strictly_diagonally_dominant),
         T(test_myo_system_generate_same_seed_gives_same_bytes),
+        T(test_myo_system_generate_takes_the_vocabulary_trees),
         T(test_myo_system_generate_different_seeds_differ),
         T(test_myo_system_generate_solve_check_passes_for_every_tree),
         T(test_myo_system_single_node_systems_pass_check),

@@ -161,6 +161,48 @@ static void test_bad_command_lines_say_what_in_one_line(void **state)
     assert_int_equal(parse(spec, 3, msg, sizeof msg, 1, version), OPT_VERSION);
 }
 
+static void test_letters_operands_and_one_tree(void **state)
+{
+    (void)state;
+    int flag = 0, given = 0, n_tree = 0;
+    const char *file = NULL, *input = NULL;
+    static const char *const own[] = {"star", NULL};
+    opt_tree tree[1];
+    const opt_spec spec[] = {
+        {.name = "transpose", .kind = OPT_FLAG, .value = &flag, .letter = 't'},
+        {.name = "output", .kind = OPT_TEXT, .value = &file, .letter = 'o'},
+        {.name = "FILE", .kind = OPT_OPERAND, .value = &input, .given = &given},
+        {.name = "tree", .kind = OPT_TREES, .value = tree, .count = &n_tree, .max = 1,
+         .words = own}};
+    char msg[512];
+    const char *good[] = {"in.h5", "-t", "-o", "out.h5", "--tree", "kary3"};
+    assert_int_equal(parse(spec, 4, msg, sizeof msg, 6, good), OPT_GO);
+    assert_int_equal(flag, 1);
+    assert_string_equal(file, "out.h5");
+    assert_string_equal(input, "in.h5");
+    assert_int_equal(given, 1);
+    assert_int_equal(n_tree, 1);
+    assert_int_equal(tree[0].arity, 3);
+    const struct {
+        const char *argv[3];
+        int argc;
+        const char *msg;
+    } bad[] = {{{"a", "b"}, 2, "unexpected argument 'b'"},
+               {{"-z"}, 1, "unknown option '-z'"},
+               {{"-o"}, 1, "option '-o' needs a value"},
+               {{"--transpose=yes"}, 1, "option '--transpose=yes' takes no value"},
+               {{"--tree", "chain,star"}, 2,
+                "--tree: 'chain,star' is not one of chain, kary<k>, heap<k> (2 <= k <= 64), star"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(parse(spec, 4, msg, sizeof msg, bad[i].argc, bad[i].argv), OPT_BAD);
+        assert_string_equal(msg, bad[i].msg);
+    }
+    /* no operand in the table: none may remain */
+    const char *one[] = {"in.h5"};
+    assert_int_equal(parse(spec, 2, msg, sizeof msg, 1, one), OPT_BAD);
+    assert_string_equal(msg, "unexpected argument 'in.h5'");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -169,6 +211,7 @@ int main(void)
         cmocka_unit_test(test_words_and_lists_of_distinct_words),
         cmocka_unit_test(test_trees_of_the_vocabulary),
         cmocka_unit_test(test_bad_command_lines_say_what_in_one_line),
+        cmocka_unit_test(test_letters_operands_and_one_tree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
