@@ -1,5 +1,6 @@
 #!/bin/sh
-# test_layers.sh -- the library's folders keep their layers (lib/README.md):
+# test_lib_layering.sh -- the library's folders keep their layers
+# (lib/README.md):
 #
 #   core -> tree -> solve -> mixers -> model    each may use the ones before
 #   io -> core                                  (and HDF5)
@@ -25,8 +26,8 @@
 # no nm, that part is skipped and says so.
 # Exit 0 when all hold, 1 naming each failure, 99 without the environment or
 # the sources.
-me=test_layers.sh
-src=${srcdir:-`dirname "$0"`/..}
+me=test_lib_layering.sh
+src=${srcdir:-`dirname "$0"`/../..}
 if [ -z "${MYO_CPP:-}" ] || [ -z "${MYO_CC:-}" ] || [ -z "${MYO_LIBDIR:-}" ] ||
     [ ! -f "$src/lib/include/myosotis.h" ]; then
     echo "$me: set MYO_CPP, MYO_CC, MYO_SERIAL_CPPFLAGS and MYO_LIBDIR (make check does) and run from the build (srcdir='${srcdir:-}')" >&2

@@ -1,6 +1,6 @@
 #!/bin/sh
 # test_myo_lra.sh -- end-to-end test of myo-lra (make check runs it through
-# SH_LOG_COMPILER; Makefile.am's AM_TESTS_ENVIRONMENT gives it MYO_BINDIR,
+# SH_LOG_COMPILER; tests/local.mk's AM_TESTS_ENVIRONMENT gives it MYO_BINDIR,
 # MYO_MPIEXEC, MYO_MPIEXEC_FLAGS and MYO_PYTHON, a python3 with numpy and
 # h5py).
 #
@@ -31,7 +31,7 @@
 # Exit 0 when all hold, 1 otherwise (naming each failed check), 99 when
 # the program is not built or no python with h5py is found.
 me=test_myo_lra.sh
-. "`dirname "$0"`/driver-test-lib.sh"
+. "`dirname "$0"`/../support/driver-test-lib.sh"
 driver_setup myo-lra
 require_h5py
 make_tmp

@@ -1,6 +1,6 @@
 #!/bin/sh
 # test_myo_data.sh -- end-to-end test of myo-data (make check runs it
-# through SH_LOG_COMPILER; Makefile.am's AM_TESTS_ENVIRONMENT gives it
+# through SH_LOG_COMPILER; tests/local.mk's AM_TESTS_ENVIRONMENT gives it
 # MYO_BINDIR and MYO_PYTHON, a python3 with numpy and h5py).  myo-data is a
 # serial tool: it runs without mpiexec.
 #
@@ -26,7 +26,7 @@
 # the program or python is missing.
 me=test_myo_data.sh
 here=`dirname "$0"`
-. "$here/driver-test-lib.sh"
+. "$here/../support/driver-test-lib.sh"
 driver_setup myo-data
 require_h5py
 make_tmp

@@ -1,10 +1,10 @@
 # driver-test-lib.sh -- what the shell tests share (POSIX sh, sourced):
-# the driver tests tests/test_myo_bench.sh, test_myo_lra.sh and
-# test_myo_bench_dist.sh use all of it; tests/mpi-run.sh (the log compiler
-# of the .mpi tests) uses require_built, mpi_env and mpi_launch.
+# the driver tests tests/tools/test_*.sh use all of it;
+# tests/support/mpi-run.sh (the log compiler of the .mpi tests) uses
+# require_built, mpi_env and mpi_launch.
 #
 #   me=test_x.sh
-#   . "`dirname "$0"`/driver-test-lib.sh"
+#   . "`dirname "$0"`/../support/driver-test-lib.sh"    (from tests/tools/)
 #
 # Sourcing it only defines functions; they name the caller by $me in their
 # messages.  The variables they set are listed with each.
@@ -52,7 +52,7 @@ mpi_launch() {
 
 # ------------------------------------------------------- the driver tests
 
-# driver_setup TOOL: from make check's AM_TESTS_ENVIRONMENT (Makefile.am)
+# driver_setup TOOL: from make check's AM_TESTS_ENVIRONMENT (tests/local.mk)
 # $bindir (MYO_BINDIR), $mpiexec (MYO_MPIEXEC), $flags (MYO_MPIEXEC_FLAGS)
 # and $python (MYO_PYTHON); $tool = TOOL and $prog = $bindir/TOOL, exit 99
 # unless it is built; the environment of mpi_env plus one OpenBLAS thread

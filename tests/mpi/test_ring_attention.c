@@ -5,7 +5,7 @@
  * sequence, and errors agreed on by every rank.
  *
  * make check runs this program under mpiexec with 1, 2, 3 and 4 ranks
- * (tests/test_ring_attention.mpi).  Every rank generates the same global
+ * (tests/mpi/test_ring_attention.mpi).  Every rank generates the same global
  * X, weights and dY from a fixed seed and takes its rows.  A check never
  * fails on one rank alone: the ranks combine their verdicts with
  * MPI_Allreduce and all fail together.  main returns non-zero when any

@@ -1,5 +1,5 @@
 #!/bin/sh
-# mpi-run.sh -- the log compiler of the .mpi tests (Makefile.am).
+# mpi-run.sh -- the log compiler of the .mpi tests (tests/local.mk).
 #
 #   mpi-run.sh --builddir DIR --mpiexec MPIEXEC [--flags 'FLAGS'] TEST.mpi
 #

@@ -1,11 +1,11 @@
 #!/bin/sh
 # test_myo_bench.sh -- end-to-end test of myo-bench and its HDF5 results
-# (make check runs it through SH_LOG_COMPILER; Makefile.am's
+# (make check runs it through SH_LOG_COMPILER; tests/local.mk's
 # AM_TESTS_ENVIRONMENT gives it MYO_BINDIR, MYO_MPIEXEC, MYO_MPIEXEC_FLAGS
 # and MYO_PYTHON, a python3 with numpy and h5py).
 #
 # 1. a tiny sweep on 1 rank and on 2 ranks: exit 0, one row per point on
-#    stdout, the file read back by h5py (tests/myo_bench_check.py): the
+#    stdout, the file read back by h5py (tests/support/myo_bench_check.py): the
 #    columns, one row per point, every OK row VALID, the repetitions, the
 #    run metadata (git_revision, ranks, command_line, utc_start, utc_end);
 # 2. a second run appends (run_id 2); --resume measures nothing again;
@@ -27,10 +27,10 @@
 # the program or python is missing.
 me=test_myo_bench.sh
 here=`dirname "$0"`
-. "$here/driver-test-lib.sh"
+. "$here/../support/driver-test-lib.sh"
 driver_setup myo-bench
 require_h5py
-check="$here/myo_bench_check.py"
+check="$here/../support/myo_bench_check.py"
 make_tmp
 bg=
 cleanup() {

@@ -4,7 +4,7 @@
  * the whole sequence, and errors agreed on by every rank.
  *
  * make check runs this program under mpiexec with 1, 2, 3 and 4 ranks
- * (tests/test_dist_scan.mpi).  Every rank generates the same global arrays
+ * (tests/mpi/test_dist_scan.mpi).  Every rank generates the same global arrays
  * from a fixed seed and takes its slice.  A check never fails on one rank
  * alone: each rank computes its verdict, the ranks combine them with
  * MPI_Allreduce, and all fail together -- a rank that left a test early

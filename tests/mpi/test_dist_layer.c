@@ -5,7 +5,7 @@
  * batch, and errors agreed on by every rank.
  *
  * make check runs this program under mpiexec with 1, 2, 3 and 4 ranks
- * (tests/test_dist_layer.mpi).  Every rank builds the same tree, inputs
+ * (tests/mpi/test_dist_layer.mpi).  Every rank builds the same tree, inputs
  * and weights from fixed seeds, computes the serial result itself and
  * compares its own rows (sequence parallel: its token rows, in position
  * order; data parallel: its sequences) and the weight gradients (totals,

@@ -1,14 +1,14 @@
 #!/bin/sh
 # test_myo_bench_kernels.sh -- every kernel of myo-bench in every mode, and
 # the retired benchmarks' stubs (make check runs it through
-# SH_LOG_COMPILER; Makefile.am's AM_TESTS_ENVIRONMENT gives it MYO_BINDIR,
+# SH_LOG_COMPILER; tests/local.mk's AM_TESTS_ENVIRONMENT gives it MYO_BINDIR,
 # MYO_MPIEXEC, MYO_MPIEXEC_FLAGS and MYO_PYTHON).
 #
 # 1. every method (the layers, solve, solve-only, memcpy, lapack-pt) in
 #    sequence, data and local mode, kary and chain trees, single and double,
 #    on 2 ranks with an odd n (the local share rounds up): exit 0, and in the
-#    HDF5 file (tests/myo_bench_check.py kernels) every supported point OK
-#    and VALID, SKIP:unsupported elsewhere (no sequence-parallel SSM,
+#    HDF5 file (tests/support/myo_bench_check.py kernels) every supported
+#    point OK and VALID, SKIP:unsupported elsewhere (no sequence-parallel SSM,
 #    materialized attention or yardstick; lapack-pt on chains only); local
 #    mode's nodes those of the rank's share and no MPI call counted;
 #    sequence mode's calls counted; the data-parallel backward's gradient
@@ -19,7 +19,7 @@
 # the program or python is missing.
 me=test_myo_bench_kernels.sh
 here=`dirname "$0"`
-. "$here/driver-test-lib.sh"
+. "$here/../support/driver-test-lib.sh"
 driver_setup myo-bench
 require_h5py
 make_tmp
@@ -32,7 +32,7 @@ run_tool 2 "$tmp/out" "$tmp/err" --method myosotis,dense-tiled,dense-materialize
 cat "$tmp/err" >&2
 test $rc -eq 0 || fail "every kernel: exit status $rc (expected 0)"
 grep -q '^#  *pt .* proj_ms .* msgs ' "$tmp/out" || fail "no column line with proj_ms and msgs"
-"$python" "$here/myo_bench_check.py" kernels "$f" --ranks 2 || fail "every kernel: the HDF5 rows (above)"
+"$python" "$here/../support/myo_bench_check.py" kernels "$f" --ranks 2 || fail "every kernel: the HDF5 rows (above)"
 
 # ------------------------------------------------------------------- 2
 for old in myo-bench-solve myo-bench-layer myo-bench-dist; do

@@ -2,7 +2,7 @@
 # test_jobs.sh -- the Slurm job scripts of jobs/ on a real single-node Slurm
 # cluster started on this machine (jobs/local-slurm.sh): make check runs it
 # through SH_LOG_COMPILER with MYO_BINDIR and MYO_PYTHON from
-# AM_TESTS_ENVIRONMENT (Makefile.am).
+# AM_TESTS_ENVIRONMENT (tests/local.mk).
 #
 # 1. jobs/submit.sh --tiny: every campaign (sweep-n, strong, weak, lra,
 #    compare: 9 array tasks and 2 jobs, seconds each) and the analysis job
@@ -33,8 +33,8 @@
 # parallel make check).
 me=test_jobs.sh
 here=`dirname "$0"`
-. "$here/driver-test-lib.sh"
-jobs=`cd "$here/../jobs" && pwd`
+. "$here/../support/driver-test-lib.sh"
+jobs=`cd "$here/../../jobs" && pwd`
 
 missing=
 for t in bash flock sbatch squeue scontrol scancel sinfo slurmctld slurmd munged munge unmunge; do

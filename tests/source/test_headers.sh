@@ -10,7 +10,7 @@
 # Exit 0 when all hold, 1 naming each failed header, 99 without MYO_CPP or
 # the sources.
 me=test_headers.sh
-src=${srcdir:-`dirname "$0"`/..}
+src=${srcdir:-`dirname "$0"`/../..}
 if [ -z "${MYO_CPP:-}" ] || [ ! -f "$src/lib/include/myosotis.h" ]; then
     echo "$me: set MYO_CPP (make check does) and run from the build (srcdir='${srcdir:-}')" >&2
     exit 99

@@ -1,6 +1,6 @@
 #!/bin/sh
 # test_analysis.sh -- myo-report (analysis/myo-report) on the results of a
-# real small run (make check runs it through SH_LOG_COMPILER; Makefile.am's
+# real small run (make check runs it through SH_LOG_COMPILER; tests/local.mk's
 # AM_TESTS_ENVIRONMENT gives it MYO_BINDIR, MYO_MPIEXEC, MYO_MPIEXEC_FLAGS,
 # MYO_PYTHON and MYO_REPORT, the built script).
 #
@@ -23,7 +23,7 @@
 # Exit 0 when all hold, 1 otherwise, 99 when a program or python is missing.
 me=test_analysis.sh
 here=`dirname "$0"`
-. "$here/driver-test-lib.sh"
+. "$here/../support/driver-test-lib.sh"
 driver_setup myo-bench
 require_h5py
 report=${MYO_REPORT:-analysis/myo-report}

@@ -3,7 +3,7 @@
  * myo_solve_ref on the whole system, and errors agreed on by every rank.
  *
  * make check runs this program under mpiexec with 1, 2, 3 and 4 ranks
- * (tests/test_dist_solve.mpi).  Every rank builds the same tree,
+ * (tests/mpi/test_dist_solve.mpi).  Every rank builds the same tree,
  * coefficients and right-hand side from fixed seeds, solves the whole
  * system with the oracle and takes its rows.  A check never fails on one
  * rank alone: the verdicts are combined with MPI_Allreduce, so all ranks

@@ -1,5 +1,5 @@
 """myo_bench_check.py -- reads a myo-bench results file back with h5py, as
-the analysis does, for tests/test_myo_bench.sh.
+the analysis does, for tests/tools/test_myo_bench.sh.
 
     python3 myo_bench_check.py run FILE --run R --ranks P [--rows K] [--no-ok]
     python3 myo_bench_check.py rows FILE          (rows of 'points', 0 when unreadable; no lock)

@@ -1,5 +1,5 @@
 /* test_system_io.c -- myo_system_read_h5 and myo_solution_write_h5 on files
- * written here with the plain HDF5 API (tests/h5_fixture.h): round trips,
+ * written here with the plain HDF5 API (tests/support/h5_fixture.h): round trips,
  * every way a system file can be wrong (MYO_ERR_DATA, naming the dataset),
  * files that are not HDF5, are cut short, or are no regular file (a FIFO,
  * a directory: MYO_ERR_IO), and writes that

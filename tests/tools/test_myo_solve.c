@@ -1,7 +1,7 @@
 /* test_myo_solve.c -- end-to-end tests of the myo-solve binary
  * ($MYO_BINDIR/myo-solve, set by make check).
  *
- * Each test writes its input with the plain HDF5 API (tests/h5_fixture.h),
+ * Each test writes its input with the plain HDF5 API (tests/support/h5_fixture.h),
  * runs the real binary through test_run (support.c: fork/execv, stdout
  * and stderr captured to files), and checks either the solution against
  * SuiteSparse's KLU on the same matrix, or the failure contract: the documented exit code, exactly

@@ -17,7 +17,7 @@ me=test_standalone.sh
 
 src=${srcdir:-}
 if [ -z "$src" ] || [ ! -f "$src/lib/include/myosotis.h" ]; then
-    src=`dirname "$0"`/..
+    src=`dirname "$0"`/../..
 fi
 if [ ! -f "$src/lib/include/myosotis.h" ]; then
     echo "$me: cannot find the source tree (srcdir='${srcdir:-}', script $0)" >&2

@@ -306,7 +306,7 @@ int main(void)
     for (char *w = strtok(flag_text, " \t"); w && flag_count < 30; w = strtok(NULL, " \t"))
         flags[flag_count++] = w;
     if (launcher_is_open_mpi()) flags[flag_count++] = "-q";
-    /* As tests/mpi-run.sh: Open MPI as root, no leak report of MPI's own
+    /* As tests/support/mpi-run.sh: Open MPI as root, no leak report of MPI's own
      * allocations in a sanitizer build. */
     setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
     setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
