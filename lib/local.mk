@@ -1,7 +1,7 @@
 # lib/local.mk -- the library part of Makefile.am, included from it (an
 # automake include: paths are relative to the top directory).  The folders,
-# and what each may include, are in lib/README.md; tests/test_layers.sh
-# checks the rule.
+# and what each may include, are in lib/README.md;
+# tests/source/test_lib_layering.sh checks the rule.
 
 # The public headers, installed under their own names; MYO_CPPFLAGS
 # (Makefile.am) puts their folder on the path of everything that uses them.

@@ -1,0 +1,274 @@
+#!/bin/sh
+# test_myo_data.sh -- end-to-end test of myo-data (make check runs it
+# through SH_LOG_COMPILER; tests/local.mk's AM_TESTS_ENVIRONMENT gives it
+# MYO_BINDIR and MYO_PYTHON, a python3 with numpy and h5py).  myo-data is a
+# serial tool: it runs without mpiexec.
+#
+# 1. listops --n 50 --seed 1 twice: exit 0, byte-identical files (cmp);
+#    another seed gives another file; integers of the vocabulary (--n 2^3
+#    --length 2^6) give the bytes of --n 8 --length 64; a subcommand takes
+#    --version; h5py reads the layout (format, shapes, dtypes, attributes,
+#    value ranges, parents earlier than their children); inspect prints
+#    the counts;
+# 2. pathfinder --size 32 on a few images: the layout, labels 0/1;
+#    order --ordering hilbert and back to raster gives the original
+#    tokens;
+# 3. bad input (no or an unknown subcommand, missing -o, --n 0 or -3,
+#    an unreadable or non-HDF5 input, an unknown option): the documented
+#    exit code, one line on stderr, nothing on stdout, no output file;
+# 4. hostile files: a FIFO and a directory refused at once (exit 5); a
+#    byte of an attribute message corrupted (exit 3, no crash); a valid
+#    file with a vocabulary and a class count of 2^31 inspected at once in
+#    little memory, with a bounded label line; an image file with 60 extra
+#    attributes, a long one and a compound one keeps 'ordering' (inspect
+#    and order) and lists what it did not keep;
+# 5. a file-size limit (ulimit -f) while writing over an existing file:
+#    exit 5, one line, the file untouched, no temporary file left.
+# Exit 0 when all hold, 1 otherwise (naming each failed check), 99 when
+# the program or python is missing.
+me=test_myo_data.sh
+here=`dirname "$0"`
+. "$here/../support/driver-test-lib.sh"
+driver_setup myo-data
+require_h5py
+make_tmp
+
+# run OUT ARGS...: say the command, then $prog ARGS, stdout to OUT, stderr
+# to OUT.err; sets $rc.
+run() {
+    run_out=$1
+    shift
+    echo "$me: === $prog $*"
+    "$prog" "$@" >"$run_out" 2>"$run_out.err"
+    rc=$?
+    cat "$run_out.err" >&2
+}
+
+# refused WHAT WANT OUTFILE ARGS...: the run is refused with WANT, one
+# line on stderr, nothing on stdout, and OUTFILE does not exist.
+refused() {
+    what=$1 want=$2 outfile=$3
+    shift 3
+    run "$tmp/refused" "$@"
+    check_refusal "$what" "$want" "$tmp/refused" "$tmp/refused.err"
+    if test -e "$outfile"; then fail "$what: $outfile exists"; fi
+    leftover=`ls "$tmp" | grep -c '\.tmp-'`
+    test "$leftover" -eq 0 || fail "$what: a temporary file is left in $tmp"
+}
+
+# ------------------------------------------------------------------- 1
+run "$tmp/a.out" listops --n 50 --seed 1 -o "$tmp/a.h5"
+test $rc -eq 0 || fail "listops: exit status $rc (expected 0)"
+run "$tmp/b.out" listops --n 50 --seed 1 -o "$tmp/b.h5"
+test $rc -eq 0 || fail "listops again: exit status $rc (expected 0)"
+cmp "$tmp/a.h5" "$tmp/b.h5" || fail "listops: the same seed gave different bytes"
+run "$tmp/c.out" listops --n 50 --seed 2 --length 600 -o "$tmp/c.h5"
+test $rc -eq 0 || fail "listops --seed 2: exit status $rc (expected 0)"
+if cmp -s "$tmp/a.h5" "$tmp/c.h5"; then fail "listops: seeds 1 and 2 gave the same file"; fi
+run "$tmp/p2.out" listops --n 2^3 --length 2^6 --output "$tmp/p2.h5"
+test $rc -eq 0 || fail "listops --n 2^3 --length 2^6: exit status $rc (expected 0)"
+run "$tmp/p10.out" listops --n 8 --length 64 -o "$tmp/p10.h5"
+cmp "$tmp/p2.h5" "$tmp/p10.h5" || fail "listops: --n 2^3 --length 2^6 and --n 8 --length 64 differ"
+run "$tmp/version.out" listops --version
+test $rc -eq 0 || fail "listops --version: exit status $rc (expected 0)"
+grep -q '^myo-data (' "$tmp/version.out" || fail "listops --version: no version line"
+
+"$python" - "$tmp/a.h5" "$tmp/c.h5" <<'EOF' || fail "listops: h5py checks"
+import sys
+import h5py
+import numpy as np
+
+def check(path, n):
+    with h5py.File(path, "r") as f:
+        a = f.attrs
+        def s(k):
+            v = a[k]
+            return v.decode() if isinstance(v, bytes) else str(v)
+        assert s("format") == "myo-data/1", s("format")
+        assert s("task") == "listops" and s("source") == "generated"
+        E, G = int(a["count"]), int(a["docs"])
+        assert (E, G, int(a["n"])) == (50, 1, n), (E, G, int(a["n"]))
+        assert int(a["vocab"]) == 18 and int(a["classes"]) == 10
+        assert "seed" in a
+        t, y, l, p = (f[k][...] for k in ("tokens", "labels", "lengths", "parents"))
+        for arr in (t, y, l, p):
+            assert arr.dtype == np.int32, arr.dtype
+        assert t.shape == (E, G, n) and y.shape == (E,) and l.shape == (E, G) and p.shape == (E, n)
+        assert t.min() >= 0 and t.max() < 18 and y.min() >= 0 and y.max() < 10
+        assert (l >= 1).all() and (l <= n).all()
+        idx = np.arange(n)
+        for e in range(E):
+            pad = idx >= l[e, 0]
+            assert (t[e, 0, pad] == 0).all() and (p[e, pad] == -1).all()
+            assert p[e, 0] == -1
+            real = ~pad & (idx > 0)
+            assert ((p[e, real] >= 0) & (p[e, real] < idx[real])).all()
+
+check(sys.argv[1], 2000)
+check(sys.argv[2], 600)
+EOF
+
+run "$tmp/inspect.out" inspect "$tmp/a.h5"
+test $rc -eq 0 || fail "inspect: exit status $rc (expected 0)"
+cat "$tmp/inspect.out"
+grep -q '^task  *listops$' "$tmp/inspect.out" || fail "inspect: no 'task listops' line"
+grep -q '^examples  *50$' "$tmp/inspect.out" || fail "inspect: no 'examples 50' line"
+grep -q '^labels .* 0: [0-9]* ' "$tmp/inspect.out" || fail "inspect: no label distribution"
+grep -q '^lengths  *min [0-9]*  median [0-9.]*  mean [0-9.]*  max [0-9]*' "$tmp/inspect.out" ||
+    fail "inspect: no length statistics"
+grep -q '^vocab use ' "$tmp/inspect.out" || fail "inspect: no vocabulary use"
+grep -q '^  seed = 1$' "$tmp/inspect.out" || fail "inspect: no seed attribute"
+
+# ------------------------------------------------------------------- 2
+run "$tmp/pf.out" pathfinder --size 32 --difficulty hard --n 6 --seed 3 -o "$tmp/pf.h5"
+test $rc -eq 0 || fail "pathfinder: exit status $rc (expected 0)"
+run "$tmp/pf2.out" pathfinder --size 32 --difficulty 14 --n 6 --seed 3 -o "$tmp/pf2.h5"
+cmp "$tmp/pf.h5" "$tmp/pf2.h5" || fail "pathfinder: hard and 14 with one seed differ"
+run "$tmp/hil.out" order "$tmp/pf.h5" --ordering hilbert -o "$tmp/hil.h5"
+test $rc -eq 0 || fail "order hilbert: exit status $rc (expected 0)"
+run "$tmp/ras.out" order "$tmp/hil.h5" --ordering raster -o "$tmp/ras.h5"
+test $rc -eq 0 || fail "order raster: exit status $rc (expected 0)"
+"$python" - "$tmp/pf.h5" "$tmp/hil.h5" "$tmp/ras.h5" <<'EOF' || fail "pathfinder: h5py checks"
+import sys
+import h5py
+import numpy as np
+with h5py.File(sys.argv[1], "r") as f:
+    a = f.attrs
+    task = a["task"].decode() if isinstance(a["task"], bytes) else a["task"]
+    assert task == "pathfinder", task
+    t, y = f["tokens"][...], f["labels"][...]
+    assert t.shape == (6, 1, 1024) and int(a["vocab"]) == 256 and int(a["classes"]) == 2
+    assert set(np.unique(y)) <= {0, 1}
+    assert "parents" not in f
+with h5py.File(sys.argv[2], "r") as f:
+    o = f.attrs["ordering"]
+    assert (o.decode() if isinstance(o, bytes) else o) == "hilbert"
+    h = f["tokens"][...]
+    assert not (h == t).all() and (np.sort(h, axis=2) == np.sort(t, axis=2)).all()
+with h5py.File(sys.argv[3], "r") as f:
+    assert (f["tokens"][...] == t).all()
+EOF
+
+# ------------------------------------------------------------------- 3
+out=$tmp/bad.h5
+refused "no subcommand" 2 "$out"
+refused "unknown subcommand" 2 "$out" frobnicate -o "$out"
+refused "missing -o" 2 "$out" listops --n 5
+refused "--n 0" 2 "$out" listops --n 0 -o "$out"
+refused "--n -3" 2 "$out" listops --n -3 -o "$out"
+refused "unknown option" 2 "$out" listops --n 5 --bogus -o "$out"
+refused "option of another subcommand" 2 "$out" listops --n 5 --size 32 -o "$out"
+refused "pathfinder --size 64" 2 "$out" pathfinder --size 64 --difficulty hard --n 2 -o "$out"
+refused "pathfinder bad difficulty" 2 "$out" pathfinder --size 32 --difficulty extreme --n 2 -o "$out"
+refused "unreadable listops-load input" 5 "$out" listops-load "$tmp/missing.tsv" -o "$out"
+refused "unreadable order input" 5 "$out" order "$tmp/missing.h5" --ordering morton -o "$out"
+echo "not hdf5" >"$tmp/text.h5"
+refused "inspect of a non-HDF5 file" 5 "$out" inspect "$tmp/text.h5"
+refused "order of a non-image dataset" 3 "$out" order "$tmp/a.h5" --ordering morton -o "$out"
+refused "output in a missing directory" 5 "$tmp/no/dir/x.h5" listops --n 2 -o "$tmp/no/dir/x.h5"
+
+# ------------------------------------------------------------------- 4
+# (through timeout where there is one: a read that blocks exits 124)
+limit=
+if command -v timeout >/dev/null 2>&1; then limit="timeout 60"; fi
+mkfifo "$tmp/fifo.h5"
+echo "$me: === $prog inspect $tmp/fifo.h5 (a FIFO)"
+$limit "$prog" inspect "$tmp/fifo.h5" >"$tmp/fifo.out" 2>"$tmp/fifo.err"
+rc=$?
+cat "$tmp/fifo.err" >&2
+check_refusal "inspect of a FIFO" 5 "$tmp/fifo.out" "$tmp/fifo.err"
+grep -q "not a regular file" "$tmp/fifo.err" || fail "inspect of a FIFO: not said"
+mkdir "$tmp/dir.h5"
+refused "inspect of a directory" 5 "$out" inspect "$tmp/dir.h5"
+grep -q "not a regular file" "$tmp/refused.err" || fail "inspect of a directory: not said"
+
+# Byte 1461 of this file lies in the attribute message of
+# 'max_segment_trial' (libhdf5 1.10.8 freed a wild pointer over it).
+run "$tmp/pf20.out" pathfinder --size 32 --difficulty hard --n 20 -o "$tmp/pf20.h5"
+"$python" -c '
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(1461)
+    f.write(bytes([127]))
+' "$tmp/pf20.h5" || fail "cannot alter pf20.h5"
+refused "inspect of a corrupt attribute message" 3 "$out" inspect "$tmp/pf20.h5"
+grep -q "corrupt attribute message" "$tmp/refused.err" || fail "corrupt attribute message: not said"
+refused "order of a corrupt attribute message" 3 "$out" order "$tmp/pf20.h5" --ordering morton -o "$out"
+
+"$python" - "$tmp/huge.h5" <<'EOF' || fail "huge vocabulary: h5py could not write the file"
+import sys
+import h5py
+import numpy as np
+E, n, big = 20, 8, 2 ** 31
+with h5py.File(sys.argv[1], "w") as f:
+    for k, v in (("format", "myo-data/1"), ("task", "text"), ("source", "loaded")):
+        f.attrs[k] = np.bytes_(v)
+    for k, v in (("count", E), ("docs", 1), ("n", n), ("vocab", big), ("classes", big)):
+        f.attrs[k] = np.int64(v)
+    ids = (np.arange(E * n, dtype=np.int64) * 104729 + 7) % big
+    f["tokens"] = ids.astype(np.int32).reshape(E, 1, n)
+    f["labels"] = ((np.arange(E, dtype=np.int64) * 99991) % big).astype(np.int32)
+    f["lengths"] = np.full((E, 1), n, dtype=np.int32)
+EOF
+# In little memory where a limit can be set (AddressSanitizer reserves
+# terabytes of address space: under it the timeout is the check), and
+# with at most 64 KiB of output (ulimit -f 128: a tool listing 2^31
+# classes is stopped there).
+vlimit=4000000
+if ldd "$prog" 2>/dev/null | grep -q libasan; then vlimit=unlimited; fi
+echo "$me: === $prog inspect $tmp/huge.h5 (vocab and classes 2^31; ulimit -v $vlimit)"
+(ulimit -v $vlimit && ulimit -f 128 && $limit "$prog" inspect "$tmp/huge.h5") \
+    >"$tmp/huge.out" 2>"$tmp/huge.err"
+rc=$?
+head -c 2048 "$tmp/huge.out"
+echo
+head -c 2048 "$tmp/huge.err" >&2
+test $rc -eq 0 || fail "inspect of a vocabulary of 2^31: exit status $rc (expected 0)"
+grep -q '^vocab use   160 of 2147483648 ids in 160 tokens' "$tmp/huge.out" ||
+    fail "inspect of a vocabulary of 2^31: no vocabulary use line"
+grep -q '^labels .* \.\.\. and 4 more; 20 of 2147483648 classes occur$' "$tmp/huge.out" ||
+    fail "inspect of 2^31 classes: no bounded label line"
+test `wc -c <"$tmp/huge.out"` -lt 4096 || fail "inspect of 2^31 classes: over 4 KiB of output"
+
+run "$tmp/pf4.out" pathfinder --size 32 --difficulty easy --n 4 -o "$tmp/pf4.h5"
+run "$tmp/mor.out" order "$tmp/pf4.h5" --ordering morton -o "$tmp/mor.h5"
+"$python" - "$tmp/mor.h5" <<'EOF' || fail "attribute-heavy file: h5py could not add the attributes"
+import sys
+import h5py
+import numpy as np
+with h5py.File(sys.argv[1], "a") as f:
+    f.attrs["aaa"] = "x" * 300
+    f.attrs["pair"] = np.array((1, 2.5), dtype=[("a", "i4"), ("b", "f8")])
+    for k in range(60):
+        f.attrs["a%02d" % k if k < 30 else "z%02d" % k] = "v"
+EOF
+run "$tmp/heavy.out" inspect "$tmp/mor.h5"
+test $rc -eq 0 || fail "inspect of an attribute-heavy file: exit status $rc (expected 0)"
+grep -q '^  ordering = morton$' "$tmp/heavy.out" || fail "attribute-heavy file: 'ordering' lost"
+grep -q '^attributes  48$' "$tmp/heavy.out" || fail "attribute-heavy file: not 48 attributes kept"
+grep -q '^not kept    .*: aaa, pair, ' "$tmp/heavy.out" ||
+    fail "attribute-heavy file: the attributes not kept are not listed"
+run "$tmp/back.out" order "$tmp/mor.h5" --ordering raster -o "$tmp/back.h5"
+test $rc -eq 0 || fail "order of an attribute-heavy file: exit status $rc (expected 0)"
+"$python" - "$tmp/pf4.h5" "$tmp/back.h5" <<'EOF' || fail "attribute-heavy file: not raster again"
+import sys
+import h5py
+with h5py.File(sys.argv[1], "r") as a, h5py.File(sys.argv[2], "r") as b:
+    assert (a["tokens"][...] == b["tokens"][...]).all()
+    o = b.attrs["ordering"]
+    assert (o.decode() if isinstance(o, bytes) else o) == "raster", o
+EOF
+
+# ------------------------------------------------------------------- 5
+run "$tmp/small.out" listops --n 2 -o "$tmp/existing.h5"
+keep_copy "$tmp/existing.h5"
+echo "$me: === (ulimit -f 64; $prog listops --n 200 -o $tmp/existing.h5)"
+(ulimit -f 64 && "$prog" listops --n 200 -o "$tmp/existing.h5") >"$tmp/fsize.out" 2>"$tmp/fsize.err"
+rc=$?
+cat "$tmp/fsize.err" >&2
+check_refusal "a write past ulimit -f" 5 "$tmp/fsize.out" "$tmp/fsize.err"
+check_unchanged "a write past ulimit -f" "$tmp/existing.h5"
+leftover=`ls "$tmp" | grep -c '\.tmp-'`
+test "$leftover" -eq 0 || fail "a write past ulimit -f: a temporary file is left in $tmp"
+
+finish
