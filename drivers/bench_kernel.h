@@ -53,6 +53,7 @@ extern const char *const BENCH_PREC_NAME[BENCH_PREC_COUNT];
 typedef struct {
     int method; /* index in bench_kernels */
     int mode, phase, tree, arity, dir, prec;
+    int causal; /* dense attention: query i sees keys j <= i only */
     int64_t n, D, H, B;
     char key[256];    /* canonical: every parameter defining the point */
     char series[256]; /* the key without n: the points a time prediction extrapolates */
@@ -67,7 +68,8 @@ enum {
     BENCH_USES_HEADS = 2,  /* --heads */
     BENCH_HAS_DOUBLE = 4,  /* --precision double */
     BENCH_HAS_BWD = 8,     /* --phase fwd+bwd */
-    BENCH_EXPLICIT = 16    /* in the sweep only when --method names it */
+    BENCH_EXPLICIT = 16,   /* in the sweep only when --method names it */
+    BENCH_USES_MASK = 32   /* --mask full, causal */
 };
 
 /* A kernel's objects for one point on this rank (each kernel's own). */

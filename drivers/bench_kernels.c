@@ -155,7 +155,7 @@ static myo_status runner_create(const bench_point *point, int64_t n, int64_t B, 
     const myo_precision prec = r->f64 ? MYO_F64 : MYO_F32;
     const int64_t D = p->D, H = p->H;
     r->lcfg = (myo_layer_config){.d_model = D, .heads = H, .direction = p->dir};
-    r->acfg = (myo_attention_config){.d_model = D, .heads = H ? H : 1};
+    r->acfg = (myo_attention_config){.d_model = D, .heads = H ? H : 1, .causal = p->causal};
     r->scfg = (myo_ssm_config){.d_model = D};
     myo_status s = MYO_OK;
     if (KIND(p) == M_SSM) s = myo_ssm_layout_of(&r->scfg, &r->ly);
@@ -664,7 +664,8 @@ static myo_status lib_cost(const bench_point *p, myo_cost *c)
                    : p->tree == BENCH_TREE_HEAP ? myo_tree_shape_heap(p->n, p->arity, &shape)
                                                 : myo_tree_shape_kary(p->n, p->arity, &shape);
     const myo_layer_config lcfg = {.d_model = p->D, .heads = p->H, .direction = p->dir};
-    const myo_attention_config acfg = {.d_model = p->D, .heads = p->H ? p->H : 1};
+    const myo_attention_config acfg = {
+        .d_model = p->D, .heads = p->H ? p->H : 1, .causal = p->causal};
     const myo_ssm_config scfg = {.d_model = p->D};
     switch (KIND(p)) {
     case M_MYOSOTIS:
@@ -844,9 +845,9 @@ static void hook_teardown(bench_run **k)
 RUNNER_KERNEL(bench_kernel_myosotis, "myosotis", M_MYOSOTIS, 1,
               BENCH_USES_TREE | BENCH_USES_HEADS | BENCH_HAS_BWD);
 RUNNER_KERNEL(bench_kernel_dense_tiled, "dense-tiled", M_DENSE_TILED, 2,
-              BENCH_USES_HEADS | BENCH_HAS_BWD);
+              BENCH_USES_HEADS | BENCH_HAS_BWD | BENCH_USES_MASK);
 RUNNER_KERNEL(bench_kernel_dense_materialized, "dense-materialized", M_DENSE_MAT, 2,
-              BENCH_USES_HEADS | BENCH_HAS_BWD);
+              BENCH_USES_HEADS | BENCH_HAS_BWD | BENCH_USES_MASK);
 RUNNER_KERNEL(bench_kernel_ssm, "ssm", M_SSM, 1, BENCH_HAS_BWD);
 RUNNER_KERNEL(bench_kernel_solve, "solve", M_SOLVE, 1,
               BENCH_USES_TREE | BENCH_USES_HEADS | BENCH_HAS_DOUBLE | BENCH_HAS_BWD);

@@ -41,7 +41,7 @@ bin_SCRIPTS += $(RETIRED)
 CLEANFILES += $(RETIRED)
 EXTRA_DIST += drivers/retired.in
 drivers/myo-bench-solve: instead = myo-bench --method solve,solve-only,memcpy,lapack-pt --mode data --tree chain,kary
-drivers/myo-bench-layer: instead = myo-bench --method myosotis,dense-tiled,dense-materialized,ssm --mode data (the columns proj_ms, mix_ms split projections and mixing)
+drivers/myo-bench-layer: instead = myo-bench --method myosotis,dense-tiled,dense-materialized,ssm --mode data [--mask causal] (the columns proj_ms, mix_ms split projections and mixing)
 drivers/myo-bench-dist: instead = mpirun -np P myo-bench --method myosotis,solve --mode sequence,local (local: the same work without messages; the columns msgs, MiB_sent, colls count them)
 $(RETIRED): $(srcdir)/drivers/retired.in Makefile
 	$(AM_V_GEN)$(MKDIR_P) drivers && rm -f $@ $@.tmp && \

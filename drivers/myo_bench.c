@@ -106,6 +106,7 @@ typedef struct {
     int n_arity;
     int tree_kind[MAX_LIST * MAX_LIST], tree_arity[MAX_LIST * MAX_LIST], n_trees; /* expanded */
     int dir[3], n_dir;
+    int mask[2], n_mask;
     int ordering;
     int phase[BENCH_PH_COUNT], n_phase, phase_word;
     int prec[BENCH_PREC_COUNT], n_prec;
@@ -146,7 +147,8 @@ static void usage(FILE *f)
         "  --tree LIST          chain, kary<k>, heap<k> (2 <= k <= 64), kary (once per\n"
         "                       --arity): the tree of myosotis and the solvers (default kary)\n"
         "  --arity LIST         arities of a bare kary, 2..64 (default 2)\n"
-        "  --direction LIST     both, up, down (default both)\n"
+        "  --direction LIST     both, up, down: the tree's (default both)\n"
+        "  --mask LIST          full, causal: dense attention's (default full)\n"
         "  --ordering O         raster, morton, hilbert: image token order; recorded only\n"
         "                       (myo-bench sweeps sequences: tokens stay in sequence order;\n"
         "                       image orderings are in myo-data and myo-lra) (default raster)\n"
@@ -179,6 +181,7 @@ static const char *const PHASE_WORDS[] = {"fwd", "fwd+bwd", "both", NULL};
 static const char *const MODE_WORDS[] = {"sequence", "data", "local", "both", NULL};
 static const char *const PREC_WORDS[] = {"single", "double", NULL};
 static const char *const DIR_WORDS[] = {"both", "up", "down", NULL};
+static const char *const MASK_WORDS[] = {"full", "causal", NULL};
 static const char *const PROGRESS_WORDS[] = {"auto", "bar", "lines", "none", NULL};
 
 /* Returns -1 to go on, otherwise the exit code (0 after --help/--version).
@@ -196,6 +199,7 @@ static int parse_options(int argc, char **argv, opts *o)
     o->d[0] = 128, o->n_d = 1, o->h[0] = 4, o->n_h = 1, o->b[0] = 1, o->n_b = 1;
     opt_parse_tree("kary", NULL, &o->tree[0]), o->n_tree = 1, o->arity[0] = 2, o->n_arity = 1;
     o->dir[0] = MYO_DIR_BOTH, o->n_dir = 1, o->ordering = ORD_RASTER;
+    o->mask[0] = 0, o->n_mask = 1;
     o->phase_word = 2; /* both */
     o->prec[0] = PREC_SINGLE, o->n_prec = 1;
     o->mode[0] = MODE_SEQ, o->mode[1] = MODE_DATA, o->n_mode = 2;
@@ -223,6 +227,8 @@ static int parse_options(int argc, char **argv, opts *o)
          .max = MAX_LIST, .lo = 2, .hi = 64},
         {.name = "direction", .kind = OPT_WORDS, .value = o->dir, .count = &o->n_dir, .max = 3,
          .words = DIR_WORDS},
+        {.name = "mask", .kind = OPT_WORDS, .value = o->mask, .count = &o->n_mask, .max = 2,
+         .words = MASK_WORDS},
         {.name = "ordering", .kind = OPT_WORD, .value = &o->ordering, .words = ORD_NAME},
         {.name = "phase", .kind = OPT_WORD, .value = &o->phase_word, .words = PHASE_WORDS},
         {.name = "mode", .kind = OPT_WORDS, .value = o->mode, .count = &o->n_mode,
@@ -299,6 +305,10 @@ static const char *dir_name(const point *p)
 {
     return uses_tree(p) ? DIR_NAME[p->dir] : "-";
 }
+static const char *mask_name(const point *p)
+{
+    return KERNEL(p)->uses & BENCH_USES_MASK ? MASK_WORDS[p->causal] : "-";
+}
 static const char *ord_name(const point *p, const opts *o)
 {
     return uses_tree(p) ? ORD_NAME[o->ordering] : "-";
@@ -308,9 +318,9 @@ static void point_keys(point *p, const opts *o, int ranks)
 {
     char rest[200];
     snprintf(rest, sizeof rest,
-             "precision=%s tree=%s arity=%d direction=%s ordering=%s d_model=%lld heads=%lld "
-             "batch=%lld ranks=%d",
-             PREC_NAME[p->prec], tree_name(p), p->arity, dir_name(p), ord_name(p, o),
+             "precision=%s tree=%s arity=%d direction=%s mask=%s ordering=%s d_model=%lld "
+             "heads=%lld batch=%lld ranks=%d",
+             PREC_NAME[p->prec], tree_name(p), p->arity, dir_name(p), mask_name(p), ord_name(p, o),
              (long long)p->D, (long long)p->H, (long long)p->B, ranks);
     snprintf(p->key, sizeof p->key, "method=%s mode=%s phase=%s n=%lld %s", METHOD_NAME(p->method),
              MODE_NAME[p->mode], PHASE_NAME[p->phase], (long long)p->n, rest);
@@ -336,6 +346,7 @@ static int point_normalize(point *p, const opts *o)
     if (!(uses & BENCH_USES_TREE)) p->tree = TREE_KARY, p->arity = 0, p->dir = 0;
     if (p->tree == TREE_CHAIN) p->arity = 0;
     if (!(uses & BENCH_USES_HEADS)) p->H = 0;
+    if (!(uses & BENCH_USES_MASK)) p->causal = 0;
     return 1;
 }
 
@@ -344,9 +355,10 @@ static int point_normalize(point *p, const opts *o)
  * beyond MAX_POINTS. */
 static int make_points(const opts *o, int ranks, point **out)
 {
-    enum { I_N, I_D, I_H, I_B, I_MODE, I_METHOD, I_TREE, I_DIR, I_PHASE, I_PREC, DIMS };
-    const int len[DIMS] = {o->n_n,       o->n_d,     o->n_h,   o->n_b,     o->n_mode,
-                           o->n_methods, o->n_trees, o->n_dir, o->n_phase, o->n_prec};
+    enum { I_N, I_D, I_H, I_B, I_MODE, I_METHOD, I_TREE, I_DIR, I_MASK, I_PHASE, I_PREC, DIMS };
+    const int len[DIMS] = {o->n_n,     o->n_d,       o->n_h,     o->n_b,
+                           o->n_mode,  o->n_methods, o->n_trees, o->n_dir,
+                           o->n_mask,  o->n_phase,   o->n_prec};
     int i[DIMS] = {0};
     size_t cap = 256, count = 0;
     point *pts = malloc(cap * sizeof *pts);
@@ -356,7 +368,7 @@ static int make_points(const opts *o, int ranks, point **out)
         p.n = o->n[i[I_N]], p.D = o->d[i[I_D]], p.H = o->h[i[I_H]], p.B = o->b[i[I_B]];
         p.mode = o->mode[i[I_MODE]], p.method = o->method[i[I_METHOD]];
         p.tree = o->tree_kind[i[I_TREE]], p.arity = o->tree_arity[i[I_TREE]];
-        p.dir = o->dir[i[I_DIR]];
+        p.dir = o->dir[i[I_DIR]], p.causal = o->mask[i[I_MASK]];
         p.phase = o->phase[i[I_PHASE]], p.prec = o->prec[i[I_PREC]];
         int keep = point_normalize(&p, o);
         if (keep) point_keys(&p, o, ranks);
@@ -383,7 +395,7 @@ typedef struct {
     char point_key[256];
     char method[24], mode[12], phase[12], precision[8], tree[8];
     int64_t arity;
-    char direction[8], ordering[8];
+    char direction[8], mask[8], ordering[8];
     int64_t n, nodes, d_model, heads, batch, ranks, reps;
     double t_min, t_med, t_max, flops, bytes, gflops, gbytes_per_s, triad_gbytes_per_s;
     double peak_rss_mib;
@@ -419,6 +431,7 @@ static const myo_h5col POINT_COLS[] = {
     COL_S(points_row, mode),         COL_S(points_row, phase),
     COL_S(points_row, precision),    COL_S(points_row, tree),
     COL_I(points_row, arity),        COL_S(points_row, direction),
+    COL_S(points_row, mask),
     COL_S(points_row, ordering),     COL_I(points_row, n),
     COL_I(points_row, nodes),        COL_I(points_row, d_model),
     COL_I(points_row, heads),        COL_I(points_row, batch),
@@ -514,6 +527,7 @@ static void init_row(points_row *row, const point *p, const opts *o, int64_t run
     snprintf(row->tree, sizeof row->tree, "%s", tree_name(p));
     row->arity = p->arity;
     snprintf(row->direction, sizeof row->direction, "%s", dir_name(p));
+    snprintf(row->mask, sizeof row->mask, "%s", mask_name(p));
     snprintf(row->ordering, sizeof row->ordering, "%s", ord_name(p, o));
     const int64_t n = p->mode == MODE_LOCAL ? bench_local_n(p->n, ranks) : p->n;
     row->n = p->n, row->nodes = bench_nodes_bound(p, n), row->d_model = p->D, row->heads = p->H;
@@ -570,9 +584,9 @@ static int decide_skip(sweep *sw, const point *p, char *note, size_t size)
 
 static void validation_key(const point *p, char *key, size_t size)
 {
-    snprintf(key, size, "%s %s %s %s %s %d %s %lld %lld", METHOD_NAME(p->method),
+    snprintf(key, size, "%s %s %s %s %s %d %s %s %lld %lld", METHOD_NAME(p->method),
              MODE_NAME[p->mode], PHASE_NAME[p->phase], PREC_NAME[p->prec], tree_name(p), p->arity,
-             dir_name(p), (long long)p->D, (long long)p->H);
+             dir_name(p), mask_name(p), (long long)p->D, (long long)p->H);
 }
 
 /* Collective.  The validation of p's configuration, cached. */
@@ -909,7 +923,11 @@ static void print_header(const sweep *sw, const run_meta *meta, int64_t run_id, 
            "fwd+bwd = then the solve with M^T; solve-only: the same without the factorisation; "
            "memcpy: a copy of the solve's right-hand sides; lapack-pt: ?pttrf + ?pttrs.\n",
            sw->ranks, sw->ranks);
-    printf("# validation, once per method, mode, phase, tree, arity, direction, D, H: n = %d, "
+    printf("# masks ");
+    for (int i = 0; i < o->n_mask; i++)
+        printf("%s%s", i ? "," : "", MASK_WORDS[o->mask[i]]);
+    printf(" (dense attention)\n");
+    printf("# validation, once per method, mode, phase, tree, arity, direction, mask, D, H: n = %d, "
            "one sequence, the same calls as the timed points on the same ranks, against the\n#   "
            "double reference twin on the whole sequence (data mode: weight gradients against "
            "P times the reference's; lapack-pt: myo_solve_ref on the same chain; memcpy:\n#   "

@@ -14,7 +14,7 @@ import sys
 import h5py
 import numpy as np
 
-POINT_COLS = ("run_id point point_key method mode phase precision tree arity direction "
+POINT_COLS = ("run_id point point_key method mode phase precision tree arity direction mask "
               "ordering n nodes d_model heads batch ranks reps t_min t_med t_max flops bytes "
               "gflops gbytes_per_s triad_gbytes_per_s peak_rss_mib t_proj_med t_mix_med messages "
               "message_bytes collectives valid val_error status note").split()
@@ -189,7 +189,22 @@ def cmd_kernels(path):
             fail("%s: proj, mix seconds %s (expected none: not split)" % (key, split))
         if method == "memcpy" and not (row["flops"] == 0 and row["val_error"] == 0):
             fail("%s: memcpy with flops %g, val_error %g" % (key, row["flops"], row["val_error"]))
+    # causal attention: fewer flops than full at the same point
+    full = {}
+    for row in pts:
+        if s(row["mask"]) == "full":
+            full[s(row["point_key"]).replace("mask=full", "mask=causal")] = row["flops"]
+    causal = [row for row in pts if s(row["mask"]) == "causal" and s(row["status"]) == "OK"]
+    if not causal:
+        fail("no OK row of causal attention")
+    for row in causal:
+        key = s(row["point_key"])
+        if key in full and not row["flops"] < full[key]:
+            fail("%s: flops %g, not fewer than full attention's %g" % (key, row["flops"], full[key]))
+        seen.add((s(row["method"]) + " causal", s(row["mode"])))
     want = {(m, d) for m in LAYERS + SOLVERS for d in ("data", "local")}
+    want |= {(m + " causal", d) for m in ("dense-tiled", "dense-materialized")
+             for d in ("data", "local")} | {("dense-tiled causal", "sequence")}
     want |= {(m, "sequence") for m in LAYERS + SOLVERS if m not in NO_SEQUENCE}
     if want - seen:
         fail("no OK row of %s" % sorted(want - seen))

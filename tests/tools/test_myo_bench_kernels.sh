@@ -6,13 +6,15 @@
 #
 # 1. every method (the layers, solve, solve-only, memcpy, lapack-pt) in
 #    sequence, data and local mode, kary, chain and heap trees, single and double,
-#    on 2 ranks with an odd n (the local share rounds up): exit 0, and in the
+#    dense attention full and causal, on 2 ranks with an odd n (the local
+#    share rounds up): exit 0, and in the
 #    HDF5 file (tests/support/myo_bench_check.py kernels) every supported
 #    point OK and VALID, SKIP:unsupported elsewhere (no sequence-parallel SSM,
 #    materialized attention or yardstick; lapack-pt on chains only); local
 #    mode's nodes those of the rank's share and no MPI call counted;
 #    sequence mode's calls counted; the data-parallel backward's gradient
-#    sum counted; projection and mixing seconds for the layers only;
+#    sum counted; projection and mixing seconds for the layers only; causal
+#    attention counted fewer flops than full at the same point;
 # 2. myo-bench-solve, myo-bench-layer and myo-bench-dist: exit 2, nothing
 #    on stdout, one line on stderr naming myo-bench.
 # Exit 0 when all hold, 1 otherwise (naming each failed check), 99 when
@@ -27,7 +29,7 @@ make_tmp
 # ------------------------------------------------------------------- 1
 f=$tmp/k.h5
 run_tool 2 "$tmp/out" "$tmp/err" --method myosotis,dense-tiled,dense-materialized,ssm,solve,solve-only,memcpy,lapack-pt \
-    --mode sequence,data,local --tree kary,chain,heap3 --n 64,101 --d-model 16 --heads 2 \
+    --mode sequence,data,local --tree kary,chain,heap3 --mask full,causal --n 64,101 --d-model 16 --heads 2 \
     --precision single,double --reps 2 --warmup 1 --no-flush --triad-mib 1 --progress none --output "$f"
 cat "$tmp/err" >&2
 test $rc -eq 0 || fail "every kernel: exit status $rc (expected 0)"
