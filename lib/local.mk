@@ -46,6 +46,7 @@ lib_libmyosotis_a_SOURCES = \
 	lib/model/model.c \
 	lib/model/model_ref.c \
 	lib/model/model_ref.h \
+	lib/model/schedule.c \
 	lib/io/system_io.c \
 	lib/io/h5log.c \
 	lib/io/h5util.c \

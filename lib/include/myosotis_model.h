@@ -227,6 +227,54 @@ void myo_model_last_times(const myo_model *m, myo_model_times *out);
 float *myo_model_params(myo_model *m);
 float *myo_model_grads(myo_model *m);
 
+/* Local.  AdamW's state: its two moments (myo_model_num_params floats
+ * each, in the layout of myo_model_params; writable) and the number of
+ * steps taken (t of the next myo_model_adam_step is this + 1).  A
+ * checkpoint saves the parameters, both moments and the step count;
+ * restoring the four into a model of the same configuration continues
+ * training bit for bit. */
+float *myo_model_adam_moment1(myo_model *m);
+float *myo_model_adam_moment2(myo_model *m);
+int64_t myo_model_adam_steps(const myo_model *m);
+/* MYO_ERR_ARG for a NULL model or steps < 0. */
+myo_status myo_model_set_adam_steps(myo_model *m, int64_t steps);
+
+/* Local.  Gradient-norm clipping, between the (all-reduced) backward and
+ * the update: *norm (may be NULL) = the Euclidean norm of the whole
+ * gradient vector (summed in double, in one fixed order); when it exceeds
+ * max_norm, every gradient is scaled by max_norm / norm.  max_norm =
+ * INFINITY measures only.  MYO_ERR_ARG for a NULL model or max_norm not
+ * > 0; MYO_ERR_DATA when the norm is not finite (*norm set, gradients
+ * untouched). */
+myo_status myo_model_clip_grads(myo_model *m, double max_norm, double *norm);
+
+/* The learning rate of a schedule at an update (LRA's and S4's): linear
+ * warm-up from 0 over `warmup` updates, then a decay from peak to
+ * peak * final_fraction at update `total`:
+ *     t < warmup:   lr = peak (t + 1) / warmup
+ *     cosine:       lr = peak (f + (1 - f) (1 + cos(pi q)) / 2)
+ *     linear:       lr = peak (1 - (1 - f) q)
+ *     constant:     lr = peak
+ * with q = (t - warmup) / (total - warmup) clamped to [0, 1], t counted
+ * from 0. */
+typedef enum { MYO_LR_COSINE = 0, MYO_LR_LINEAR = 1, MYO_LR_CONSTANT = 2 } myo_lr_decay;
+typedef struct {
+    double peak;           /* > 0 */
+    int64_t warmup, total; /* 0 <= warmup <= total, total >= 1 */
+    myo_lr_decay decay;
+    double final_fraction; /* f in [0, 1] */
+} myo_lr_schedule;
+
+/* Local.  MYO_ERR_ARG naming the problem, MYO_OK when s is valid. */
+myo_status myo_lr_schedule_check(const myo_lr_schedule *s);
+/* Local.  The rate at update t >= 0 (t >= total: the final rate); NaN for
+ * an invalid schedule or t < 0. */
+double myo_lr_at(const myo_lr_schedule *s, int64_t t);
+/* Local.  "cosine", "linear", "constant" ("?" otherwise); parse: exactly
+ * one of them, MYO_ERR_ARG listing them otherwise. */
+const char *myo_lr_decay_name(myo_lr_decay d);
+myo_status myo_lr_decay_parse(const char *text, myo_lr_decay *out);
+
 #ifdef __cplusplus
 }
 #endif

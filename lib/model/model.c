@@ -779,6 +779,51 @@ float *myo_model_grads(myo_model *m)
     return m ? m->grads : NULL;
 }
 
+float *myo_model_adam_moment1(myo_model *m)
+{
+    return m ? m->mom1 : NULL;
+}
+
+float *myo_model_adam_moment2(myo_model *m)
+{
+    return m ? m->mom2 : NULL;
+}
+
+int64_t myo_model_adam_steps(const myo_model *m)
+{
+    return m ? m->step : 0;
+}
+
+myo_status myo_model_set_adam_steps(myo_model *m, int64_t steps)
+{
+    if (!m || steps < 0)
+        return myo_fail(MYO_ERR_ARG, "myo_model_set_adam_steps: a model and steps >= 0 required");
+    m->step = steps;
+    return MYO_OK;
+}
+
+/* The Euclidean norm of the gradient vector, summed in double in one
+ * fixed order (the same bits on every run); scaled in place when above
+ * max_norm. */
+myo_status myo_model_clip_grads(myo_model *m, double max_norm, double *norm)
+{
+    if (!m || !(max_norm > 0)) /* +inf: measure only */
+        return myo_fail(MYO_ERR_ARG, "myo_model_clip_grads: a model and max_norm > 0 required");
+    double sum = 0;
+    for (int64_t i = 0; i < m->num_params; i++)
+        sum += (double)m->grads[i] * (double)m->grads[i];
+    const double nrm = sqrt(sum);
+    if (norm) *norm = nrm;
+    if (!isfinite(nrm))
+        return myo_fail(MYO_ERR_DATA, "myo_model_clip_grads: the gradient norm is %g", nrm);
+    if (nrm > max_norm) {
+        const float scale = (float)(max_norm / nrm);
+        for (int64_t i = 0; i < m->num_params; i++)
+            m->grads[i] *= scale;
+    }
+    return MYO_OK;
+}
+
 int64_t myo_model_num_tensors(const myo_model *m)
 {
     return m ? m->num_tensors : 0;

@@ -693,6 +693,138 @@ static void test_model_adamw_reduces_the_loss(void **state)
         }
 }
 
+/* A checkpoint's state -- parameters, AdamW's moments and step count --
+ * copied into a fresh model of the same configuration (another seed:
+ * other initial parameters) continues training bit for bit: 3 more steps
+ * after 2 give the parameters of 5 straight, for every mixer.  Not
+ * vacuous: without the step count (t restarting at 1) the parameters
+ * differ. */
+static void test_model_adam_state_restores_bit_for_bit(void **state)
+{
+    (void)state;
+    int32_t tokens[2 * 16], labels[2];
+    const myo_adam_config adam = {1e-2, 0.9, 0.999, 1e-8, 0.01};
+    for (int mixer = 0; mixer < 4; mixer++) {
+        myo_tree *t = NULL;
+        myo_model_config cfg = tiny_config((myo_mixer_kind)mixer, 0, &t);
+        myo_model *straight = tiny_model(&cfg, 2, 5), *resumed = tiny_model(&cfg, 2, 99),
+                  *no_steps = tiny_model(&cfg, 2, 99);
+        const int64_t P = myo_model_num_params(straight);
+        for (int step = 0; step < 5; step++) {
+            tiny_batch(&cfg, 2, 300 + (uint64_t)step, tokens, labels);
+            if (step == 2) {
+                myo_model *dst[2] = {resumed, no_steps};
+                for (int k = 0; k < 2; k++) {
+                    memcpy(myo_model_params(dst[k]), myo_model_params(straight), (size_t)P * 4);
+                    memcpy(myo_model_adam_moment1(dst[k]), myo_model_adam_moment1(straight),
+                           (size_t)P * 4);
+                    memcpy(myo_model_adam_moment2(dst[k]), myo_model_adam_moment2(straight),
+                           (size_t)P * 4);
+                }
+                assert_int_equal(myo_model_adam_steps(straight), 2);
+                assert_int_equal(myo_model_set_adam_steps(resumed, 2), MYO_OK);
+            }
+            myo_model *each[3] = {straight, resumed, no_steps};
+            for (int k = 0; k < (step < 2 ? 1 : 3); k++) {
+                assert_int_equal(myo_model_forward(each[k], 2, tokens, labels, NULL, NULL), MYO_OK);
+                assert_int_equal(myo_model_backward(each[k]), MYO_OK);
+                assert_int_equal(myo_model_adam_step(each[k], &adam), MYO_OK);
+            }
+        }
+        assert_int_equal(myo_model_adam_steps(resumed), 5);
+        assert_memory_equal(myo_model_params(straight), myo_model_params(resumed), (size_t)P * 4);
+        assert_memory_not_equal(myo_model_params(straight), myo_model_params(no_steps),
+                                (size_t)P * 4);
+        assert_int_equal(myo_model_set_adam_steps(resumed, -1), MYO_ERR_ARG);
+        myo_model_destroy(&straight), myo_model_destroy(&resumed), myo_model_destroy(&no_steps);
+        myo_tree_destroy(&t);
+    }
+}
+
+/* Clipping: the norm against an independent sum (long double, reverse
+ * order; relative 1e-12), the clipped vector's norm max_norm (relative
+ * 1e-6, float scaling) and direction kept; a larger max_norm or INFINITY
+ * leaves every gradient bit for bit; bad arguments refused. */
+static void test_model_clip_grads(void **state)
+{
+    (void)state;
+    int32_t tokens[2 * 16], labels[2];
+    myo_tree *t = NULL;
+    myo_model_config cfg = tiny_config(MYO_MIXER_MYOSOTIS, 0, &t);
+    myo_model *m = tiny_model(&cfg, 2, 5);
+    const int64_t P = myo_model_num_params(m);
+    tiny_batch(&cfg, 2, 41, tokens, labels);
+    assert_int_equal(myo_model_forward(m, 2, tokens, labels, NULL, NULL), MYO_OK);
+    assert_int_equal(myo_model_backward(m), MYO_OK);
+    float *g = myo_model_grads(m), *keep = malloc((size_t)P * 4);
+    assert_non_null(keep);
+    memcpy(keep, g, (size_t)P * 4);
+    long double sum = 0;
+    for (int64_t i = P - 1; i >= 0; i--)
+        sum += (long double)g[i] * g[i];
+    const double want = (double)sqrtl(sum);
+    double norm = 0;
+    assert_int_equal(myo_model_clip_grads(m, INFINITY, &norm), MYO_OK);
+    assert_true(fabs(norm - want) <= 1e-12 * want);
+    assert_memory_equal(g, keep, (size_t)P * 4);
+    assert_int_equal(myo_model_clip_grads(m, 2 * want, &norm), MYO_OK);
+    assert_memory_equal(g, keep, (size_t)P * 4);
+    assert_int_equal(myo_model_clip_grads(m, 0.25 * want, &norm), MYO_OK);
+    double after = 0;
+    assert_int_equal(myo_model_clip_grads(m, INFINITY, &after), MYO_OK);
+    printf("clip: norm %.6g (independent %.6g), clipped to %.6g (target %.6g)\n", norm, want,
+           after, 0.25 * want);
+    assert_true(fabs(after - 0.25 * want) <= 1e-6 * want);
+    for (int64_t i = 0; i < P; i++)
+        assert_true(fabsf(g[i] - 0.25f * keep[i]) <= 1e-6f * fabsf(keep[i]) + 1e-30f);
+    assert_int_equal(myo_model_clip_grads(m, 0, &norm), MYO_ERR_ARG);
+    assert_int_equal(myo_model_clip_grads(NULL, 1, &norm), MYO_ERR_ARG);
+    g[3] = NAN;
+    assert_int_equal(myo_model_clip_grads(m, 1, &norm), MYO_ERR_DATA);
+    free(keep);
+    myo_model_destroy(&m);
+    myo_tree_destroy(&t);
+}
+
+/* Schedules against hand-computed values: warm-up 4 of 14 updates, peak
+ * 2, final fraction 0.1: t = 0 -> 0.5, t = 3 -> 2, t = 4 -> 2 (decay
+ * starts), t = 9 (q = 1/2) -> cosine 2 (0.1 + 0.9 / 2) = 1.1, linear
+ * 1.1, t >= 14 -> 0.2; constant 2 after the warm-up; bad schedules NaN. */
+static void test_lr_schedule(void **state)
+{
+    (void)state;
+    myo_lr_schedule s = {2.0, 4, 14, MYO_LR_COSINE, 0.1};
+    assert_int_equal(myo_lr_schedule_check(&s), MYO_OK);
+    const double tol = 1e-12;
+    assert_true(fabs(myo_lr_at(&s, 0) - 0.5) < tol);
+    assert_true(fabs(myo_lr_at(&s, 3) - 2.0) < tol);
+    assert_true(fabs(myo_lr_at(&s, 4) - 2.0) < tol);
+    assert_true(fabs(myo_lr_at(&s, 9) - 1.1) < tol);
+    assert_true(fabs(myo_lr_at(&s, 6) - 2.0 * (0.1 + 0.45 * (1 + cos(M_PI * 0.2)))) < tol);
+    assert_true(fabs(myo_lr_at(&s, 14) - 0.2) < tol);
+    assert_true(fabs(myo_lr_at(&s, 1000) - 0.2) < tol);
+    s.decay = MYO_LR_LINEAR;
+    assert_true(fabs(myo_lr_at(&s, 9) - 1.1) < tol);
+    assert_true(fabs(myo_lr_at(&s, 6) - 2.0 * (1 - 0.9 * 0.2)) < tol);
+    s.decay = MYO_LR_CONSTANT;
+    assert_true(fabs(myo_lr_at(&s, 13) - 2.0) < tol);
+    s = (myo_lr_schedule){1.0, 0, 1, MYO_LR_COSINE, 0.0};
+    assert_true(fabs(myo_lr_at(&s, 0) - 1.0) < tol); /* no warm-up: the peak first */
+    assert_true(isnan(myo_lr_at(&s, -1)));
+    myo_lr_schedule bad[] = {{0, 0, 1, MYO_LR_COSINE, 0},  {1, 2, 1, MYO_LR_COSINE, 0},
+                             {1, 0, 0, MYO_LR_COSINE, 0},  {1, 0, 1, (myo_lr_decay)7, 0},
+                             {1, 0, 1, MYO_LR_LINEAR, 1.5}, {NAN, 0, 1, MYO_LR_LINEAR, 0}};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        assert_int_equal(myo_lr_schedule_check(&bad[k]), MYO_ERR_ARG);
+        assert_true(isnan(myo_lr_at(&bad[k], 0)));
+    }
+    myo_lr_decay d;
+    assert_int_equal(myo_lr_decay_parse("linear", &d), MYO_OK);
+    assert_int_equal(d, MYO_LR_LINEAR);
+    assert_string_equal(myo_lr_decay_name(MYO_LR_COSINE), "cosine");
+    assert_int_equal(myo_lr_decay_parse("Cosine", &d), MYO_ERR_ARG);
+}
+
 /* myo_model_logit_spread_bound: every example's loss (each label), and a
  * batch's mean, within the bound of ln C, for every mixer, single and
  * dual, D = 1 (the final LayerNorm's output is its bias), 4, 8, 16, at
@@ -1072,6 +1204,9 @@ int main(void)
         cmocka_unit_test(test_model_per_example_trees_match_each_alone),
         cmocka_unit_test(test_model_per_example_trees_reject_bad_input),
         cmocka_unit_test(test_model_adamw_reduces_the_loss),
+        cmocka_unit_test(test_model_adam_state_restores_bit_for_bit),
+        cmocka_unit_test(test_model_clip_grads),
+        cmocka_unit_test(test_lr_schedule),
         cmocka_unit_test(test_model_logit_spread_bound_holds),
         cmocka_unit_test(test_model_gradient_check_catches_wrong_gradients),
         cmocka_unit_test(test_model_smaller_batch_matches),
