@@ -9,13 +9,16 @@
  * F mlp_dim, L layers, C classes, V vocabulary.
  *
  * Per sequence (tokens (n,) of ids in [0, V)):
- *     X = E[tokens] + P                        embedding (V, D), learned
+ *     X = Drop(E[tokens] + P)                  embedding (V, D), learned
  *                                              positions P (n, D)
- *     L times:  X = X + Mix(LayerNorm_1(X))     the mixer, width D
- *               X = X + W2 gelu(W1 LayerNorm_2(X) + b1) + b2   (D->F->D)
+ *     L times:  X = X + Drop(Mix(LayerNorm_1(X)))     the mixer, width D
+ *               X = X + Drop(W2 gelu(W1 LayerNorm_2(X) + b1) + b2)  (D->F->D)
  *     u = mean over the n rows of LayerNorm_f(X)                (D,)
  *     logits = u Wc + bc                                         (C,)
- *     loss = cross-entropy(logits, label), averaged over the batch
+ *     loss = cross-entropy(logits, target), averaged over the batch,
+ *            target = (1 - eps) onehot(label) + eps / C
+ * Drop is the identity and eps 0 unless myo_model_set_dropout and
+ * myo_model_set_label_smoothing say otherwise (see there).
  * Dual encoder (dual = 1, LRA Retrieval): two documents per example
  * share the encoder; the classifier reads [u1, u2, u1 * u2, u1 - u2]
  * (4 D,) through a hidden layer of F units with gelu (LRA's Retrieval
@@ -49,7 +52,7 @@
  * Per-example trees are the exception: each myo_model_set_trees that
  * changes the trees builds a forest and L Myosotis workspaces for it, and
  * the first backward after it allocates their backward scratch (see
- * there).
+ * there).  Dropout stores no mask: backward regenerates it from its hash.
  *
  * All calls are Local; they never print and never exit.
  */
@@ -127,10 +130,12 @@ size_t myo_model_bytes(const myo_model *m);
  * [0, V) ((batch, 2, n) when dual), labels (batch,) in [0, C) or NULL (no
  * loss).  Writes the mean cross-entropy to *loss and the number of
  * correct argmax predictions to *correct (either may be NULL); keeps what
- * backward needs.  MYO_ERR_ARG for a bad batch (with per-example trees
- * set: another batch than theirs; Myosotis with no tree at all);
- * MYO_ERR_DATA for an id or label out of range (naming example and
- * position). */
+ * backward needs.  Runs with the label smoothing and dropout set now
+ * (myo_model_set_label_smoothing, myo_model_set_dropout); *correct does
+ * not depend on the smoothing.  MYO_ERR_ARG for a bad batch (with
+ * per-example trees set: another batch than theirs; Myosotis with no tree
+ * at all); MYO_ERR_DATA for an id or label out of range (naming example
+ * and position). */
 myo_status myo_model_forward(myo_model *m, int64_t batch, const int32_t *tokens,
                              const int32_t *labels, double *loss, int64_t *correct);
 
@@ -167,9 +172,49 @@ myo_status myo_model_forward(myo_model *m, int64_t batch, const int32_t *tokens,
 myo_status myo_model_set_trees(myo_model *m, int64_t batch, const int32_t *parents);
 
 /* Local.  Gradients of the last forward's mean loss with respect to every
- * parameter, overwriting the previous ones.  MYO_ERR_ARG when the last
- * forward had no labels or none ran. */
+ * parameter, overwriting the previous ones: that loss as it ran, with its
+ * label smoothing and its dropout masks (whatever was set since).
+ * MYO_ERR_ARG when the last forward had no labels or none ran. */
 myo_status myo_model_backward(myo_model *m);
+
+/* Local.  Label smoothing (LRA's and S4's classification losses): the
+ * forwards that follow, and the backwards of those forwards, take the
+ * cross-entropy against the target t = (1 - eps) onehot(label) + eps / C:
+ *     loss = lse(logits) - (1 - eps) logits[label] - eps mean_j logits[j]
+ *     dlogits = (softmax(logits) - t) / B
+ * eps 0 (at creation) is the plain cross-entropy, bit for bit; the
+ * correct count never depends on eps.  MYO_ERR_ARG for a NULL model or eps
+ * outside [0, 1) (NaN included). */
+myo_status myo_model_set_label_smoothing(myo_model *m, double eps);
+
+/* Local.  Inverted dropout (the LRA Transformer's, at rate p) in the
+ * forwards that follow and their backwards, at three kinds of sites, each
+ * on (rows, D) with rows = the batch's S n rows in forward's order (row s
+ * n + t is token t of sequence s; dual: example b's document d is sequence
+ * 2 b + d):
+ *     site 0, layer 0:  the embedding sum E[tokens] + P;
+ *     site 1, layer l:  block l's mixer output, before its residual add;
+ *     site 2, layer l:  block l's MLP output (after b2), before its
+ *                       residual add.
+ * Entry (row, col) of a site is kept, times 1 / (1 - p), when u >= p and
+ * zeroed otherwise, u uniform on [0, 1) from a counter-based hash:
+ *     key = mix(seed ^ mix(4 layer + site + G))
+ *     u   = (mix(key + G (row 2^32 + col + 1)) >> 11) / 2^53
+ * (mix: splitmix64's output function, G = 0x9e3779b97f4a7c15, arithmetic
+ * mod 2^64).  The masks are a pure function of (seed, site, layer, row,
+ * col), with no generator state to save in a checkpoint, the same in
+ * forward, backward and myo_model_gradient_check's forwards.  Not
+ * dropped: the attention weights, the MLP's hidden units, the final
+ * LayerNorm and the head.
+ * A data-parallel driver sets, before each training forward, a seed drawn
+ * from (run seed, step, the rank's first example): rows are numbered
+ * within the batch, so ranks with the same seed would drop alike; and
+ * myo_model_set_dropout(m, 0, 0) before evaluating.  Rate 0 (at creation)
+ * runs no dropout pass at all: forward and backward are those without
+ * dropout, bit for bit, at their cost.  No memory: backward regenerates
+ * the masks.  MYO_ERR_ARG for a NULL model or rate outside [0, 1) (NaN
+ * included). */
+myo_status myo_model_set_dropout(myo_model *m, double rate, uint64_t seed);
 
 /* Local.  One AdamW step on every parameter with the current gradients
  * (those of the last myo_model_backward), step t counted from 1:
@@ -184,12 +229,15 @@ myo_status myo_model_adam_step(myo_model *m, const myo_adam_config *a);
  * min_c logit_c, over every input the model may see, from its current
  * parameters alone (the final LayerNorm's gain and bias bound each pooled
  * row; the head's weights do the rest: model.c derives it), with a margin
- * for float rounding; NaN for a NULL model.  The loss of an example lies
- * between mean(logits) - logit_label + ln C and max(logits) - logit_label
- * + ln C, so a correctly computed loss (one example or a batch mean) is
- * within this bound of ln C: further is a broken forward.  (At
- * initialisation, single encoder: about 2 sqrt(D) times the largest
- * column of Wc less the mean column; the dual head's is looser.) */
+ * for float rounding; NaN for a NULL model.  The loss of an example, with
+ * label smoothing eps, lies between (1 - eps) (mean(logits) - logit_label)
+ * + ln C and (1 - eps) (max(logits) - logit_label) + eps (max(logits) -
+ * mean(logits)) + ln C (eps 0: the plain cross-entropy's), and dropout
+ * acts before the final LayerNorm, so a correctly computed loss (one
+ * example or a batch mean, any eps and dropout) is within this bound of
+ * ln C: further is a broken forward.  (At initialisation, single encoder:
+ * about 2 sqrt(D) times the largest column of Wc less the mean column;
+ * the dual head's is looser.) */
 double myo_model_logit_spread_bound(const myo_model *m);
 
 /* Local.  Check the gradients g of the last myo_model_backward against the
@@ -202,9 +250,11 @@ double myo_model_logit_spread_bound(const myo_model *m);
  * rounding of L (relative 1e-7 or so: delta >= 1e-5 |L|); about -1 for
  * gradients of the wrong sign, 0.5 for doubled ones, anything for wrong
  * ones; NaN when g is all zero or not finite.  Three forwards (the last
- * one at theta again): the model is left as it was, parameters bit for
- * bit.  MYO_ERR_ARG for a NULL argument, delta not positive and finite, or
- * no backward after a forward with labels; MYO_ERR_NOMEM (a copy of the
+ * one at theta again), with the label smoothing and dropout masks of the
+ * forward checked (dropout: a fixed mask makes L smooth in theta): the
+ * model is left as it was, parameters and settings bit for bit.
+ * MYO_ERR_ARG for a NULL argument, delta not positive and finite, or no
+ * backward after a forward with labels; MYO_ERR_NOMEM (a copy of the
  * parameters). */
 myo_status myo_model_gradient_check(myo_model *m, double delta, double *ratio);
 

@@ -34,6 +34,11 @@
  * final LayerNorm, the pooled u (S, D) and the head's cache.  Backward
  * recomputes the LayerNorm outputs (g xhat + b) and the MLP's gelu.
  *
+ * Dropout (myo_model_set_dropout) keeps nothing either: its masks are a
+ * hash of (seed, site, layer, row, column) (model_ref.h), so backward
+ * regenerates them; it runs the branches' output gradients Drop(g)
+ * through y, free in backward.  At rate 0 no pass of it runs at all.
+ *
  * The attention and SSM work objects run a fixed number of sequences:
  * they are created for max_batch examples, and a smaller batch runs them
  * on zero rows beyond its own (exact: those rows' output gradients are 0,
@@ -97,6 +102,12 @@ struct myo_model {
     int has_labels; /* whether it had labels */
     int have_grads; /* a backward ran since the parameters were made */
     int64_t step;   /* AdamW steps taken */
+    /* regularisers: as set (myo_model_set_label_smoothing, _set_dropout),
+     * and as the last forward ran them (what backward differentiates) */
+    double smoothing, drop_rate;
+    uint64_t drop_seed;
+    double run_smoothing, run_rate;
+    uint64_t run_seed;
     myo_model_times times;
     /* per-example trees (myo_model_set_trees): the forest over S n tokens
      * of trees_batch examples, and a copy of their parents (S_max n,
@@ -146,6 +157,29 @@ static void col_sums(int64_t rows, int64_t k, const float *dy, float *db, double
             acc[j] += dy[r * k + j];
     for (int64_t j = 0; j < k; j++)
         db[j] = (float)acc[j];
+}
+
+/* y (rows, D) (+)= keep .* x / (1 - rate), keep = key's mask on rows
+ * from 0: forward's map on a site's values and backward's on their
+ * gradient (the mask regenerated from the hash, nothing stored).  The
+ * factor is looked up (0 or 1 / (1 - rate)), not branched on: a random
+ * mask mispredicts a branch (-O2 here: 8 ns an entry at rate 0.5, 1.2
+ * looked up). */
+void myo_model_dropout_f32(int64_t rows, int64_t D, double rate, uint64_t key, const float *x,
+                           float *y, int accumulate)
+{
+    const uint64_t cut = myo_model_dropout_cut(rate);
+    const float factor[2] = {0.0f, (float)(1.0 / (1.0 - rate))};
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * D;
+        float *yr = y + r * D;
+        if (accumulate)
+            for (int64_t j = 0; j < D; j++)
+                yr[j] += xr[j] * factor[myo_model_dropout_keep(key, r, j, cut)];
+        else
+            for (int64_t j = 0; j < D; j++)
+                yr[j] = xr[j] * factor[myo_model_dropout_keep(key, r, j, cut)];
+    }
 }
 
 float myo_model_gelu_f32(float x, float *dgelu)
@@ -333,7 +367,9 @@ static void head_pairs(int64_t B, int64_t D, const float *u, float *z)
 }
 
 /* u (S, D) -> [dual: z, hpre = z Wh + bh, act = gelu(hpre)] -> logits (B, C)
- * = in Wc + bc -> probs = softmax(logits); loss = mean(lse - logit[label]). */
+ * = in Wc + bc -> probs = softmax(logits); loss = mean(lse - (1 - eps)
+ * logit[label] - eps mean(logits)), eps = hd->smoothing (its mean pass
+ * only when eps > 0). */
 double myo_model_head_forward_f32(const myo_model_head_f32 *hd, int64_t B, const float *u,
                                   const int32_t *labels, const myo_model_head_cache *c,
                                   int64_t *correct)
@@ -365,6 +401,13 @@ double myo_model_head_forward_f32(const myo_model_head_f32 *hd, int64_t B, const
             c->probs[b * C + j] = (float)(exp((double)lg[j] - mx) / sum);
         if (labels) {
             loss += mx + log(sum) - (double)lg[labels[b]];
+            if (hd->smoothing > 0) {
+                double mean = 0;
+                for (int64_t j = 0; j < C; j++)
+                    mean += lg[j];
+                mean /= (double)C;
+                loss += hd->smoothing * ((double)lg[labels[b]] - mean);
+            }
             right += arg == labels[b];
         }
     }
@@ -372,7 +415,8 @@ double myo_model_head_forward_f32(const myo_model_head_f32 *hd, int64_t B, const
     return labels ? loss / (double)B : 0.0;
 }
 
-/* dlogits (B, C) = (probs - onehot(label)) / B;  dWc (K, C) = in^T dlogits;
+/* dlogits (B, C) = (probs - t) / B, t = (1 - eps) onehot(label) + eps / C
+ * (eps 0: exactly 1 and 0);  dWc (K, C) = in^T dlogits;
  * dbc = colsum;  din (B, K) = dlogits Wc^T;  dual: dh = din .* gelu'(hpre),
  * dWh (4D, F) = z^T dh, dbh = colsum(dh), dz (B, 4D) = dh Wh^T,
  * du1 = dz0 + dz2 .* u2 + dz3,  du2 = dz1 + dz2 .* u1 - dz3. */
@@ -383,9 +427,11 @@ void myo_model_head_backward_f32(const myo_model_head_f32 *hd, int64_t B, const 
 {
     const int64_t D = hd->D, F = hd->F, C = hd->C;
     const float invB = (float)(1.0 / (double)B);
+    const double eps = hd->smoothing;
+    const float on = (float)(1.0 - eps + eps / (double)C), off = (float)(eps / (double)C);
     for (int64_t b = 0; b < B; b++)
         for (int64_t j = 0; j < C; j++)
-            dlogits[b * C + j] = (c->probs[b * C + j] - (j == labels[b] ? 1.0f : 0.0f)) * invB;
+            dlogits[b * C + j] = (c->probs[b * C + j] - (j == labels[b] ? on : off)) * invB;
     col_sums(B, C, dlogits, dbc, acc);
     if (!hd->dual) {
         gemm_tn(B, D, C, u, dlogits, dwc);
@@ -802,6 +848,26 @@ myo_status myo_model_set_adam_steps(myo_model *m, int64_t steps)
     return MYO_OK;
 }
 
+myo_status myo_model_set_label_smoothing(myo_model *m, double eps)
+{
+    if (!m || !(eps >= 0 && eps < 1))
+        return myo_fail(MYO_ERR_ARG,
+                        "myo_model_set_label_smoothing: eps = %g%s; need 0 <= eps < 1 and a model",
+                        eps, m ? "" : ", model NULL");
+    m->smoothing = eps;
+    return MYO_OK;
+}
+
+myo_status myo_model_set_dropout(myo_model *m, double rate, uint64_t seed)
+{
+    if (!m || !(rate >= 0 && rate < 1))
+        return myo_fail(MYO_ERR_ARG,
+                        "myo_model_set_dropout: rate = %g%s; need 0 <= rate < 1 and a model", rate,
+                        m ? "" : ", model NULL");
+    m->drop_rate = rate, m->drop_seed = seed;
+    return MYO_OK;
+}
+
 /* The Euclidean norm of the gradient vector, summed in double in one
  * fixed order (the same bits on every run); scaled in place when above
  * max_norm. */
@@ -992,6 +1058,12 @@ static myo_status mixer_backward(myo_model *m, model_layer *ly, int64_t S, const
     return myo_attention_backward_f32(ly->aw, &w, dy, dx, &g);
 }
 
+/* The key of a dropout site's mask under the last forward's seed. */
+static uint64_t drop_key(const myo_model *m, int site, int64_t layer)
+{
+    return myo_model_dropout_key(m->run_seed, site, layer);
+}
+
 static myo_model_head_f32 head_of(const myo_model *m)
 {
     const float *p = m->params;
@@ -1002,7 +1074,8 @@ static myo_model_head_f32 head_of(const myo_model *m)
                                 m->cfg.dual ? p + m->wh : NULL,
                                 m->cfg.dual ? p + m->bh : NULL,
                                 p + m->wc,
-                                p + m->bc};
+                                p + m->bc,
+                                m->run_smoothing};
 }
 
 static myo_model_head_cache head_cache_of(const myo_model *m)
@@ -1056,24 +1129,39 @@ myo_status myo_model_forward(myo_model *m, int64_t batch, const int32_t *tokens,
     memcpy(m->tokens, tokens, (size_t)R * sizeof(int32_t));
     if (labels) memcpy(m->labels, labels, (size_t)batch * sizeof(int32_t));
     const float *p = m->params;
+    /* The regularisers this forward runs with, and backward differentiates. */
+    m->run_smoothing = m->smoothing, m->run_rate = m->drop_rate, m->run_seed = m->drop_seed;
+    const double rate = m->run_rate;
 
-    /* x (S, n, D) = E[tokens] + P */
+    /* x (S, n, D) = Drop(E[tokens] + P) */
     myo_model_embed_forward_f32(S, n, D, tokens, p + m->emb, p + m->pos, m->x);
+    if (rate > 0) myo_model_dropout_f32(R, D, rate, drop_key(m, MYO_DROP_EMBED, 0), m->x, m->x, 0);
     for (int64_t l = 0; l < m->L; l++) {
         model_layer *ly = &m->layers[l];
-        /* x += Mix(LN1(x)) */
+        /* x += Drop(Mix(LN1(x))) */
         myo_model_ln_forward_f32(R, D, m->x, p + ly->ln1_g, p + ly->ln1_b, ly->xhat1, ly->rstd1,
                                  m->a);
         myo_status s = MYO_OK;
         MYO_TIMED(m->times.mixer_forward, s = mixer_forward(m, ly, S, m->a, m->y));
         MYO_CHECK(s);
-        for (int64_t i = 0; i < R * D; i++)
-            m->x[i] += m->y[i];
-        /* x += W2 gelu(W1 LN2(x) + b1) + b2 */
+        if (rate > 0)
+            myo_model_dropout_f32(R, D, rate, drop_key(m, MYO_DROP_MIXER, l), m->y, m->x, 1);
+        else
+            for (int64_t i = 0; i < R * D; i++)
+                m->x[i] += m->y[i];
+        /* x += Drop(W2 gelu(W1 LN2(x) + b1) + b2): without dropout the MLP
+         * adds into x directly, with it into y (zeroed) first */
         myo_model_ln_forward_f32(R, D, m->x, p + ly->ln2_g, p + ly->ln2_b, ly->xhat2, ly->rstd2,
                                  m->a);
+        float *mlp_out = m->x;
+        if (rate > 0) {
+            memset(m->y, 0, (size_t)(R * D) * sizeof(float));
+            mlp_out = m->y;
+        }
         myo_model_mlp_forward_f32(R, D, F, m->a, p + ly->w1, p + ly->b1, p + ly->w2, p + ly->b2,
-                                  ly->hpre, m->act, m->x);
+                                  ly->hpre, m->act, mlp_out);
+        if (rate > 0)
+            myo_model_dropout_f32(R, D, rate, drop_key(m, MYO_DROP_MLP, l), m->y, m->x, 1);
     }
     /* u (S, D) = mean over rows of LNf(x) -> the head */
     myo_model_ln_forward_f32(R, D, m->x, p + m->lnf_g, p + m->lnf_b, m->xhatf, m->rstdf, m->a);
@@ -1116,11 +1204,19 @@ myo_status myo_model_backward(myo_model *m)
     memset(m->g, 0, (size_t)(m->R_max * D) * sizeof(float)); /* rows beyond R stay 0 */
     myo_model_ln_backward_f32(R, D, m->xhatf, m->rstdf, p + m->lnf_g, m->da, m->g, gr + m->lnf_g,
                               gr + m->lnf_b, m->acc);
+    /* With dropout, a branch's output gradient is Drop(g) (the same mask,
+     * from the hash) in y, whose rows beyond R stay 0 for the mixers. */
+    const double rate = m->run_rate;
+    const float *dy = rate > 0 ? m->y : m->g; /* the branches' output gradient */
+    if (rate > 0 && R < m->R_max)
+        memset(m->y + R * D, 0, (size_t)((m->R_max - R) * D) * sizeof(float));
     for (int64_t l = m->L - 1; l >= 0; l--) {
         model_layer *ly = &m->layers[l];
         /* The MLP from g: a = LN2(x) recomputed, da = its input gradient. */
         ln_apply(R, D, ly->xhat2, p + ly->ln2_g, p + ly->ln2_b, m->a);
-        myo_model_mlp_backward_f32(R, D, F, m->a, ly->hpre, p + ly->w1, p + ly->w2, m->g, m->act,
+        if (rate > 0)
+            myo_model_dropout_f32(R, D, rate, drop_key(m, MYO_DROP_MLP, l), m->g, m->y, 0);
+        myo_model_mlp_backward_f32(R, D, F, m->a, ly->hpre, p + ly->w1, p + ly->w2, dy, m->act,
                                    m->da, gr + ly->w1, gr + ly->b1, gr + ly->w2, gr + ly->b2,
                                    m->acc);
         myo_model_ln_backward_f32(R, D, ly->xhat2, ly->rstd2, p + ly->ln2_g, m->da, m->g,
@@ -1130,12 +1226,15 @@ myo_status myo_model_backward(myo_model *m)
             ln_apply(R, D, ly->xhat1, p + ly->ln1_g, p + ly->ln1_b, m->a);
             if (S < m->S_max) memset(m->a + R * D, 0, (size_t)((m->R_max - R) * D) * sizeof(float));
         }
+        if (rate > 0)
+            myo_model_dropout_f32(R, D, rate, drop_key(m, MYO_DROP_MIXER, l), m->g, m->y, 0);
         myo_status s = MYO_OK;
-        MYO_TIMED(m->times.mixer_backward, s = mixer_backward(m, ly, S, m->a, m->g, m->da));
+        MYO_TIMED(m->times.mixer_backward, s = mixer_backward(m, ly, S, m->a, dy, m->da));
         MYO_CHECK(s);
         myo_model_ln_backward_f32(R, D, ly->xhat1, ly->rstd1, p + ly->ln1_g, m->da, m->g,
                                   gr + ly->ln1_g, gr + ly->ln1_b, m->acc);
     }
+    if (rate > 0) myo_model_dropout_f32(R, D, rate, drop_key(m, MYO_DROP_EMBED, 0), m->g, m->g, 0);
     myo_model_embed_backward_f32(S, n, D, m->V, m->tokens, m->g, gr + m->emb, gr + m->pos);
     m->have_grads = 1;
     m->times.backward = myo_now() - t0;
@@ -1152,7 +1251,13 @@ myo_status myo_model_backward(myo_model *m)
  * + |bh|_2 (|gelu(t)| <= |t|).  With the head's input x (u or h, |x|_2 <=
  * rx) and wbar the mean column of Wc: logit_c - logit_c' = x . (w_c -
  * wbar) - x . (w_c' - wbar) + bc_c - bc_c', at most 2 rx max_c |w_c -
- * wbar|_2 + max bc - min bc. */
+ * wbar|_2 + max bc - min bc.  Dropout changes only what reaches the final
+ * LayerNorm, so the bound stands with it.  The loss against the target
+ * (1 - eps) onehot(y) + eps / C is lse - (1 - eps) l_y - eps mean(l), and
+ * mean(l) + ln C <= lse <= max(l) + ln C (Jensen; the largest term), so
+ *     (1 - eps) (mean(l) - l_y) <= loss - ln C
+ *         <= (1 - eps) (max(l) - l_y) + eps (max(l) - mean(l)),
+ * both sides within the spread for any eps in [0, 1). */
 double myo_model_logit_spread_bound(const myo_model *m)
 {
     if (!m) return NAN;
@@ -1210,6 +1315,11 @@ myo_status myo_model_gradient_check(myo_model *m, double delta, double *ratio)
     int32_t *tokens = myo_alloc((size_t)R, sizeof(int32_t), "the tokens' copy");
     int32_t *labels = myo_alloc((size_t)B, sizeof(int32_t), "the labels' copy");
     myo_status s = keep && tokens && labels ? MYO_OK : MYO_ERR_NOMEM;
+    /* The forwards run with the regularisers of the one checked (the same
+     * dropout masks), whatever was set since; the settings come back after. */
+    const double set_smoothing = m->smoothing, set_rate = m->drop_rate;
+    const uint64_t set_seed = m->drop_seed;
+    m->smoothing = m->run_smoothing, m->drop_rate = m->run_rate, m->drop_seed = m->run_seed;
     if (s == MYO_OK) {
         memcpy(keep, m->params, (size_t)P * sizeof(float));
         memcpy(tokens, m->tokens, (size_t)R * sizeof(int32_t));
@@ -1234,6 +1344,7 @@ myo_status myo_model_gradient_check(myo_model *m, double delta, double *ratio)
         myo_status s2 = myo_model_forward(m, B, tokens, labels, &again, NULL);
         if (s == MYO_OK) s = s2;
     }
+    m->smoothing = set_smoothing, m->drop_rate = set_rate, m->drop_seed = set_seed;
     free(keep), free(tokens), free(labels);
     return s;
 }

@@ -1,7 +1,9 @@
 /* model_ref.c -- the frozen reference twins of model.c's kernels (see
  * model_ref.h for the formulas): plain double loops, no BLAS, written to
  * be read against the formulas; every backward recomputes its forward.
- * They share nothing with model.c.  Letters as in model_ref.h. */
+ * They share nothing with model.c but the dropout mask (model_ref.h).
+ * Then the whole model in double (myo_model_loss_ref), composed of these
+ * twins and the mixers' own.  Letters as in model_ref.h. */
 #include <config.h>
 
 #include "core/core.h"
@@ -188,6 +190,12 @@ void myo_model_embed_backward_ref(int64_t S, int64_t n, int64_t D, int64_t V, co
         }
 }
 
+/* The smoothed target t_c = (1 - eps) [c == label] + eps / C. */
+static double ref_target(const myo_model_head_f64 *hd, int32_t label, int64_t c)
+{
+    return (1.0 - hd->smoothing) * (c == label ? 1.0 : 0.0) + hd->smoothing / (double)hd->C;
+}
+
 /* The head's input row of example b: u (D,) or, dual, gelu(z Wh + bh) (F,)
  * with z = [u1, u2, u1 u2, u1 - u2]; z (4D,) and pre (F,) kept. */
 static int64_t ref_head_input(const myo_model_head_f64 *hd, int64_t b, const double *u, double *z,
@@ -236,7 +244,14 @@ myo_status myo_model_head_forward_ref(const myo_model_head_f64 *hd, int64_t B, c
         }
         for (int64_t c = 0; c < C; c++)
             sum += exp(lg[c] - mx);
-        if (labels) loss += mx + log(sum) - lg[labels[b]], right += arg == labels[b];
+        if (labels) {
+            /* - sum_c t_c log softmax_c = lse - sum_c t_c logit_c */
+            double tl = 0;
+            for (int64_t c = 0; c < C; c++)
+                tl += ref_target(hd, labels[b], c) * lg[c];
+            loss += mx + log(sum) - tl;
+            right += arg == labels[b];
+        }
     }
     free(z);
     if (correct) *correct = right;
@@ -260,7 +275,7 @@ myo_status myo_model_head_backward_ref(const myo_model_head_f64 *hd, int64_t B, 
     }
     for (int64_t b = 0; b < B; b++) {
         ref_head_input(hd, b, u, z, pre, in);
-        /* dlogits = (softmax - onehot) / B */
+        /* dlogits = (softmax - t) / B */
         double mx = -INFINITY, sum = 0;
         for (int64_t c = 0; c < C; c++) {
             double s = hd->bc[c];
@@ -272,7 +287,7 @@ myo_status myo_model_head_backward_ref(const myo_model_head_f64 *hd, int64_t B, 
         for (int64_t c = 0; c < C; c++)
             sum += exp(dl[c] - mx);
         for (int64_t c = 0; c < C; c++)
-            dl[c] = (exp(dl[c] - mx) / sum - (c == labels[b] ? 1.0 : 0.0)) / (double)B;
+            dl[c] = (exp(dl[c] - mx) / sum - ref_target(hd, labels[b], c)) / (double)B;
         for (int64_t k = 0; k < K; k++) {
             double s = 0;
             for (int64_t c = 0; c < C; c++) {
@@ -307,4 +322,167 @@ myo_status myo_model_head_backward_ref(const myo_model_head_f64 *hd, int64_t B, 
     }
     free(z);
     return MYO_OK;
+}
+
+void myo_model_dropout_ref(int64_t rows, int64_t D, double rate, uint64_t key, const double *x,
+                           double *y)
+{
+    const uint64_t cut = myo_model_dropout_cut(rate);
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t j = 0; j < D; j++)
+            y[r * D + j] =
+                myo_model_dropout_keep(key, r, j, cut) ? x[r * D + j] / (1.0 - rate) : 0.0;
+}
+
+/* ------------------------------------------------------- the whole model */
+
+/* One block's offsets in the flat vector (myosotis_model.h's layout). */
+typedef struct {
+    int64_t ln1_g, ln1_b, mix, ln2_g, ln2_b, w1, b1, w2, b2;
+} ref_block;
+
+/* The mixer of cfg on x (S, n, D) -> y; dy -> dx and the mixer's gradients
+ * dw (its slot of the flat gradient) when dy is not NULL (then y unused). */
+static myo_status ref_mixer(const myo_model_config *cfg, int64_t S, const double *w,
+                            const double *x, double *y, const double *dy, double *dx, double *dw)
+{
+    const int64_t D = cfg->d_model, DD = D * D;
+    const myo_qkvo_weights_f64 q = {w, w + DD, w + 2 * DD, w + 3 * DD};
+    const myo_qkvo_grads_f64 dq = {dw, dw + DD, dw + 2 * DD, dw + 3 * DD};
+    switch (cfg->mixer) {
+    case MYO_MIXER_MYOSOTIS: {
+        const myo_layer_config lc = {D, cfg->heads, cfg->direction};
+        return dy ? myo_layer_backward_ref(cfg->tree, &lc, &q, S, x, dy, dx, &dq)
+                  : myo_layer_forward_ref(cfg->tree, &lc, &q, S, x, y);
+    }
+    case MYO_MIXER_DENSE_TILED:
+    case MYO_MIXER_DENSE_MATERIALIZED: {
+        const myo_attention_config ac = {.d_model = D, .heads = cfg->heads};
+        return dy ? myo_attention_backward_ref(&ac, cfg->n, S, &q, x, dy, dx, &dq)
+                  : myo_attention_forward_ref(&ac, cfg->n, S, &q, x, y);
+    }
+    case MYO_MIXER_SSM: {
+        const myo_ssm_config sc = {.d_model = D};
+        return dy ? myo_ssm_backward_ref(&sc, cfg->n, S, w, x, dy, dx, dw)
+                  : myo_ssm_forward_ref(&sc, cfg->n, S, w, x, y);
+    }
+    }
+    return myo_fail(MYO_ERR_ARG, "myo_model_loss_ref: unknown mixer");
+}
+
+/* a += b, count values. */
+static void ref_add(int64_t count, const double *b, double *a)
+{
+    for (int64_t i = 0; i < count; i++)
+        a[i] += b[i];
+}
+
+myo_status myo_model_loss_ref(const myo_model_config *cfg, const double *params, int64_t batch,
+                              const int32_t *tokens, const int32_t *labels, double smoothing,
+                              double rate, uint64_t seed, double *loss, int64_t *correct,
+                              double *grads)
+{
+    MYO_CHECK(myo_model_config_check(cfg));
+    if (!params || !tokens || batch < 1 || (grads && !labels) || !(rate >= 0 && rate < 1) ||
+        !(smoothing >= 0 && smoothing < 1))
+        return myo_fail(MYO_ERR_ARG, "myo_model_loss_ref: params, tokens, batch >= 1, labels "
+                                     "for grads, rate and smoothing in [0, 1) required");
+    if (cfg->mixer == MYO_MIXER_MYOSOTIS && !cfg->tree)
+        return myo_fail(MYO_ERR_ARG, "myo_model_loss_ref: Myosotis needs cfg->tree");
+    const int64_t n = cfg->n, D = cfg->d_model, F = cfg->mlp_dim, L = cfg->layers;
+    const int64_t C = cfg->classes, V = cfg->vocab, K = cfg->dual ? F : D;
+    const int64_t S = (cfg->dual ? 2 : 1) * batch, R = S * n, RD = R * D;
+    int64_t mc = 4 * D * D;
+    if (cfg->mixer == MYO_MIXER_SSM) {
+        myo_ssm_layout sl;
+        MYO_CHECK(myo_ssm_layout_of(&(myo_ssm_config){.d_model = D}, &sl));
+        mc = sl.count;
+    }
+    /* The layout: E, P; per block ln1 g b, the mixer, ln2 g b, W1 b1 W2 b2;
+     * lnf g b; dual Wh bh; Wc bc. */
+    ref_block *blk = myo_alloc((size_t)L, sizeof *blk, "the reference model's blocks");
+    /* xs (L + 1, R, D): the stream entering each block and the last; a1, xm,
+     * a2 (L, R, D): LN1's output, the stream after the mixer, LN2's
+     * output; y, t, g, d (R, D); u, du (S, D). */
+    double *xs = myo_alloc((size_t)((4 * L + 5) * RD + 2 * S * D), sizeof(double),
+                           "the reference model's activations");
+    if (!blk || !xs) {
+        free(blk), free(xs);
+        return MYO_ERR_NOMEM;
+    }
+    double *a1 = xs + (L + 1) * RD, *xm = a1 + L * RD, *a2 = xm + L * RD, *y = a2 + L * RD;
+    double *t = y + RD, *g = t + RD, *d = g + RD, *u = d + RD, *du = u + S * D;
+    const int64_t emb = 0, pos = V * D;
+    int64_t off = pos + n * D;
+    for (int64_t l = 0; l < L; l++) {
+        ref_block *b = &blk[l];
+        b->ln1_g = off, b->ln1_b = off + D, b->mix = off + 2 * D;
+        b->ln2_g = b->mix + mc, b->ln2_b = b->ln2_g + D, b->w1 = b->ln2_b + D;
+        b->b1 = b->w1 + D * F, b->w2 = b->b1 + F, b->b2 = b->w2 + F * D;
+        off = b->b2 + D;
+    }
+    const int64_t lnf_g = off, lnf_b = off + D, wh = off + 2 * D, bh = wh + 4 * D * F;
+    const int64_t wc = cfg->dual ? bh + F : off + 2 * D, bc = wc + K * C;
+    const double *p = params;
+    const myo_model_head_f64 hd = {
+        D,      F,      C,        cfg->dual, cfg->dual ? p + wh : NULL, cfg->dual ? p + bh : NULL,
+        p + wc, p + bc, smoothing};
+#define KEY(site, layer) myo_model_dropout_key(seed, (site), (layer))
+    myo_status s = MYO_OK;
+    /* forward */
+    myo_model_embed_forward_ref(S, n, D, tokens, p + emb, p + pos, y);
+    myo_model_dropout_ref(R, D, rate, KEY(MYO_DROP_EMBED, 0), y, xs);
+    for (int64_t l = 0; l < L && s == MYO_OK; l++) {
+        const ref_block *b = &blk[l];
+        double *x = xs + l * RD, *al = a1 + l * RD, *ml = xm + l * RD, *bl = a2 + l * RD;
+        myo_model_ln_forward_ref(R, D, x, p + b->ln1_g, p + b->ln1_b, al);
+        s = ref_mixer(cfg, S, p + b->mix, al, y, NULL, NULL, NULL);
+        if (s != MYO_OK) break;
+        myo_model_dropout_ref(R, D, rate, KEY(MYO_DROP_MIXER, l), y, y);
+        for (int64_t i = 0; i < RD; i++)
+            ml[i] = x[i] + y[i];
+        myo_model_ln_forward_ref(R, D, ml, p + b->ln2_g, p + b->ln2_b, bl);
+        s = myo_model_mlp_forward_ref(R, D, F, bl, p + b->w1, p + b->b1, p + b->w2, p + b->b2, y);
+        if (s != MYO_OK) break;
+        myo_model_dropout_ref(R, D, rate, KEY(MYO_DROP_MLP, l), y, y);
+        for (int64_t i = 0; i < RD; i++)
+            x[RD + i] = ml[i] + y[i];
+    }
+    const double *xL = xs + L * RD;
+    if (s == MYO_OK) {
+        myo_model_ln_forward_ref(R, D, xL, p + lnf_g, p + lnf_b, y);
+        myo_model_pool_forward_ref(S, n, D, y, u);
+        s = myo_model_head_forward_ref(&hd, batch, u, labels, NULL, loss, correct);
+    }
+    /* backward: g is the stream's gradient, y a branch's output gradient */
+    if (s == MYO_OK && grads) {
+        double *gr = grads;
+        s = myo_model_head_backward_ref(&hd, batch, u, labels, du, cfg->dual ? gr + wh : NULL,
+                                        cfg->dual ? gr + bh : NULL, gr + wc, gr + bc);
+        myo_model_pool_backward_ref(S, n, D, du, y);
+        myo_model_ln_backward_ref(R, D, xL, p + lnf_g, y, g, gr + lnf_g, gr + lnf_b);
+        for (int64_t l = L - 1; l >= 0 && s == MYO_OK; l--) {
+            const ref_block *b = &blk[l];
+            myo_model_dropout_ref(R, D, rate, KEY(MYO_DROP_MLP, l), g, y);
+            s = myo_model_mlp_backward_ref(R, D, F, a2 + l * RD, p + b->w1, p + b->b1, p + b->w2, y,
+                                           d, gr + b->w1, gr + b->b1, gr + b->w2, gr + b->b2);
+            if (s != MYO_OK) break;
+            myo_model_ln_backward_ref(R, D, xm + l * RD, p + b->ln2_g, d, t, gr + b->ln2_g,
+                                      gr + b->ln2_b);
+            ref_add(RD, t, g);
+            myo_model_dropout_ref(R, D, rate, KEY(MYO_DROP_MIXER, l), g, y);
+            s = ref_mixer(cfg, S, p + b->mix, a1 + l * RD, NULL, y, d, gr + b->mix);
+            if (s != MYO_OK) break;
+            myo_model_ln_backward_ref(R, D, xs + l * RD, p + b->ln1_g, d, t, gr + b->ln1_g,
+                                      gr + b->ln1_b);
+            ref_add(RD, t, g);
+        }
+        if (s == MYO_OK) {
+            myo_model_dropout_ref(R, D, rate, KEY(MYO_DROP_EMBED, 0), g, g);
+            myo_model_embed_backward_ref(S, n, D, V, tokens, g, gr + emb, gr + pos);
+        }
+    }
+#undef KEY
+    free(blk), free(xs);
+    return s;
 }

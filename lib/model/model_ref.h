@@ -1,7 +1,8 @@
 /* model_ref.h -- the pieces of the LRA encoder classifier (myosotis_model.h)
  * that the mixers do not provide, declared for the tests (not installed):
  * the float32 kernels model.c runs and their plain double reference twins
- * in model_ref.c, which share nothing with them but the formulas below.
+ * in model_ref.c, which share nothing with them but the formulas below and
+ * the dropout mask (one definition, here), and the whole model in double.
  *
  * Letters as in myosotis_model.h: S sequences (B examples, 2 B when
  * dual), n tokens, D d_model, F mlp_dim, C classes, V vocabulary; rows =
@@ -18,8 +19,15 @@
  *   head: single, logits = u Wc + bc, Wc (D, C);  dual (LRA Retrieval),
  *       z = [u1, u2, u1 .* u2, u1 - u2] (4 D), h = gelu(z Wh + bh) (F),
  *       logits = h Wc + bc, Wh (4D, F), Wc (F, C); u1 = u[2 b], u2 =
- *       u[2 b + 1].  loss = mean over examples of log-sum-exp(logits) -
- *       logits[label]; correct counts argmax == label (first maximum).
+ *       u[2 b + 1].  loss = mean over examples of the cross-entropy
+ *       against the target t = (1 - eps) onehot(label) + eps / C (label
+ *       smoothing eps, the head's `smoothing`): log-sum-exp(logits) -
+ *       (1 - eps) logits[label] - eps mean(logits); dlogits = (softmax -
+ *       t) / B; correct counts argmax == label (first maximum).
+ *   dropout at rate p (0 <= p < 1) of one site: y = keep .* x / (1 - p),
+ *       keep the mask of myo_model_dropout_keep below (the same function
+ *       in the float kernels and the twins: it is the specification, not
+ *       a kernel); its backward is the same map of dy.
  *
  * All Local; none prints.  The float kernels never allocate or fail; the
  * twins that return a myo_status allocate their scratch (MYO_ERR_NOMEM). */
@@ -28,10 +36,54 @@
 
 #include "myosotis_model.h"
 
+#include <math.h>
 #include <stdint.h>
 
 /* LayerNorm's epsilon (flax's default, as LRA). */
 #define MYO_MODEL_LN_EPS 1e-6
+
+/* ------------------------------------- the dropout mask (model.c, model_ref.c) */
+
+/* The sites (myosotis_model.h): the embedding sum (layer 0), each block's
+ * mixer output and MLP output (layer l). */
+enum { MYO_DROP_EMBED = 0, MYO_DROP_MIXER = 1, MYO_DROP_MLP = 2 };
+
+/* splitmix64's output function (Steele, Lea and Flood 2014): a bijection
+ * of 64-bit words with full avalanche. */
+static inline uint64_t myo_model_mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+#define MYO_MODEL_GOLDEN 0x9e3779b97f4a7c15u /* splitmix64's increment */
+
+/* The key of one mask: site (MYO_DROP_*) of layer l under seed; distinct
+ * (site, layer) give distinct keys for one seed. */
+static inline uint64_t myo_model_dropout_key(uint64_t seed, int site, int64_t layer)
+{
+    return myo_model_mix64(
+        seed ^ myo_model_mix64(((uint64_t)layer << 2 | (uint64_t)site) + MYO_MODEL_GOLDEN));
+}
+
+/* The threshold of rate p in [0, 1): ceil(p 2^53). */
+static inline uint64_t myo_model_dropout_cut(double rate)
+{
+    return (uint64_t)ceil(ldexp(rate, 53));
+}
+
+/* 1 when entry (row, col) of key's mask is kept: u >= rate for u = the top
+ * 53 bits of splitmix64's output number row 2^32 + col + 1 from state key,
+ * over 2^53 (uniform on [0, 1); injective in (row, col) for row, col <
+ * 2^32, so no two entries share a draw).  cut = myo_model_dropout_cut(rate):
+ * kept with probability 1 - cut / 2^53 = 1 - rate to 2^-53.  A pure
+ * function: no state, the same mask in forward and backward. */
+static inline int myo_model_dropout_keep(uint64_t key, int64_t row, int64_t col, uint64_t cut)
+{
+    const uint64_t counter = ((uint64_t)row << 32) + (uint64_t)col + 1;
+    return (myo_model_mix64(key + MYO_MODEL_GOLDEN * counter) >> 11) >= cut;
+}
 
 /* ------------------------------------------------ float kernels (model.c) */
 
@@ -80,6 +132,7 @@ typedef struct {
     int64_t D, F, C;
     int dual;
     const float *wh, *bh, *wc, *bc;
+    double smoothing; /* label smoothing eps in [0, 1) (0: plain cross-entropy) */
 } myo_model_head_f32;
 /* What the head's forward keeps, for B examples: z (B, 4D), hpre, act
  * (B, F) when dual; logits, probs (B, C). */
@@ -99,6 +152,12 @@ void myo_model_head_backward_f32(const myo_model_head_f32 *hd, int64_t B, const 
                                  const int32_t *labels, const myo_model_head_cache *c, float *du,
                                  float *dwh, float *dbh, float *dwc, float *dbc, float *dlogits,
                                  float *dact, float *dz, double *acc);
+
+/* y (rows, D) = keep .* x / (1 - rate) (accumulate 0) or y += that
+ * (accumulate 1), keep the mask of key (myo_model_dropout_keep) on rows
+ * numbered from 0 at x's first; rate in [0, 1).  y may equal x. */
+void myo_model_dropout_f32(int64_t rows, int64_t D, double rate, uint64_t key, const float *x,
+                           float *y, int accumulate);
 
 /* gelu (tanh form) and its derivative, float. */
 float myo_model_gelu_f32(float x, float *dgelu);
@@ -135,6 +194,7 @@ typedef struct {
     int64_t D, F, C;
     int dual;
     const double *wh, *bh, *wc, *bc;
+    double smoothing; /* as myo_model_head_f32's */
 } myo_model_head_f64;
 /* *loss = the mean cross-entropy of u (S, D) against labels (B,) (0
  * when labels is NULL); logits (B, C), *loss, *correct each unless NULL. */
@@ -146,6 +206,28 @@ myo_status myo_model_head_forward_ref(const myo_model_head_f64 *hd, int64_t B, c
 myo_status myo_model_head_backward_ref(const myo_model_head_f64 *hd, int64_t B, const double *u,
                                        const int32_t *labels, double *du, double *dwh, double *dbh,
                                        double *dwc, double *dbc);
+
+/* y (rows, D) = keep .* x / (1 - rate), overwritten (rate 0: y = x); y
+ * may equal x. */
+void myo_model_dropout_ref(int64_t rows, int64_t D, double rate, uint64_t key, const double *x,
+                           double *y);
+
+/* The whole model in double, composed of the twins above and the mixers'
+ * (myo_layer_forward_ref on cfg->tree, myo_attention_forward_ref,
+ * myo_ssm_forward_ref and their backwards), with its own walk of the
+ * parameter layout of myosotis_model.h: the forward of myo_model_forward
+ * on batch examples -- tokens (batch, n) or (batch, 2, n), labels (batch,)
+ * -- under params (myo_model_num_params doubles, myo_model_params's
+ * layout), label smoothing `smoothing` and dropout (rate, seed) as
+ * myo_model_set_label_smoothing and myo_model_set_dropout define them.
+ * *loss (the mean loss) and *correct unless NULL; grads (the same layout,
+ * overwritten) unless NULL.  MYO_ERR_ARG for a bad configuration or
+ * Myosotis without cfg->tree (no per-example trees here); MYO_ERR_NOMEM.
+ * Every activation of every layer is kept: small models only. */
+myo_status myo_model_loss_ref(const myo_model_config *cfg, const double *params, int64_t batch,
+                              const int32_t *tokens, const int32_t *labels, double smoothing,
+                              double rate, uint64_t seed, double *loss, int64_t *correct,
+                              double *grads);
 
 /* ------------------------------------------ the parameter table (model.c) */
 

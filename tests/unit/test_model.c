@@ -6,7 +6,10 @@
  * smaller than max_batch, per-example trees for Myosotis (the batch on one
  * forest = each example alone on its own tree, and central differences),
  * the logit spread bound and the gradient check myo-lra validates with,
- * the parameter table, and argument errors.
+ * label smoothing and dropout (the mask's statistics, both off bit for
+ * bit, the model against the whole model in double -- myo_model_loss_ref,
+ * the same masks -- and against central differences with both on), the
+ * parameter table, and argument errors.
  *
  * Tolerances, |a - b| <= atol + rtol |ref| (max errors printed on failure,
  * and with MYO_TEST_VERBOSE=1 for every comparison; each test prints its
@@ -23,7 +26,11 @@
  *     first, last and one at random), every parameter first moved off its
  *     initial value by U(-0.1, 0.1) so that gains are not 1 nor biases 0;
  *   gelu float vs double on [-16, 16]: atol 2e-6, rtol 1e-5 (its
- *     derivative's cancellation costs a few float ulps of 1). */
+ *     derivative's cancellation costs a few float ulps of 1);
+ *   the whole float model vs the whole model in double (loss and every
+ *     gradient, smoothing 0.1 and dropout 0.3, and neither): the kernels'
+ *     atol 1e-5, rtol 1e-4 (measured at most 0.007 of it);
+ *   dropout mask fractions: within 5 sigma = 5 sqrt(p (1 - p) / N). */
 #include <config.h>
 
 #include <setjmp.h>
@@ -73,6 +80,15 @@ static double *rand_pair(int64_t count, double scale, uint64_t seed, float **f)
 static void close_f32(const float *got, const double *ref, int64_t count, const char *what)
 {
     test_assert_close_f32(got, ref, count, ATOL_F32, RTOL_F32, what);
+}
+
+/* The largest |got - ref| / (ATOL_F32 + RTOL_F32 |ref|) (<= 1 passes). */
+static double max_scaled_error_f32(const float *got, const double *ref, int64_t count)
+{
+    double worst = 0;
+    for (int64_t i = 0; i < count; i++)
+        worst = fmax(worst, fabs((double)got[i] - ref[i]) / (ATOL_F32 + RTOL_F32 * fabs(ref[i])));
+    return worst;
 }
 
 /* ================================================ kernels vs twins */
@@ -188,15 +204,18 @@ static void test_model_pool_embed_head_match_reference(void **state)
     for (int64_t j = 0; j < D; j++)
         assert_true(dembf[8 * D + j] == 0.0f);
 
-    /* The head, single (B = S examples) and dual (B = S / 2 pairs). */
-    for (int dual = 0; dual <= 1; dual++) {
+    /* The head, single (B = S examples) and dual (B = S / 2 pairs), plain
+     * and with label smoothing 0.2. */
+    for (int k = 0; k < 4; k++) {
+        const int dual = k / 2;
+        const double eps = 0.2 * (k % 2);
         const int64_t Bx = dual ? B : S, K = dual ? F : D;
         float *whf, *bhf, *wcf, *bcf;
         double *wh = rand_pair(4 * D * F, 0.5, 16, &whf), *bh = rand_pair(F, 0.3, 17, &bhf);
         double *wc = rand_pair(K * C, 0.5, 18, &wcf), *bc = rand_pair(C, 0.3, 19, &bcf);
         int32_t lab[4] = {0, 2, 1, 2};
-        myo_model_head_f64 h64 = {D, F, C, dual, wh, bh, wc, bc};
-        myo_model_head_f32 h32 = {D, F, C, dual, whf, bhf, wcf, bcf};
+        myo_model_head_f64 h64 = {D, F, C, dual, wh, bh, wc, bc, eps};
+        myo_model_head_f32 h32 = {D, F, C, dual, whf, bhf, wcf, bcf, eps};
         float z[4 * 6 * 4], hpre[40], act[40], logits[12], probs[12], dl[12], dact[40], dz[96];
         myo_model_head_cache cache = {z, hpre, act, logits, probs};
         double lg[12], loss_ref, dur[24], dwh[240], dbh[10], dwc[30], dbc[3];
@@ -344,10 +363,11 @@ static void test_model_reference_gradients_match_finite_differences(void **state
     double *u = rnd(S * D, 1.0, 32), *wh = rnd(4 * D * F, 0.6, 33), *bh = rnd(F, 0.3, 34);
     double *wc = rnd(F * C, 0.6, 35), *bc = rnd(C, 0.3, 36);
     c.x = u;
-    for (int dual = 0; dual <= 1; dual++) {
+    for (int k = 0; k < 4; k++) { /* single and dual, label smoothing 0 and 0.3 */
+        const int dual = k / 2;
         const int64_t K = dual ? F : D;
         c.B = dual ? S / 2 : S;
-        c.head = (myo_model_head_f64){D, F, C, dual, wh, bh, wc, bc};
+        c.head = (myo_model_head_f64){D, F, C, dual, wh, bh, wc, bc, 0.3 * (k % 2)};
         assert_int_equal(myo_model_head_backward_ref(&c.head, c.B, u, lab, gx, g1, gb1, g2, gb2),
                          MYO_OK);
         test_check_gradient(dual ? "dual head twin du" : "head twin du", u, S * D, 1, gx, twin_loss,
@@ -390,6 +410,18 @@ static myo_model *tiny_model(const myo_model_config *cfg, int64_t max_batch, uin
 {
     myo_model *m = NULL;
     assert_int_equal(myo_model_create(cfg, max_batch, seed, &m), MYO_OK);
+    return m;
+}
+
+/* tiny_model with every parameter moved off its initial value (gains off
+ * 1, biases off 0) by U(-0.1, 0.1) drawn from r. */
+static myo_model *moved_model(const myo_model_config *cfg, int64_t max_batch, uint64_t seed,
+                              myo_rng *r)
+{
+    myo_model *m = tiny_model(cfg, max_batch, seed);
+    float *p = myo_model_params(m);
+    for (int64_t i = 0; i < myo_model_num_params(m); i++)
+        p[i] += (float)myo_rng_uniform(r, -0.1, 0.1);
     return m;
 }
 
@@ -467,13 +499,8 @@ static void test_model_gradients_match_finite_differences(void **state)
         for (int dual = 0; dual <= 1; dual++) {
             myo_tree *t = NULL;
             myo_model_config cfg = tiny_config((myo_mixer_kind)mixer, dual, &t);
-            myo_model *m = tiny_model(&cfg, 3, 42);
-            const int64_t P = myo_model_num_params(m);
-            float *p = myo_model_params(m);
-            /* Move every parameter off its initial value (gains off 1, biases off 0). */
             myo_rng r = myo_rng_seed(7 + (uint64_t)mixer);
-            for (int64_t i = 0; i < P; i++)
-                p[i] += (float)myo_rng_uniform(&r, -0.1, 0.1);
+            myo_model *m = moved_model(&cfg, 3, 42, &r);
             tiny_batch(&cfg, 3, 100 + (uint64_t)(2 * mixer + dual), tokens, labels);
             model_ctx c = {m, 3, tokens, labels};
             (void)model_loss(&c);
@@ -658,39 +685,51 @@ static void test_model_per_example_trees_reject_bad_input(void **state)
     myo_model_destroy(&m);
 }
 
-static void test_model_adamw_reduces_the_loss(void **state)
+/* Runs body on each tiny configuration: every mixer, single and dual (the
+ * Myosotis tree made before and destroyed after). */
+static void each_tiny_config(void (*body)(const myo_model_config *cfg, int mixer, int dual))
 {
-    (void)state;
-    int32_t tokens[3 * 2 * 16], labels[3];
-    const myo_adam_config adam = {1e-2, 0.9, 0.999, 1e-8, 0.01};
     for (int mixer = 0; mixer < 4; mixer++)
         for (int dual = 0; dual <= 1; dual++) {
             myo_tree *t = NULL;
-            myo_model_config cfg = tiny_config((myo_mixer_kind)mixer, dual, &t);
-            myo_model *m = tiny_model(&cfg, 3, 5);
-            tiny_batch(&cfg, 3, 200 + (uint64_t)(2 * mixer + dual), tokens, labels);
-            double first = 0, loss = 0;
-            int64_t correct = 0;
-            for (int step = 0; step < 30; step++) {
-                assert_int_equal(myo_model_forward(m, 3, tokens, labels, &loss, &correct), MYO_OK);
-                if (step == 0) first = loss;
-                assert_int_equal(myo_model_backward(m), MYO_OK);
-                assert_int_equal(myo_model_adam_step(m, &adam), MYO_OK);
-            }
-            assert_int_equal(myo_model_forward(m, 3, tokens, labels, &loss, &correct), MYO_OK);
-            printf("AdamW, %s, dual=%d: loss %.4f -> %.4f after 30 steps, %lld/3 correct\n",
-                   mixer_names[mixer], dual, first, loss, (long long)correct);
-            assert_true(isfinite(loss));
-            assert_true(loss < 0.25 * first);
-            assert_int_equal(correct, 3);
-            myo_model_times tm;
-            myo_model_last_times(m, &tm);
-            assert_true(tm.forward > 0 && tm.backward > 0 && tm.update > 0);
-            assert_true(tm.mixer_forward > 0 && tm.mixer_forward <= tm.forward);
-            assert_true(tm.mixer_backward > 0 && tm.mixer_backward <= tm.backward);
-            myo_model_destroy(&m);
+            const myo_model_config cfg = tiny_config((myo_mixer_kind)mixer, dual, &t);
+            body(&cfg, mixer, dual);
             myo_tree_destroy(&t);
         }
+}
+
+static void adamw_reduces_the_loss(const myo_model_config *cfg, int mixer, int dual)
+{
+    int32_t tokens[3 * 2 * 16], labels[3];
+    const myo_adam_config adam = {1e-2, 0.9, 0.999, 1e-8, 0.01};
+    myo_model *m = tiny_model(cfg, 3, 5);
+    tiny_batch(cfg, 3, 200 + (uint64_t)(2 * mixer + dual), tokens, labels);
+    double first = 0, loss = 0;
+    int64_t correct = 0;
+    for (int step = 0; step < 30; step++) {
+        assert_int_equal(myo_model_forward(m, 3, tokens, labels, &loss, &correct), MYO_OK);
+        if (step == 0) first = loss;
+        assert_int_equal(myo_model_backward(m), MYO_OK);
+        assert_int_equal(myo_model_adam_step(m, &adam), MYO_OK);
+    }
+    assert_int_equal(myo_model_forward(m, 3, tokens, labels, &loss, &correct), MYO_OK);
+    printf("AdamW, %s, dual=%d: loss %.4f -> %.4f after 30 steps, %lld/3 correct\n",
+           mixer_names[mixer], dual, first, loss, (long long)correct);
+    assert_true(isfinite(loss));
+    assert_true(loss < 0.25 * first);
+    assert_int_equal(correct, 3);
+    myo_model_times tm;
+    myo_model_last_times(m, &tm);
+    assert_true(tm.forward > 0 && tm.backward > 0 && tm.update > 0);
+    assert_true(tm.mixer_forward > 0 && tm.mixer_forward <= tm.forward);
+    assert_true(tm.mixer_backward > 0 && tm.mixer_backward <= tm.backward);
+    myo_model_destroy(&m);
+}
+
+static void test_model_adamw_reduces_the_loss(void **state)
+{
+    (void)state;
+    each_tiny_config(adamw_reduces_the_loss);
 }
 
 /* A checkpoint's state -- parameters, AdamW's moments and step count --
@@ -829,9 +868,11 @@ static void test_lr_schedule(void **state)
  * batch's mean, within the bound of ln C, for every mixer, single and
  * dual, D = 1 (the final LayerNorm's output is its bias), 4, 8, 16, at
  * initialisation, with every parameter moved off it, and after AdamW has
- * driven the loss far from ln C.  Not vacuous: a single-encoder head
+ * driven the loss far from ln C; every example's also with label
+ * smoothing 0.4 and dropout 0.5.  Not vacuous: a single-encoder head
  * whose pooled u is its final LayerNorm's bias, set along a column of Wc
- * less the mean column, reaches more than a quarter of it. */
+ * less the mean column, reaches more than a quarter of it (and, with
+ * smoothing 0.4, more than a fifth). */
 static void test_model_logit_spread_bound_holds(void **state)
 {
     (void)state;
@@ -839,7 +880,7 @@ static void test_model_logit_spread_bound_holds(void **state)
     int32_t tokens[B * 2 * 16], labels[B];
     const int64_t dims[] = {1, 4, 8, 16};
     const myo_adam_config adam = {1e-2, 0.9, 0.999, 1e-8, 0.0};
-    double worst = 0; /* max |loss - ln C| / bound */
+    double worst = 0, worst_reg = 0; /* max |loss - ln C| / bound; with the regularisers */
     for (int mixer = 0; mixer < 4; mixer++)
         for (int dual = 0; dual <= 1; dual++)
             for (int di = 0; di < COUNT(dims); di++) {
@@ -865,24 +906,32 @@ static void test_model_logit_spread_bound_holds(void **state)
                     assert_true(isfinite(bound) && bound > 0);
                     assert_int_equal(myo_model_forward(m, B, tokens, labels, &loss, NULL), MYO_OK);
                     worst = fmax(worst, fabs(loss - lnC) / bound);
-                    for (int64_t b = 0; b < B; b++)
-                        for (int32_t label = 0; label < 3; label++) {
-                            const int64_t docs = dual ? 2 : 1;
-                            assert_int_equal(myo_model_forward(m, 1, tokens + b * docs * 16, &label,
-                                                               &loss, NULL),
-                                             MYO_OK);
-                            if (!(fabs(loss - lnC) <= bound))
-                                fail_msg("%s, dual=%d, D=%lld, phase %d: loss %.6g is further "
-                                         "than the bound %.6g from ln C",
-                                         mixer_names[mixer], dual, (long long)dims[di], phase, loss,
-                                         bound);
-                            worst = fmax(worst, fabs(loss - lnC) / bound);
-                        }
+                    for (int reg = 0; reg <= 1; reg++) { /* smoothing 0.4, dropout 0.5 */
+                        assert_int_equal(myo_model_set_label_smoothing(m, 0.4 * reg), MYO_OK);
+                        assert_int_equal(myo_model_set_dropout(m, 0.5 * reg, 60), MYO_OK);
+                        for (int64_t b = 0; b < B; b++)
+                            for (int32_t label = 0; label < 3; label++) {
+                                const int64_t docs = dual ? 2 : 1;
+                                assert_int_equal(myo_model_forward(m, 1, tokens + b * docs * 16,
+                                                                   &label, &loss, NULL),
+                                                 MYO_OK);
+                                if (!(fabs(loss - lnC) <= bound))
+                                    fail_msg("%s, dual=%d, D=%lld, phase %d%s: loss %.6g is "
+                                             "further than the bound %.6g from ln C",
+                                             mixer_names[mixer], dual, (long long)dims[di], phase,
+                                             reg ? ", smoothing 0.4, dropout 0.5" : "", loss,
+                                             bound);
+                                worst = fmax(worst, fabs(loss - lnC) / bound);
+                                if (reg) worst_reg = fmax(worst_reg, fabs(loss - lnC) / bound);
+                            }
+                    }
                     myo_model_destroy(&m);
                 }
                 myo_tree_destroy(&t);
             }
-    printf("logit spread bound: max |loss - ln C| / bound %.3f (<= 1 passes)\n", worst);
+    printf("logit spread bound: max |loss - ln C| / bound %.3f, %.3f with smoothing 0.4 and "
+           "dropout 0.5 (<= 1 passes)\n",
+           worst, worst_reg);
 
     /* Not vacuous: gain 0 and bias b make u = b for every input; b along
      * the column of Wc (less the mean column) that the bound is made of. */
@@ -920,6 +969,15 @@ static void test_model_logit_spread_bound_holds(void **state)
     }
     printf("logit spread bound %.4g, reached %.4g (%.0f%%)\n", bound, far, 100 * far / bound);
     assert_true(far <= bound && far > 0.25 * bound);
+    assert_int_equal(myo_model_set_label_smoothing(m, 0.4), MYO_OK);
+    far = 0;
+    for (int32_t label = 0; label < C; label++) {
+        assert_int_equal(myo_model_forward(m, 1, tokens, &label, &loss, NULL), MYO_OK);
+        far = fmax(far, fabs(loss - log((double)C)));
+    }
+    printf("logit spread bound %.4g, reached %.4g (%.0f%%) with smoothing 0.4\n", bound, far,
+           100 * far / bound);
+    assert_true(far <= bound && far > 0.2 * bound);
     myo_model_destroy(&m);
     myo_tree_destroy(&t);
 }
@@ -988,6 +1046,262 @@ static void test_model_gradient_check_catches_wrong_gradients(void **state)
             }
     printf("gradient check: ratio in [%.6f, %.6f] for the model's own gradients\n", lo, hi);
     assert_int_equal(myo_model_gradient_check(NULL, 1e-3, &(double){0}), MYO_ERR_ARG);
+}
+
+/* ======================================== label smoothing and dropout */
+
+/* The dropout mask (model_ref.h) and its kernels.  Float kernel vs double
+ * twin on random values (overwrite and accumulate, rate 0.3; rate 0 is the
+ * identity in both, bit for bit in float).  Statistics of the mask at rate
+ * 0.5 over N = 9 masks (the embedding's, and the mixer's and the MLP's of
+ * 4 layers) of 4096 rows x 64 columns = 2359296 entries, sigma =
+ * sqrt(p (1 - p) / N) = 3.3e-4, each within 5 sigma of its expectation:
+ * the kept fraction (0.5), and, for independence, the fraction kept in
+ * both of two masks (0.25) -- another site or layer, another seed (s + 1),
+ * the next row, the next column of the same mask; at rates 0.1
+ * and 0.9 the kept fraction of one mask (N = 262144) within 5 sigma of 1 -
+ * p.  A pure function: the same arguments give the same bit. */
+static void test_model_dropout_mask_matches_reference_and_rate(void **state)
+{
+    (void)state;
+    const int64_t rows = 9, D = 7;
+    float *xf;
+    double *x = rand_pair(rows * D, 2.0, 51, &xf);
+    double *y = test_alloc((size_t)(rows * D), sizeof(double));
+    float *yf = test_alloc((size_t)(rows * D), sizeof(float));
+    const uint64_t key = myo_model_dropout_key(77, MYO_DROP_MIXER, 1);
+    myo_model_dropout_ref(rows, D, 0.3, key, x, y);
+    myo_model_dropout_f32(rows, D, 0.3, key, xf, yf, 0);
+    close_f32(yf, y, rows * D, "dropout forward (overwrite)");
+    int64_t zeros = 0;
+    for (int64_t i = 0; i < rows * D; i++)
+        zeros += yf[i] == 0.0f;
+    assert_true(zeros > 0 && zeros < rows * D); /* some dropped, some kept */
+    for (int64_t i = 0; i < rows * D; i++)
+        yf[i] = 0.5f, y[i] += 0.5;
+    myo_model_dropout_f32(rows, D, 0.3, key, xf, yf, 1);
+    close_f32(yf, y, rows * D, "dropout forward (accumulated)");
+    myo_model_dropout_f32(rows, D, 0.0, key, xf, yf, 0);
+    assert_memory_equal(yf, xf, (size_t)(rows * D) * sizeof(float));
+    myo_model_dropout_ref(rows, D, 0.0, key, x, y);
+    assert_memory_equal(y, x, (size_t)(rows * D) * sizeof(double));
+
+    /* Statistics at rate 0.5. */
+    enum { NR = 4096, NC = 64, NL = 4 };
+    const uint64_t cut = myo_model_dropout_cut(0.5), seed = 12345;
+    uint64_t keys[1 + 2 * NL], next_seed[1 + 2 * NL]; /* under seed and seed + 1 */
+    for (int q = 0; q < 2; q++) {
+        uint64_t *k = q ? next_seed : keys;
+        k[0] = myo_model_dropout_key(seed + (uint64_t)q, MYO_DROP_EMBED, 0);
+        for (int64_t l = 0; l < NL; l++) {
+            k[1 + 2 * l] = myo_model_dropout_key(seed + (uint64_t)q, MYO_DROP_MIXER, l);
+            k[2 + 2 * l] = myo_model_dropout_key(seed + (uint64_t)q, MYO_DROP_MLP, l);
+        }
+    }
+    const int nk = COUNT(keys);
+    /* pairs: each mask with the next and the one after it in the order
+     * embedding, mixer 0, MLP 0, mixer 1, ... (cyclic), with itself under
+     * seed + 1, and each entry with the next row's and the next column's */
+    int64_t kept = 0, both_next = 0, both_after = 0, both_seed = 0, both_row = 0, both_col = 0;
+    for (int k = 0; k < nk; k++)
+        for (int64_t r = 0; r < NR; r++)
+            for (int64_t c = 0; c < NC; c++) {
+                const int a = myo_model_dropout_keep(keys[k], r, c, cut);
+                assert_int_equal(a, myo_model_dropout_keep(keys[k], r, c, cut));
+                kept += a;
+                /* pairs, each over as many entries as the kept count */
+                const int64_t rr = (r + 1) % NR, cc = (c + 1) % NC;
+                both_row += a && myo_model_dropout_keep(keys[k], rr, c, cut);
+                both_col += a && myo_model_dropout_keep(keys[k], r, cc, cut);
+                both_next += a && myo_model_dropout_keep(keys[(k + 1) % nk], r, c, cut);
+                both_after += a && myo_model_dropout_keep(keys[(k + 2) % nk], r, c, cut);
+                both_seed += a && myo_model_dropout_keep(next_seed[k], r, c, cut);
+            }
+    const double N = (double)nk * NR * NC;
+    const struct {
+        const char *what;
+        int64_t count;
+        double p;
+    } st[] = {{"kept", kept, 0.5},
+              {"kept in both, the next mask", both_next, 0.25},
+              {"kept in both, the mask after", both_after, 0.25},
+              {"kept in both, seed + 1", both_seed, 0.25},
+              {"kept in both, the next row", both_row, 0.25},
+              {"kept in both, the next column", both_col, 0.25}};
+    for (int i = 0; i < COUNT(st); i++) {
+        const double f = (double)st[i].count / N, sigma = sqrt(st[i].p * (1 - st[i].p) / N);
+        printf("dropout mask, rate 0.5, %s: fraction %.6f, expected %.2f, %.2f sigma (sigma "
+               "%.2g, N %.0f; within 5 passes)\n",
+               st[i].what, f, st[i].p, (f - st[i].p) / sigma, sigma, N);
+        assert_true(fabs(f - st[i].p) <= 5 * sigma);
+    }
+    const double rates[2] = {0.1, 0.9};
+    for (int i = 0; i < 2; i++) {
+        const uint64_t ct = myo_model_dropout_cut(rates[i]);
+        int64_t k1 = 0;
+        for (int64_t r = 0; r < NR; r++)
+            for (int64_t c = 0; c < NC; c++)
+                k1 += myo_model_dropout_keep(keys[1], r, c, ct);
+        const double n1 = (double)NR * NC, p = 1 - rates[i], f = (double)k1 / n1;
+        printf("dropout mask, rate %.1f: kept fraction %.6f, %.2f sigma\n", rates[i], f,
+               (f - p) / sqrt(p * (1 - p) / n1));
+        assert_true(fabs(f - p) <= 5 * sqrt(p * (1 - p) / n1));
+    }
+    assert_int_equal(myo_model_dropout_cut(0.0), 0);
+    free(x), free(xf), free(y), free(yf);
+}
+
+/* Rate 0 and smoothing 0, set (even after other values were used), give
+ * the model without the calls bit for bit: loss, correct count, gradients
+ * and the parameters after an AdamW step, every mixer, single and dual.
+ * Not vacuous: rate 0.3 with seed 5 changes the loss, gives the same bits
+ * again with seed 5, and other ones with seed 6; smoothing 0.2 changes the
+ * loss but not the correct count. */
+static void regularisers_off_are_bit_identical(const myo_model_config *cfg, int mixer, int dual)
+{
+    int32_t tokens[3 * 2 * 16], labels[3];
+    const myo_adam_config adam = {1e-2, 0.9, 0.999, 1e-8, 0.01};
+    myo_model *a = tiny_model(cfg, 3, 8), *b = tiny_model(cfg, 3, 8);
+    const int64_t P = myo_model_num_params(a);
+    tiny_batch(cfg, 3, 800 + (uint64_t)(2 * mixer + dual), tokens, labels);
+    double la = 0, lb = 0, l5 = 0, l5b = 0, l6 = 0, ls = 0;
+    int64_t ca = 0, cb = 0, cs = 0;
+    /* b: regularised forwards first, then both set back to 0 */
+    assert_int_equal(myo_model_set_dropout(b, 0.3, 5), MYO_OK);
+    assert_int_equal(myo_model_forward(b, 3, tokens, labels, &l5, NULL), MYO_OK);
+    assert_int_equal(myo_model_backward(b), MYO_OK);
+    assert_int_equal(myo_model_forward(b, 3, tokens, labels, &l5b, NULL), MYO_OK);
+    assert_int_equal(myo_model_set_dropout(b, 0.3, 6), MYO_OK);
+    assert_int_equal(myo_model_forward(b, 3, tokens, labels, &l6, NULL), MYO_OK);
+    assert_int_equal(myo_model_set_dropout(b, 0, 0), MYO_OK);
+    assert_int_equal(myo_model_set_label_smoothing(b, 0.2), MYO_OK);
+    assert_int_equal(myo_model_forward(b, 3, tokens, labels, &ls, &cs), MYO_OK);
+    assert_int_equal(myo_model_set_label_smoothing(b, 0), MYO_OK);
+    assert_int_equal(myo_model_set_dropout(b, 0, 99), MYO_OK);
+    assert_int_equal(myo_model_forward(a, 3, tokens, labels, &la, &ca), MYO_OK);
+    assert_int_equal(myo_model_forward(b, 3, tokens, labels, &lb, &cb), MYO_OK);
+    assert_true(la == lb && ca == cb);
+    assert_true(l5 == l5b && l5 != la && l6 != l5 && ls != la && cs == ca);
+    assert_int_equal(myo_model_backward(a), MYO_OK);
+    assert_int_equal(myo_model_backward(b), MYO_OK);
+    assert_memory_equal(myo_model_grads(a), myo_model_grads(b), (size_t)P * 4);
+    assert_int_equal(myo_model_adam_step(a, &adam), MYO_OK);
+    assert_int_equal(myo_model_adam_step(b, &adam), MYO_OK);
+    assert_memory_equal(myo_model_params(a), myo_model_params(b), (size_t)P * 4);
+    myo_model_destroy(&a), myo_model_destroy(&b);
+}
+
+static void test_model_regularisers_off_are_bit_identical(void **state)
+{
+    (void)state;
+    each_tiny_config(regularisers_off_are_bit_identical);
+}
+
+/* The model with label smoothing 0.1 and dropout 0.3 (and with neither)
+ * against the whole model in double (myo_model_loss_ref: the twins and the
+ * mixers' references, the same masks): loss, correct count and every
+ * gradient, every mixer, single and dual, the parameters moved off their
+ * initial values; tolerances of the kernels, atol 1e-5, rtol 1e-4 (the
+ * loss: the same on its value). */
+static void test_model_regularised_matches_reference(void **state)
+{
+    (void)state;
+    int32_t tokens[3 * 2 * 16], labels[3];
+    double worst_loss = 0, worst_grad = 0;
+    for (int mixer = 0; mixer < 4; mixer++)
+        for (int dual = 0; dual <= 1; dual++)
+            for (int reg = 0; reg <= 1; reg++) {
+                const double eps = reg ? 0.1 : 0, rate = reg ? 0.3 : 0;
+                const uint64_t seed = 1000 + (uint64_t)mixer;
+                myo_tree *t = NULL;
+                myo_model_config cfg = tiny_config((myo_mixer_kind)mixer, dual, &t);
+                myo_rng r = myo_rng_seed(19 + (uint64_t)mixer);
+                myo_model *m = moved_model(&cfg, 3, 17, &r);
+                const int64_t P = myo_model_num_params(m);
+                tiny_batch(&cfg, 3, 900 + (uint64_t)(2 * mixer + dual), tokens, labels);
+                assert_int_equal(myo_model_set_label_smoothing(m, eps), MYO_OK);
+                assert_int_equal(myo_model_set_dropout(m, rate, seed), MYO_OK);
+                double loss = 0, loss_ref = 0;
+                int64_t correct = -1, correct_ref = -2;
+                assert_int_equal(myo_model_forward(m, 3, tokens, labels, &loss, &correct), MYO_OK);
+                assert_int_equal(myo_model_backward(m), MYO_OK);
+                double *p64 = test_alloc((size_t)P, sizeof(double));
+                double *g64 = test_alloc((size_t)P, sizeof(double));
+                test_widen_to_f64(myo_model_params(m), p64, P);
+                assert_int_equal(myo_model_loss_ref(&cfg, p64, 3, tokens, labels, eps, rate, seed,
+                                                    &loss_ref, &correct_ref, g64),
+                                 MYO_OK);
+                char what[96];
+                snprintf(what, sizeof what, "%s, dual=%d, smoothing %.1f, dropout %.1f",
+                         mixer_names[mixer], dual, eps, rate);
+                const double el = fabs(loss - loss_ref) / (ATOL_F32 + RTOL_F32 * fabs(loss_ref));
+                const double eg = max_scaled_error_f32(myo_model_grads(m), g64, P);
+                printf("model vs reference, %s: loss %.9g vs %.9g (scaled error %.3g), "
+                       "gradients max scaled error %.3g (<= 1 passes)\n",
+                       what, loss, loss_ref, el, eg);
+                worst_loss = fmax(worst_loss, el), worst_grad = fmax(worst_grad, eg);
+                assert_int_equal(correct, correct_ref);
+                assert_true(el <= 1);
+                close_f32(myo_model_grads(m), g64, P, what);
+                free(p64), free(g64);
+                myo_model_destroy(&m);
+                myo_tree_destroy(&t);
+            }
+    printf("model vs reference: max scaled error loss %.3g, gradients %.3g (atol %.0e, rtol "
+           "%.0e)\n",
+           worst_loss, worst_grad, ATOL_F32, RTOL_F32);
+}
+
+/* Smoothing 0.1 and dropout 0.3: the gradient against central differences
+ * of the model's own float loss (a fixed mask makes it smooth in the
+ * parameters; tolerances as the unregularised check), and
+ * myo_model_gradient_check within 1e-2 of 1, every mixer, per-example
+ * trees, single and dual.  The check runs the masks of the forward it
+ * checks although another seed and smoothing were set since, and leaves
+ * those settings in place. */
+static void test_model_regularised_gradients_match_finite_differences(void **state)
+{
+    (void)state;
+    int32_t tokens[3 * 2 * 16], labels[3], parents[3 * 2 * 16];
+    double lo = INFINITY, hi = -INFINITY;
+    for (int mixer = 0; mixer < 5; mixer++) /* 4: Myosotis on per-example trees */
+        for (int dual = 0; dual <= 1; dual++) {
+            myo_tree *t = NULL;
+            myo_model_config cfg =
+                tiny_config(mixer == 4 ? MYO_MIXER_MYOSOTIS : (myo_mixer_kind)mixer, dual, &t);
+            if (mixer == 4) cfg.tree = NULL;
+            myo_rng r = myo_rng_seed(27 + (uint64_t)mixer);
+            myo_model *m = moved_model(&cfg, 3, 43, &r);
+            tiny_batch(&cfg, 3, 110 + (uint64_t)(2 * mixer + dual), tokens, labels);
+            if (mixer == 4) {
+                random_parse_trees((dual ? 2 : 1) * 3, 16, 111, parents);
+                assert_int_equal(myo_model_set_trees(m, 3, parents), MYO_OK);
+            }
+            assert_int_equal(myo_model_set_label_smoothing(m, 0.1), MYO_OK);
+            assert_int_equal(myo_model_set_dropout(m, 0.3, 2024 + (uint64_t)mixer), MYO_OK);
+            model_ctx c = {m, 3, tokens, labels};
+            const double l0 = model_loss(&c);
+            assert_int_equal(myo_model_backward(m), MYO_OK);
+            char label[96];
+            snprintf(label, sizeof label, "%s, dual=%d, smoothing 0.1, dropout 0.3",
+                     mixer == 4 ? "myosotis per-example trees" : mixer_names[mixer], dual);
+            assert_true(check_model_fd(&c, &r, label) <= 1);
+            /* check_model_fd's forwards leave its gradient in place; another
+             * seed and smoothing set after the forward checked */
+            assert_int_equal(myo_model_forward(m, 3, tokens, labels, NULL, NULL), MYO_OK);
+            assert_int_equal(myo_model_backward(m), MYO_OK);
+            assert_int_equal(myo_model_set_dropout(m, 0.3, 1), MYO_OK);
+            assert_int_equal(myo_model_set_label_smoothing(m, 0.5), MYO_OK);
+            double ratio = 0, l1 = 0;
+            assert_int_equal(myo_model_gradient_check(m, 1e-3, &ratio), MYO_OK);
+            lo = fmin(lo, ratio), hi = fmax(hi, ratio);
+            if (!(fabs(ratio - 1) <= 1e-2)) fail_msg("%s: gradient check ratio %.6g", label, ratio);
+            assert_int_equal(myo_model_forward(m, 3, tokens, labels, &l1, NULL), MYO_OK);
+            assert_true(l1 != l0); /* the settings made after the forward checked are back */
+            myo_model_destroy(&m);
+            myo_tree_destroy(&t);
+        }
+    printf("gradient check with smoothing 0.1 and dropout 0.3: ratio in [%.6f, %.6f]\n", lo, hi);
 }
 
 /* A batch of 2 on a model for 3 (the attention and SSM works run a zero
@@ -1184,6 +1498,26 @@ static void test_model_rejects_bad_inputs(void **state)
             assert_int_equal(myo_model_adam_step(m, &bad[j]), MYO_ERR_ARG);
         assert_int_equal(myo_model_adam_step(m, NULL), MYO_ERR_ARG);
         assert_int_equal(myo_model_adam_step(m, &adam), MYO_OK);
+        /* Bad regulariser settings, refused; the settings stay as they were. */
+        double before = 0, after = 0;
+        assert_int_equal(myo_model_set_label_smoothing(m, 0.25), MYO_OK);
+        assert_int_equal(myo_model_set_dropout(m, 0.25, 7), MYO_OK);
+        assert_int_equal(myo_model_forward(m, 2, tokens, labels, &before, NULL), MYO_OK);
+        const double bad_rate[] = {-0.1, 1.0, 1.5, -INFINITY, INFINITY, NAN};
+        for (int i = 0; i < COUNT(bad_rate); i++) {
+            assert_int_equal(myo_model_set_label_smoothing(m, bad_rate[i]), MYO_ERR_ARG);
+            assert_non_null(strstr(myo_error_detail(), "0 <= eps < 1"));
+            assert_int_equal(myo_model_set_dropout(m, bad_rate[i], 8), MYO_ERR_ARG);
+            assert_non_null(strstr(myo_error_detail(), "0 <= rate < 1"));
+        }
+        assert_int_equal(myo_model_set_label_smoothing(NULL, 0.1), MYO_ERR_ARG);
+        assert_int_equal(myo_model_set_dropout(NULL, 0.1, 1), MYO_ERR_ARG);
+        assert_int_equal(myo_model_forward(m, 2, tokens, labels, &after, NULL), MYO_OK);
+        assert_true(before == after);
+        assert_int_equal(myo_model_set_label_smoothing(m, 0.999), MYO_OK); /* just below 1 */
+        assert_int_equal(myo_model_set_dropout(m, 0.999, 7), MYO_OK);
+        assert_int_equal(myo_model_forward(m, 2, tokens, labels, &after, NULL), MYO_OK);
+        assert_true(isfinite(after));
         assert_null(myo_model_params(NULL));
         assert_null(myo_model_grads(NULL));
         assert_int_equal(myo_model_num_params(NULL), 0);
@@ -1209,6 +1543,10 @@ int main(void)
         cmocka_unit_test(test_lr_schedule),
         cmocka_unit_test(test_model_logit_spread_bound_holds),
         cmocka_unit_test(test_model_gradient_check_catches_wrong_gradients),
+        cmocka_unit_test(test_model_dropout_mask_matches_reference_and_rate),
+        cmocka_unit_test(test_model_regularisers_off_are_bit_identical),
+        cmocka_unit_test(test_model_regularised_matches_reference),
+        cmocka_unit_test(test_model_regularised_gradients_match_finite_differences),
         cmocka_unit_test(test_model_smaller_batch_matches),
         cmocka_unit_test(test_model_parameters_layout_and_init),
         cmocka_unit_test(test_model_rejects_bad_config),
