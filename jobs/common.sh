@@ -108,10 +108,30 @@ myo_cores() {
     echo $((c * ${SLURM_JOB_NUM_NODES:-1}))
 }
 
-# myo_run NP PROGRAM ARGS...: PROGRAM on NP ranks through $MYO_LAUNCHER in
-# the background, waited for (signals forwarded); returns its status.
+# myo_exec COMMAND ARGS...: COMMAND in the background, waited for (signals
+# forwarded); returns its status, or 138 at once when a signal came before.
+myo_exec() {
+    local rc
+    myo_stopped && return 138
+    myo_log "run: $*"
+    "$@" &
+    myo_child=$!
+    while :; do
+        wait "$myo_child"
+        rc=$?
+        # a trapped signal interrupts wait: wait again for the run to end
+        if test "$rc" -gt 128 && kill -0 "$myo_child" 2>/dev/null; then continue; fi
+        break
+    done
+    myo_child=
+    myo_log "exit status $rc"
+    return "$rc"
+}
+
+# myo_run NP PROGRAM ARGS...: PROGRAM on NP ranks through $MYO_LAUNCHER
+# (myo_exec); returns its status.
 myo_run() {
-    local np=$1 cores rc
+    local np=$1 cores
     shift
     myo_stopped && return 138
     cores=$(myo_cores)
@@ -134,19 +154,7 @@ myo_run() {
         # shellcheck disable=SC2206
         cmd+=(${MYO_SRUN_FLAGS:-})
     fi
-    myo_log "run: ${cmd[*]} $*"
-    "${cmd[@]}" "$@" &
-    myo_child=$!
-    while :; do
-        wait "$myo_child"
-        rc=$?
-        # a trapped signal interrupts wait: wait again for the run to end
-        if test "$rc" -gt 128 && kill -0 "$myo_child" 2>/dev/null; then continue; fi
-        break
-    done
-    myo_child=
-    myo_log "exit status $rc"
-    return "$rc"
+    myo_exec "${cmd[@]}" "$@"
 }
 
 # myo_bench NP ARGS...: myo-bench on NP ranks, with MYO_BENCH_ARGS and --resume

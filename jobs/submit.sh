@@ -5,18 +5,22 @@
 #
 #   jobs/submit.sh [OPTION]... [CAMPAIGN]...
 #
-# CAMPAIGN: sweep-n, strong, weak, lra, compare (default: all five).
+# CAMPAIGN: sweep-n, strong, weak, lra, compare (default: all five), and
+# train (only when named: days of training): jobs/train-data.sbatch, then
+# the jobs/train.sbatch array (one training per task, sized from
+# train.sbatch --list) once it succeeded (--dependency=afterok).
 # Options:
 #   --results DIR   results folder (MYO_RESULTS; default ./results)
 #   --tiny          tiny parameters: every job in seconds (the tests, a smoke
 #                   test of a new site); sets the MYO_* variables not set yet
+#                   (train: 4 steps, a few hundred examples, 2 methods and seeds)
 #   --ranks "P..."  rank counts of strong and weak (MYO_STRONG_RANKS, MYO_WEAK_RANKS)
 #   --np N          ranks of the array jobs (sweep-n, lra, compare; MYO_NP)
 #   --resume        continue the sweeps the files hold (the default, MYO_RESUME=1)
 #   --no-resume     measure every point again (MYO_RESUME=0)
 #   --requeue       requeue a job at its time-limit warning (MYO_REQUEUE=1)
 #   --no-analysis   no analysis job
-#   --dry-run       print the sbatch commands, submit nothing
+#   --dry-run       print the sbatch commands, submit nothing, create nothing
 #   -h, --help
 # Environment (the site's part; empty: the scripts' #SBATCH lines apply):
 #   MYO_PARTITION, MYO_ACCOUNT, MYO_QOS   sbatch -p, -A, --qos
@@ -47,7 +51,7 @@ while test $# -gt 0; do
         --no-analysis) analysis=0 ;;
         --dry-run) dry=1 ;;
         -h|--help) usage; exit 0 ;;
-        sweep-n|strong|weak|lra|compare) campaigns+=("$1") ;;
+        sweep-n|strong|weak|lra|compare|train) campaigns+=("$1") ;;
         *) echo "$me: unknown argument '$1' (--help)" >&2; exit 2 ;;
     esac
     shift
@@ -55,8 +59,12 @@ done
 test ${#campaigns[@]} -gt 0 || campaigns=(sweep-n strong weak lra compare)
 
 command -v sbatch >/dev/null 2>&1 || test "$dry" = 1 || { echo "$me: no sbatch on PATH" >&2; exit 2; }
-mkdir -p "$results/logs"
-results=$(cd "$results" && pwd)
+if test "$dry" = 1; then
+    case $results in /*) ;; *) results=$PWD/$results ;; esac
+else
+    mkdir -p "$results/logs"
+    results=$(cd "$results" && pwd)
+fi
 export MYO_RESULTS=$results MYO_JOBS_DIR=$here
 
 if test "$tiny" = 1; then
@@ -68,10 +76,13 @@ if test "$tiny" = 1; then
     : "${MYO_LRA_TASKS:=listops,image}" "${MYO_LRA_MIXERS:=myosotis,ssm}"
     : "${MYO_LRA_ARGS:=--n 64 --batch 2 --steps 1 --warmup 0 --infer-steps 1 --d-model 16 --heads 2 --layers 1 --mlp-dim 16 --progress none}"
     : "${MYO_COMPARE_METHODS:=myosotis,dense-tiled,ssm}" "${MYO_COMPARE_N:=128}"
+    : "${MYO_TRAIN_METHODS:=myosotis,ssm}" "${MYO_TRAIN_SEEDS:=1,2}" "${MYO_TRAIN_ARGS:=--steps 4 --eval-every 2}"
+    : "${MYO_TRAIN_N_LISTOPS:=200}" "${MYO_TRAIN_N_PATHFINDER:=200}"
     : "${MYO_NP:=2}" "${MYO_TIME:=00:10:00}"
     export MYO_BENCH_ARGS MYO_SWEEP_METHODS MYO_SWEEP_N MYO_STRONG_RANKS MYO_STRONG_N MYO_STRONG_METHODS \
         MYO_WEAK_RANKS MYO_WEAK_N_PER_RANK MYO_WEAK_METHODS MYO_LRA_TASKS MYO_LRA_MIXERS MYO_LRA_ARGS \
-        MYO_COMPARE_METHODS MYO_COMPARE_N MYO_NP MYO_TIME
+        MYO_COMPARE_METHODS MYO_COMPARE_N MYO_TRAIN_METHODS MYO_TRAIN_SEEDS MYO_TRAIN_ARGS \
+        MYO_TRAIN_N_LISTOPS MYO_TRAIN_N_PATHFINDER MYO_NP MYO_TIME
 fi
 
 # the sbatch options every job gets
@@ -137,6 +148,16 @@ for c in "${campaigns[@]}"; do
             k=$(count "${MYO_COMPARE_METHODS:-myosotis,dense-tiled,ssm,solve,dense-materialized}")
             submit compare "$results/compare-<method>.h5 (array 0-$((k - 1)): ${MYO_COMPARE_METHODS:-myosotis,dense-tiled,ssm,solve,dense-materialized})" \
                 "${t[@]}" "${np_opt[@]}" --array="0-$((k - 1))$limit" "${arraylog[@]}" "$here/compare.sbatch" ;;
+        train)
+            list=$(bash "$here/train.sbatch" --list) || exit 2
+            k=$(wc -l <<<"$list")
+            tasks=$(awk '!seen[$2]++ { printf "%s%s", sep, $2; sep = "," }' <<<"$list")
+            submit train-data "${MYO_TRAIN_DATA_DIR:-$results/data}/<task>.h5 (tasks $tasks, the missing ones)" \
+                "${joblog[@]}" "$here/train-data.sbatch"
+            data_id=${ids[${#ids[@]} - 1]}
+            submit train "$results/train-<task>-<method>-<ordering>-s<seed>.h5 (array 0-$((k - 1)), after job $data_id succeeds)" \
+                "${t[@]}" "${np_opt[@]}" --array="0-$((k - 1))$limit" --dependency="afterok:$data_id" \
+                --kill-on-invalid-dep=yes "${arraylog[@]}" "$here/train.sbatch" ;;
     esac
 done
 

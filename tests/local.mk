@@ -95,6 +95,8 @@ TOOL_SH_TESTS = \
 # jobs/ on a single-node Slurm cluster started by the test (skipped, exit 77,
 # without slurm-wlm and munge or root)
 TOOL_SH_TESTS += tests/tools/test_jobs.sh
+# the training campaign's job scripts without Slurm (stand-ins for the drivers)
+TOOL_SH_TESTS += tests/tools/test_train_jobs.sh
 # myo-report on the results of a real small run (built by make all)
 TOOL_SH_TESTS += tests/tools/test_analysis.sh
 EXTRA_DIST += $(TOOL_SH_TESTS)
