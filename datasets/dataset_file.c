@@ -49,10 +49,31 @@ void myo_data_clear_error(void)
 
 /* ------------------------------------------------------- in-memory data */
 
-/* The root attributes the layout itself uses (not dataset attributes). */
-static const char *const reserved_attrs[] = {"format", "task", "source", "count",
-                                             "docs",   "n",    "vocab",  "classes"};
+/* The root attributes the layout itself uses (not dataset attributes):
+ * the header's, and the split counts (split_attrs, in split order). */
+static const char *const reserved_attrs[] = {
+    "format",  "task",        "source",           "count",     "docs", "n", "vocab",
+    "classes", "train_count", "validation_count", "test_count"};
 enum { NRESERVED = (int)(sizeof reserved_attrs / sizeof reserved_attrs[0]) };
+/* the integer fields of the header, and the split counts */
+static const char *const *const int_attrs = reserved_attrs + 3;
+enum { NINT_ATTRS = 5 };
+static const char *const *const split_attrs = reserved_attrs + NRESERVED - MYO_SPLITS;
+static const char *const split_names[MYO_SPLITS] = {"train", "validation", "test"};
+
+/* The integer header fields of d, as the file names them: count, docs,
+ * n, vocab, classes, then the split counts when d has splits.  Fills
+ * names and values (room for 8), returns how many. */
+static int header_ints(const myo_dataset *d, const char **names, int64_t *values)
+{
+    const int64_t ivalues[NINT_ATTRS] = {d->count, d->docs, d->n, d->vocab, d->classes};
+    int k = 0;
+    for (; k < NINT_ATTRS; k++)
+        names[k] = int_attrs[k], values[k] = ivalues[k];
+    for (int s = 0; d->has_splits && s < MYO_SPLITS; s++, k++)
+        names[k] = split_attrs[s], values[k] = d->split_count[s];
+    return k;
+}
 
 static int is_reserved(const char *key)
 {
@@ -125,12 +146,14 @@ myo_status myo_dataset_set_attr(myo_dataset *d, const char *key, const char *val
         if (strcmp(key, "format") == 0) snprintf(own, sizeof own, "%s", MYO_DATA_FORMAT);
         if (strcmp(key, "task") == 0) snprintf(own, sizeof own, "%s", d->task);
         if (strcmp(key, "source") == 0) snprintf(own, sizeof own, "%s", d->source);
-        const char *inames[5] = {"count", "docs", "n", "vocab", "classes"};
-        int64_t ivalues[5] = {d->count, d->docs, d->n, d->vocab, d->classes};
-        for (int k = 0; k < 5; k++)
+        const char *inames[8];
+        int64_t ivalues[8];
+        int ni = header_ints(d, inames, ivalues);
+        for (int k = 0; k < ni; k++)
             if (strcmp(key, inames[k]) == 0)
                 snprintf(own, sizeof own, "%lld", (long long)ivalues[k]);
-        if (strcmp(own, value) == 0) return MYO_OK;
+        /* a split count of a dataset without splits restates nothing */
+        if (own[0] && strcmp(own, value) == 0) return MYO_OK;
         return myo_data_fail(MYO_ERR_ARG,
                              "attribute '%s' = '%s' contradicts the dataset's own '%s' (a name "
                              "the file layout reserves)",
@@ -168,6 +191,54 @@ const char *myo_dataset_get_attr(const myo_dataset *d, const char *key)
     return NULL;
 }
 
+/* ---------------------------------------------------------------- splits */
+
+const char *myo_split_name(int split)
+{
+    return split >= 0 && split < MYO_SPLITS ? split_names[split] : NULL;
+}
+
+int64_t myo_dataset_split_first(const myo_dataset *d, int split)
+{
+    if (!d || !d->has_splits || split < 0 || split >= MYO_SPLITS) return -1;
+    int64_t first = 0;
+    for (int s = 0; s < split; s++)
+        first += d->split_count[s];
+    return first;
+}
+
+myo_status myo_dataset_set_splits(myo_dataset *d, int64_t train, int64_t valid, int64_t test)
+{
+    if (!d) return myo_data_fail(MYO_ERR_ARG, "myo_dataset_set_splits: no dataset");
+    if (train < 0 || valid < 0 || test < 0 || train > d->count || valid > d->count - train ||
+        test != d->count - train - valid)
+        return myo_data_fail(MYO_ERR_ARG,
+                             "splits train %lld, validation %lld, test %lld: not a cut of the "
+                             "dataset's %lld examples",
+                             (long long)train, (long long)valid, (long long)test,
+                             (long long)d->count);
+    d->has_splits = 1;
+    d->split_count[MYO_SPLIT_TRAIN] = train;
+    d->split_count[MYO_SPLIT_VALID] = valid;
+    d->split_count[MYO_SPLIT_TEST] = test;
+    return MYO_OK;
+}
+
+myo_status myo_dataset_split_tail(myo_dataset *d, int64_t num, int64_t den)
+{
+    if (!d || num < 0 || den < 1 || num > den / 4)
+        return myo_data_fail(MYO_ERR_ARG, "myo_dataset_split_tail: needs 0 <= 4 num <= den");
+    int64_t part = myo_split_share(d->count, num, den);
+    return myo_dataset_set_splits(d, d->count - 2 * part, part, part);
+}
+
+int64_t myo_split_share(int64_t count, int64_t num, int64_t den)
+{
+    if (count < 0 || num < 0 || den < 1 || num > den) return 0;
+    int64_t q = count / den, r = count % den; /* count = q den + r, r num < den^2 */
+    return q * num + (2 * r * num + den) / (2 * den);
+}
+
 /* ------------------------------------------------------------ validation */
 
 static myo_status check_header(const myo_dataset *d, const char *what)
@@ -184,6 +255,19 @@ static myo_status check_header(const myo_dataset *d, const char *what)
     if (d->parents && d->docs != 1)
         return myo_data_fail(MYO_ERR_DATA, "%s: parse trees need docs == 1 (docs is %lld)", what,
                              (long long)d->docs);
+    if (!d->has_splits) return MYO_OK;
+    const int64_t *c = d->split_count;
+    for (int s = 0; s < MYO_SPLITS; s++)
+        if (c[s] < 0 || c[s] > d->count)
+            return myo_data_fail(MYO_ERR_DATA, "%s: %s %lld outside [0, count %lld]", what,
+                                 split_attrs[s], (long long)c[s], (long long)d->count);
+    if (c[0] + c[1] + c[2] != d->count)
+        return myo_data_fail(MYO_ERR_DATA,
+                             "%s: the splits do not cut the examples: %s %lld + %s %lld + %s "
+                             "%lld = %lld, not count %lld",
+                             what, split_attrs[0], (long long)c[0], split_attrs[1], (long long)c[1],
+                             split_attrs[2], (long long)c[2], (long long)(c[0] + c[1] + c[2]),
+                             (long long)d->count);
     return MYO_OK;
 }
 
@@ -320,9 +404,10 @@ static myo_status write_contents(int64_t file, const char *path, const void *con
     myo_status st = write_attr(file, path, "format", MYO_DATA_FORMAT, 0);
     if (st == MYO_OK) st = write_attr(file, path, "task", d->task, 0);
     if (st == MYO_OK) st = write_attr(file, path, "source", d->source, 0);
-    const char *inames[5] = {"count", "docs", "n", "vocab", "classes"};
-    int64_t ivalues[5] = {d->count, d->docs, d->n, d->vocab, d->classes};
-    for (int k = 0; k < 5 && st == MYO_OK; k++)
+    const char *inames[8];
+    int64_t ivalues[8];
+    int ni = header_ints(d, inames, ivalues);
+    for (int k = 0; k < ni && st == MYO_OK; k++)
         st = write_attr(file, path, inames[k], NULL, ivalues[k]);
     for (int k = 0; k < d->nattrs && st == MYO_OK; k++)
         st = write_attr(file, path, d->attr_key[k], d->attr_value[k], 0);
@@ -609,6 +694,37 @@ static myo_status read_rows(hid_t dset, const char *path, const char *name, int 
     return MYO_OK;
 }
 
+/* The split counts, all three or none (d->has_splits); their values are
+ * checked with the header's (check_header). */
+static myo_status read_splits(hid_t file, const myo_h5_names *names, const char *path,
+                              myo_dataset *d)
+{
+    char have[64] = "", lack[64] = "";
+    int present = 0;
+    for (int s = 0; s < MYO_SPLITS; s++) {
+        int found = myo_h5_names_find(names, split_attrs[s]);
+        char *list = found ? have : lack;
+        snprintf(list + strlen(list), sizeof have - strlen(list), "%s'%s'", list[0] ? ", " : "",
+                 split_attrs[s]);
+        present += found;
+    }
+    if (present == 0) return MYO_OK;
+    if (present < MYO_SPLITS)
+        return myo_data_fail(MYO_ERR_DATA,
+                             "%s: split attribute%s %s without %s (the splits need all three or "
+                             "none)",
+                             path, present > 1 ? "s" : "", have, lack);
+    attr_value v;
+    for (int s = 0; s < MYO_SPLITS; s++) {
+        myo_status st = read_layout_attr(file, names, path, split_attrs[s], H5T_INTEGER,
+                                         "an integer", sizeof v.text, &v);
+        if (st != MYO_OK) return st;
+        d->split_count[s] = v.i;
+    }
+    d->has_splits = 1;
+    return MYO_OK;
+}
+
 /* The layout's attributes into d's header fields. */
 static myo_status read_header(hid_t file, const myo_h5_names *names, const char *path,
                               myo_dataset *d)
@@ -629,13 +745,13 @@ static myo_status read_header(hid_t file, const myo_h5_names *names, const char 
                               &v);
         if (st == MYO_OK) memcpy(svalues[k], v.text, strlen(v.text) + 1);
     }
-    const char *inames[5] = {"count", "docs", "n", "vocab", "classes"};
-    int64_t *ivalues[5] = {&d->count, &d->docs, &d->n, &d->vocab, &d->classes};
-    for (int k = 0; k < 5 && st == MYO_OK; k++) {
-        st = read_layout_attr(file, names, path, inames[k], H5T_INTEGER, "an integer",
+    int64_t *ivalues[NINT_ATTRS] = {&d->count, &d->docs, &d->n, &d->vocab, &d->classes};
+    for (int k = 0; k < NINT_ATTRS && st == MYO_OK; k++) {
+        st = read_layout_attr(file, names, path, int_attrs[k], H5T_INTEGER, "an integer",
                               sizeof v.text, &v);
         *ivalues[k] = v.i;
     }
+    if (st == MYO_OK) st = read_splits(file, names, path, d);
     if (st == MYO_OK) st = check_header(d, path);
     return st;
 }

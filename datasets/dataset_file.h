@@ -10,7 +10,9 @@
  *     /parents   int32 (E, n)     parse trees, only when the dataset has
  *                                 them (docs == 1): -1 or an earlier token
  *     /          attributes: format = "myo-data/1", task, source (strings),
- *                count, docs, n, vocab, classes (int64), and every
+ *                count, docs, n, vocab, classes (int64), the split
+ *                counts train_count, validation_count, test_count (int64,
+ *                only when the dataset has splits: myo_data.h), and every
  *                dataset attribute (attr_key/attr_value: strings)
  * Contiguous layout, no filters, no time stamps (H5Pset_obj_track_times
  * 0), earliest file format: the same dataset gives the same bytes on any
@@ -18,6 +20,9 @@
  *
  * Validation (myo_dataset_validate, and every read) -- MYO_ERR_DATA:
  *   - count >= 0, docs >= 1, n >= 1, vocab >= 1, classes >= 1;
+ *   - splits (has_splits): each count in [0, count], the three summing to
+ *     count; in a file, all three split attributes or none (one or two of
+ *     them: MYO_ERR_DATA naming them), each an integer;
  *   - 0 <= tokens < vocab everywhere, and tokens == 0 at positions
  *     >= the document's length;
  *   - 0 <= labels < classes;
@@ -80,9 +85,11 @@ void myo_data_clear_error(void);
 /* ----------------------------------------------------------- datasets */
 
 /* (myo_dataset_set_attr, myo_data.h: the names format, task, source,
- * count, docs, n, vocab and classes are the layout's own; setting one is
- * accepted only when the value restates the header field, e.g. "n" =
- * "2000" with d->n 2000, and stores nothing; otherwise MYO_ERR_ARG.) */
+ * count, docs, n, vocab, classes, train_count, validation_count and
+ * test_count are the layout's own; setting one is accepted only when the
+ * value restates the header field, e.g. "n" = "2000" with d->n 2000, and
+ * stores nothing; otherwise MYO_ERR_ARG.  The splits are set with
+ * myo_dataset_set_splits, myo_data.h.) */
 
 /* myo_dataset_set_attr with a printf-formatted value (cut to the
  * longest value that fits). */
@@ -107,7 +114,7 @@ myo_status myo_dataset_write(const char *path, const myo_dataset *d);
 myo_status myo_dataset_read(const char *path, myo_dataset *d);
 
 /* Read only the header: task, source, count (all examples), docs, n,
- * vocab, classes, the attributes, and whether the file has parents
+ * vocab, classes, the splits, the attributes, and whether the file has parents
  * (*has_parents, may be NULL); d's arrays stay NULL.  The shapes of the
  * datasets are checked against the attributes, the values are not. */
 myo_status myo_dataset_read_info(const char *path, myo_dataset *d, int *has_parents);
@@ -115,7 +122,10 @@ myo_status myo_dataset_read_info(const char *path, myo_dataset *d, int *has_pare
 /* Read examples [first, first + count) (0 <= first, 0 <= count,
  * first + count <= the file's count: else MYO_ERR_ARG) into d: d->count is
  * count, the header as read_info; the slice is validated.  For
- * data-parallel readers: rank r reads its own slice. */
+ * data-parallel readers: rank r reads its own slice.  has_splits and
+ * split_count are the file's (they sum to the file's count, not to
+ * d->count: myo_dataset_validate and myo_dataset_write refuse such a
+ * slice unless it is the whole file or has_splits is cleared). */
 myo_status myo_dataset_read_range(const char *path, int64_t first, int64_t count, myo_dataset *d);
 
 #endif

@@ -1,14 +1,17 @@
-/* images.c -- CIFAR-10 binary loader (grayscale as LRA) and synthetic images. */
+/* images.c -- CIFAR-10 binary loader (grayscale as LRA), the Fashion-MNIST
+ * loader, and synthetic images. */
 #include <config.h>
 
 #include "images.h"
 #include "dataset_file.h"
+#include "idx.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 uint8_t myo_gray_from_rgb(uint8_t r, uint8_t g, uint8_t b)
 {
@@ -78,10 +81,10 @@ static myo_status cifar_read(const char *path, int64_t records, myo_dataset *d, 
     return s;
 }
 
-static void set_image_shape(myo_dataset *d, int side, const char *source)
+static void set_image_shape(myo_dataset *d, const char *task, int side, const char *source)
 {
     memset(d, 0, sizeof *d);
-    snprintf(d->task, sizeof d->task, "image");
+    snprintf(d->task, sizeof d->task, "%s", task);
     snprintf(d->source, sizeof d->source, "%s", source);
     d->docs = 1;
     d->n = (int64_t)side * side;
@@ -125,7 +128,7 @@ myo_status myo_cifar10_load_files(const char *const *paths, int npaths, myo_data
         total += counts[i];
     }
     if (s == MYO_OK) {
-        set_image_shape(d, MYO_CIFAR_SIDE, "loaded");
+        set_image_shape(d, "image", MYO_CIFAR_SIDE, "loaded");
         s = alloc_or_fail(d, total);
     }
     int64_t first = 0;
@@ -165,27 +168,132 @@ myo_status myo_cifar10_load(const char *dir, const char *split, myo_dataset *d)
     size_t len = strlen(dir) + 32;
     char *buf = malloc(6 * len);
     if (!buf) return myo_data_fail(MYO_ERR_NOMEM, "cifar10: out of memory");
-    const char *paths[5];
-    int np = 0;
-    if (strcmp(split, "train") == 0) {
+    const char *paths[6];
+    int np = 0, all = strcmp(split, "all") == 0;
+    if (all || strcmp(split, "train") == 0) {
         for (int i = 0; i < 5; i++) {
             snprintf(buf + i * len, len, "%s/data_batch_%d.bin", dir, i + 1);
-            paths[np++] = buf + i * len;
+            paths[np] = buf + (size_t)np * len;
+            np++;
         }
-    } else if (strcmp(split, "test") == 0) {
-        snprintf(buf, len, "%s/test_batch.bin", dir);
-        paths[np++] = buf;
-    } else {
+    }
+    if (all || strcmp(split, "test") == 0) {
+        snprintf(buf + (size_t)np * len, len, "%s/test_batch.bin", dir);
+        paths[np] = buf + (size_t)np * len;
+        np++;
+    }
+    if (np == 0) {
         free(buf);
-        return myo_data_fail(MYO_ERR_ARG, "cifar10: split \"%s\" is neither \"train\" nor \"test\"",
-                             split);
+        return myo_data_fail(
+            MYO_ERR_ARG, "cifar10: split \"%s\" is none of \"all\", \"train\", \"test\"", split);
     }
     myo_status s = myo_cifar10_load_files(paths, np, d);
     if (s == MYO_OK) s = set_attr(d, "split", split);
+    if (s == MYO_OK && all) {
+        /* LRA's train[:90%], train[90%:] and test: 45,000 / 5,000 / 10,000 */
+        int64_t test = 0;
+        s = cifar_count(paths[5], &test);
+        int64_t train = d->count - test, valid = myo_split_share(train, 1, 10);
+        if (s == MYO_OK) s = myo_dataset_set_splits(d, train - valid, valid, test);
+    }
     if (s != MYO_OK) myo_dataset_free(d);
     free(buf);
     return s;
 }
+
+/* ------------------------------------------------------- Fashion-MNIST */
+
+/* The four files, in the order read: images then labels, training then
+ * test. */
+static const char *const fmnist_files[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                            "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+
+/* dir/name.gz when it exists, else dir/name, into path (size bytes);
+ * MYO_ERR_IO when neither does. */
+static myo_status fmnist_path(const char *dir, const char *name, char *path, size_t size)
+{
+    struct stat sb;
+    int w = snprintf(path, size, "%s/%s.gz", dir, name);
+    if (w < 0 || (size_t)w >= size)
+        return myo_data_fail(MYO_ERR_ARG, "fashion-mnist: directory name too long: %s", dir);
+    if (stat(path, &sb) == 0) return MYO_OK;
+    snprintf(path, size, "%s/%s", dir, name);
+    if (stat(path, &sb) == 0) return MYO_OK;
+    return myo_data_fail(MYO_ERR_IO,
+                         "%s: neither %s.gz nor %s can be read: %s (Fashion-MNIST's IDX files; "
+                         "Debian: dataset-fashion-mnist)",
+                         dir, name, name, strerror(errno));
+}
+
+/* Read and parse the images and labels of one split (files k, k + 1) into
+ * *set, which borrows bufs[k], bufs[k + 1]. */
+static myo_status fmnist_read_set(const char *dir, int k, char paths[4][4096], uint8_t *bufs[4],
+                                  myo_idx_set *set)
+{
+    size_t len[2] = {0, 0};
+    myo_status s = MYO_OK;
+    for (int i = k; i < k + 2 && s == MYO_OK; i++) {
+        s = fmnist_path(dir, fmnist_files[i], paths[i], sizeof paths[i]);
+        if (s == MYO_OK) s = myo_idx_read_file(paths[i], &bufs[i], &len[i - k]);
+    }
+    if (s == MYO_OK)
+        s = myo_idx_parse_set(bufs[k], len[0], paths[k], bufs[k + 1], len[1], paths[k + 1],
+                              MYO_FMNIST_SIDE, MYO_FMNIST_SIDE, MYO_FMNIST_CLASSES, set);
+    return s;
+}
+
+myo_status myo_fashion_mnist_load(const char *dir, myo_dataset *d)
+{
+    if (!d) return myo_data_fail(MYO_ERR_ARG, "fashion-mnist: NULL dataset");
+    memset(d, 0, sizeof *d);
+    if (!dir) dir = MYO_FMNIST_DIR;
+    char(*paths)[4096] = calloc(4, sizeof *paths);
+    uint8_t *bufs[4] = {NULL, NULL, NULL, NULL};
+    myo_idx_set train, test;
+    myo_status s = paths ? MYO_OK : myo_data_fail(MYO_ERR_NOMEM, "fashion-mnist: out of memory");
+    if (s == MYO_OK) s = fmnist_read_set(dir, 0, paths, bufs, &train);
+    if (s == MYO_OK) s = fmnist_read_set(dir, 2, paths, bufs, &test);
+    if (s == MYO_OK) {
+        set_image_shape(d, "fashion-mnist", MYO_FMNIST_GRID, "loaded");
+        s = alloc_or_fail(d, train.count + test.count);
+    }
+    /* each image in the centre of the grid: pixel (r, c) at (r + o, c + o) */
+    const int o = (MYO_FMNIST_GRID - MYO_FMNIST_SIDE) / 2, side = MYO_FMNIST_SIDE;
+    for (int part = 0; part < 2 && s == MYO_OK; part++) {
+        const myo_idx_set *set = part ? &test : &train;
+        const int64_t first = part ? train.count : 0;
+        for (int64_t e = 0; e < set->count; e++) {
+            const uint8_t *px = set->pixels + e * side * side;
+            int32_t *tok = d->tokens + (first + e) * d->n;
+            for (int r = 0; r < side; r++)
+                for (int c = 0; c < side; c++)
+                    tok[(r + o) * MYO_FMNIST_GRID + c + o] = px[r * side + c];
+            d->labels[first + e] = set->labels[e];
+            d->lengths[first + e] = (int32_t)d->n;
+        }
+    }
+    if (s == MYO_OK) {
+        /* the last tenth of the training images validates: 54,000 / 6,000 / 10,000 */
+        int64_t valid = myo_split_share(train.count, 1, 10);
+        s = myo_dataset_set_splits(d, train.count - valid, valid, test.count);
+    }
+    if (s == MYO_OK) s = myo_dataset_set_attrf(d, "dir", "%s", dir); /* cut when long */
+    if (s == MYO_OK) {
+        const char *base[4];
+        for (int i = 0; i < 4; i++)
+            base[i] = base_name(paths[i]);
+        s = myo_dataset_set_attrf(d, "files", "%s,%s,%s,%s", base[0], base[1], base[2], base[3]);
+    }
+    if (s == MYO_OK) s = set_attr(d, "placement", "28x28 centred in 32x32, border pixels 0");
+    if (s == MYO_OK) s = set_attr(d, "ordering", "raster");
+    for (int i = 0; i < 4; i++)
+        free(bufs[i]);
+    free(paths);
+    if (s != MYO_OK) myo_dataset_free(d);
+    return s;
+}
+
+/* ----------------------------------------------------------- synthetic */
 
 myo_status myo_images_synthetic(int64_t count, int side, uint64_t seed, myo_dataset *d)
 {
@@ -195,7 +303,7 @@ myo_status myo_images_synthetic(int64_t count, int side, uint64_t seed, myo_data
         return myo_data_fail(MYO_ERR_ARG,
                              "synthetic images: count = %lld, side = %d (need >= 1, side <= 4096)",
                              (long long)count, side);
-    set_image_shape(d, side, "synthetic");
+    set_image_shape(d, "image", side, "synthetic");
     myo_status s = alloc_or_fail(d, count);
     if (s != MYO_OK) return s;
     myo_rng r = myo_rng_seed(seed);

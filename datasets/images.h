@@ -1,6 +1,7 @@
 /*
  * images.h -- LRA's Image task (sequential grayscale CIFAR-10): the CIFAR-10
- * binary loader and seeded synthetic images.
+ * binary loader and seeded synthetic images; and the Fashion-MNIST loader
+ * (the same shape: 32 x 32 gray levels, 10 classes).
  *
  * Datasets made here: task "image", docs 1, n = side * side (1024 for
  * CIFAR-10), vocab 256 (token = gray level 0..255; a gray level of 0 is a
@@ -43,12 +44,36 @@ uint8_t myo_gray_from_rgb(uint8_t r, uint8_t g, uint8_t b);
  * comma-separated) and "grayscale". */
 myo_status myo_cifar10_load_files(const char *const *paths, int npaths, myo_dataset *d);
 
-/* Load a split from the directory of cifar-10-batches-bin: split "train"
- * reads data_batch_1.bin .. data_batch_5.bin (50,000 images), "test" reads
- * test_batch.bin (10,000).  LRA's train/validation split (train[:90%],
- * train[90%:]) is left to the caller.  Errors as above; MYO_ERR_ARG for an
- * unknown split. */
+/* Load from the directory of cifar-10-batches-bin: split "train" reads
+ * data_batch_1.bin .. data_batch_5.bin (50,000 images), "test" reads
+ * test_batch.bin (10,000), both without splits (has_splits 0); "all"
+ * reads the six, in that order, with LRA's splits: train[:90%] training,
+ * train[90%:] validation (round(T / 10) of the T training images), test
+ * (45,000 / 5,000 / 10,000).  Attribute "split" = split.  Errors as
+ * above; MYO_ERR_ARG for another split. */
 myo_status myo_cifar10_load(const char *dir, const char *split, myo_dataset *d);
+
+#define MYO_FMNIST_SIDE 28                                 /* Fashion-MNIST images: 28 x 28 */
+#define MYO_FMNIST_GRID 32                                 /* placed in the centre of 32 x 32 */
+#define MYO_FMNIST_CLASSES 10                              /* labels 0..9 */
+#define MYO_FMNIST_DIR "/usr/share/datasets/fashion-mnist" /* Debian's dataset-fashion-mnist */
+
+/* Load Fashion-MNIST from dir (NULL: MYO_FMNIST_DIR): the IDX files
+ * (idx.h) train-images-idx3-ubyte, train-labels-idx1-ubyte,
+ * t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each NAME.gz when it
+ * exists, else NAME (plain or gzip-compressed either way).  Task
+ * "fashion-mnist", source "loaded", docs 1, n 1024: each 28 x 28 image in
+ * the centre of a 32 x 32 grid (pixel (r, c) at (r + 2, c + 2), the
+ * border 0), raster order, vocab 256 (gray levels), classes 10, lengths
+ * 1024.  The training images then the test images; splits: the first
+ * T - round(T / 10) of the T training images train, the last round(T / 10)
+ * validation, the test images test (54,000 / 6,000 / 10,000).  Attributes
+ * "dir", "files" (the four names read), "placement", "ordering" = raster.
+ * MYO_ERR_IO when a file cannot be read; MYO_ERR_DATA naming the file for
+ * invalid contents (idx.h: magic number, type, sizes, truncation, trailing
+ * bytes, images other than 28 x 28, unequal image and label counts,
+ * labels above 9); MYO_ERR_NOMEM. */
+myo_status myo_fashion_mnist_load(const char *dir, myo_dataset *d);
 
 /* count seeded synthetic gray images of side x side (task "image", source
  * "synthetic", vocab 256, classes 10): labels drawn uniformly by the seed;

@@ -494,6 +494,8 @@ myo_status myo_listops_generate(const myo_listops_params *params, uint64_t seed,
         (st = myo_dataset_set_attrf(d, "attempts", "%lld", (long long)attempts)) != MYO_OK ||
         (st = myo_dataset_set_attrf(d, "duplicates", "%lld", (long long)duplicates)) != MYO_OK)
         goto done;
+    /* LRA's 96,000 / 2,000 / 2,000 of 100,000, in generation order */
+    st = myo_dataset_split_tail(d, 1, 50);
 done:
     free(buf);
     free(ids);

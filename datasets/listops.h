@@ -99,7 +99,10 @@ myo_status myo_listops_format(const int32_t *ids, int64_t len, char *buf, size_t
  * described above), source "generated", and the attributes seed,
  * min_length, max_length, max_depth, max_args, value_p, attempts (trees
  * drawn), duplicates (accepted-length trees dropped as duplicates); count
- * and n are the dataset's own fields (reserved attribute names).  The same
+ * and n are the dataset's own fields (reserved attribute names).  Splits
+ * as LRA's 96,000 / 2,000 / 2,000 of 100,000: validation and test
+ * round(count / 50) examples each, after the training ones
+ * (myo_dataset_split_tail).  The same
  * seed and parameters give the same dataset on every machine.  MYO_ERR_ARG on
  * bad parameters (including a length window no expression can fit),
  * MYO_ERR_NOMEM. */
@@ -114,7 +117,8 @@ myo_status myo_listops_generate(const myo_listops_params *p, uint64_t seed, int6
  * recomputed; a row whose Target differs from its evaluated value is kept:
  * the attribute label_mismatches counts them).  d is allocated here; source
  * "loaded", attributes file, truncated (rows longer than n),
- * label_mismatches.  MYO_ERR_IO when the file cannot be read; MYO_ERR_DATA
+ * label_mismatches; no splits (one file is one of LRA's splits).
+ * MYO_ERR_IO when the file cannot be read; MYO_ERR_DATA
  * with "file:line: what" for a missing header, a wrong column count, a bad
  * label, unknown tokens or a malformed expression; MYO_ERR_NOMEM. */
 myo_status myo_listops_load(const char *path, int64_t n, myo_dataset *d);

@@ -21,8 +21,12 @@ datasets_libmyodata_a_SOURCES = \
 	datasets/png_io.c \
 	datasets/png_io.h \
 	datasets/pathfinder.c \
-	datasets/pathfinder.h
+	datasets/pathfinder.h \
+	datasets/idx.c \
+	datasets/idx.h
 # MYO_LIB_CPPFLAGS (lib/local.mk): h5_header_check.c uses "io/h5util.h".
-datasets_libmyodata_a_CPPFLAGS = $(MYO_LIB_CPPFLAGS) -I$(top_srcdir)/datasets $(HDF5_CFLAGS) $(PNG_CFLAGS)
-# What a program linking datasets/libmyodata.a needs (png_io.c uses libpng).
-MYODATA_LIBS = datasets/libmyodata.a $(PNG_LIBS)
+datasets_libmyodata_a_CPPFLAGS = $(MYO_LIB_CPPFLAGS) -I$(top_srcdir)/datasets $(HDF5_CFLAGS) \
+	$(PNG_CFLAGS) $(ZLIB_CFLAGS)
+# What a program linking datasets/libmyodata.a needs (png_io.c uses libpng,
+# idx.c zlib; pathfinder.c's threads come with LIBS, configure.ac).
+MYODATA_LIBS = datasets/libmyodata.a $(PNG_LIBS) $(ZLIB_LIBS)

@@ -5,6 +5,12 @@
  *
  * Letters: E examples, G documents per example (1; 2 for Retrieval),
  * n tokens per document after truncation and padding (the task length).
+ *
+ * Splits.  A dataset may be cut into training, validation and test
+ * examples (has_splits): the examples are stored train first, then
+ * validation, then test, split_count[s] of each, the three summing to
+ * count.  The file keeps them as the root attributes train_count,
+ * validation_count and test_count (dataset_file.h).
  * Token ids follow LRA's vocabularies (each module documents its own);
  * id 0 is always the padding.  Nothing here prints or exits: failures
  * return a myo_status with a one-line detail naming the file and line
@@ -19,6 +25,9 @@
 #include <stdint.h>
 
 #define MYO_DATA_MAX_ATTRS 48
+
+/* The splits, in their order in a dataset. */
+enum { MYO_SPLIT_TRAIN = 0, MYO_SPLIT_VALID = 1, MYO_SPLIT_TEST = 2, MYO_SPLITS = 3 };
 
 typedef struct {
     char task[32];    /* "listops", "text", "retrieval", "image", "pathfinder", "pathx" */
@@ -36,6 +45,13 @@ typedef struct {
      * padding tokens (which are then roots of their own: the tree of an
      * example is a forest of its expression and the padding) */
     int32_t *parents;
+    /* 1 when the examples are cut into splits (above): split_count[s]
+     * examples of split s, in the order train, validation, test, summing
+     * to count; 0 (and the counts 0) otherwise.  After
+     * myo_dataset_read_range they are the file's (summing to the file's
+     * count, not to the slice's). */
+    int has_splits;
+    int64_t split_count[MYO_SPLITS];
     /* generator or loader parameters, recorded as attributes */
     int nattrs;
     char attr_key[MYO_DATA_MAX_ATTRS][48];
@@ -57,5 +73,26 @@ myo_status myo_dataset_alloc(myo_dataset *d, int64_t count, int with_parents);
 void myo_dataset_free(myo_dataset *d);
 /* Add or replace an attribute (MYO_ERR_ARG when too long or full). */
 myo_status myo_dataset_set_attr(myo_dataset *d, const char *key, const char *value);
+
+/* "train", "validation", "test" for MYO_SPLIT_TRAIN, _VALID, _TEST; NULL
+ * for any other value. */
+const char *myo_split_name(int split);
+/* The index of the first example of split in d (0 for train, then
+ * split_count[train], then train + validation); -1 when d is NULL, has
+ * no splits or split is not one of the three. */
+int64_t myo_dataset_split_first(const myo_dataset *d, int split);
+/* Cut d's count examples into train, valid and test examples (each >= 0,
+ * summing to d->count): sets has_splits and split_count.  MYO_ERR_ARG
+ * otherwise (d unchanged). */
+myo_status myo_dataset_set_splits(myo_dataset *d, int64_t train, int64_t valid, int64_t test);
+/* myo_dataset_set_splits with validation and test of
+ * myo_split_share(d->count, num, den) examples each, the rest train (LRA's
+ * ListOps: 1/50; Pathfinder: 1/10).  MYO_ERR_ARG unless 0 <= 4 num <= den
+ * (so that both fit). */
+myo_status myo_dataset_split_tail(myo_dataset *d, int64_t num, int64_t den);
+/* round(count * num / den), halves rounded up, without overflow for
+ * count >= 0, 0 <= num <= den, den >= 1 (0 otherwise): the size of a
+ * share of count, e.g. myo_split_share(100000, 1, 50) = 2000. */
+int64_t myo_split_share(int64_t count, int64_t num, int64_t den);
 
 #endif

@@ -35,6 +35,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -945,7 +947,66 @@ static myo_rng image_rng(uint64_t seed, int64_t e)
     return q;
 }
 
-myo_status myo_pf_generate(const myo_pf_params *p, int64_t count, uint64_t seed, myo_dataset *d)
+/* The work of myo_pf_generate_threads: the examples are handed out one
+ * at a time (next), each written where its index says, so the bytes do
+ * not depend on which thread drew it. */
+typedef struct {
+    const myo_pf_params *p;
+    uint64_t seed;
+    int64_t count;
+    myo_dataset *d;
+    atomic_llong next; /* the next example to draw */
+    atomic_int stop;   /* set by the first failure: no new example starts */
+} pf_job;
+
+/* One thread's share: its status, the example that failed (-1: none) and
+ * the failure's detail (thread-local where it was recorded). */
+typedef struct {
+    pf_job *job;
+    myo_status st;
+    int64_t failed_at;
+    char detail[512];
+} pf_worker;
+
+static void *pf_work(void *arg)
+{
+    pf_worker *w = arg;
+    pf_job *j = w->job;
+    const size_t N = (size_t)j->p->size * j->p->size;
+    pf_ctx x;
+    uint8_t *img = NULL;
+    w->st = ctx_init(&x, j->p);
+    if (w->st == MYO_OK) {
+        img = malloc(N);
+        if (!img) w->st = myo_data_fail(MYO_ERR_NOMEM, "pathfinder: cannot allocate an image");
+    }
+    while (w->st == MYO_OK && !atomic_load(&j->stop)) {
+        int64_t e = (int64_t)atomic_fetch_add(&j->next, 1);
+        if (e >= j->count) break;
+        myo_rng rng = image_rng(j->seed, e);
+        int label = 0;
+        w->st = generate_with(&x, &rng, img, NULL, &label, NULL);
+        if (w->st != MYO_OK) {
+            w->failed_at = e;
+            break;
+        }
+        int32_t *tok = j->d->tokens + (size_t)e * N;
+        for (size_t i = 0; i < N; i++)
+            tok[i] = img[i];
+        j->d->labels[e] = label;
+        j->d->lengths[e] = (int32_t)N;
+    }
+    if (w->st != MYO_OK) {
+        snprintf(w->detail, sizeof w->detail, "%s", myo_data_error());
+        atomic_store(&j->stop, 1);
+    }
+    free(img);
+    ctx_free(&x); /* also after a failed ctx_init (zeroed) */
+    return NULL;
+}
+
+myo_status myo_pf_generate_threads(const myo_pf_params *p, int64_t count, uint64_t seed,
+                                   int threads, myo_dataset *d)
 {
     if (!d) return myo_data_fail(MYO_ERR_ARG, "myo_pf_generate: NULL dataset");
     memset(d, 0, sizeof *d);
@@ -953,35 +1014,56 @@ myo_status myo_pf_generate(const myo_pf_params *p, int64_t count, uint64_t seed,
     if (st != MYO_OK) return st;
     if (count < 0)
         return myo_data_fail(MYO_ERR_ARG, "myo_pf_generate: count %lld < 0", (long long)count);
+    if (threads < 1 || threads > MYO_PF_MAX_THREADS)
+        return myo_data_fail(MYO_ERR_ARG, "myo_pf_generate: %d threads (1 to %d)", threads,
+                             MYO_PF_MAX_THREADS);
     st = alloc_dataset(d, p->size, count, "generated");
     if (st == MYO_OK) st = record_params(d, p, seed);
-    pf_ctx x;
-    uint8_t *img = NULL;
-    if (st == MYO_OK) st = ctx_init(&x, p);
+    /* LRA's 80 / 10 / 10 of the images of a difficulty */
+    if (st == MYO_OK) st = myo_dataset_split_tail(d, 1, 10);
     if (st != MYO_OK) {
         myo_dataset_free(d);
         return st;
     }
-    size_t N = (size_t)p->size * p->size;
-    img = malloc(N);
-    if (!img) st = myo_data_fail(MYO_ERR_NOMEM, "pathfinder: cannot allocate an image");
-    for (int64_t e = 0; e < count && st == MYO_OK; e++) {
-        myo_rng rng = image_rng(seed, e);
-        int label = 0;
-        st = generate_with(&x, &rng, img, NULL, &label, NULL);
-        if (st != MYO_OK) break;
-        int32_t *tok = d->tokens + (size_t)e * N;
-        for (size_t i = 0; i < N; i++)
-            tok[i] = img[i];
-        d->labels[e] = label;
-        d->lengths[e] = (int32_t)N;
+    if ((int64_t)threads > count) threads = count > 1 ? (int)count : 1;
+    pf_job job = {.p = p, .seed = seed, .count = count, .d = d};
+    atomic_init(&job.next, 0);
+    atomic_init(&job.stop, 0);
+    pf_worker *w = calloc((size_t)threads, sizeof *w);
+    pthread_t *tid = calloc((size_t)threads, sizeof *tid);
+    if (!w || !tid) {
+        free(w), free(tid);
+        myo_dataset_free(d);
+        return myo_data_fail(MYO_ERR_NOMEM, "pathfinder: cannot allocate %d threads", threads);
     }
-    free(img);
-    ctx_free(&x);
-    if (st != MYO_OK) {
+    /* Worker 0 is this thread; a thread that cannot be started leaves its
+     * share to the others (the same bytes, later). */
+    int started = 1;
+    for (int t = 0; t < threads; t++)
+        w[t].job = &job, w[t].failed_at = -1;
+    for (int t = 1; t < threads; t++)
+        if (pthread_create(&tid[started], NULL, pf_work, &w[started]) == 0) started++;
+    pf_work(&w[0]);
+    for (int t = 1; t < started; t++)
+        pthread_join(tid[t], NULL);
+    /* The failure of the earliest example, whichever thread drew it. */
+    int bad = -1;
+    for (int t = 0; t < started; t++)
+        if (w[t].st != MYO_OK &&
+            (bad < 0 ||
+             (w[t].failed_at >= 0 && (w[bad].failed_at < 0 || w[t].failed_at < w[bad].failed_at))))
+            bad = t;
+    if (bad >= 0) {
+        st = myo_data_fail(w[bad].st, "%s", w[bad].detail);
         myo_dataset_free(d);
     }
+    free(w), free(tid);
     return st;
+}
+
+myo_status myo_pf_generate(const myo_pf_params *p, int64_t count, uint64_t seed, myo_dataset *d)
+{
+    return myo_pf_generate_threads(p, count, seed, 1, d);
 }
 
 /* -------------------------------------------------------------- loader */
@@ -1233,6 +1315,8 @@ myo_status myo_pf_load(const char *root, const char *difficulty, int64_t max_cou
         free(px);
         px = NULL;
     }
+    /* LRA's 80 / 10 / 10, in file order */
+    st = myo_dataset_split_tail(d, 1, 10);
 done:
     free(px);
     free(line);

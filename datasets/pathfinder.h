@@ -95,11 +95,24 @@ typedef struct {
 myo_status myo_pf_generate_image(const myo_pf_params *p, myo_rng *rng, uint8_t *img,
                                  uint8_t *snake_id, int *label, myo_pf_info *info);
 
+/* Most threads myo_pf_generate_threads takes. */
+#define MYO_PF_MAX_THREADS 1024
+
 /* count images from seed into d (allocated here; free with
- * myo_dataset_free).  source "generated"; the attributes record every
- * parameter, the seed and the difficulty.  Image e uses its own stream
- * seeded from (seed, e), so a dataset's first k images do not depend on
- * count. */
+ * myo_dataset_free), drawn by threads POSIX threads (1 to
+ * MYO_PF_MAX_THREADS; the calling thread is one of them; never more than
+ * count).  source "generated"; the attributes record every parameter,
+ * the seed and the difficulty (not the thread count).  Image e uses its
+ * own stream seeded from (seed, e) and is written at index e, so a
+ * dataset's first k images do not depend on count, and the dataset's
+ * bytes do not depend on threads.  Splits as LRA's 80 / 10 / 10:
+ * validation and test round(count / 10) images each, after the training
+ * ones.  MYO_ERR_ARG on bad parameters or thread count, MYO_ERR_NOMEM,
+ * MYO_ERR_DATA (parameters too large for the window: the detail of the
+ * earliest failing image). */
+myo_status myo_pf_generate_threads(const myo_pf_params *p, int64_t count, uint64_t seed,
+                                   int threads, myo_dataset *d);
+/* myo_pf_generate_threads on one thread (the calling one). */
 myo_status myo_pf_generate(const myo_pf_params *p, int64_t count, uint64_t seed, myo_dataset *d);
 
 /* Load LRA's files: root is a pathfinderN directory (containing the
@@ -110,7 +123,8 @@ myo_status myo_pf_generate(const myo_pf_params *p, int64_t count, uint64_t seed,
  * each row names (8-bit grayscale, square; every image of one dataset the
  * same size); max_count > 0 stops after that many rows (0: all).
  * task "pathfinder" for size 32, "pathx" for 128 ("pathfinder" for other
- * sizes, with the size as attribute), source "loaded".  MYO_ERR_IO when a
+ * sizes, with the size as attribute), source "loaded"; splits 80 / 10 / 10
+ * in file order (as the generator's).  MYO_ERR_IO when a
  * directory cannot be read; MYO_ERR_DATA naming file and line for a row of
  * fewer than 4 fields, a label other than 0/1, a bad file name or a
  * missing or unreadable PNG, and for an empty data set. */

@@ -5,6 +5,7 @@
  *   myo-data listops|pathfinder            generate a task from a seed;
  *   myo-data cifar|pathfinder-load|listops-load|text|retrieval
  *                                          convert LRA's released data;
+ *   myo-data fashion-mnist                 load Fashion-MNIST's IDX files;
  *   myo-data order                         reorder the pixels of an image
  *                                          dataset (morton, hilbert, raster);
  *   myo-data inspect                       summarize a dataset file.
@@ -12,6 +13,7 @@
  * Output files are written to a temporary name in the target directory
  * and renamed when complete (no partial file on failure); the same inputs
  * give the same bytes. */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include <config.h>
 
 #include "cli.h"
@@ -24,11 +26,13 @@
 #include "text.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define TOOL "myo-data"
 
@@ -42,27 +46,41 @@ static void myo_data_help(void)
            "Generators (reproducible: the same seed gives the same bytes):\n"
            "  listops --n N [--seed S] [--length L] -o FILE\n"
            "      N ListOps expressions (LRA's generator), L tokens each (default 2000)\n"
-           "  pathfinder --size 32|128 --difficulty easy|medium|hard --n N [--seed S] -o FILE\n"
-           "      N Pathfinder (32) or Path-X (128) images; difficulty also 6|9|14\n"
+           "      splits 96%% / 2%% / 2%% (train / validation / test), as LRA's\n"
+           "  pathfinder --size 32|128 --difficulty easy|medium|hard --n N [--seed S]\n"
+           "             [--threads T] [--ordering O] -o FILE\n"
+           "      N Pathfinder (32) or Path-X (128) images; difficulty also 6|9|14;\n"
+           "      splits 80%% / 10%% / 10%%; T threads (default: the CPUs it may run on;\n"
+           "      the same bytes for any T)\n"
            "Loaders of LRA's released data:\n"
-           "  cifar DIR [--split train|test] -o FILE\n"
-           "      CIFAR-10 binary batches in DIR (cifar-10-batches-bin), as gray levels\n"
-           "  pathfinder-load DIR --size 32|128 --difficulty D [--n MAX] -o FILE\n"
-           "      DIR is lra_release (containing pathfinderSIZE/) or pathfinderSIZE itself\n"
+           "  cifar DIR [--split all|train|test] [--ordering O] -o FILE\n"
+           "      CIFAR-10 binary batches in DIR (cifar-10-batches-bin), as gray levels;\n"
+           "      all (default): 45,000 / 5,000 / 10,000 (LRA's), train or test: no splits\n"
+           "  pathfinder-load DIR --size 32|128 --difficulty D [--n MAX] [--ordering O]\n"
+           "                  -o FILE\n"
+           "      DIR is lra_release (containing pathfinderSIZE/) or pathfinderSIZE itself;\n"
+           "      splits 80%% / 10%% / 10%% in file order\n"
            "  listops-load FILE.tsv [--length L] -o FILE\n"
-           "      LRA's basic_{train,val,test}.tsv\n"
+           "      LRA's basic_{train,val,test}.tsv (one file: no splits)\n"
            "  text DIR [--length L] -o FILE\n"
            "  text --imdb DIR [--split train|test] [--length L] -o FILE\n"
            "      byte-level Text: DIR/neg, DIR/pos (or aclImdb's DIR/SPLIT/...), L bytes\n"
            "      per document (default 4096)\n"
            "  retrieval FILE.tsv [--length L] -o FILE\n"
            "      AAN pairs (new_aan_pairs.*.tsv), L bytes per document (default 4000)\n"
+           "Other data:\n"
+           "  fashion-mnist [DIR] [--ordering O] -o FILE\n"
+           "      Fashion-MNIST's IDX files (plain or .gz) in DIR, default\n"
+           "      " MYO_FMNIST_DIR "; 28x28 centred in 32x32;\n"
+           "      splits 54,000 / 6,000 / 10,000\n"
            "Others:\n"
            "  order FILE --ordering morton|hilbert|raster -o FILE\n"
            "      reorder the pixels of an image dataset (records the 'ordering' attribute)\n"
            "  inspect FILE\n"
-           "      task, counts, label distribution, length statistics, vocabulary use\n"
-           "      and attributes\n"
+           "      task, counts, splits, label distribution (per split too), length\n"
+           "      statistics, vocabulary use and attributes\n"
+           "--ordering O (morton, hilbert or raster, the default) writes the pixels of an\n"
+           "image dataset in that order, as order does.\n"
            "\n"
            "Common options: --seed S (default 1), -o/--output FILE, --help, --version.\n"
            "Integers (--n, --length, --size, --seed) take K, M, G suffixes (powers of\n"
@@ -94,6 +112,8 @@ static int fail_status(const char *sub, myo_status s)
 /* ------------------------------------------------------------- options */
 
 static const char *const split_words[] = {"train", "test", NULL};
+/* cifar's --split: LRA's three splits in one file, or one CIFAR-10 split */
+static const char *const cifar_split_words[] = {"all", "train", "test", NULL};
 
 typedef struct {
     int64_t n;      /* --n (0: not given) */
@@ -103,7 +123,8 @@ typedef struct {
     myo_pf_difficulty difficulty;
     myo_ordering ordering;
     int has_difficulty, has_ordering;
-    int split; /* --split: the index in split_words, -1 when not given */
+    int split; /* --split: the index in its words, -1 when not given */
+    int64_t threads; /* --threads (0: not given) */
     const char *imdb, *output;
     const char *input; /* the operand */
 } options;
@@ -153,6 +174,16 @@ static opt_spec spec_difficulty(options *o)
 static opt_spec spec_split(options *o)
 {
     return (opt_spec){.name = "split", .kind = OPT_WORD, .value = &o->split, .words = split_words};
+}
+static opt_spec spec_cifar_split(options *o)
+{
+    return (opt_spec){
+        .name = "split", .kind = OPT_WORD, .value = &o->split, .words = cifar_split_words};
+}
+static opt_spec spec_threads(options *o)
+{
+    return (opt_spec){.name = "threads", .kind = OPT_INT, .value = &o->threads, .lo = 1,
+                      .hi = MYO_PF_MAX_THREADS};
 }
 static opt_spec spec_imdb(options *o)
 {
@@ -221,6 +252,40 @@ static int finish(const char *sub, myo_status s, myo_dataset *d, const char *out
     return code;
 }
 
+/* The side of a square image dataset, 0 when n is not a square. */
+static int square_side(int64_t n)
+{
+    int64_t side = 1;
+    while (side * side < n)
+        side++;
+    return side * side == n ? (int)side : 0;
+}
+
+/* finish, after writing d's raster pixels in --ordering's order when it
+ * is given (as order does: the attribute "ordering" records it). */
+static int finish_ordered(const char *sub, myo_status s, myo_dataset *d, const options *o)
+{
+    if (s == MYO_OK && o->has_ordering) {
+        s = myo_dataset_reorder(d, o->ordering, square_side(d->n));
+        if (s != MYO_OK) myo_dataset_free(d);
+    }
+    return finish(sub, s, d, o->output);
+}
+
+/* The CPUs this process may run on (its affinity mask: what a batch
+ * system such as Slurm gives the job), else the online CPUs; 1 to
+ * MYO_PF_MAX_THREADS. */
+static int usable_cpus(void)
+{
+    long cpus = -1;
+#ifdef __linux__
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) cpus = CPU_COUNT(&set);
+#endif
+    if (cpus < 1) cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return cpus < 1 ? 1 : cpus > MYO_PF_MAX_THREADS ? MYO_PF_MAX_THREADS : (int)cpus;
+}
+
 /* --size 32|128 and --difficulty (both required). */
 static int size_difficulty(const char *sub, const options *o)
 {
@@ -253,26 +318,28 @@ static int cmd_pathfinder(int argc, char **argv)
 {
     options o;
     options_init(&o);
-    const opt_spec specs[] = {spec_n(&o), spec_seed(&o), spec_size(&o), spec_difficulty(&o),
-                              spec_output(&o)};
+    const opt_spec specs[] = {spec_n(&o),       spec_seed(&o),    spec_size(&o), spec_difficulty(&o),
+                              spec_threads(&o), spec_ordering(&o), spec_output(&o)};
     int code = parse(argc, argv, specs, COUNT(specs), &o);
     if (code) return code < 0 ? MYO_EXIT_OK : code;
     if ((code = size_difficulty("pathfinder", &o))) return code;
     if (!o.n) return fail(MYO_EXIT_USAGE, 1, "pathfinder: missing --n N");
+    /* the bytes do not depend on it */
+    int threads = o.threads ? (int)o.threads : usable_cpus();
     myo_pf_params p;
     myo_status s = myo_pf_params_lra((int)o.size, o.difficulty, &p);
     myo_dataset d;
     memset(&d, 0, sizeof d);
-    if (s == MYO_OK) s = myo_pf_generate(&p, o.n, (uint64_t)o.seed, &d);
-    return finish("pathfinder", s, &d, o.output);
+    if (s == MYO_OK) s = myo_pf_generate_threads(&p, o.n, (uint64_t)o.seed, threads, &d);
+    return finish_ordered("pathfinder", s, &d, &o);
 }
 
 static int cmd_pathfinder_load(int argc, char **argv)
 {
     options o;
     options_init(&o);
-    const opt_spec specs[] = {spec_input(&o), spec_n(&o), spec_size(&o), spec_difficulty(&o),
-                              spec_output(&o)};
+    const opt_spec specs[] = {spec_input(&o),      spec_n(&o),        spec_size(&o),
+                              spec_difficulty(&o), spec_ordering(&o), spec_output(&o)};
     int code = parse(argc, argv, specs, COUNT(specs), &o);
     if (code) return code < 0 ? MYO_EXIT_OK : code;
     if ((code = need_input(argv[0], &o, "DIR (lra_release or pathfinderSIZE)"))) return code;
@@ -296,21 +363,35 @@ static int cmd_pathfinder_load(int argc, char **argv)
     }
     free(root);
     if (code) return code;
-    return finish("pathfinder-load", MYO_OK, &d, o.output);
+    return finish_ordered("pathfinder-load", MYO_OK, &d, &o);
 }
 
 static int cmd_cifar(int argc, char **argv)
 {
     options o;
     options_init(&o);
-    const opt_spec specs[] = {spec_input(&o), spec_split(&o), spec_output(&o)};
+    const opt_spec specs[] = {spec_input(&o), spec_cifar_split(&o), spec_ordering(&o),
+                              spec_output(&o)};
     int code = parse(argc, argv, specs, COUNT(specs), &o);
     if (code) return code < 0 ? MYO_EXIT_OK : code;
     if ((code = need_input(argv[0], &o, "DIR (cifar-10-batches-bin)"))) return code;
     myo_dataset d;
     memset(&d, 0, sizeof d);
-    myo_status s = myo_cifar10_load(o.input, split_words[o.split < 0 ? 0 : o.split], &d);
-    return finish("cifar", s, &d, o.output);
+    myo_status s = myo_cifar10_load(o.input, cifar_split_words[o.split < 0 ? 0 : o.split], &d);
+    return finish_ordered("cifar", s, &d, &o);
+}
+
+static int cmd_fashion_mnist(int argc, char **argv)
+{
+    options o;
+    options_init(&o);
+    const opt_spec specs[] = {spec_input(&o), spec_ordering(&o), spec_output(&o)};
+    int code = parse(argc, argv, specs, COUNT(specs), &o);
+    if (code) return code < 0 ? MYO_EXIT_OK : code;
+    myo_dataset d;
+    memset(&d, 0, sizeof d);
+    myo_status s = myo_fashion_mnist_load(o.input ? o.input : MYO_FMNIST_DIR, &d);
+    return finish_ordered("fashion-mnist", s, &d, &o);
 }
 
 static int cmd_listops_load(int argc, char **argv)
@@ -358,15 +439,6 @@ static int cmd_retrieval(int argc, char **argv)
     memset(&d, 0, sizeof d);
     myo_status s = myo_aan_load_tsv(o.input, o.length ? o.length : MYO_RETRIEVAL_N, &d);
     return finish("retrieval", s, &d, o.output);
-}
-
-/* The side of a square image dataset, 0 when n is not a square. */
-static int square_side(int64_t n)
-{
-    int64_t side = 1;
-    while (side * side < n)
-        side++;
-    return side * side == n ? (int)side : 0;
 }
 
 static int cmd_order(int argc, char **argv)
@@ -497,13 +569,13 @@ static void tally_free(id_tally *t)
 /* At most this many labels are listed (then "... and K more"). */
 enum { LABELS_SHOWN = 16 };
 
-/* The label distribution from the labels of all E examples, sorted: every
- * class when there are at most LABELS_SHOWN, else the first LABELS_SHOWN
- * labels that occur and how many more do. */
-static void print_labels(const int32_t *sorted, int64_t E, int64_t classes)
+/* The label distribution from the sorted labels of E examples, on a line
+ * that title starts: every class when there are at most LABELS_SHOWN, else
+ * the first LABELS_SHOWN labels that occur and how many more do. */
+static void print_labels(const char *title, const int32_t *sorted, int64_t E, int64_t classes)
 {
     int64_t distinct = 0, shown = 0;
-    printf("labels     ");
+    printf("%-11s", title);
     for (int64_t e = 0, c = 0; e < E || (classes <= LABELS_SHOWN && c < classes); c++) {
         if (classes > LABELS_SHOWN) c = sorted[e]; /* only the labels that occur */
         int64_t count = 0;
@@ -575,8 +647,37 @@ static int cmd_inspect(int argc, char **argv)
     printf("vocab       %lld\n", (long long)info.vocab);
     printf("classes     %lld\n", (long long)info.classes);
     printf("parents     %s\n", has_parents ? "yes (parse trees)" : "no");
-    qsort(labels, (size_t)E, sizeof *labels, cmp_i32);
-    print_labels(labels, E, info.classes);
+    if (info.has_splits) {
+        printf("splits     ");
+        for (int k = 0; k < MYO_SPLITS; k++) {
+            int64_t first = myo_dataset_split_first(&info, k), count = info.split_count[k];
+            printf("%s %s %lld", k ? "," : "", myo_split_name(k), (long long)count);
+            if (count > 0)
+                printf(" (examples %lld..%lld)", (long long)first, (long long)(first + count - 1));
+        }
+        printf("\n");
+    } else {
+        printf("splits      none\n");
+    }
+    /* all the labels, then each split's (sorted in place: the splits are
+     * consecutive runs of examples, and sorting the whole mixes them) */
+    int32_t *sorted = malloc((size_t)(E > 0 ? E : 1) * sizeof *sorted);
+    if (!sorted) {
+        tally_free(&ids), free(labels), free(lengths);
+        myo_dataset_free(&info);
+        return fail(MYO_EXIT_INTERNAL, 0, "inspect: out of memory");
+    }
+    memcpy(sorted, labels, (size_t)E * sizeof *sorted);
+    qsort(sorted, (size_t)E, sizeof *sorted, cmp_i32);
+    print_labels("labels", sorted, E, info.classes);
+    free(sorted);
+    for (int k = 0; info.has_splits && k < MYO_SPLITS; k++) {
+        int32_t *part = labels + myo_dataset_split_first(&info, k);
+        char title[32];
+        snprintf(title, sizeof title, "  %s", myo_split_name(k));
+        qsort(part, (size_t)info.split_count[k], sizeof *part, cmp_i32);
+        print_labels(title, part, info.split_count[k], info.classes);
+    }
     int64_t m = E * G;
     if (m > 0) {
         double sum = 0;
@@ -625,6 +726,7 @@ int main(int argc, char **argv)
     } subs[] = {{"listops", cmd_listops},
                 {"pathfinder", cmd_pathfinder},
                 {"cifar", cmd_cifar},
+                {"fashion-mnist", cmd_fashion_mnist},
                 {"pathfinder-load", cmd_pathfinder_load},
                 {"listops-load", cmd_listops_load},
                 {"text", cmd_text},

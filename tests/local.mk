@@ -19,15 +19,17 @@ TEST_EXTENSIONS = .mpi .sh
 # its own _CPPFLAGS, so the default, AM_CPPFLAGS, is the tests' alone: the
 # helpers of tests/support by their bare names ("support.h"), the public
 # headers and lib/ (MYO_LIB_CPPFLAGS, lib/local.mk: test_model.c's
-# "model/model_ref.h"), and datasets/ for the tests of its code.
+# "model/model_ref.h"), and datasets/ for the tests of its code (zlib for
+# the IDX files tests/support/idx_fixture.h writes).
 AM_CPPFLAGS = $(MYO_LIB_CPPFLAGS) -I$(top_srcdir)/tests/support $(CMOCKA_CFLAGS) $(HDF5_CFLAGS) \
-	-I$(top_srcdir)/datasets
+	-I$(top_srcdir)/datasets $(ZLIB_CFLAGS)
 
 # ------------------------------------------------------------ tests/support
 # What the tests share: libsupport.a (random trees, oracles, tolerances,
 # running a tool), the fixtures, the shell tests' library, the log
 # compiler of the .mpi tests and the reader of myo-bench's results files.
-noinst_HEADERS = tests/support/h5_fixture.h tests/support/data_fixture.h
+noinst_HEADERS = tests/support/h5_fixture.h tests/support/data_fixture.h \
+	tests/support/idx_fixture.h
 EXTRA_DIST += tests/support/driver-test-lib.sh tests/support/mpi-run.sh \
 	tests/support/myo_bench_check.py tests/README.md
 
@@ -74,7 +76,8 @@ DATA_TESTS = \
 	tests/data/test_images \
 	tests/data/test_orderings \
 	tests/data/test_text \
-	tests/data/test_pathfinder
+	tests/data/test_pathfinder \
+	tests/data/test_idx
 
 # -------------------------------------------------------------- tests/tools
 # The installed programs and scripts end to end, run from the build tree

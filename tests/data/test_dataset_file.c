@@ -2,7 +2,9 @@
  * file (datasets/dataset_file.h): attributes, round trips with and
  * without parse trees, byte-identical rewrites, every validation error
  * (in memory and in files altered here with the plain HDF5 API), a file
- * that is not HDF5, failed writes that leave no file, and slice reads. */
+ * that is not HDF5, failed writes that leave no file, slice reads, and
+ * the train / validation / test splits (in memory, round trips, and split
+ * attributes missing, mis-typed or not summing to count). */
 #include <config.h>
 
 #include <setjmp.h>
@@ -43,6 +45,9 @@ static void assert_same(const myo_dataset *a, const myo_dataset *b)
     assert_true(!a->parents == !b->parents);
     if (a->parents)
         assert_memory_equal(a->parents, b->parents, (size_t)(a->count * a->n) * sizeof(int32_t));
+    assert_int_equal(a->has_splits, b->has_splits);
+    for (int k = 0; k < MYO_SPLITS; k++)
+        assert_int_equal(a->split_count[k], b->split_count[k]);
     assert_int_equal(a->nattrs, b->nattrs);
     for (int k = 0; k < a->nattrs; k++) {
         const char *v = myo_dataset_get_attr(b, a->attr_key[k]);
@@ -171,6 +176,78 @@ static void test_validate_memory(void **state)
     assert_int_equal(myo_dataset_validate(NULL, "mem"), MYO_ERR_ARG);
 }
 
+/* The split helpers, and the rules of myo_dataset_validate on splits. */
+static void test_splits_memory(void **state)
+{
+    fixture *f = *state;
+    myo_dataset *d = &f->d;
+    assert_string_equal(myo_split_name(MYO_SPLIT_TRAIN), "train");
+    assert_string_equal(myo_split_name(MYO_SPLIT_VALID), "validation");
+    assert_string_equal(myo_split_name(MYO_SPLIT_TEST), "test");
+    assert_null(myo_split_name(MYO_SPLITS));
+    assert_null(myo_split_name(-1));
+    /* round half up, no overflow */
+    assert_int_equal(myo_split_share(100000, 1, 50), 2000);
+    assert_int_equal(myo_split_share(50000, 1, 10), 5000);
+    assert_int_equal(myo_split_share(45, 1, 10), 5); /* 4.5 */
+    assert_int_equal(myo_split_share(44, 1, 10), 4);
+    assert_int_equal(myo_split_share(24, 1, 50), 0);
+    assert_int_equal(myo_split_share(25, 1, 50), 1);
+    assert_int_equal(myo_split_share(INT64_MAX, 1, 2), INT64_MAX / 2 + 1);
+    assert_int_equal(myo_split_share(10, 3, 2), 0); /* num > den */
+    assert_int_equal(myo_split_share(-1, 1, 2), 0);
+    /* no splits yet */
+    assert_int_equal(d->has_splits, 0);
+    assert_int_equal(myo_dataset_split_first(d, MYO_SPLIT_TRAIN), -1);
+    /* E = 7: 5 / 1 / 1 */
+    assert_int_equal(myo_dataset_set_splits(d, 5, 1, 2), MYO_ERR_ARG);
+    assert_int_equal(myo_dataset_set_splits(d, -1, 4, 4), MYO_ERR_ARG);
+    assert_int_equal(myo_dataset_set_splits(d, 8, 0, -1), MYO_ERR_ARG);
+    assert_int_equal(d->has_splits, 0);
+    assert_int_equal(myo_dataset_set_splits(d, 5, 1, 1), MYO_OK);
+    assert_int_equal(d->has_splits, 1);
+    assert_int_equal(myo_dataset_split_first(d, MYO_SPLIT_TRAIN), 0);
+    assert_int_equal(myo_dataset_split_first(d, MYO_SPLIT_VALID), 5);
+    assert_int_equal(myo_dataset_split_first(d, MYO_SPLIT_TEST), 6);
+    assert_int_equal(myo_dataset_split_first(d, MYO_SPLITS), -1);
+    assert_int_equal(myo_dataset_split_first(NULL, MYO_SPLIT_TEST), -1);
+    assert_int_equal(myo_dataset_validate(d, "mem"), MYO_OK);
+    /* split_tail: validation and test round(E num / den) each */
+    assert_int_equal(myo_dataset_split_tail(d, 1, 10), MYO_OK); /* 0.7 -> 1 */
+    assert_int_equal(d->split_count[MYO_SPLIT_TRAIN], 5);
+    assert_int_equal(myo_dataset_split_tail(d, 1, 50), MYO_OK); /* 0.14 -> 0 */
+    assert_int_equal(d->split_count[MYO_SPLIT_TRAIN], 7);
+    assert_int_equal(d->split_count[MYO_SPLIT_TEST], 0);
+    assert_int_equal(myo_dataset_split_tail(d, 1, 2), MYO_ERR_ARG);
+    assert_int_equal(myo_dataset_set_splits(d, 5, 1, 1), MYO_OK);
+    /* the layout's names: restating is accepted, anything else refused */
+    assert_int_equal(myo_dataset_set_attr(d, "validation_count", "1"), MYO_OK);
+    assert_int_equal(myo_dataset_set_attr(d, "test_count", "2"), MYO_ERR_ARG);
+    assert_null(myo_dataset_get_attr(d, "validation_count"));
+    /* invalid counts: in validate and in write, which writes nothing */
+    struct {
+        int64_t c[3];
+        const char *mention;
+    } cases[] = {
+        {{5, 1, 2}, "= 8, not count 7"},
+        {{5, 1, 0}, "= 6, not count 7"},
+        {{-1, 4, 4}, "train_count -1 outside"},
+        {{5, 8, -6}, "validation_count 8 outside"},
+        {{INT64_MAX, INT64_MAX, 2}, "train_count 9223372036854775807 outside"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        memcpy(d->split_count, cases[k].c, sizeof cases[k].c);
+        myo_data_clear_error();
+        assert_int_equal(myo_dataset_validate(d, "mem"), MYO_ERR_DATA);
+        assert_detail("mem", cases[k].mention, NULL);
+        assert_int_equal(myo_dataset_write(f->path, d), MYO_ERR_DATA);
+        assert_int_not_equal(access(f->path, F_OK), 0);
+    }
+    d->has_splits = 0; /* the counts no longer matter */
+    assert_int_equal(myo_dataset_validate(d, "mem"), MYO_OK);
+    assert_int_equal(myo_dataset_set_attr(d, "train_count", "0"), MYO_ERR_ARG);
+}
+
 /* ---------------------------------------------------------------- files */
 
 static void test_round_trip(void **state)
@@ -196,6 +273,57 @@ static void test_round_trip(void **state)
     char cmd[600];
     snprintf(cmd, sizeof cmd, "ls '%s' | grep -q tmp", f->dir);
     assert_int_not_equal(system(cmd), 0);
+}
+
+/* Splits written and read back by every reader: read_info, read, and a
+ * slice (the file's counts); order kept by a rewrite; a file without
+ * them has none. */
+static void test_splits_round_trip(void **state)
+{
+    fixture *f = *state;
+    myo_dataset r;
+    assert_int_equal(myo_dataset_write(f->path, &f->d), MYO_OK);
+    assert_int_equal(myo_dataset_read(f->path, &r), MYO_OK);
+    assert_int_equal(r.has_splits, 0);
+    myo_dataset_free(&r);
+    for (int trees = 1; trees >= 0; trees--) {
+        myo_dataset d;
+        data_fixture_make(&d, trees);
+        assert_int_equal(myo_dataset_set_splits(&d, 4, 2, 1), MYO_OK);
+        assert_int_equal(myo_dataset_write(f->path, &d), MYO_OK);
+        assert_int_equal(myo_dataset_read(f->path, &r), MYO_OK);
+        assert_same(&d, &r);
+        assert_int_equal(myo_dataset_split_first(&r, MYO_SPLIT_TEST), 6);
+        /* the split counts are not dataset attributes */
+        assert_null(myo_dataset_get_attr(&r, "train_count"));
+        assert_int_equal(r.nattrs, d.nattrs);
+        myo_dataset_free(&r);
+        assert_int_equal(myo_dataset_read_info(f->path, &r, NULL), MYO_OK);
+        assert_int_equal(r.has_splits, 1);
+        assert_int_equal(r.split_count[MYO_SPLIT_VALID], 2);
+        myo_dataset_free(&r);
+        /* a slice carries the file's counts, so it is not valid as is */
+        assert_int_equal(myo_dataset_read_range(f->path, 3, 3, &r), MYO_OK);
+        assert_int_equal(r.count, 3);
+        assert_int_equal(r.has_splits, 1);
+        assert_int_equal(r.split_count[MYO_SPLIT_TRAIN], 4);
+        assert_int_equal(r.split_count[MYO_SPLIT_VALID], 2);
+        assert_int_equal(r.split_count[MYO_SPLIT_TEST], 1);
+        assert_int_equal(myo_dataset_validate(&r, "slice"), MYO_ERR_DATA);
+        r.has_splits = 0;
+        assert_int_equal(myo_dataset_validate(&r, "slice"), MYO_OK);
+        myo_dataset_free(&r);
+        /* read and rewrite: the splits stay */
+        char again[600];
+        snprintf(again, sizeof again, "%s/again.h5", f->dir);
+        assert_int_equal(myo_dataset_read(f->path, &r), MYO_OK);
+        assert_int_equal(myo_dataset_write(again, &r), MYO_OK);
+        myo_dataset_free(&r);
+        assert_int_equal(myo_dataset_read(again, &r), MYO_OK);
+        assert_same(&d, &r);
+        myo_dataset_free(&r);
+        myo_dataset_free(&d);
+    }
 }
 
 static void test_empty_dataset(void **state)
@@ -383,6 +511,35 @@ static void alter_parent_padding(hid_t f)
 {
     overwrite_i32(f, "parents", 0 * N + N - 1, 0);
 }
+/* split attributes: one or two of the three, a wrong sum, a negative
+ * count, a string */
+static void alter_one_split(hid_t f)
+{
+    set_int_attr(f, "validation_count", E);
+}
+static void alter_two_splits(hid_t f)
+{
+    set_int_attr(f, "train_count", E - 1);
+    set_int_attr(f, "test_count", 1);
+}
+static void alter_split_sum(hid_t f)
+{
+    set_int_attr(f, "train_count", E);
+    set_int_attr(f, "validation_count", 1);
+    set_int_attr(f, "test_count", 1);
+}
+static void alter_split_negative(hid_t f)
+{
+    set_int_attr(f, "train_count", E);
+    set_int_attr(f, "validation_count", 1);
+    set_int_attr(f, "test_count", -1); /* the sum is right */
+}
+static void alter_split_type(hid_t f)
+{
+    set_int_attr(f, "train_count", E - 2);
+    set_string_attr(f, "validation_count", "1");
+    set_int_attr(f, "test_count", 1);
+}
 static void alter_type(hid_t f)
 {
     H5Ldelete(f, "labels", H5P_DEFAULT);
@@ -431,6 +588,11 @@ static void test_validate_file(void **state)
         {alter_parent_padding, "a padding token"},
         {alter_type, "'/labels' is not int32"},
         {alter_shape, "'/lengths' has shape (7, 2), expected (7, 1)"},
+        {alter_one_split, "'validation_count' without 'train_count', 'test_count'"},
+        {alter_two_splits, "'train_count', 'test_count' without 'validation_count'"},
+        {alter_split_sum, "train_count 7 + validation_count 1 + test_count 1 = 9, not count 7"},
+        {alter_split_negative, "test_count -1 outside"},
+        {alter_split_type, "'validation_count' is not an integer"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         assert_int_equal(myo_dataset_write(f->path, &f->d), MYO_OK);
@@ -539,10 +701,11 @@ int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, data_fixture_setup, data_fixture_teardown)
     const struct CMUnitTest tests[] = {
-        T(test_attrs),       T(test_alloc_free),    T(test_validate_memory),
-        T(test_round_trip),  T(test_empty_dataset), T(test_byte_identical),
-        T(test_range),       T(test_validate_file), T(test_not_hdf5),
-        T(test_write_fails), T(test_error_helper),  T(test_h5py_strings),
+        T(test_attrs),         T(test_alloc_free),        T(test_validate_memory),
+        T(test_round_trip),    T(test_empty_dataset),     T(test_byte_identical),
+        T(test_range),         T(test_validate_file),     T(test_not_hdf5),
+        T(test_write_fails),   T(test_error_helper),      T(test_h5py_strings),
+        T(test_splits_memory), T(test_splits_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,7 +5,8 @@
  * checks (regression fixtures), attributes added with the HDF5 C API (long
  * values and names, compound, variable-length, array and other classes, 60
  * extra ones around 'ordering' in name and creation order, an unkeepable or
- * corrupt 'ordering'), a file in the newer object header format, and paths
+ * corrupt 'ordering', split counts of other classes and corrupt split
+ * attribute messages), a file in the newer object header format, and paths
  * that are not regular files.  Every read must return MYO_OK with a valid
  * dataset or a failure with a one-line detail, never crash (the CI runs
  * this under AddressSanitizer) and leave no HDF5 object open.
@@ -45,7 +46,9 @@ const char *__asan_default_options(void)
 typedef data_fixture fixture;
 
 /* The fixture's dataset with 'ordering' (the attribute the tools
- * interpret) among its attributes: seed, max_depth, ordering, note. */
+ * interpret) among its attributes: seed, max_depth, ordering, note; and
+ * splits (5 / 1 / 1: the attributes train_count, validation_count,
+ * test_count). */
 static int setup(void **state)
 {
     int rc = data_fixture_setup(state);
@@ -53,6 +56,7 @@ static int setup(void **state)
     if (rc == 0) {
         assert_int_equal(myo_dataset_set_attr(&f->d, "ordering", "morton"), MYO_OK);
         assert_int_equal(myo_dataset_set_attr(&f->d, "note", "fuzz base"), MYO_OK);
+        assert_int_equal(myo_dataset_set_splits(&f->d, DATA_FIXTURE_E - 2, 1, 1), MYO_OK);
     }
     return rc;
 }
@@ -95,6 +99,7 @@ static int read_every_way(const char *path, const char *what)
                        : way == 1 ? myo_dataset_read(path, &r)
                                   : myo_dataset_read_range(path, 0, 1, &r);
         if (s == MYO_OK) {
+            if (way == 2) r.has_splits = 0; /* a slice has the file's split counts */
             if (way > 0 && myo_dataset_validate(&r, what) != MYO_OK)
                 fail_msg("%s: read %d returned an invalid dataset: %s", what, way,
                          myo_data_error());
@@ -232,6 +237,9 @@ static void test_dataset_fuzz_libhdf5_crashes(void **state)
     assert_int_equal(myo_pf_difficulty_parse("hard", &hard), MYO_OK);
     assert_int_equal(myo_pf_params_lra(32, hard, &p), MYO_OK);
     assert_int_equal(myo_pf_generate(&p, 20, 1, &d), MYO_OK);
+    /* the file as it was written before datasets had splits (the split
+     * attributes move every offset below) */
+    d.has_splits = 0;
     assert_int_equal(myo_dataset_write(f->path, &d), MYO_OK);
     myo_dataset_free(&d);
     size_t size;
@@ -542,6 +550,77 @@ static void test_dataset_fuzz_corrupt_ordering_message_refused(void **state)
     free(buf);
 }
 
+/* validation_count replaced by a value of another class or shape */
+static int split_kind;
+static void alter_split_count(hid_t file)
+{
+    H5Adelete(file, "validation_count");
+    const int64_t three[3] = {1, 1, 1};
+    const uint64_t huge = (uint64_t)1 << 63;
+    const double one = 1.0;
+    const pair rec = {1, 1.0};
+    hid_t ct = H5Tcreate(H5T_COMPOUND, sizeof(pair));
+    H5Tinsert(ct, "a", HOFFSET(pair, a), H5T_NATIVE_INT32);
+    H5Tinsert(ct, "b", HOFFSET(pair, b), H5T_NATIVE_DOUBLE);
+    switch (split_kind) {
+    case 0:
+        add_attr(file, "validation_count", H5T_IEEE_F64LE, 0, 1, &one);
+        break;
+    case 1:
+        add_attr(file, "validation_count", H5T_NATIVE_INT64, 1, 3, three);
+        break;
+    case 2:
+        add_attr(file, "validation_count", H5T_STD_U64LE, 0, 1, &huge);
+        break;
+    case 3:
+        add_string(file, "validation_count", "1", 1);
+        break;
+    case 4:
+        add_attr(file, "validation_count", ct, 0, 1, &rec);
+        break;
+    }
+    H5Tclose(ct);
+}
+
+/* A split count that is not one integer refuses the file (MYO_ERR_DATA
+ * naming it); corrupt sizes in a split attribute's message too. */
+static void test_dataset_fuzz_split_attributes_refused(void **state)
+{
+    fixture *f = *state;
+    for (split_kind = 0; split_kind < 5; split_kind++) {
+        write_altered(f, alter_split_count);
+        myo_dataset r;
+        myo_data_clear_error();
+        assert_int_equal(myo_dataset_read_info(f->path, &r, NULL), MYO_ERR_DATA);
+        if (!strstr(myo_data_error(), "validation_count") || strchr(myo_data_error(), '\n'))
+            fail_msg("case %d: detail '%s'", split_kind, myo_data_error());
+        read_every_way(f->path, "split count of another class");
+    }
+    assert_int_equal(myo_dataset_write(f->path, &f->d), MYO_OK);
+    size_t size;
+    unsigned char *buf = test_read_file(f->path, &size);
+    const char *names[3] = {"train_count", "validation_count", "test_count"};
+    for (int k = 0; k < 3; k++) {
+        unsigned char *name = memmem(buf, size, names[k], strlen(names[k]) + 1);
+        assert_non_null(name);
+        assert_int_equal(name[-8], 1); /* a version-1 attribute message */
+        for (int field = 0; field < 3; field++) {
+            unsigned char *b = test_alloc(size, 1);
+            memcpy(b, buf, size);
+            b[name - buf - 8 + 2 + 2 * field + 1] = 0x7f;
+            test_write_file(f->path, b, size);
+            free(b);
+            myo_dataset r;
+            myo_data_clear_error();
+            assert_int_equal(myo_dataset_read_info(f->path, &r, NULL), MYO_ERR_DATA);
+            if (!strstr(myo_data_error(), "corrupt attribute message"))
+                fail_msg("%s field %d: detail '%s'", names[k], field, myo_data_error());
+            read_every_way(f->path, names[k]);
+        }
+    }
+    free(buf);
+}
+
 static void alter_vlen_strings(hid_t file)
 {
     memset(long_text, 'x', 300);
@@ -669,6 +748,7 @@ int main(void)
         T(test_dataset_fuzz_many_attributes_keep_ordering),
         T(test_dataset_fuzz_unkeepable_ordering_refused),
         T(test_dataset_fuzz_corrupt_ordering_message_refused),
+        T(test_dataset_fuzz_split_attributes_refused),
         T(test_dataset_fuzz_vlen_string_bytes),
         T(test_dataset_fuzz_checksummed_header),
         T(test_dataset_fuzz_not_regular_files_refused),

@@ -1,4 +1,6 @@
-/* test_images.c -- the CIFAR-10 loader (grayscale as LRA) and synthetic images. */
+/* test_images.c -- the CIFAR-10 loader (grayscale as LRA, LRA's splits),
+ * the Fashion-MNIST loader (on small IDX files written here, plain and
+ * gzip-compressed) and synthetic images. */
 #include <config.h>
 
 #include <setjmp.h>
@@ -16,6 +18,9 @@
 #include "dataset_file.h"
 #include "images.h"
 #include "support.h"
+
+#include "data_fixture.h"
+#include "idx_fixture.h"
 
 /* A record with label and pixels i set to rgb (others black). */
 static void set_pixel(unsigned char *rec, int i, int r, int g, int b)
@@ -72,14 +77,7 @@ static void test_cifar_loader_small_files(void **state)
     const char *paths[2] = {a, b};
     myo_dataset d;
     assert_int_equal(myo_cifar10_load_files(paths, 2, &d), MYO_OK);
-    assert_string_equal(d.task, "image");
-    assert_string_equal(d.source, "loaded");
-    assert_int_equal(d.count, 3);
-    assert_int_equal(d.docs, 1);
-    assert_int_equal(d.n, 1024);
-    assert_int_equal(d.vocab, 256);
-    assert_int_equal(d.classes, 10);
-    assert_null(d.parents);
+    data_fixture_assert_header(&d, "image", "loaded", 3, 1, 1024, 256, 10, 0);
     assert_int_equal(d.labels[0], 0);
     assert_int_equal(d.labels[1], 9);
     assert_int_equal(d.labels[2], 3);
@@ -126,9 +124,24 @@ static void test_cifar_split_layout(void **state)
     free(raw);
     free(p2);
     myo_dataset_free(&d);
+    assert_int_equal(d.has_splits, 0);
     assert_int_equal(myo_cifar10_load(dir, "test", &d), MYO_OK);
     assert_int_equal(d.count, 3);
+    assert_int_equal(d.has_splits, 0);
+    myo_dataset free_later = d;
+    /* all: LRA's train[:90%], train[90%:], test; the test images last */
+    assert_int_equal(myo_cifar10_load(dir, "all", &d), MYO_OK);
+    assert_int_equal(d.count, 13);
+    assert_string_equal(myo_dataset_get_attr(&d, "split"), "all");
+    assert_int_equal(d.has_splits, 1);
+    assert_int_equal(d.split_count[MYO_SPLIT_TRAIN], 9);
+    assert_int_equal(d.split_count[MYO_SPLIT_VALID], 1);
+    assert_int_equal(d.split_count[MYO_SPLIT_TEST], 3);
+    assert_memory_equal(d.tokens + 10 * 1024, free_later.tokens, 3 * 1024 * sizeof(int32_t));
+    assert_memory_equal(d.labels + 10, free_later.labels, 3 * sizeof(int32_t));
+    assert_int_equal(myo_dataset_validate(&d, "all"), MYO_OK);
     myo_dataset_free(&d);
+    myo_dataset_free(&free_later);
     assert_int_equal(myo_cifar10_load(dir, "valid", &d), MYO_ERR_ARG);
     expect_detail("valid", NULL);
     /* a missing batch */
@@ -178,6 +191,71 @@ static void test_cifar_malformed(void **state)
     free(dir);
 }
 
+/* Image e of a Fashion-MNIST dataset is idx_fixture's image e, in the
+ * centre of the 32 x 32 grid. */
+static void expect_fashion_image(const myo_dataset *d, int64_t e)
+{
+    const int32_t *tok = d->tokens + e * 1024;
+    assert_int_equal(d->labels[e], idx_fixture_label(e));
+    assert_int_equal(d->lengths[e], 1024);
+    for (int y = 0; y < 32; y++)
+        for (int x = 0; x < 32; x++) {
+            int inside = y >= 2 && y < 30 && x >= 2 && x < 30;
+            int want = inside ? idx_fixture_pixel(e, y - 2, x - 2) : 0;
+            if (tok[y * 32 + x] != want)
+                fail_msg("image %lld pixel (%d, %d): %d, expected %d", (long long)e, y, x,
+                         (int)tok[y * 32 + x], want);
+        }
+}
+
+static void test_fashion_mnist_loader(void **state)
+{
+    (void)state;
+    char *gz = test_make_temp_dir(), *plain = test_make_temp_dir();
+    idx_fixture_fashion_dir(gz, 20, 5, 1);
+    idx_fixture_fashion_dir(plain, 20, 5, 0);
+    myo_dataset d, p;
+    assert_int_equal(myo_fashion_mnist_load(gz, &d), MYO_OK);
+    data_fixture_assert_header(&d, "fashion-mnist", "loaded", 25, 1, 1024, 256, 10, 0);
+    /* the last tenth of the training images validates */
+    assert_int_equal(d.has_splits, 1);
+    assert_int_equal(d.split_count[MYO_SPLIT_TRAIN], 18);
+    assert_int_equal(d.split_count[MYO_SPLIT_VALID], 2);
+    assert_int_equal(d.split_count[MYO_SPLIT_TEST], 5);
+    for (int64_t e = 0; e < d.count; e++)
+        expect_fashion_image(&d, e);
+    assert_string_equal(myo_dataset_get_attr(&d, "dir"), gz);
+    assert_string_equal(myo_dataset_get_attr(&d, "files"),
+                        "train-images-idx3-ubyte.gz,train-labels-idx1-ubyte.gz,"
+                        "t10k-images-idx3-ubyte.gz,t10k-labels-idx1-ubyte.gz");
+    assert_string_equal(myo_dataset_get_attr(&d, "ordering"), "raster");
+    assert_int_equal(myo_dataset_validate(&d, "fashion"), MYO_OK);
+    /* the same from plain files */
+    assert_int_equal(myo_fashion_mnist_load(plain, &p), MYO_OK);
+    assert_memory_equal(d.tokens, p.tokens, 25 * 1024 * sizeof(int32_t));
+    assert_memory_equal(d.labels, p.labels, 25 * sizeof(int32_t));
+    assert_string_equal(myo_dataset_get_attr(&p, "files"),
+                        "train-images-idx3-ubyte,train-labels-idx1-ubyte,"
+                        "t10k-images-idx3-ubyte,t10k-labels-idx1-ubyte");
+    myo_dataset_free(&d), myo_dataset_free(&p);
+    /* a missing file, then labels that do not match the images: nothing */
+    char *labels = test_path_in(plain, "t10k-labels-idx1-ubyte");
+    unlink(labels);
+    myo_data_clear_error();
+    assert_int_equal(myo_fashion_mnist_load(plain, &d), MYO_ERR_IO);
+    expect_detail(plain, "neither t10k-labels-idx1-ubyte.gz nor t10k-labels-idx1-ubyte");
+    assert_null(d.tokens);
+    size_t len;
+    uint8_t *lb = idx_fixture_labels(20, 4, &len);
+    idx_fixture_write(labels, lb, len, 0);
+    assert_int_equal(myo_fashion_mnist_load(plain, &d), MYO_ERR_DATA);
+    expect_detail("holds 5 images, but", "4 labels");
+    assert_null(d.tokens);
+    free(lb);
+    test_remove_dir(gz), test_remove_dir(plain);
+    free(labels), free(gz), free(plain);
+}
+
 static void test_synthetic_images(void **state)
 {
     (void)state;
@@ -208,7 +286,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gray_hand_checked),  cmocka_unit_test(test_cifar_loader_small_files),
         cmocka_unit_test(test_cifar_split_layout), cmocka_unit_test(test_cifar_malformed),
-        cmocka_unit_test(test_synthetic_images),
+        cmocka_unit_test(test_synthetic_images),   cmocka_unit_test(test_fashion_mnist_loader),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

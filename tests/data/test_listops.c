@@ -267,6 +267,12 @@ static void test_listops_generator_default_parameters(void **state)
     assert_string_equal(myo_dataset_get_attr(&d, "max_args"), "10");
     assert_string_equal(myo_dataset_get_attr(&d, "value_p"), "0.25");
     assert_int_equal(myo_dataset_validate(&d, "listops"), MYO_OK);
+    /* LRA's 96 / 2 / 2 per cent, validation and test after the training */
+    int64_t part = (count + 25) / 50;
+    assert_int_equal(d.has_splits, 1);
+    assert_int_equal(d.split_count[MYO_SPLIT_TRAIN], count - 2 * part);
+    assert_int_equal(d.split_count[MYO_SPLIT_VALID], part);
+    assert_int_equal(d.split_count[MYO_SPLIT_TEST], part);
 
     int64_t per_label[10] = {0};
     int32_t *lens = malloc((size_t)count * sizeof *lens);
@@ -445,6 +451,7 @@ static void test_listops_loader_round_trip(void **state)
         assert_memory_equal(l.lengths, g.lengths, (size_t)g.count * sizeof(int32_t));
         assert_string_equal(myo_dataset_get_attr(&l, "truncated"), "0");
         assert_string_equal(myo_dataset_get_attr(&l, "label_mismatches"), "0");
+        assert_int_equal(l.has_splits, 0); /* one file: no splits */
         assert_int_equal(myo_dataset_validate(&l, path), MYO_OK);
         myo_dataset_free(&l);
     }

@@ -19,6 +19,8 @@
 #include "png_io.h"
 #include "support.h"
 
+#include "data_fixture.h"
+
 /* ------------------------------------------------------------ helpers */
 
 static char *tmpdir;
@@ -335,6 +337,48 @@ static void test_params(void **state)
     expect_detail("no pair of target snakes");
 }
 
+/* The same dataset from any thread count (each image from its own
+ * stream, written at its own index), and the thread count checked. */
+static void test_generate_threads_same_dataset(void **state)
+{
+    (void)state;
+    myo_pf_params p;
+    assert_int_equal(myo_pf_params_lra(32, MYO_PF_CL14, &p), MYO_OK);
+    myo_dataset one, many;
+    assert_int_equal(myo_pf_generate(&p, 23, 5, &one), MYO_OK);
+    const int threads[] = {2, 3, 8, 64};
+    for (int k = 0; k < 4; k++) {
+        assert_int_equal(myo_pf_generate_threads(&p, 23, 5, threads[k], &many), MYO_OK);
+        assert_int_equal(many.count, 23);
+        assert_memory_equal(one.tokens, many.tokens, 23 * 1024 * sizeof(int32_t));
+        assert_memory_equal(one.labels, many.labels, 23 * sizeof(int32_t));
+        assert_memory_equal(one.lengths, many.lengths, 23 * sizeof(int32_t));
+        assert_memory_equal(one.split_count, many.split_count, sizeof one.split_count);
+        assert_int_equal(one.nattrs, many.nattrs);
+        for (int a = 0; a < one.nattrs; a++)
+            assert_string_equal(myo_dataset_get_attr(&many, one.attr_key[a]), one.attr_value[a]);
+        myo_dataset_free(&many);
+    }
+    /* 19 / 2 / 2 of 23 (2.3 rounds to 2) */
+    assert_int_equal(one.split_count[MYO_SPLIT_TRAIN], 19);
+    assert_int_equal(one.split_count[MYO_SPLIT_TEST], 2);
+    myo_dataset_free(&one);
+    assert_int_equal(myo_pf_generate_threads(&p, 0, 5, 4, &many), MYO_OK);
+    assert_int_equal(many.count, 0);
+    myo_dataset_free(&many);
+    assert_int_equal(myo_pf_generate_threads(&p, 3, 5, 0, &many), MYO_ERR_ARG);
+    assert_null(many.tokens);
+    assert_int_equal(myo_pf_generate_threads(&p, 3, 5, MYO_PF_MAX_THREADS + 1, &many), MYO_ERR_ARG);
+    /* a failure in a worker thread reaches the caller with its detail
+     * (seeds 32 pixels apart in a 32 x 32 window: every pair fails at
+     * once) */
+    p.seed_distance = 32;
+    myo_data_clear_error();
+    assert_int_equal(myo_pf_generate_threads(&p, 2, 5, 2, &many), MYO_ERR_DATA);
+    assert_null(many.tokens);
+    expect_detail("no pair of target snakes");
+}
+
 static void test_generate_dataset(void **state)
 {
     (void)state;
@@ -342,14 +386,7 @@ static void test_generate_dataset(void **state)
     assert_int_equal(myo_pf_params_lra(32, MYO_PF_CL14, &p), MYO_OK);
     myo_dataset a, b, c;
     assert_int_equal(myo_pf_generate(&p, 12, 42, &a), MYO_OK);
-    assert_string_equal(a.task, "pathfinder");
-    assert_string_equal(a.source, "generated");
-    assert_int_equal(a.count, 12);
-    assert_int_equal(a.docs, 1);
-    assert_int_equal(a.n, 1024);
-    assert_int_equal(a.vocab, 256);
-    assert_int_equal(a.classes, 2);
-    assert_null(a.parents);
+    data_fixture_assert_header(&a, "pathfinder", "generated", 12, 1, 1024, 256, 2, 0);
     for (int64_t i = 0; i < a.count * a.n; i++)
         assert_true(a.tokens[i] >= 0 && a.tokens[i] <= 255);
     for (int64_t e = 0; e < a.count; e++) {
@@ -363,6 +400,11 @@ static void test_generate_dataset(void **state)
     assert_non_null(myo_dataset_get_attr(&a, "continuity"));
     assert_non_null(myo_dataset_get_attr(&a, "snake_contrast"));
     assert_int_equal(myo_dataset_validate(&a, "generated"), MYO_OK);
+    /* LRA's 80 / 10 / 10: 12 -> 10 / 1 / 1 */
+    assert_int_equal(a.has_splits, 1);
+    assert_int_equal(a.split_count[MYO_SPLIT_TRAIN], 10);
+    assert_int_equal(a.split_count[MYO_SPLIT_VALID], 1);
+    assert_int_equal(a.split_count[MYO_SPLIT_TEST], 1);
     /* determinism, and the first images do not depend on count */
     assert_int_equal(myo_pf_generate(&p, 5, 42, &b), MYO_OK);
     assert_memory_equal(a.tokens, b.tokens, 5 * 1024 * sizeof(int32_t));
@@ -436,6 +478,10 @@ static void test_loader(void **state)
             assert_int_equal(d.tokens[(size_t)e * 1024 + i], imgs[e][i]);
     }
     assert_int_equal(myo_dataset_validate(&d, "loaded"), MYO_OK);
+    /* 80 / 10 / 10 in file order: 9 -> 7 / 1 / 1 */
+    assert_int_equal(d.has_splits, 1);
+    assert_int_equal(d.split_count[MYO_SPLIT_TRAIN], 7);
+    assert_int_equal(d.split_count[MYO_SPLIT_VALID], 1);
     myo_dataset_free(&d);
     /* max_count, difficulty aliases */
     assert_int_equal(myo_pf_load(root, "14", 4, &d), MYO_OK);
@@ -568,10 +614,15 @@ static void test_fuzz_metadata(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_png_round_trip),   cmocka_unit_test(test_png_corrupt),
-        cmocka_unit_test(test_params),           cmocka_unit_test(test_generator_32),
-        cmocka_unit_test(test_generator_128),    cmocka_unit_test(test_generator_single_paddles),
-        cmocka_unit_test(test_generate_dataset), cmocka_unit_test(test_loader),
+        cmocka_unit_test(test_png_round_trip),
+        cmocka_unit_test(test_png_corrupt),
+        cmocka_unit_test(test_params),
+        cmocka_unit_test(test_generator_32),
+        cmocka_unit_test(test_generator_128),
+        cmocka_unit_test(test_generator_single_paddles),
+        cmocka_unit_test(test_generate_dataset),
+        cmocka_unit_test(test_loader),
+        cmocka_unit_test(test_generate_threads_same_dataset),
         cmocka_unit_test(test_fuzz_metadata),
     };
     return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);

@@ -1,6 +1,7 @@
-/* data_fixture.h -- what the tests of the dataset file (test_dataset_file.c,
- * test_dataset_fuzz.c) share: a small valid dataset and a fixture holding
- * one in a fresh temporary directory.
+/* data_fixture.h -- what the tests of datasets/ share: a small valid
+ * dataset and a fixture holding one in a fresh temporary directory (the
+ * tests of the dataset file, test_dataset_file.c and test_dataset_fuzz.c),
+ * and a check of a dataset's header (the loaders' and generators' tests).
  *
  * Header-only (static inline) because only these programs use it; include
  * after <cmocka.h>, "dataset_file.h" and "support.h". */
@@ -51,6 +52,22 @@ static inline void data_fixture_make(myo_dataset *d, int with_trees)
     }
     assert_int_equal(myo_dataset_set_attr(d, "seed", "1"), MYO_OK);
     assert_int_equal(myo_dataset_set_attr(d, "max_depth", "10"), MYO_OK);
+}
+
+/* d has the header given (parents: whether it has parse trees). */
+static inline void data_fixture_assert_header(const myo_dataset *d, const char *task,
+                                              const char *source, int64_t count, int64_t docs,
+                                              int64_t n, int64_t vocab, int64_t classes,
+                                              int parents)
+{
+    assert_string_equal(d->task, task);
+    assert_string_equal(d->source, source);
+    assert_int_equal(d->count, count);
+    assert_int_equal(d->docs, docs);
+    assert_int_equal(d->n, n);
+    assert_int_equal(d->vocab, vocab);
+    assert_int_equal(d->classes, classes);
+    assert_int_equal(d->parents != NULL, parents);
 }
 
 /* CMocka setup and teardown of a data_fixture. */

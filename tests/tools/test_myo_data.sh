@@ -8,11 +8,13 @@
 #    another seed gives another file; integers of the vocabulary (--n 2^3
 #    --length 2^6) give the bytes of --n 8 --length 64; a subcommand takes
 #    --version; h5py reads the layout (format, shapes, dtypes, attributes,
-#    value ranges, parents earlier than their children); inspect prints
-#    the counts;
-# 2. pathfinder --size 32 on a few images: the layout, labels 0/1;
-#    order --ordering hilbert and back to raster gives the original
-#    tokens;
+#    value ranges, parents earlier than their children, the splits
+#    48 / 1 / 1); inspect prints the counts and the splits;
+# 2. pathfinder --size 32 on a few images: the layout, labels 0/1, the
+#    splits 4 / 1 / 1; the same bytes with --threads 1, 3 and the
+#    default; order --ordering hilbert and back to raster gives the
+#    original tokens and keeps the splits; pathfinder --ordering hilbert
+#    gives order's tokens;
 # 3. bad input (no or an unknown subcommand, missing -o, --n 0 or -3,
 #    an unreadable or non-HDF5 input, an unknown option): the documented
 #    exit code, one line on stderr, nothing on stdout, no output file;
@@ -23,7 +25,14 @@
 #    attributes, a long one and a compound one keeps 'ordering' (inspect
 #    and order) and lists what it did not keep;
 # 5. a file-size limit (ulimit -f) while writing over an existing file:
-#    exit 5, one line, the file untouched, no temporary file left.
+#    exit 5, one line, the file untouched, no temporary file left;
+# 6. fashion-mnist on small IDX files written here (gzip-compressed and
+#    plain): the counts and splits 9 / 1 / 3, each 28x28 image centred in
+#    32x32, --ordering morton as order gives it; bad input (a truncated
+#    or corrupt IDX file, a truncated or corrupt gzip stream, labels that
+#    do not match the images: exit 3; a missing directory: exit 5) with
+#    one line and no output file; and Debian's dataset-fashion-mnist when
+#    it is installed: 54000 / 6000 / 10000.
 # Exit 0 when all hold, 1 otherwise (naming each failed check), 99 when
 # the program or python is missing.
 me=test_myo_data.sh
@@ -90,6 +99,8 @@ def check(path, n):
         assert (E, G, int(a["n"])) == (50, 1, n), (E, G, int(a["n"]))
         assert int(a["vocab"]) == 18 and int(a["classes"]) == 10
         assert "seed" in a
+        splits = [int(a[k]) for k in ("train_count", "validation_count", "test_count")]
+        assert splits == [48, 1, 1], splits
         t, y, l, p = (f[k][...] for k in ("tokens", "labels", "lengths", "parents"))
         for arr in (t, y, l, p):
             assert arr.dtype == np.int32, arr.dtype
@@ -118,20 +129,33 @@ grep -q '^lengths  *min [0-9]*  median [0-9.]*  mean [0-9.]*  max [0-9]*' "$tmp/
     fail "inspect: no length statistics"
 grep -q '^vocab use ' "$tmp/inspect.out" || fail "inspect: no vocabulary use"
 grep -q '^  seed = 1$' "$tmp/inspect.out" || fail "inspect: no seed attribute"
+grep -q '^splits      train 48 (examples 0\.\.47), validation 1 (examples 48\.\.48), test 1 (examples 49\.\.49)$' \
+    "$tmp/inspect.out" || fail "inspect: no splits line"
+grep -q '^  validation 0: ' "$tmp/inspect.out" || fail "inspect: no label line of the validation split"
 
 # ------------------------------------------------------------------- 2
 run "$tmp/pf.out" pathfinder --size 32 --difficulty hard --n 6 --seed 3 -o "$tmp/pf.h5"
 test $rc -eq 0 || fail "pathfinder: exit status $rc (expected 0)"
 run "$tmp/pf2.out" pathfinder --size 32 --difficulty 14 --n 6 --seed 3 -o "$tmp/pf2.h5"
 cmp "$tmp/pf.h5" "$tmp/pf2.h5" || fail "pathfinder: hard and 14 with one seed differ"
+for t in 1 3; do
+    run "$tmp/pft.out" pathfinder --size 32 --difficulty hard --n 6 --seed 3 --threads $t -o "$tmp/pft.h5"
+    test $rc -eq 0 || fail "pathfinder --threads $t: exit status $rc (expected 0)"
+    cmp "$tmp/pf.h5" "$tmp/pft.h5" || fail "pathfinder: --threads $t and the default differ"
+done
+run "$tmp/pfo.out" pathfinder --size 32 --difficulty hard --n 6 --seed 3 --ordering hilbert \
+    -o "$tmp/pfo.h5"
+test $rc -eq 0 || fail "pathfinder --ordering hilbert: exit status $rc (expected 0)"
 run "$tmp/hil.out" order "$tmp/pf.h5" --ordering hilbert -o "$tmp/hil.h5"
 test $rc -eq 0 || fail "order hilbert: exit status $rc (expected 0)"
 run "$tmp/ras.out" order "$tmp/hil.h5" --ordering raster -o "$tmp/ras.h5"
 test $rc -eq 0 || fail "order raster: exit status $rc (expected 0)"
-"$python" - "$tmp/pf.h5" "$tmp/hil.h5" "$tmp/ras.h5" <<'EOF' || fail "pathfinder: h5py checks"
+"$python" - "$tmp/pf.h5" "$tmp/hil.h5" "$tmp/ras.h5" "$tmp/pfo.h5" <<'EOF' || fail "pathfinder: h5py checks"
 import sys
 import h5py
 import numpy as np
+def splits(a):
+    return [int(a[k]) for k in ("train_count", "validation_count", "test_count")]
 with h5py.File(sys.argv[1], "r") as f:
     a = f.attrs
     task = a["task"].decode() if isinstance(a["task"], bytes) else a["task"]
@@ -140,13 +164,20 @@ with h5py.File(sys.argv[1], "r") as f:
     assert t.shape == (6, 1, 1024) and int(a["vocab"]) == 256 and int(a["classes"]) == 2
     assert set(np.unique(y)) <= {0, 1}
     assert "parents" not in f
+    assert splits(a) == [4, 1, 1], splits(a)
 with h5py.File(sys.argv[2], "r") as f:
     o = f.attrs["ordering"]
     assert (o.decode() if isinstance(o, bytes) else o) == "hilbert"
     h = f["tokens"][...]
     assert not (h == t).all() and (np.sort(h, axis=2) == np.sort(t, axis=2)).all()
+    assert splits(f.attrs) == [4, 1, 1], splits(f.attrs)
 with h5py.File(sys.argv[3], "r") as f:
     assert (f["tokens"][...] == t).all()
+    assert splits(f.attrs) == [4, 1, 1]
+with h5py.File(sys.argv[4], "r") as f:
+    o = f.attrs["ordering"]
+    assert (o.decode() if isinstance(o, bytes) else o) == "hilbert"
+    assert (f["tokens"][...] == h).all() and (f["labels"][...] == y).all()
 EOF
 
 # ------------------------------------------------------------------- 3
@@ -160,6 +191,9 @@ refused "unknown option" 2 "$out" listops --n 5 --bogus -o "$out"
 refused "option of another subcommand" 2 "$out" listops --n 5 --size 32 -o "$out"
 refused "pathfinder --size 64" 2 "$out" pathfinder --size 64 --difficulty hard --n 2 -o "$out"
 refused "pathfinder bad difficulty" 2 "$out" pathfinder --size 32 --difficulty extreme --n 2 -o "$out"
+refused "pathfinder --threads 0" 2 "$out" pathfinder --size 32 --difficulty hard --n 2 --threads 0 -o "$out"
+refused "pathfinder bad ordering" 2 "$out" pathfinder --size 32 --difficulty hard --n 2 --ordering spiral -o "$out"
+refused "cifar --split valid" 2 "$out" cifar "$tmp" --split valid -o "$out"
 refused "unreadable listops-load input" 5 "$out" listops-load "$tmp/missing.tsv" -o "$out"
 refused "unreadable order input" 5 "$out" order "$tmp/missing.h5" --ordering morton -o "$out"
 echo "not hdf5" >"$tmp/text.h5"
@@ -182,13 +216,17 @@ mkdir "$tmp/dir.h5"
 refused "inspect of a directory" 5 "$out" inspect "$tmp/dir.h5"
 grep -q "not a regular file" "$tmp/refused.err" || fail "inspect of a directory: not said"
 
-# Byte 1461 of this file lies in the attribute message of
-# 'max_segment_trial' (libhdf5 1.10.8 freed a wild pointer over it).
+# The byte 13 after the name of the attribute 'seed' lies in the datatype
+# of its message (byte 1461 of this file before it had split counts:
+# libhdf5 1.10.8 freed a wild pointer over it).
 run "$tmp/pf20.out" pathfinder --size 32 --difficulty hard --n 20 -o "$tmp/pf20.h5"
 "$python" -c '
 import sys
 with open(sys.argv[1], "r+b") as f:
-    f.seek(1461)
+    b = f.read()
+    at = b.index(b"\x08\x00\x08\x00seed\x00") + 4 + 13
+    assert b[at] == 0, b[at]
+    f.seek(at)
     f.write(bytes([127]))
 ' "$tmp/pf20.h5" || fail "cannot alter pf20.h5"
 refused "inspect of a corrupt attribute message" 3 "$out" inspect "$tmp/pf20.h5"
@@ -270,5 +308,108 @@ check_refusal "a write past ulimit -f" 5 "$tmp/fsize.out" "$tmp/fsize.err"
 check_unchanged "a write past ulimit -f" "$tmp/existing.h5"
 leftover=`ls "$tmp" | grep -c '\.tmp-'`
 test "$leftover" -eq 0 || fail "a write past ulimit -f: a temporary file is left in $tmp"
+
+# ------------------------------------------------------------------- 6
+# fm/ (gzip-compressed) and fmp/ (plain): 10 training and 3 test images;
+# image e has pixel (r, c) = (37 e + 11 r + 3 c + 1) mod 256 and label
+# (7 e + 3) mod 10
+"$python" - "$tmp/fm" "$tmp/fmp" <<'EOF' || fail "fashion-mnist: python could not write the IDX files"
+import gzip, os, struct, sys
+def images(first, count):
+    px = bytes((37 * e + 11 * r + 3 * c + 1) % 256
+               for e in range(first, first + count) for r in range(28) for c in range(28))
+    return struct.pack(">IIII", 0x803, count, 28, 28) + px
+def labels(first, count):
+    return struct.pack(">II", 0x801, count) + bytes((7 * e + 3) % 10 for e in range(first, first + count))
+files = {"train-images-idx3-ubyte": images(0, 10), "train-labels-idx1-ubyte": labels(0, 10),
+         "t10k-images-idx3-ubyte": images(10, 3), "t10k-labels-idx1-ubyte": labels(10, 3)}
+for d, gz in ((sys.argv[1], True), (sys.argv[2], False)):
+    os.mkdir(d)
+    for name, data in files.items():
+        with (gzip.open if gz else open)(os.path.join(d, name + (".gz" if gz else "")), "wb") as f:
+            f.write(data)
+EOF
+run "$tmp/fm.out" fashion-mnist "$tmp/fm" -o "$tmp/fm.h5"
+test $rc -eq 0 || fail "fashion-mnist: exit status $rc (expected 0)"
+run "$tmp/fmp.out" fashion-mnist "$tmp/fmp" --ordering morton -o "$tmp/fmp.h5"
+test $rc -eq 0 || fail "fashion-mnist --ordering morton: exit status $rc (expected 0)"
+run "$tmp/fmo.out" order "$tmp/fm.h5" --ordering morton -o "$tmp/fmo.h5"
+test $rc -eq 0 || fail "order of a fashion-mnist file: exit status $rc (expected 0)"
+run "$tmp/fmi.out" inspect "$tmp/fm.h5"
+cat "$tmp/fmi.out"
+grep -q '^splits      train 9 (examples 0\.\.8), validation 1 (examples 9\.\.9), test 3 (examples 10\.\.12)$' \
+    "$tmp/fmi.out" || fail "fashion-mnist: inspect: not the splits 9 / 1 / 3"
+"$python" - "$tmp/fm.h5" "$tmp/fmp.h5" "$tmp/fmo.h5" <<'EOF' || fail "fashion-mnist: h5py checks"
+import sys
+import h5py
+import numpy as np
+def attr(a, k):
+    v = a[k]
+    return v.decode() if isinstance(v, bytes) else v
+def splits(a):
+    return [int(a[k]) for k in ("train_count", "validation_count", "test_count")]
+with h5py.File(sys.argv[1], "r") as f:
+    a = f.attrs
+    assert attr(a, "task") == "fashion-mnist" and attr(a, "ordering") == "raster"
+    assert [int(a[k]) for k in ("count", "n", "vocab", "classes")] == [13, 1024, 256, 10]
+    assert splits(a) == [9, 1, 3], splits(a)
+    t, y = f["tokens"][...].reshape(13, 32, 32), f["labels"][...]
+    e, r, c = np.meshgrid(np.arange(13), np.arange(28), np.arange(28), indexing="ij")
+    assert (t[:, 2:30, 2:30] == (37 * e + 11 * r + 3 * c + 1) % 256).all()
+    border = np.ones((32, 32), bool)
+    border[2:30, 2:30] = False
+    assert (t[:, border] == 0).all()
+    assert (y == (7 * np.arange(13) + 3) % 10).all()
+with h5py.File(sys.argv[2], "r") as p, h5py.File(sys.argv[3], "r") as o:
+    assert attr(p.attrs, "ordering") == "morton" and attr(o.attrs, "ordering") == "morton"
+    assert (p["tokens"][...] == o["tokens"][...]).all()
+    assert not (p["tokens"][...].reshape(13, 32, 32) == t).all()
+    assert splits(p.attrs) == splits(o.attrs) == [9, 1, 3]
+EOF
+
+# fm_case WHAT GZ FILE PYTHON: in a copy of fm/ (GZ = gz) or fmp/, FILE
+# rewritten by the Python statement PYTHON (on its bytes b), then
+# fashion-mnist is refused with exit 3, one line, no output file
+fm_case() {
+    rm -rf "$tmp/fmbad"
+    if test "$2" = gz; then cp -r "$tmp/fm" "$tmp/fmbad"; else cp -r "$tmp/fmp" "$tmp/fmbad"; fi
+    "$python" -c "
+import sys
+b = open(sys.argv[1], 'rb').read()
+$4
+open(sys.argv[1], 'wb').write(b)
+" "$tmp/fmbad/$3" || fail "$1: python could not alter $3"
+    refused "fashion-mnist: $1" 3 "$tmp/fmbad.h5" fashion-mnist "$tmp/fmbad" -o "$tmp/fmbad.h5"
+}
+fm_case "truncated images" plain train-images-idx3-ubyte "b = b[:-100]"
+grep -q "train-images-idx3-ubyte: truncated" "$tmp/refused.err" || fail "truncated images: not said"
+fm_case "trailing bytes" plain t10k-images-idx3-ubyte "b = b + bytes(5)"
+fm_case "bad magic number" plain train-labels-idx1-ubyte "b = bytes([0, 0, 8, 3]) + b[4:]"
+grep -q "train-labels-idx1-ubyte: magic number 0x00000803: 3 dimensions, expected 1" \
+    "$tmp/refused.err" || fail "bad magic number: not said"
+fm_case "fewer labels than images" plain t10k-labels-idx1-ubyte "b = b[:7] + bytes([2]) + b[8:10]"
+fm_case "label 10" plain train-labels-idx1-ubyte "b = b[:8] + bytes([10]) + b[9:]"
+fm_case "truncated gzip stream" gz train-images-idx3-ubyte.gz "b = b[:len(b) // 2]"
+grep -q "truncated gzip stream" "$tmp/refused.err" || fail "truncated gzip stream: not said"
+fm_case "corrupt gzip stream" gz t10k-labels-idx1-ubyte.gz "b = b[:-8] + bytes(8)"
+refused "fashion-mnist: a missing directory" 5 "$tmp/fmbad.h5" fashion-mnist "$tmp/nowhere" \
+    -o "$tmp/fmbad.h5"
+grep -q "nowhere: neither train-images-idx3-ubyte.gz nor train-images-idx3-ubyte" \
+    "$tmp/refused.err" || fail "a missing directory: not said"
+
+# Debian's dataset-fashion-mnist (the default DIR), when it is installed
+fmdir=/usr/share/datasets/fashion-mnist
+if test -r "$fmdir/train-images-idx3-ubyte.gz" || test -r "$fmdir/train-images-idx3-ubyte"; then
+    run "$tmp/fmr.out" fashion-mnist -o "$tmp/fmr.h5"
+    test $rc -eq 0 || fail "fashion-mnist $fmdir: exit status $rc (expected 0)"
+    run "$tmp/fmri.out" inspect "$tmp/fmr.h5"
+    head -n 16 "$tmp/fmri.out"
+    grep -q '^examples    70000$' "$tmp/fmri.out" || fail "fashion-mnist $fmdir: not 70000 examples"
+    grep -q '^splits      train 54000 (examples 0\.\.53999), validation 6000 (examples 54000\.\.59999), test 10000 (examples 60000\.\.69999)$' \
+        "$tmp/fmri.out" || fail "fashion-mnist $fmdir: not the splits 54000 / 6000 / 10000"
+    rm -f "$tmp/fmr.h5"
+else
+    echo "$me: SKIP the Debian Fashion-MNIST case: $fmdir holds no train-images-idx3-ubyte(.gz) (package dataset-fashion-mnist)"
+fi
 
 finish
