@@ -1,8 +1,8 @@
 /*
  * dataset_file.c -- the in-memory dataset (myo_data.h) and its HDF5 file
- * (dataset_file.h): allocation, attributes, validation, a crash-safe and
- * byte-reproducible write, whole and sliced reads, and the error helper of
- * datasets/.
+ * (dataset_file.h): allocation, attributes, splits, concatenation,
+ * validation, a crash-safe and byte-reproducible write, whole and sliced
+ * reads, and the error helper of datasets/.
  */
 #include <config.h>
 
