@@ -1,8 +1,8 @@
 /*
  * dataset_file.c -- the in-memory dataset (myo_data.h) and its HDF5 file
- * (dataset_file.h): allocation, attributes, validation, a crash-safe and
- * byte-reproducible write, whole and sliced reads, and the error helper of
- * datasets/.
+ * (dataset_file.h): allocation, attributes, splits, concatenation,
+ * validation, a crash-safe and byte-reproducible write, whole and sliced
+ * reads, and the error helper of datasets/.
  */
 #include <config.h>
 
@@ -230,6 +230,54 @@ myo_status myo_dataset_split_tail(myo_dataset *d, int64_t num, int64_t den)
         return myo_data_fail(MYO_ERR_ARG, "myo_dataset_split_tail: needs 0 <= 4 num <= den");
     int64_t part = myo_split_share(d->count, num, den);
     return myo_dataset_set_splits(d, d->count - 2 * part, part, part);
+}
+
+myo_status myo_dataset_concat(const myo_dataset *parts, int nparts, myo_dataset *out)
+{
+    if (!out) return myo_data_fail(MYO_ERR_ARG, "myo_dataset_concat: no output");
+    memset(out, 0, sizeof *out);
+    if (!parts || nparts < 1) return myo_data_fail(MYO_ERR_ARG, "myo_dataset_concat: no part");
+    const myo_dataset *a = &parts[0];
+    int64_t total = 0;
+    for (int k = 0; k < nparts; k++) {
+        const myo_dataset *b = &parts[k];
+        if (strcmp(b->task, a->task) != 0 || b->docs != a->docs || b->n != a->n ||
+            b->vocab != a->vocab || b->classes != a->classes || !b->parents != !a->parents)
+            return myo_data_fail(MYO_ERR_ARG,
+                                 "myo_dataset_concat: part %d (task %s, %lld x %lld tokens, vocab "
+                                 "%lld, classes %lld%s) differs from part 0",
+                                 k, b->task, (long long)b->docs, (long long)b->n,
+                                 (long long)b->vocab, (long long)b->classes,
+                                 b->parents ? ", parse trees" : "");
+        if (b->count < 0 || b->count > INT64_MAX - total)
+            return myo_data_fail(MYO_ERR_ARG, "myo_dataset_concat: bad count in part %d", k);
+        total += b->count;
+    }
+    /* part 0's header and attributes, no splits */
+    memcpy(out->task, a->task, sizeof out->task);
+    memcpy(out->source, a->source, sizeof out->source);
+    out->docs = a->docs, out->n = a->n, out->vocab = a->vocab, out->classes = a->classes;
+    out->nattrs = a->nattrs;
+    memcpy(out->attr_key, a->attr_key, sizeof out->attr_key);
+    memcpy(out->attr_value, a->attr_value, sizeof out->attr_value);
+    myo_status st = myo_dataset_alloc(out, total, a->parents != NULL);
+    if (st != MYO_OK) {
+        memset(out, 0, sizeof *out);
+        return st;
+    }
+    const size_t G = (size_t)a->docs, n = (size_t)a->n, w = sizeof(int32_t);
+    size_t e = 0;
+    for (int k = 0; k < nparts; k++) {
+        const myo_dataset *b = &parts[k];
+        const size_t c = (size_t)b->count;
+        if (c == 0) continue;
+        memcpy(out->tokens + e * G * n, b->tokens, c * G * n * w);
+        memcpy(out->labels + e, b->labels, c * w);
+        memcpy(out->lengths + e * G, b->lengths, c * G * w);
+        if (b->parents) memcpy(out->parents + e * n, b->parents, c * n * w);
+        e += c;
+    }
+    return MYO_OK;
 }
 
 int64_t myo_split_share(int64_t count, int64_t num, int64_t den)

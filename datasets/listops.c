@@ -691,3 +691,39 @@ done:
     if (st != MYO_OK && allocated) myo_dataset_free(d);
     return st;
 }
+
+myo_status myo_listops_load_splits(const char *const paths[MYO_SPLITS], int64_t n, myo_dataset *d)
+{
+    if (!d) return myo_data_fail(MYO_ERR_ARG, "myo_listops_load_splits: NULL dataset");
+    memset(d, 0, sizeof *d);
+    if (!paths || !paths[0] || !paths[1] || !paths[2])
+        return myo_data_fail(MYO_ERR_ARG, "myo_listops_load_splits: three files are needed");
+    myo_dataset part[MYO_SPLITS];
+    memset(part, 0, sizeof part);
+    int64_t truncated = 0, mismatches = 0;
+    myo_status st = MYO_OK;
+    for (int k = 0; k < MYO_SPLITS && st == MYO_OK; k++) {
+        st = myo_listops_load(paths[k], n, &part[k]);
+        const char *t = st == MYO_OK ? myo_dataset_get_attr(&part[k], "truncated") : NULL;
+        const char *m = st == MYO_OK ? myo_dataset_get_attr(&part[k], "label_mismatches") : NULL;
+        truncated += t ? strtoll(t, NULL, 10) : 0;
+        mismatches += m ? strtoll(m, NULL, 10) : 0;
+    }
+    if (st == MYO_OK) st = myo_dataset_concat(part, MYO_SPLITS, d);
+    if (st == MYO_OK) {
+        d->nattrs = 0; /* the three files' own, not part 0's */
+        st = myo_dataset_set_splits(d, part[0].count, part[1].count, part[2].count);
+    }
+    for (int k = 0; k < MYO_SPLITS && st == MYO_OK; k++) {
+        char key[32];
+        snprintf(key, sizeof key, "%s_file", myo_split_name(k));
+        st = myo_dataset_set_attrf(d, key, "%s", paths[k]);
+    }
+    if (st == MYO_OK) st = myo_dataset_set_attrf(d, "truncated", "%lld", (long long)truncated);
+    if (st == MYO_OK)
+        st = myo_dataset_set_attrf(d, "label_mismatches", "%lld", (long long)mismatches);
+    for (int k = 0; k < MYO_SPLITS; k++)
+        myo_dataset_free(&part[k]);
+    if (st != MYO_OK) myo_dataset_free(d);
+    return st;
+}

@@ -117,10 +117,20 @@ myo_status myo_listops_generate(const myo_listops_params *p, uint64_t seed, int6
  * recomputed; a row whose Target differs from its evaluated value is kept:
  * the attribute label_mismatches counts them).  d is allocated here; source
  * "loaded", attributes file, truncated (rows longer than n),
- * label_mismatches; no splits (one file is one of LRA's splits).
+ * label_mismatches; no splits (one file is one of LRA's splits:
+ * myo_listops_load_splits reads the three).
  * MYO_ERR_IO when the file cannot be read; MYO_ERR_DATA
  * with "file:line: what" for a missing header, a wrong column count, a bad
  * label, unknown tokens or a malformed expression; MYO_ERR_NOMEM. */
 myo_status myo_listops_load(const char *path, int64_t n, myo_dataset *d);
+
+/* LRA's three files in one dataset: paths[MYO_SPLIT_TRAIN],
+ * [MYO_SPLIT_VALID], [MYO_SPLIT_TEST] (basic_train.tsv, basic_val.tsv,
+ * basic_test.tsv), each read as myo_listops_load does, their examples in
+ * that order with the splits set to the three files' row counts.
+ * Attributes train_file, validation_file, test_file, and truncated and
+ * label_mismatches summed over the files.  Errors as myo_listops_load
+ * (naming the file). */
+myo_status myo_listops_load_splits(const char *const paths[MYO_SPLITS], int64_t n, myo_dataset *d);
 
 #endif

@@ -74,6 +74,13 @@ void myo_dataset_free(myo_dataset *d);
 /* Add or replace an attribute (MYO_ERR_ARG when too long or full). */
 myo_status myo_dataset_set_attr(myo_dataset *d, const char *key, const char *value);
 
+/* out = the examples of parts[0], then parts[1], ... (nparts >= 1; every
+ * part of the same task, docs, n, vocab and classes, all with parse trees
+ * or none: else MYO_ERR_ARG) with part 0's header and attributes and no
+ * splits; out is allocated here (free with myo_dataset_free).
+ * MYO_ERR_NOMEM.  (dataset_file.c) */
+myo_status myo_dataset_concat(const myo_dataset *parts, int nparts, myo_dataset *out);
+
 /* "train", "validation", "test" for MYO_SPLIT_TRAIN, _VALID, _TEST; NULL
  * for any other value. */
 const char *myo_split_name(int split);

@@ -61,7 +61,9 @@ static void myo_data_help(void)
            "      DIR is lra_release (containing pathfinderSIZE/) or pathfinderSIZE itself;\n"
            "      splits 80%% / 10%% / 10%% in file order\n"
            "  listops-load FILE.tsv [--length L] -o FILE\n"
-           "      LRA's basic_{train,val,test}.tsv (one file: no splits)\n"
+           "  listops-load --train A --validation B --test C [--length L] -o FILE\n"
+           "      LRA's basic_{train,val,test}.tsv: one file (no splits), or the three\n"
+           "      in one file with their splits\n"
            "  text DIR [--length L] -o FILE\n"
            "  text --imdb DIR [--split train|test] [--length L] -o FILE\n"
            "      byte-level Text: DIR/neg, DIR/pos (or aclImdb's DIR/SPLIT/...), L bytes\n"
@@ -125,6 +127,7 @@ typedef struct {
     int has_difficulty, has_ordering;
     int split; /* --split: the index in its words, -1 when not given */
     int64_t threads; /* --threads (0: not given) */
+    const char *split_files[MYO_SPLITS]; /* --train, --validation, --test */
     const char *imdb, *output;
     const char *input; /* the operand */
 } options;
@@ -184,6 +187,11 @@ static opt_spec spec_threads(options *o)
 {
     return (opt_spec){.name = "threads", .kind = OPT_INT, .value = &o->threads, .lo = 1,
                       .hi = MYO_PF_MAX_THREADS};
+}
+/* --train, --validation, --test FILE (k: the split) */
+static opt_spec spec_split_file(options *o, int k)
+{
+    return (opt_spec){.name = myo_split_name(k), .kind = OPT_TEXT, .value = &o->split_files[k]};
 }
 static opt_spec spec_imdb(options *o)
 {
@@ -398,13 +406,22 @@ static int cmd_listops_load(int argc, char **argv)
 {
     options o;
     options_init(&o);
-    const opt_spec specs[] = {spec_input(&o), spec_length(&o), spec_output(&o)};
+    const opt_spec specs[] = {spec_input(&o),         spec_length(&o),        spec_split_file(&o, 0),
+                              spec_split_file(&o, 1), spec_split_file(&o, 2), spec_output(&o)};
     int code = parse(argc, argv, specs, COUNT(specs), &o);
     if (code) return code < 0 ? MYO_EXIT_OK : code;
-    if ((code = need_input(argv[0], &o, "FILE.tsv"))) return code;
+    int given = !!o.split_files[0] + !!o.split_files[1] + !!o.split_files[2];
+    if (given && o.input)
+        return fail(MYO_EXIT_USAGE, 1, "listops-load: give FILE.tsv or --train, --validation and "
+                                       "--test, not both");
+    if (given && given < MYO_SPLITS)
+        return fail(MYO_EXIT_USAGE, 1, "listops-load: --train, --validation and --test go together");
+    if (!given && (code = need_input(argv[0], &o, "FILE.tsv (or --train, --validation, --test)")))
+        return code;
     myo_dataset d;
     memset(&d, 0, sizeof d);
-    myo_status s = myo_listops_load(o.input, o.length, &d);
+    myo_status s = given ? myo_listops_load_splits(o.split_files, o.length, &d)
+                         : myo_listops_load(o.input, o.length, &d);
     return finish("listops-load", s, &d, o.output);
 }
 

@@ -248,6 +248,38 @@ static void test_splits_memory(void **state)
     assert_int_equal(myo_dataset_set_attr(d, "train_count", "0"), MYO_ERR_ARG);
 }
 
+/* Parts joined in order, with part 0's header and attributes; parts of
+ * another shape refused. */
+static void test_concat(void **state)
+{
+    fixture *f = *state;
+    myo_dataset parts[3], out;
+    parts[0] = f->d;
+    data_fixture_make(&parts[1], 1);
+    parts[1].labels[0] = 9;
+    parts[2] = f->d;
+    parts[2].count = 0;
+    assert_int_equal(myo_dataset_set_splits(&parts[1], E, 0, 0), MYO_OK);
+    assert_int_equal(myo_dataset_concat(parts, 3, &out), MYO_OK);
+    assert_int_equal(out.count, 2 * E);
+    assert_int_equal(out.has_splits, 0);
+    assert_string_equal(myo_dataset_get_attr(&out, "seed"), "1");
+    assert_memory_equal(out.tokens, f->d.tokens, (size_t)(E * N) * sizeof(int32_t));
+    assert_memory_equal(out.tokens + E * N, parts[1].tokens, (size_t)(E * N) * sizeof(int32_t));
+    assert_memory_equal(out.parents + E * N, parts[1].parents, (size_t)(E * N) * sizeof(int32_t));
+    assert_int_equal(out.labels[E], 9);
+    assert_int_equal(out.lengths[E + 1], parts[1].lengths[1]);
+    assert_int_equal(myo_dataset_validate(&out, "concat"), MYO_OK);
+    myo_dataset_free(&out);
+    myo_dataset_free(&parts[1]);
+    data_fixture_make(&parts[1], 0); /* two documents, no parse trees */
+    assert_int_equal(myo_dataset_concat(parts, 2, &out), MYO_ERR_ARG);
+    assert_detail("part 1", NULL);
+    assert_null(out.tokens);
+    assert_int_equal(myo_dataset_concat(parts, 0, &out), MYO_ERR_ARG);
+    myo_dataset_free(&parts[1]);
+}
+
 /* ---------------------------------------------------------------- files */
 
 static void test_round_trip(void **state)
@@ -705,7 +737,7 @@ int main(void)
         T(test_round_trip),    T(test_empty_dataset),     T(test_byte_identical),
         T(test_range),         T(test_validate_file),     T(test_not_hdf5),
         T(test_write_fails),   T(test_error_helper),      T(test_h5py_strings),
-        T(test_splits_memory), T(test_splits_round_trip),
+        T(test_splits_memory), T(test_splits_round_trip), T(test_concat),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

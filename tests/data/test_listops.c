@@ -25,6 +25,8 @@
 #include "myosotis.h"
 #include "support.h"
 
+#include "data_fixture.h"
+
 /* ------------------------------------------------ independent evaluator */
 
 /* Stack machine over the token sequence (not over the tree): operators push
@@ -490,6 +492,61 @@ static void test_listops_loader_round_trip(void **state)
     free(dir);
 }
 
+/* LRA's three files in one dataset: their examples in split order, the
+ * splits their row counts; a bad file is named. */
+static void test_listops_loader_three_files_make_splits(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir();
+    const char *names[3] = {"basic_train.tsv", "basic_val.tsv", "basic_test.tsv"};
+    char *paths[3];
+    myo_dataset g, l;
+    assert_int_equal(myo_listops_generate(NULL, 12, 9, 0, &g), MYO_OK);
+    const int64_t rows[3] = {5, 3, 1};
+    for (int k = 0, first = 0; k < 3; first += (int)rows[k], k++) {
+        /* rows[k] examples of g from first on */
+        myo_dataset part = g;
+        part.count = rows[k];
+        part.tokens = g.tokens + first * g.n;
+        part.labels = g.labels + first;
+        part.lengths = g.lengths + first;
+        size_t len;
+        char *tsv = make_tsv(&part, "\n", 0, &len);
+        paths[k] = test_path_in(dir, names[k]);
+        test_write_file(paths[k], tsv, len);
+        free(tsv);
+    }
+    const char *const ro[3] = {paths[0], paths[1], paths[2]};
+    assert_int_equal(myo_listops_load_splits(ro, 0, &l), MYO_OK);
+    data_fixture_assert_header(&l, "listops", "loaded", 9, 1, 2000, MYO_LISTOPS_VOCAB,
+                               MYO_LISTOPS_CLASSES, 1);
+    size_t bytes = (size_t)(g.count * g.n) * sizeof(int32_t);
+    assert_memory_equal(l.tokens, g.tokens, bytes);
+    assert_memory_equal(l.parents, g.parents, bytes);
+    assert_memory_equal(l.labels, g.labels, (size_t)g.count * sizeof(int32_t));
+    assert_int_equal(l.has_splits, 1);
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(l.split_count[k], rows[k]);
+    assert_string_equal(myo_dataset_get_attr(&l, "validation_file"), paths[1]);
+    assert_string_equal(myo_dataset_get_attr(&l, "label_mismatches"), "0");
+    assert_null(myo_dataset_get_attr(&l, "file"));
+    assert_int_equal(myo_dataset_validate(&l, "three files"), MYO_OK);
+    myo_dataset_free(&l);
+    /* a missing test file: nothing, and the file named */
+    unlink(paths[2]);
+    myo_data_clear_error();
+    assert_int_equal(myo_listops_load_splits(ro, 0, &l), MYO_ERR_IO);
+    assert_non_null(strstr(myo_data_error(), "basic_test.tsv"));
+    assert_null(l.tokens);
+    const char *const none[3] = {paths[0], NULL, paths[2]};
+    assert_int_equal(myo_listops_load_splits(none, 0, &l), MYO_ERR_ARG);
+    myo_dataset_free(&g);
+    for (int k = 0; k < 3; k++)
+        free(paths[k]);
+    test_remove_dir(dir);
+    free(dir);
+}
+
 static void test_listops_loader_rejects_malformed_rows(void **state)
 {
     (void)state;
@@ -602,6 +659,7 @@ int main(void)
         cmocka_unit_test(test_listops_generator_is_deterministic),
         cmocka_unit_test(test_listops_generator_small_parameters_and_truncation),
         cmocka_unit_test(test_listops_loader_round_trip),
+        cmocka_unit_test(test_listops_loader_three_files_make_splits),
         cmocka_unit_test(test_listops_loader_rejects_malformed_rows),
         cmocka_unit_test(test_listops_loader_fuzz),
     };

@@ -9,7 +9,8 @@
 #    --length 2^6) give the bytes of --n 8 --length 64; a subcommand takes
 #    --version; h5py reads the layout (format, shapes, dtypes, attributes,
 #    value ranges, parents earlier than their children, the splits
-#    48 / 1 / 1); inspect prints the counts and the splits;
+#    48 / 1 / 1); inspect prints the counts and the splits; listops-load
+#    --train --validation --test makes one file with their splits;
 # 2. pathfinder --size 32 on a few images: the layout, labels 0/1, the
 #    splits 4 / 1 / 1; the same bytes with --threads 1, 3 and the
 #    default; order --ordering hilbert and back to raster gives the
@@ -132,6 +133,15 @@ grep -q '^  seed = 1$' "$tmp/inspect.out" || fail "inspect: no seed attribute"
 grep -q '^splits      train 48 (examples 0\.\.47), validation 1 (examples 48\.\.48), test 1 (examples 49\.\.49)$' \
     "$tmp/inspect.out" || fail "inspect: no splits line"
 grep -q '^  validation 0: ' "$tmp/inspect.out" || fail "inspect: no label line of the validation split"
+printf 'Source\tTarget\n( ( ( [MAX 2 ) 9 ) ] )\t9\n7\t7\n( ( [SM 4 ) 8 ] )\t2\n' >"$tmp/tr.tsv"
+printf 'Source\tTarget\n3\t3\n' >"$tmp/va.tsv"
+printf 'Source\tTarget\n( ( ( [MIN 5 ) 1 ) ] )\t1\n0\t0\n' >"$tmp/te.tsv"
+run "$tmp/l3.out" listops-load --train "$tmp/tr.tsv" --validation "$tmp/va.tsv" --test "$tmp/te.tsv" \
+    --length 16 -o "$tmp/l3.h5"
+test $rc -eq 0 || fail "listops-load of three files: exit status $rc (expected 0)"
+run "$tmp/l3i.out" inspect "$tmp/l3.h5"
+grep -q '^splits      train 3 (examples 0\.\.2), validation 1 (examples 3\.\.3), test 2 (examples 4\.\.5)$' \
+    "$tmp/l3i.out" || fail "listops-load of three files: not the splits 3 / 1 / 2"
 
 # ------------------------------------------------------------------- 2
 run "$tmp/pf.out" pathfinder --size 32 --difficulty hard --n 6 --seed 3 -o "$tmp/pf.h5"
@@ -195,6 +205,11 @@ refused "pathfinder --threads 0" 2 "$out" pathfinder --size 32 --difficulty hard
 refused "pathfinder bad ordering" 2 "$out" pathfinder --size 32 --difficulty hard --n 2 --ordering spiral -o "$out"
 refused "cifar --split valid" 2 "$out" cifar "$tmp" --split valid -o "$out"
 refused "unreadable listops-load input" 5 "$out" listops-load "$tmp/missing.tsv" -o "$out"
+refused "listops-load --train alone" 2 "$out" listops-load --train "$tmp/tr.tsv" -o "$out"
+refused "listops-load FILE and --train" 2 "$out" listops-load "$tmp/tr.tsv" --train "$tmp/tr.tsv" \
+    --validation "$tmp/va.tsv" --test "$tmp/te.tsv" -o "$out"
+refused "listops-load of a missing test file" 5 "$out" listops-load --train "$tmp/tr.tsv" \
+    --validation "$tmp/va.tsv" --test "$tmp/missing.tsv" -o "$out"
 refused "unreadable order input" 5 "$out" order "$tmp/missing.h5" --ordering morton -o "$out"
 echo "not hdf5" >"$tmp/text.h5"
 refused "inspect of a non-HDF5 file" 5 "$out" inspect "$tmp/text.h5"
