@@ -11,7 +11,8 @@ drivers_libcli_a_SOURCES = drivers/cli.c drivers/cli.h drivers/options.c drivers
 # run_meta.c records the HDF5 library's version.
 drivers_libcli_a_CPPFLAGS = $(MYO_CPPFLAGS) $(HDF5_CFLAGS)
 
-bin_PROGRAMS = drivers/myo-solve drivers/myo-system drivers/myo-lra drivers/myo-bench drivers/myo-data
+bin_PROGRAMS = drivers/myo-solve drivers/myo-system drivers/myo-lra drivers/myo-bench drivers/myo-data \
+	drivers/myo-train
 drivers_myo_solve_SOURCES = drivers/myo_solve.c
 drivers_myo_solve_CPPFLAGS = $(MYO_CPPFLAGS)
 drivers_myo_solve_LDADD = drivers/libcli.a $(MYO_LIBS)
@@ -19,9 +20,15 @@ drivers_myo_system_SOURCES = drivers/myo_system.c
 drivers_myo_system_CPPFLAGS = $(MYO_CPPFLAGS)
 drivers_myo_system_LDADD = drivers/libcli.a $(MYO_LIBS)
 # myo-lra: LRA-style training and inference steps (lib/model/model.c), HDF5 results
-drivers_myo_lra_SOURCES = drivers/myo_lra.c
+drivers_myo_lra_SOURCES = drivers/myo_lra.c drivers/lra_task.c drivers/lra_task.h
 drivers_myo_lra_CPPFLAGS = $(MYO_CPPFLAGS) -I$(top_srcdir)/datasets
 drivers_myo_lra_LDADD = drivers/libcli.a $(MYODATA_LIBS) $(MYO_LIBS)
+# myo-train: training to a measured accuracy (README.md, "myo-train"): the
+# task presets and data agreement it shares with myo-lra, its checkpoints
+drivers_myo_train_SOURCES = drivers/myo_train.c drivers/lra_task.c drivers/lra_task.h \
+	drivers/train_checkpoint.c drivers/train_checkpoint.h
+drivers_myo_train_CPPFLAGS = $(MYO_CPPFLAGS) -I$(top_srcdir)/datasets $(HDF5_CFLAGS)
+drivers_myo_train_LDADD = drivers/libcli.a $(MYODATA_LIBS) $(MYO_LIBS)
 # myo-bench: kernel and layer scaling sweeps, HDF5 results (README.md, "myo-bench")
 # (the harness, its kernels, and the PMPI wrappers that count a pass's MPI calls)
 drivers_myo_bench_SOURCES = drivers/myo_bench.c drivers/bench_kernel.h drivers/bench_kernels.c \

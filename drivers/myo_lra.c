@@ -40,6 +40,7 @@
 #include "bench.h"
 #include "cli.h"
 #include "dataset_file.h"
+#include "lra_task.h"
 #include "run_meta.h"
 #include "sweep.h"
 #include "myosotis.h"
@@ -77,55 +78,7 @@ static const double VAL_GRAD_DELTA[VAL_GRAD_STEPS] = {1e-3, 1e-4, 1e-5};
 
 /* ------------------------------------------------------------ presets */
 
-/* The LRA tasks as published (docs/lra.md; section 1 for n, V, C;
- * section 2, the LRA repository's Transformer configurations, for L, D,
- * H, F and the batch):
- *
- *   task       n      V    C  L  D    H  F     batch  source
- *   listops    2000   18   10 4  512  8  1024  32     s1 row ListOps ("<=2000 ... pads to 2000";
- *                                                     V: S4 "actual size 18" with pad/unk/eos);
- *                                                     s2 row ListOps
- *   text       4096   257  2  4  256  4  1024  32     s1 row Text (S4 l_max 4096, the LRA
- *                                                     paper's 4K; the LRA repo config says
- *                                                     max_length 1000); V: bytes 0-255 + pad;
- *                                                     s2 row Text
- *   retrieval  4000   257  2  4  128  4  512   32     s1 row Retrieval (4,000 bytes x 2
- *                                                     documents, dual encoder); s2 row Retrieval
- *   image      1024   256  10 1  128  8  128   256    s1 row Image (32x32 gray levels);
- *                                                     s2 row Image
- *   pathfinder 1024   256  2  4  32   4  32    512    s1 row Pathfinder; s2 row pathfinder
- *   pathx      16384  256  2  1  32   2  32    64     s1 row Path-X (128x128); s2 row pathx
- *
- * Not reproduced: the LRA configs' separate qkv width (image 64,
- * pathfinder and Path-X 16: here every mixer works at width D, so that
- * the mixers are compared at the same width), the CLS token (the model
- * mean-pools), dropout and the learning-rate schedules (timing only). */
-typedef struct {
-    const char *name;
-    int64_t n, vocab, classes, layers, d_model, heads, mlp_dim, batch;
-    int dual;             /* two documents per example (Retrieval) */
-    int image;            /* pixels: a quad-tree and Morton order for Myosotis */
-    const char *tree;     /* Myosotis' tree when --tree auto */
-    const char *tree_why; /* what that tree stands for */
-} lra_task;
-
-enum { T_LISTOPS, T_TEXT, T_RETRIEVAL, T_IMAGE, T_PATHFINDER, T_PATHX, T_COUNT };
-static const lra_task TASKS[T_COUNT] = {
-    {"listops", 2000, 18, 10, 4, 512, 8, 1024, 32, 0, 0, "kary2",
-     "binary hierarchy (synthetic data has no parse trees: --data with a myo-data ListOps file uses them)"},
-    {"text", 4096, 257, 2, 4, 256, 4, 1024, 32, 0, 0, "kary2", "binary hierarchy over the bytes"},
-    {"retrieval", 4000, 257, 2, 4, 128, 4, 512, 32, 1, 0, "kary2",
-     "binary hierarchy over the bytes of each document"},
-    {"image", 1024, 256, 10, 1, 128, 8, 128, 256, 0, 1, "kary4",
-     "quad-tree over the pixels in Morton order"},
-    {"pathfinder", 1024, 256, 2, 4, 32, 4, 32, 512, 0, 1, "kary4",
-     "quad-tree over the pixels in Morton order"},
-    {"pathx", 16384, 256, 2, 1, 32, 2, 32, 64, 0, 1, "kary4",
-     "quad-tree over the pixels in Morton order"},
-};
-
-static const char *const TASK_NAME[T_COUNT + 1] = {"listops",    "text",  "retrieval", "image",
-                                                   "pathfinder", "pathx", NULL};
+/* The tasks' presets: lra_task.h. */
 
 enum { M_MYOSOTIS, M_DENSE_TILED, M_DENSE_MAT, M_SSM, M_COUNT };
 static const char *MIXER_NAME[M_COUNT + 1] = {"myosotis", "dense-tiled", "dense-materialized",
@@ -183,7 +136,8 @@ static void usage(FILE *f)
         "task's shape, or a myo-data dataset file (--data); no accuracy is measured.\n"
         "Under mpiexec the batch is split over the ranks (data parallel).\n"
         "\n"
-        "  --task TASK          listops, text, retrieval, image, pathfinder or pathx\n"
+        "  --task TASK          listops, text, retrieval, image, pathfinder, pathx or\n"
+        "                       fashion-mnist\n"
         "  --data FILE          a myo-data dataset file (HDF5, myo-data/1): the task, n, V\n"
         "                       and C come from it (--task, when given, must match; the\n"
         "                       preset's model applies), batches are its examples in order,\n"
@@ -250,62 +204,6 @@ static int data_read_header(lra_opts *o)
     return myo_cli_exit_code(s);
 }
 
-/* Rank 0's copy of this rank's size bytes at mine, into out.  Collective. */
-static void from_rank0(void *out, const void *mine, size_t size)
-{
-    memcpy(out, mine, size);
-    myo_bench_mpi_check(MPI_Bcast(out, (int)size, MPI_BYTE, 0, MPI_COMM_WORLD), "MPI_Bcast");
-}
-
-/* What every rank must see of the --data file alike: the header fields
- * that shape the run (the collectives' counts, the model, the rows). */
-enum { VIEW_COUNT, VIEW_DOCS, VIEW_N, VIEW_VOCAB, VIEW_CLASSES, VIEW_INTS };
-enum { VIEW_TASK, VIEW_SOURCE, VIEW_ORDERING, VIEW_TREES, VIEW_STRS };
-static const char *const VIEW_INT_NAME[VIEW_INTS] = {"count", "docs", "n", "vocab", "classes"};
-static const char *const VIEW_STR_NAME[VIEW_STRS] = {"task", "source", "ordering", "parse trees"};
-typedef struct {
-    int64_t v[VIEW_INTS];
-    char s[VIEW_STRS][sizeof(((myo_dataset *)0)->attr_value[0])];
-} data_view;
-
-/* Collective.  Every rank's view of the --data file (data_read_header)
- * against rank 0's: -1 when they agree, otherwise exit 3 after one line
- * from the lowest rank that sees another file, e.g.
- *     --data F: rank 1 sees n = 512, rank 0 n = 1024 (every rank must read
- *     the same file) */
-static int data_agree_view(const lra_opts *o)
-{
-    const myo_dataset *d = &o->info;
-    const char *ord = myo_dataset_get_attr(d, "ordering");
-    data_view mine, first;
-    memset(&mine, 0, sizeof mine);
-    const int64_t v[VIEW_INTS] = {d->count, d->docs, d->n, d->vocab, d->classes};
-    memcpy(mine.v, v, sizeof v);
-    const char *str[VIEW_STRS] = {d->task, d->source, ord ? ord : "(none)",
-                                  o->has_parents ? "yes" : "no"};
-    for (int i = 0; i < VIEW_STRS; i++)
-        snprintf(mine.s[i], sizeof mine.s[i], "%s", str[i]);
-    from_rank0(&first, &mine, sizeof mine);
-    myo_bench_say_hold();
-    int code = -1;
-    const char *tail = "(every rank must read the same file)";
-    for (int i = 0; i < VIEW_INTS && code < 0; i++)
-        if (mine.v[i] != first.v[i]) {
-            myo_bench_say(0, "--data %s: rank %d sees %s = %lld, rank 0 %s = %lld %s", o->data,
-                          myo_bench_rank(), VIEW_INT_NAME[i], (long long)mine.v[i],
-                          VIEW_INT_NAME[i], (long long)first.v[i], tail);
-            code = MYO_EXIT_DATA;
-        }
-    for (int i = 0; i < VIEW_STRS && code < 0; i++)
-        if (strcmp(mine.s[i], first.s[i]) != 0) {
-            myo_bench_say(0, "--data %s: rank %d sees %s = %s, rank 0 %s = %s %s", o->data,
-                          myo_bench_rank(), VIEW_STR_NAME[i], mine.s[i], VIEW_STR_NAME[i],
-                          first.s[i], tail);
-            code = MYO_EXIT_DATA;
-        }
-    return myo_bench_agree_said(code);
-}
-
 /* --data: the task the file's header defines (the preset's model with
  * the file's n, V, C), and what the rows say of it.  Local (every rank
  * sees the same header: data_agree_view).  -1 to go on, otherwise the
@@ -313,24 +211,22 @@ static int data_agree_view(const lra_opts *o)
 static int data_options(lra_opts *o)
 {
     const myo_dataset *d = &o->info;
-    int task = -1;
-    for (int i = 0; i < T_COUNT; i++)
-        if (strcmp(d->task, TASK_NAME[i]) == 0) task = i;
+    const int task = lra_task_find(d->task);
     if (task < 0) {
         myo_bench_say(0,
                       "--data %s: task '%s' is none of myo-lra's (listops, text, retrieval, "
-                      "image, pathfinder, pathx)",
+                      "image, pathfinder, pathx, fashion-mnist)",
                       o->data, d->task);
         return MYO_EXIT_DATA;
     }
     if (o->task >= 0 && o->task != task) {
-        myo_bench_say(0, "--task %s, but --data %s holds task %s", TASK_NAME[o->task], o->data,
+        myo_bench_say(0, "--task %s, but --data %s holds task %s", LRA_TASK_NAMES[o->task], o->data,
                       d->task);
         return MYO_EXIT_USAGE;
     }
     o->task = task;
     lra_task *t = &o->data_task;
-    *t = TASKS[task];
+    *t = LRA_TASKS[task];
     if (d->docs != (t->dual ? 2 : 1) || d->count < 1) {
         myo_bench_say(0,
                       "--data %s: %lld examples of %lld documents: myo-lra's %s needs at least "
@@ -400,10 +296,10 @@ static int resolve_options(lra_opts *o)
     if (o->data && (code = data_options(o)) >= 0) return code;
     if (o->task < 0) {
         myo_bench_say(0, "--task is required (listops, text, retrieval, image, pathfinder, "
-                         "pathx; see --help), or --data");
+                         "pathx, fashion-mnist; see --help), or --data");
         return MYO_EXIT_USAGE;
     }
-    const lra_task *t = o->data ? &o->data_task : &TASKS[o->task];
+    const lra_task *t = o->data ? &o->data_task : &LRA_TASKS[o->task];
     if (!o->D) o->D = t->d_model;
     if (!o->H) o->H = t->heads;
     if (!o->F) o->F = t->mlp_dim;
@@ -464,7 +360,7 @@ static int parse_options(int argc, char **argv, lra_opts *o)
     opt_tree tree;
     int n_tree = 0;
     const opt_spec own[] = {
-        {.name = "task", .kind = OPT_WORD, .value = &o->task, .words = TASK_NAME},
+        {.name = "task", .kind = OPT_WORD, .value = &o->task, .words = LRA_TASK_NAMES},
         {.name = "method", .alias = "mixer", .kind = OPT_WORDS, .value = o->mixer,
          .count = &o->n_mixers, .max = M_COUNT, .words = MIXER_NAME},
         {.name = "n", .alias = "lengths", .kind = OPT_LENGTHS, .value = o->lengths,
@@ -509,7 +405,8 @@ static int parse_options(int argc, char **argv, lra_opts *o)
     if (code < 0 && o->data) code = data_read_header(o);
     /* a file one rank cannot read, and then one header against another */
     if ((code = myo_bench_agree_said(code)) >= 0) return code;
-    if (o->data && (code = data_agree_view(o)) >= 0) return code;
+    if (o->data && (code = lra_data_agree_view(o->data, &o->info, o->has_parents)) >= 0)
+        return code;
     myo_bench_say_hold();
     return myo_bench_agree_said(resolve_options(o));
 }
@@ -846,7 +743,7 @@ static int load_data(sweep_ctx *c)
                                                                     sizeof(int32_t))
                                    : 0},
              first[3];
-    from_rank0(first, mine, sizeof mine);
+    lra_from_rank0(first, mine, sizeof mine);
     myo_bench_say_hold();
     code = MYO_EXIT_OK;
     if (memcmp(mine, first, sizeof mine) != 0) {
@@ -993,28 +890,6 @@ static int all_finite(const float *v, int64_t count, int *nonzero)
     return 1;
 }
 
-/* Sum the ranks' gradients into every rank's model, each weighted by its
- * share of the batch: the data-parallel step.  The model exposes its
- * gradient vector read-only (myosotis_model.h has no all-reduce of its
- * own); the update reads that same buffer, so the weighted sum is written
- * back in place. */
-static void allreduce_grads(const sweep_ctx *c, myo_model *m)
-{
-    if (c->P == 1) return;
-    float *g = myo_model_grads(m);
-    const int64_t count = myo_model_num_params(m);
-    const float w = (float)((double)c->b_local / (double)c->o->batch);
-    for (int64_t i = 0; i < count; i++)
-        g[i] *= w;
-    for (int64_t done = 0; done < count;) { /* MPI counts are int */
-        int chunk = count - done > (1 << 30) ? 1 << 30 : (int)(count - done);
-        myo_bench_mpi_check(
-            MPI_Allreduce(MPI_IN_PLACE, g + done, chunk, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
-            "MPI_Allreduce (gradients)");
-        done += chunk;
-    }
-}
-
 /* Training step it (warm-up ones included) on the batch in w: forward,
  * backward, the gradient all-reduce, AdamW; its times go into w->train.
  * Collective.  MYO_OK, the failure, or MYO_ERR_MPI on the ranks that did
@@ -1028,7 +903,7 @@ static myo_status train_step(const sweep_ctx *c, point_work *w, int64_t it, doub
     /* every rank reaches the all-reduce, or none does */
     if (myo_bench_any_failed(&s)) return s;
     double t1 = MPI_Wtime();
-    allreduce_grads(c, w->model);
+    if (c->P > 1) lra_allreduce_grads(w->model, (double)c->b_local / (double)c->o->batch);
     double t2 = MPI_Wtime();
     s = myo_model_adam_step(w->model, &c->o->adam);
     double t3 = MPI_Wtime();
@@ -1471,7 +1346,7 @@ static myo_status add_meta(const sweep_ctx *c, run_meta *meta)
     for (int i = 0; i < o->n_mixers && used < sizeof mixers; i++)
         used += (size_t)snprintf(mixers + used, sizeof mixers - used, "%s%s", i ? "," : "",
                                  MIXER_NAME[o->mixer[i]]);
-    const lra_task *pt = &TASKS[o->task]; /* the preset, whatever --data sets */
+    const lra_task *pt = &LRA_TASKS[o->task]; /* the preset, whatever --data sets */
     snprintf(preset, sizeof preset,
              "n=%lld V=%lld C=%lld L=%lld D=%lld H=%lld F=%lld batch=%lld documents=%d "
              "(docs/lra.md sections 1 and 2)%s",
@@ -1539,7 +1414,7 @@ static int lra_main(int argc, char **argv)
 
     sweep_ctx c;
     memset(&c, 0, sizeof c);
-    c.o = &o, c.t = o.data ? &o.data_task : &TASKS[o.task];
+    c.o = &o, c.t = o.data ? &o.data_task : &LRA_TASKS[o.task];
     c.P = myo_bench_size(), c.rank = myo_bench_rank();
     c.b_local = o.batch / c.P + (c.rank < o.batch % c.P);
     c.b_offset = c.rank * (o.batch / c.P) + (c.rank < o.batch % c.P ? c.rank : o.batch % c.P);

@@ -94,7 +94,8 @@ TOOL_SH_TESTS = \
 	tests/tools/test_myo_bench_kernels.sh \
 	tests/tools/test_myo_lra.sh \
 	tests/tools/test_myo_bench.sh \
-	tests/tools/test_myo_data.sh
+	tests/tools/test_myo_data.sh \
+	tests/tools/test_myo_train.sh
 # jobs/ on a single-node Slurm cluster started by the test (skipped, exit 77,
 # without slurm-wlm and munge or root)
 TOOL_SH_TESTS += tests/tools/test_jobs.sh

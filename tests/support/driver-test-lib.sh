@@ -150,6 +150,21 @@ run_on_full_disk() {
     return 0
 }
 
+# rank_pids LAUNCHER COMM: the pids of the processes named COMM among
+# LAUNCHER's descendants (timeout, mpiexec, then the ranks): what to
+# signal to stop a rank as Slurm or the kernel would.
+rank_pids() {
+    ps -eo pid=,ppid=,comm= | awk -v l="$1" -v c="$2" '
+        { parent[$1] = $2; comm[$1] = $3 }
+        END {
+            for (p in parent) {
+                if (comm[p] != c) continue
+                for (q = p; q in parent && q != l && q > 1; q = parent[q]) {}
+                if (q == l) print p
+            }
+        }'
+}
+
 # finish: exit 1 (FAILED on stderr) when any check failed, else 0 (PASS).
 finish() {
     if test "$failed" -ne 0; then

@@ -187,17 +187,7 @@ kill_run() { # SIGNAL NAME: start a long sweep, signal the rank after 2 points
         sleep 0.1
         i=`expr $i + 1`
     done
-    # the rank: the myo-lra process among the launcher's descendants
-    # (timeout, mpiexec, then the rank)
-    pids=`ps -eo pid=,ppid=,comm= | awk -v l="$launcher" '
-        { parent[$1] = $2; comm[$1] = $3 }
-        END {
-            for (p in parent) {
-                if (comm[p] != "myo-lra") continue
-                for (q = p; q in parent && q != l && q > 1; q = parent[q]) {}
-                if (q == l) print p
-            }
-        }'`
+    pids=`rank_pids "$launcher" myo-lra`
     test -n "$pids" || fail "$name: no myo-lra process found"
     for p in $pids; do kill -$sig "$p" 2>/dev/null; done
     wait $launcher
