@@ -119,6 +119,22 @@ int lra_task_find(const char *name)
     return -1;
 }
 
+/* -------------------------------------------------------------- trees */
+
+const char *const LRA_TREE_WORDS[] = {"auto", "parse", NULL};
+
+int lra_tree_option(const opt_tree *given, int *tree_auto, int *parse_trees, opt_tree *tree)
+{
+    *tree_auto = given->kind == OPT_TREE_WORD && given->word == 0;
+    *parse_trees = given->kind == OPT_TREE_WORD && given->word == 1;
+    if (given->kind != OPT_TREE_WORD) *tree = *given;
+    if (given->kind == OPT_TREE_KARY && !given->arity) {
+        myo_bench_say(0, "--tree: 'kary' needs its arity, e.g. kary2 or kary4 (see --help)");
+        return MYO_EXIT_USAGE;
+    }
+    return -1;
+}
+
 /* ----------------------------------------------------- the file's view */
 
 /* Rank 0's copy of this rank's size bytes at mine, into out.  Collective. */

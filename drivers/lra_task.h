@@ -11,6 +11,7 @@
 #define MYO_LRA_TASK_H
 
 #include "myo_data.h"
+#include "options.h"
 #include "myosotis_model.h"
 
 #include <stddef.h>
@@ -50,6 +51,14 @@ enum { R_LRA, R_SMALL, R_COUNT };
 extern const char *const LRA_RECIPE_NAMES[R_COUNT + 1]; /* "lra", "small", NULL */
 /* The recipe of task (an index of LRA_TASKS) and kind (R_LRA, R_SMALL). */
 const lra_recipe *lra_recipe_of(int task, int kind);
+
+/* --tree of myo-lra and myo-train: the words auto and parse (an
+ * opt_spec's words), besides chain, kary<k>, heap<k>. */
+extern const char *const LRA_TREE_WORDS[];
+/* Local.  The --tree given: *tree_auto (auto), *parse_trees (parse) or,
+ * for a builder, *tree.  -1 to go on; MYO_EXIT_USAGE after one line for
+ * "kary" without its arity. */
+int lra_tree_option(const opt_tree *given, int *tree_auto, int *parse_trees, opt_tree *tree);
 
 /* Collective.  Rank 0's copy of this rank's size bytes at mine, into out. */
 void lra_from_rank0(void *out, const void *mine, size_t size);

@@ -82,7 +82,7 @@ static const double VAL_GRAD_DELTA[VAL_GRAD_STEPS] = {1e-3, 1e-4, 1e-5};
 
 enum { M_MYOSOTIS, M_DENSE_TILED, M_DENSE_MAT, M_SSM, M_COUNT };
 static const char *MIXER_NAME[M_COUNT + 1] = {"myosotis", "dense-tiled", "dense-materialized",
-                                                    "ssm", NULL};
+                                              "ssm", NULL};
 static const myo_mixer_kind MIXER_KIND[M_COUNT] = {MYO_MIXER_MYOSOTIS, MYO_MIXER_DENSE_TILED,
                                                    MYO_MIXER_DENSE_MATERIALIZED, MYO_MIXER_SSM};
 static const int MIXER_POWER[M_COUNT] = {1, 2, 2, 1}; /* time ~ n^p, for the time budget */
@@ -189,7 +189,6 @@ static void usage(FILE *f)
 }
 
 static const char *const PROGRESS_WORDS[] = {"auto", "lines", "none", NULL};
-static const char *const TREE_WORDS[] = {"auto", "parse", NULL}; /* besides chain, kary<k>, heap<k> */
 
 /* --data: read the file's header (shapes checked, values not yet: the
  * examples the run uses are read and validated by load_data).  Local:
@@ -361,10 +360,21 @@ static int parse_options(int argc, char **argv, lra_opts *o)
     int n_tree = 0;
     const opt_spec own[] = {
         {.name = "task", .kind = OPT_WORD, .value = &o->task, .words = LRA_TASK_NAMES},
-        {.name = "method", .alias = "mixer", .kind = OPT_WORDS, .value = o->mixer,
-         .count = &o->n_mixers, .max = M_COUNT, .words = MIXER_NAME},
-        {.name = "n", .alias = "lengths", .kind = OPT_LENGTHS, .value = o->lengths,
-         .count = &o->n_lengths, .max = MAX_LENGTHS, .lo = 2, .hi = INT64_C(1) << 30,
+        {.name = "method",
+         .alias = "mixer",
+         .kind = OPT_WORDS,
+         .value = o->mixer,
+         .count = &o->n_mixers,
+         .max = M_COUNT,
+         .words = MIXER_NAME},
+        {.name = "n",
+         .alias = "lengths",
+         .kind = OPT_LENGTHS,
+         .value = o->lengths,
+         .count = &o->n_lengths,
+         .max = MAX_LENGTHS,
+         .lo = 2,
+         .hi = INT64_C(1) << 30,
          .given = &o->lengths_given},
         {.name = "efficiency-table", .kind = OPT_FLAG, .value = &o->efficiency},
         {.name = "batch", .kind = OPT_INT, .value = &o->batch, .lo = 1, .hi = 1 << 20},
@@ -372,8 +382,12 @@ static int parse_options(int argc, char **argv, lra_opts *o)
         {.name = "infer-steps", .kind = OPT_INT, .value = &o->infer_steps, .lo = 1, .hi = 1000000},
         {.name = "layers", .kind = OPT_INT, .value = &o->L, .lo = 1, .hi = 1024},
         {.name = "mlp-dim", .kind = OPT_INT, .value = &o->F, .lo = 1, .hi = 1 << 20},
-        {.name = "tree", .kind = OPT_TREES, .value = &tree, .count = &n_tree, .max = 1,
-         .words = TREE_WORDS},
+        {.name = "tree",
+         .kind = OPT_TREES,
+         .value = &tree,
+         .count = &n_tree,
+         .max = 1,
+         .words = LRA_TREE_WORDS},
         {.name = "output", .kind = OPT_TEXT, .value = &o->output},
         {.name = "resume", .kind = OPT_FLAG, .value = &o->resume},
         {.name = "time-budget", .kind = OPT_SECONDS, .value = &o->time_budget},
@@ -382,19 +396,10 @@ static int parse_options(int argc, char **argv, lra_opts *o)
         {.name = "data", .kind = OPT_TEXT, .value = &o->data},
     };
     myo_bench_say_hold();
-    int code = myo_bench_parse_options(argc, argv, own, (int)(sizeof own / sizeof own[0]),
-                                       MYO_BENCH_OPT_WARMUP | MYO_BENCH_OPT_MODEL |
-                                           MYO_BENCH_OPT_MAXMEM,
-                                       &common, usage);
-    if (code < 0 && n_tree) { /* auto, parse, chain, kary<k>, heap<k> */
-        o->tree_auto = tree.kind == OPT_TREE_WORD && tree.word == 0;
-        o->parse_trees = tree.kind == OPT_TREE_WORD && tree.word == 1;
-        if (tree.kind != OPT_TREE_WORD) o->tree = tree;
-        if (tree.kind == OPT_TREE_KARY && !tree.arity) {
-            myo_bench_say(0, "--tree: 'kary' needs its arity, e.g. kary2 or kary4 (see --help)");
-            code = MYO_EXIT_USAGE;
-        }
-    }
+    int code = myo_bench_parse_options(
+        argc, argv, own, (int)(sizeof own / sizeof own[0]),
+        MYO_BENCH_OPT_WARMUP | MYO_BENCH_OPT_MODEL | MYO_BENCH_OPT_MAXMEM, &common, usage);
+    if (code < 0 && n_tree) code = lra_tree_option(&tree, &o->tree_auto, &o->parse_trees, &o->tree);
     o->warmup = common.warmup;
     o->max_memory = common.max_memory;
     o->D = common.D, o->H = common.H;
@@ -550,8 +555,8 @@ static int docs_of(const lra_task *t)
  * synthetic stream's relabelling; a --data file comes in its own order). */
 static int morton_side(const sweep_ctx *c, int mixer, int64_t n)
 {
-    if (c->o->data || !c->t->image || mixer != M_MYOSOTIS ||
-        c->o->tree.kind != OPT_TREE_KARY || c->o->tree.arity != 4)
+    if (c->o->data || !c->t->image || mixer != M_MYOSOTIS || c->o->tree.kind != OPT_TREE_KARY ||
+        c->o->tree.arity != 4)
         return 0;
     int64_t side = 1;
     while (side * side < n)
@@ -614,18 +619,18 @@ static double predict_bytes(const sweep_ctx *c, int mixer, int64_t n_)
     const int64_t Si = (int64_t)S;
     if (mixer == M_MYOSOTIS) {
         const myo_layer_config cfg = {.d_model = o->D, .heads = o->H};
-        s = o->parse_trees ? myo_tree_shape_kary(n_, 2, &shape)
-                           : o->tree.kind == OPT_TREE_CHAIN ? myo_tree_shape_chain(n_, &shape)
-                           : o->tree.kind == OPT_TREE_HEAP  ? myo_tree_shape_heap(n_, o->tree.arity, &shape)
-                                                            : myo_tree_shape_kary(n_, o->tree.arity, &shape);
+        s = o->parse_trees                   ? myo_tree_shape_kary(n_, 2, &shape)
+            : o->tree.kind == OPT_TREE_CHAIN ? myo_tree_shape_chain(n_, &shape)
+            : o->tree.kind == OPT_TREE_HEAP  ? myo_tree_shape_heap(n_, o->tree.arity, &shape)
+                                             : myo_tree_shape_kary(n_, o->tree.arity, &shape);
         if (s == MYO_OK) s = myo_layer_cost(&shape, &cfg, Si, &cost);
     } else if (mixer == M_SSM) {
         const myo_ssm_config cfg = {.d_model = o->D};
         s = myo_ssm_cost(&cfg, n_, Si, &cost);
     } else {
         const myo_attention_config cfg = {.d_model = o->D, .heads = o->H};
-        s = myo_attention_cost(&cfg, mixer == M_DENSE_TILED ? MYO_ATTN_TILED : MYO_ATTN_MATERIALIZED,
-                               n_, Si, &cost);
+        s = myo_attention_cost(
+            &cfg, mixer == M_DENSE_TILED ? MYO_ATTN_TILED : MYO_ATTN_MATERIALIZED, n_, Si, &cost);
     }
     if (s != MYO_OK) return INFINITY; /* a size the library refuses: SKIP:memory */
     double act = S * L * (10 * n * D + 3 * n * F);

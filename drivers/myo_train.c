@@ -70,7 +70,6 @@ static const char *MIXER_NAME[M_COUNT + 1];
 static const char *const ORDER_WORDS[] = {"raster", "morton", "hilbert", NULL};
 static const char *const DECAY_WORDS[] = {"cosine", "linear", "constant", NULL};
 static const char *const PROGRESS_WORDS[] = {"auto", "lines", "none", NULL};
-static const char *const TREE_WORDS[] = {"auto", "parse", NULL};
 
 /* ------------------------------------------------------------ options */
 
@@ -322,7 +321,7 @@ static int parse_options(int argc, char **argv, train_opts *o)
          .value = &tree,
          .count = &n_tree,
          .max = 1,
-         .words = TREE_WORDS},
+         .words = LRA_TREE_WORDS},
         {.name = "ordering", .kind = OPT_WORD, .value = &o->ordering, .words = ORDER_WORDS},
         {.name = "steps", .kind = OPT_INT, .value = &o->steps, .lo = 1, .hi = INT64_C(1) << 40},
         {.name = "epochs",
@@ -396,15 +395,7 @@ static int parse_options(int argc, char **argv, train_opts *o)
                                        MYO_BENCH_OPT_MODEL, &common, usage);
     o->D = common.D ? common.D : -1;
     o->H = common.H ? common.H : -1;
-    if (code < 0 && n_tree) {
-        o->tree_auto = tree.kind == OPT_TREE_WORD && tree.word == 0;
-        o->parse_trees = tree.kind == OPT_TREE_WORD && tree.word == 1;
-        if (tree.kind != OPT_TREE_WORD) o->tree = tree;
-        if (tree.kind == OPT_TREE_KARY && !tree.arity) {
-            myo_bench_say(0, "--tree: 'kary' needs its arity, e.g. kary2 or kary4 (see --help)");
-            code = MYO_EXIT_USAGE;
-        }
-    }
+    if (code < 0 && n_tree) code = lra_tree_option(&tree, &o->tree_auto, &o->parse_trees, &o->tree);
     if (code < 0 && !o->data && o->task != T_FASHION_MNIST) {
         myo_bench_say(0, "--data FILE is required%s%s (a myo-data file with splits: see --help)",
                       o->task >= 0 ? " for task " : "",
@@ -513,9 +504,10 @@ static myo_status load_split(train_ctx *c, int s)
     sd->count = count;
     sd->tokens = malloc((size_t)(count * row) * sizeof *sd->tokens);
     sd->labels = malloc((size_t)count * sizeof *sd->labels);
-    sd->parents = o->has_parents ? malloc((size_t)(count * n) * sizeof *sd->parents) : NULL;
+    /* the parse trees only when Myosotis runs on them */
+    sd->parents = o->parse_trees ? malloc((size_t)(count * n) * sizeof *sd->parents) : NULL;
     int32_t *tmp = malloc((size_t)n * sizeof *tmp);
-    if (!sd->tokens || !sd->labels || (o->has_parents && !sd->parents) || !tmp) {
+    if (!sd->tokens || !sd->labels || (o->parse_trees && !sd->parents) || !tmp) {
         free(tmp);
         return myo_data_fail(MYO_ERR_NOMEM, "the %s split (%lld examples): out of memory",
                              myo_split_name(s), (long long)count);
@@ -881,11 +873,6 @@ static int setup(train_ctx *c)
     myo_bench_say_hold();
     for (int sp = 0; sp < MYO_SPLITS && s == MYO_OK; sp++)
         s = load_split(c, sp);
-    if (o->loaded) { /* the header stays; the examples are in c->split now */
-        myo_dataset *all = (myo_dataset *)&o->info;
-        free(all->tokens), free(all->labels), free(all->lengths), free(all->parents);
-        all->tokens = all->labels = all->lengths = all->parents = NULL;
-    }
     if (s != MYO_OK) myo_bench_say(1, "--data: %s", myo_data_error());
     return myo_bench_agree_said(s == MYO_OK ? MYO_EXIT_OK : myo_cli_exit_code(s));
 }
@@ -1143,6 +1130,10 @@ static int train_main(int argc, char **argv)
     c.n = o.info.n, c.docs = o.info.docs;
     myo_sweep_catch_signals();
     code = setup(&c);
+    if (o.loaded) { /* the header stays; the examples are in c.split now */
+        free(o.info.tokens), free(o.info.labels), free(o.info.lengths), free(o.info.parents);
+        o.info.tokens = o.info.labels = o.info.lengths = o.info.parents = NULL;
+    }
     make_key(&c);
     int64_t start = 0;
     if (code == MYO_EXIT_OK) code = load_checkpoint(&c, &start);

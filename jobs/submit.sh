@@ -76,7 +76,7 @@ if test "$tiny" = 1; then
     : "${MYO_LRA_TASKS:=listops,image}" "${MYO_LRA_MIXERS:=myosotis,ssm}"
     : "${MYO_LRA_ARGS:=--n 64 --batch 2 --steps 1 --warmup 0 --infer-steps 1 --d-model 16 --heads 2 --layers 1 --mlp-dim 16 --progress none}"
     : "${MYO_COMPARE_METHODS:=myosotis,dense-tiled,ssm}" "${MYO_COMPARE_N:=128}"
-    : "${MYO_TRAIN_METHODS:=myosotis,ssm}" "${MYO_TRAIN_SEEDS:=1,2}" "${MYO_TRAIN_ARGS:=--steps 4 --eval-every 2}"
+    : "${MYO_TRAIN_METHODS:=myosotis,ssm}" "${MYO_TRAIN_SEEDS:=1,2}" "${MYO_TRAIN_ARGS:=--steps 4 --eval-every 2 --max-examples 16 --batch 4 --layers 1 --d-model 16 --heads 2 --mlp-dim 32}"
     : "${MYO_TRAIN_N_LISTOPS:=200}" "${MYO_TRAIN_N_PATHFINDER:=200}"
     : "${MYO_NP:=2}" "${MYO_TIME:=00:10:00}"
     export MYO_BENCH_ARGS MYO_SWEEP_METHODS MYO_SWEEP_N MYO_STRONG_RANKS MYO_STRONG_N MYO_STRONG_METHODS \

@@ -18,7 +18,12 @@
 #    (exit 138); resubmitted (submit.sh --resume), it completes the sweep:
 #    every point OK exactly once over the runs of the file;
 # 4. the same with --requeue: the job requeues itself and completes, its
-#    log appended (--open-mode=append), no point measured twice.
+#    log appended (--open-mode=append), no point measured twice;
+# 5. the training campaign (submit.sh --tiny train: Fashion-MNIST and
+#    ListOps, myosotis and ssm, raster and morton for the images, seed 1):
+#    the data job, the array of trainings after it and the analysis job
+#    COMPLETED, every training's log holds one results row recorded under a
+#    Slurm array, the report has its accuracy table.
 # The cluster is stopped at exit, whatever happens.
 # Exit 0 when all hold; 1 naming each failed check; 77 (SKIP, with the
 # reason) when Slurm or munge is not installed or we are not root; 99 when
@@ -293,4 +298,51 @@ if interrupt "$rq" --requeue; then
 fi
 echo "$me: requeue case done at `elapsed` s"
 test "$failed" -eq 0 || { show_logs "$tl"; show_logs "$rq"; tail -n 20 "$MYO_SLURM_DIR"/log/slurmctld.log; }
+
+# ---------------------------------------------------------------- 5
+# the training campaign (submit.sh --tiny train): the data job, the array
+# of trainings after it, the analysis job after them; every training ends
+# with a results row recorded under Slurm, and the report has its
+# accuracy table.  Fashion-MNIST comes from the Debian package: without it
+# the data job cannot make that file, and the case runs ListOps alone.
+tr=$tmp/train
+if test -d "${MYO_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}"; then
+    MYO_TRAIN_TASKS=fashion-mnist,listops
+else
+    echo "$me: NOTE: no Fashion-MNIST (dataset-fashion-mnist): the training campaign runs ListOps alone"
+    MYO_TRAIN_TASKS=listops
+fi
+MYO_TRAIN_SEEDS=1 MYO_NP=1 MYO_TIME=00:30:00
+export MYO_TRAIN_TASKS MYO_TRAIN_SEEDS MYO_NP MYO_TIME
+bash "$jobs/submit.sh" --tiny --results "$tr" train >"$tmp/submit5.out" 2>&1 ||
+    fail "submit.sh --tiny train: exit status $?"
+cat "$tmp/submit5.out"
+ids=`job_ids "$tmp/submit5.out"`
+set -- $ids
+test $# -eq 3 || fail "submit.sh train printed $# job ids (expected the data job, the array, the analysis)"
+wait_jobs $ids
+for j in $ids; do test "$j" = "$3" && test -z "$report_tool" || all_completed "$j"; done
+"$python" - "$tr" <<'PY' || fail "the training campaign's logs (above)"
+import glob, sys, h5py
+files = sorted(glob.glob(sys.argv[1] + "/train-*.h5"))
+files = [f for f in files if not f.endswith(".ckpt.h5")]
+bad = [] if files else ["no train-*.h5 log"]
+for path in files:
+    with h5py.File(path, "r", locking=False) as f:
+        res = f["results"][:]
+        runs = [dict(g.attrs) for g in f["runs"].values()]
+    job = runs[-1].get("slurm_array_job_id", b"-")
+    print("%s: %d results rows, test accuracy %s, array job %s" % (
+        path, len(res), [round(float(a), 3) for a in res["test_accuracy"]], job))
+    if len(res) != 1: bad.append("%s: %d results rows (expected 1)" % (path, len(res)))
+    if job in (b"-", "-", b""): bad.append("%s: not recorded under a Slurm array" % path)
+for b in bad: print("check: " + b)
+sys.exit(1 if bad else 0)
+PY
+if test -n "$report_tool"; then
+    grep -q "^Test accuracy in percent" "$tr/report/report.md" 2>/dev/null ||
+        fail "the analysis job's report has no accuracy table ($tr/report/report.md)"
+fi
+test "$failed" -eq 0 || show_logs "$tr"
+echo "$me: training campaign done at `elapsed` s"
 finish

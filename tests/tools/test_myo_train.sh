@@ -264,5 +264,9 @@ run_tool 2 "$tmp/p.out" "$tmp/p.err" --data "$tmp/lo50.h5" $tiny --batch 4 --ste
     --output "$tmp/p.h5" --checkpoint "$tmp/p.ckpt.h5"
 test "$rc" -eq 0 || { cat "$tmp/p.err"; fail "listops on parse trees: exit $rc"; }
 test "`h5 "$tmp/p.h5" "f['results']['tree'][-1].decode()"`" = parse || fail "listops: tree is not 'parse'"
+# ... and another mixer on the same file leaves the trees aside
+run_tool 2 "$tmp/p.out" "$tmp/p.err" --data "$tmp/lo50.h5" $tiny --method ssm --batch 4 --steps 3 \
+    --output "$tmp/p.h5" --checkpoint "$tmp/p2.ckpt.h5"
+test "$rc" -eq 0 || { cat "$tmp/p.err"; fail "listops, ssm: exit $rc"; }
 
 finish
